@@ -1,0 +1,130 @@
+/* Device models and device populations (struct-of-arrays).
+ * A device spec (ml_device) holds a model's nominal parameters and its device-to-device
+ * spreads; a population instantiates M devices of one spec, each with its own drawn
+ * parameters, conductance state and random stream. Units are SI (S, V, s). */
+#ifndef MEMLEV_DEVICE_H
+#define MEMLEV_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "memlev/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ml_model_kind {
+    ML_MODEL_SOFTBOUNDS = 0, /* soft bounds, exponential amplitude and linear width dependence */
+    ML_MODEL_NEUROSIM = 1,   /* NeuroSim G(P)=B(1-exp(-P/A))+Gmin, as soft bounds toward G_inf */
+    ML_MODEL_SERB = 2,       /* Messaritaki/Serb data-driven model (ArC ParameterFit) */
+    ML_MODEL_TABLE = 3       /* interpolated dG(G, V, width) from measured data */
+} ml_model_kind;
+
+/* Measured-data table: mean and spread of dG on a grid of (V, width, G). */
+typedef struct ml_dev_table {
+    int nv, nw, ng;           /* grid sizes */
+    double *v, *w, *g;        /* grid axes (ascending), lengths nv, nw, ng */
+    double *dg_mean, *dg_std; /* [iv][iw][ig], S per pulse */
+} ml_dev_table;
+
+typedef struct ml_device {
+    ml_model_kind model;
+    char name[64];
+    double g_min, g_max;        /* window (S) */
+    /* soft bounds (also used by NeuroSim after conversion) */
+    double a_p, v0_p, a_d, v0_d;/* step fraction scale (1) and amplitude scale (V) */
+    double t_ref;               /* reference width (s) */
+    double v_th;                /* |V| below this changes nothing (V) */
+    double g_inf_p, g_inf_d;    /* asymptotes (S); equal to g_max/g_min for plain soft bounds */
+    /* NeuroSim parameters (kept for reporting and JSON round trip) */
+    double nl_ltp, nl_ltd, pmax_ltp, pmax_ltd;
+    /* Messaritaki/Serb: s(V)=A(exp(|V|/t)-1) (1/(Ohm s)), r(V)=a0+a1 V (Ohm) */
+    double serb_ap, serb_an, serb_tp, serb_tn, serb_a0p, serb_a1p, serb_a0n, serb_a1n;
+    /* noise */
+    double s_c2c;               /* relative step noise (1) */
+    double s_abs;               /* absolute step noise per pulse (S) */
+    double s_read_rel, s_read_abs; /* read noise, relative (1) and absolute (S) */
+    /* relaxation: G(t)=G_end+(G_rest-G_end)*r*log10(1+t/tau); G_rest = g_min */
+    double relax_r, relax_tau;
+    /* device-to-device relative spreads */
+    double d2d_a_p, d2d_a_d, d2d_g_min, d2d_g_max, d2d_v0_p, d2d_v0_d;
+    /* nominal programming pulse and instrument limits */
+    double v_pulse_p, v_pulse_d;/* default amplitudes (V) */
+    double width;               /* default width (s) */
+    double v_max;               /* safety limit on |V| (V) */
+    double width_min, width_max;/* allowed widths (s) */
+    double v_read, t_read;      /* read conditions (V, s) for energy accounting */
+    ml_dev_table *table;        /* owned; ML_MODEL_TABLE only */
+} ml_device;
+
+/* Fill *d with defaults for a model kind (all noise off). */
+void ml_device_defaults(ml_device *d, ml_model_kind kind);
+/* Check the parameters; message names the field. */
+ml_status ml_device_validate(const ml_device *d, const char *src, ml_error *err);
+/* Built-in presets: "tio2x", "agsi" (NeuroSim Ag:a-Si), "taox-hfox", "pcmo", "alox-hfo2",
+ * "serb-virtualarc". */
+ml_status ml_device_preset(const char *name, ml_device *d, ml_error *err);
+const char *const *ml_device_preset_names(void);
+/* Load a device from a preset name or a JSON file (DESIGN.md form; unknown keys rejected). */
+ml_status ml_device_load(const char *name_or_path, ml_device *d, ml_error *err);
+ml_status ml_device_from_json_text(const char *text, const char *src, ml_device *d, ml_error *err);
+/* Serialise to JSON (caller frees with free()). */
+char *ml_device_to_json(const ml_device *d);
+/* Copy (deep for the table) and free owned parts. */
+ml_status ml_device_copy(ml_device *dst, const ml_device *src);
+void ml_device_clear(ml_device *d);
+
+/* Ideal (noise-free) single-pulse response of one device with parameters p: returns G+.
+ * This is the model equation; schemes must not call it on the simulated devices' true
+ * parameters (they calibrate their own). */
+typedef struct ml_devparams {
+    double g_min, g_max, a_p, a_d, v0_p, v0_d, g_inf_p, g_inf_d;
+} ml_devparams;
+double ml_model_step(const ml_device *d, const ml_devparams *p, double g, double v, double width);
+/* Step fraction a(V, width) of the soft-bounds family (0 below threshold, clamped to 1). */
+double ml_softbounds_alpha(double a, double v0, double v_th, double t_ref, double v, double width);
+
+/* A population of devices. Arrays are owned; length n. */
+typedef struct ml_population {
+    ml_device dev;              /* spec copy */
+    size_t n;
+    uint64_t seed;
+    double *g;                  /* true conductance (S) */
+    double *g_min, *g_max, *a_p, *a_d, *v0_p, *v0_d, *g_inf_p, *g_inf_d; /* per device */
+    uint32_t *npulse;           /* pulses applied so far (RNG counter) */
+    uint32_t *nread;            /* reads so far (RNG counter) */
+    double *t_idle;             /* time since the last pulse (s), for relaxation */
+    double *g_end;              /* conductance right after the last pulse (S) */
+} ml_population;
+
+/* Create n devices; D2D parameters drawn from seed; all start at their g_min (reset). */
+ml_status ml_population_new(const ml_device *d, size_t n, uint64_t seed, ml_population **out, ml_error *err);
+void ml_population_free(ml_population *p);
+ml_devparams ml_population_params(const ml_population *p, size_t i);
+/* Reset every device to its g_min (a strong reset pulse; counters keep running). */
+void ml_population_reset(ml_population *p);
+
+/* One pulse (v, width) on device i (with C2C noise); returns the new true G. */
+double ml_pulse1(ml_population *p, size_t i, double v, double width);
+/* One pulse on devices [0, n): per-device v[] and width[] (either may be NULL to use
+ * v0/w0 for all). Threaded with OpenMP; results independent of thread count. */
+void ml_pulse_all(ml_population *p, const double *v, const double *width, double v0, double w0);
+/* One noisy read of device i (true state unchanged). */
+double ml_read1(ml_population *p, size_t i);
+/* Read all devices into out[n]. */
+void ml_read_all(ml_population *p, double *out);
+/* Let every device relax for dt seconds after its last pulse. */
+void ml_relax_all(ml_population *p, double dt);
+
+/* Energy of one pulse, ohmic approximation V^2 G t (J). */
+static inline double ml_pulse_energy(double v, double g, double width) { return v * v * g * width; }
+
+/* NeuroSim normalised A parameter for a nonlinearity label (table from formula.cpp,
+ * NL 0.01..9 step 0.01, negative for depression); and its inverse (NL from A/Pmax). */
+double ml_neurosim_param_a(double nl);
+double ml_neurosim_nl_from_a(double a_norm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,89 @@
+/* Counter-based random numbers (Philox4x32-10, Salmon et al. SC'11).
+ * Every draw is a pure function of (seed, stream, counter, purpose), so results do not
+ * depend on the number of threads or on the order in which work is done.
+ * The functions are static inline so hot loops over devices can be vectorised. */
+#ifndef MEMLEV_RNG_H
+#define MEMLEV_RNG_H
+
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Purposes keep independent draws apart for the same device and counter. */
+enum {
+    ML_RNG_C2C = 1,      /* multiplicative cycle-to-cycle step noise */
+    ML_RNG_ABS = 2,      /* additive step noise */
+    ML_RNG_READ = 3,     /* read noise */
+    ML_RNG_D2D = 4,      /* device-to-device parameter draws */
+    ML_RNG_TRANSFER = 5, /* weight-transfer sampling */
+    ML_RNG_DATA = 6,     /* data shuffling / augmentation / init */
+    ML_RNG_RELAX = 7     /* relaxation */
+};
+
+typedef struct ml_u32x4 { uint32_t v[4]; } ml_u32x4;
+
+static inline ml_u32x4 ml_philox(uint64_t seed, uint64_t stream, uint32_t counter, uint32_t purpose)
+{
+    uint32_t c0 = (uint32_t)stream, c1 = (uint32_t)(stream >> 32), c2 = counter, c3 = purpose;
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0;
+        uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c0 = n0; c1 = (uint32_t)p1; c2 = n2; c3 = (uint32_t)p0;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+    ml_u32x4 o = {{c0, c1, c2, c3}};
+    return o;
+}
+
+/* Uniform in (0,1) from 53 random bits; never 0 or 1. */
+static inline double ml_u01(uint32_t hi, uint32_t lo)
+{
+    uint64_t b = ((uint64_t)hi << 21) ^ (uint64_t)(lo >> 11);
+    b &= ((uint64_t)1 << 53) - 1;
+    return ((double)b + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/* Two independent standard normals by Box-Muller. */
+static inline void ml_normal2(uint64_t seed, uint64_t stream, uint32_t counter, uint32_t purpose,
+                              double *z0, double *z1)
+{
+    ml_u32x4 r = ml_philox(seed, stream, counter, purpose);
+    double u1 = ml_u01(r.v[0], r.v[1]), u2 = ml_u01(r.v[2], r.v[3]);
+    double rad = sqrt(-2.0 * log(u1));
+    double th = 6.283185307179586 * u2;
+    *z0 = rad * cos(th);
+    *z1 = rad * sin(th);
+}
+
+static inline double ml_normal(uint64_t seed, uint64_t stream, uint32_t counter, uint32_t purpose)
+{
+    double a, b;
+    ml_normal2(seed, stream, counter, purpose, &a, &b);
+    return a;
+}
+
+static inline double ml_uniform(uint64_t seed, uint64_t stream, uint32_t counter, uint32_t purpose)
+{
+    ml_u32x4 r = ml_philox(seed, stream, counter, purpose);
+    return ml_u01(r.v[0], r.v[1]);
+}
+
+/* Mix a user seed with a sub-seed (e.g. a trial index) into a new 64-bit key. */
+static inline uint64_t ml_seed_mix(uint64_t seed, uint64_t sub)
+{
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (sub + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,51 @@
+/* Small shared utilities: atomic output files and a progress bar for long work. */
+#ifndef MEMLEV_UTIL_H
+#define MEMLEV_UTIL_H
+
+#include <stdio.h>
+#include <stddef.h>
+#include "memlev/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Output written to "<path>.tmp.<pid>" and renamed over path on commit, so a reader
+ * never sees a half-written file. */
+typedef struct ml_outfile {
+    FILE *fp;
+    char path[4096];
+    char tmp[4160];
+} ml_outfile;
+
+ml_status ml_outfile_open(ml_outfile *o, const char *path, int binary, ml_error *err);
+/* Flush, close and rename; on any failure the temp file is removed. */
+ml_status ml_outfile_commit(ml_outfile *o, ml_error *err);
+/* Close and remove the temp file (error paths). Safe to call twice. */
+void ml_outfile_abort(ml_outfile *o);
+/* Write a whole NUL-terminated string atomically. */
+ml_status ml_write_text_atomic(const char *path, const char *text, ml_error *err);
+
+/* Progress bar on stderr with rate and ETA; silent when stderr is not a terminal
+ * or when quiet is set. */
+typedef struct ml_progress {
+    const char *label;
+    double total;
+    double start_s, last_s;
+    int enabled;
+} ml_progress;
+
+void ml_progress_begin(ml_progress *p, const char *label, double total, int quiet);
+void ml_progress_update(ml_progress *p, double done);
+void ml_progress_end(ml_progress *p);
+/* Global quiet flag set by the CLI (--quiet); the library itself never prints otherwise. */
+void ml_set_quiet(int quiet);
+int ml_get_quiet(void);
+
+/* Monotonic wall clock in seconds. */
+double ml_now(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

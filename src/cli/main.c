@@ -1,0 +1,75 @@
+/* memlev command-line entry: dispatches to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/cli.h"
+
+/* Subcommands live in their own files; a weak reference lets the tool build while a
+ * subcommand is still being written (it then reports that it is unavailable). */
+#define CMD(name) int ml_cmd_##name(int argc, char **argv) __attribute__((weak));
+CMD(pulse) CMD(levels) CMD(calibrate) CMD(train) CMD(eval) CMD(bench) CMD(transfer)
+CMD(export_conductances) CMD(report) CMD(demo)
+#undef CMD
+
+typedef struct { const char *name; int (*fn)(int, char **); const char *help; } cmd_entry;
+
+static cmd_entry *commands(size_t *n)
+{
+    static cmd_entry t[] = {
+        {"demo", NULL, "run the whole study on embedded defaults and write a report"},
+        {"pulse", NULL, "program a potentiation/depression staircase on a device population"},
+        {"levels", NULL, "count distinguishable states, nonlinearity and cost of a scheme"},
+        {"calibrate", NULL, "fit a device model to measured pulse responses (CSV)"},
+        {"train", NULL, "train a network on a data set and save it as ONNX"},
+        {"eval", NULL, "evaluate an ONNX model on a data set"},
+        {"bench", NULL, "benchmarks (bench infer)"},
+        {"transfer", NULL, "program a network's weights onto devices; accuracy vs levels"},
+        {"export-conductances", NULL, "write programmed conductances (safetensors/.npy)"},
+        {"report", NULL, "plots and an HTML report from result files"},
+    };
+    t[0].fn = ml_cmd_demo; t[1].fn = ml_cmd_pulse; t[2].fn = ml_cmd_levels;
+    t[3].fn = ml_cmd_calibrate; t[4].fn = ml_cmd_train; t[5].fn = ml_cmd_eval;
+    t[6].fn = ml_cmd_bench; t[7].fn = ml_cmd_transfer; t[8].fn = ml_cmd_export_conductances;
+    t[9].fn = ml_cmd_report;
+    *n = sizeof t / sizeof t[0];
+    return t;
+}
+
+static void usage(FILE *f)
+{
+    size_t n;
+    cmd_entry *t = commands(&n);
+    fprintf(f, "usage: memlev COMMAND [options]   (memlev COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < n; i++)
+        if (t[i].fn)
+            fprintf(f, "  %-20s %s\n", t[i].name, t[i].help);
+    fprintf(f, "\nglobal options: --quiet (no progress on stderr), --version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("memlev %s\n", ML_VERSION_STRING);
+        return 0;
+    }
+    size_t n;
+    cmd_entry *t = commands(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(argv[1], t[i].name))
+            continue;
+        if (!t[i].fn) {
+            fprintf(stderr, "memlev: command '%s' is not available in this build\n", argv[1]);
+            return 2;
+        }
+        return t[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "memlev: unknown command '%s' (memlev --help lists them)\n", argv[1]);
+    return 2;
+}

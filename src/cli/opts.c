@@ -1,0 +1,192 @@
+/* Declarative option parser shared by every subcommand; --config FILE.json supplies the
+ * same keys as the long options (command-line values win). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "memlev/util.h"
+
+int cli_fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "memlev %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+int cli_fail_err(const char *cmd, const ml_error *err)
+{
+    return cli_fail(cmd, "%s", err->msg[0] ? err->msg : "error");
+}
+
+void cli_print_help(const cli_spec *s, FILE *f)
+{
+    fprintf(f, "usage: memlev %s %s\n%s\n\noptions:\n", s->cmd, s->synopsis, s->about);
+    for (const cli_opt *o = s->opts; o->name; o++) {
+        const char *arg = o->type == OPT_STR ? " STR" : o->type == OPT_INT ? " INT" : o->type == OPT_DBL ? " NUM" : "";
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s", o->name, arg);
+        fprintf(f, "  %-24s %s\n", left, o->help);
+    }
+    fprintf(f, "  %-24s %s\n", "--config FILE.json", "read options from a JSON object with the same keys");
+    fprintf(f, "  %-24s %s\n", "--quiet", "no progress output on stderr");
+    fprintf(f, "  %-24s %s\n", "--help", "show this help");
+}
+
+static cli_opt *find(cli_spec *s, const char *name)
+{
+    for (cli_opt *o = s->opts; o->name; o++)
+        if (!strcmp(o->name, name))
+            return o;
+    return NULL;
+}
+
+static int set_value(cli_spec *s, cli_opt *o, const char *val)
+{
+    char *end;
+    errno = 0;
+    switch (o->type) {
+    case OPT_STR:
+        *(const char **)o->dst = val;
+        break;
+    case OPT_INT: {
+        long v = strtol(val, &end, 10);
+        if (errno || end == val || *end)
+            return cli_fail(s->cmd, "--%s: '%s' is not an integer", o->name, val);
+        *(long *)o->dst = v;
+        break;
+    }
+    case OPT_DBL: {
+        double v = strtod(val, &end);
+        if (errno || end == val || *end || !isfinite(v))
+            return cli_fail(s->cmd, "--%s: '%s' is not a finite number", o->name, val);
+        *(double *)o->dst = v;
+        break;
+    }
+    case OPT_FLAG:
+        *(int *)o->dst = 1;
+        break;
+    }
+    o->seen = 1;
+    return 0;
+}
+
+/* Strings taken from the config file must outlive parsing: keep them in a static pool. */
+static char *keep(const char *s)
+{
+    static char *pool[256];
+    static int n;
+    char *d = strdup(s);
+    if (d && n < 256)
+        pool[n++] = d;
+    return d;
+}
+
+static int apply_config(cli_spec *s, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cli_fail(s->cmd, "%s: cannot open config file", path);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (64u << 20)) { free(buf); fclose(f); return cli_fail(s->cmd, "%s: config file too large", path); }
+            char *nb = realloc(buf, cap);
+            if (!nb) { free(buf); fclose(f); return cli_fail(s->cmd, "%s: out of memory", path); }
+            buf = nb;
+        }
+        size_t r = fread(buf + len, 1, 4096, f);
+        len += r;
+        if (r < 4096)
+            break;
+    }
+    fclose(f);
+    buf[len] = 0;
+    cJSON *root = cJSON_Parse(buf);
+    free(buf);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return cli_fail(s->cmd, "%s: not a JSON object", path);
+    }
+    int rc = 0;
+    for (cJSON *it = root->child; it && !rc; it = it->next) {
+        char key[64];
+        snprintf(key, sizeof key, "%s", it->string);
+        for (char *c = key; *c; c++)
+            if (*c == '_') *c = '-';
+        cli_opt *o = find(s, key);
+        if (!o) { rc = cli_fail(s->cmd, "%s: unknown key '%s'", path, it->string); break; }
+        if (o->seen) continue; /* the command line wins */
+        char num[64];
+        const char *val = NULL;
+        if (cJSON_IsString(it)) val = keep(it->valuestring);
+        else if (cJSON_IsBool(it)) { if (o->type != OPT_FLAG) { rc = cli_fail(s->cmd, "%s: %s: expected a value", path, it->string); break; }
+                                     if (cJSON_IsTrue(it)) rc = set_value(s, o, "1"); continue; }
+        else if (cJSON_IsNumber(it)) { snprintf(num, sizeof num, "%.17g", it->valuedouble); val = num; }
+        else { rc = cli_fail(s->cmd, "%s: %s: expected a string, number or boolean", path, it->string); break; }
+        if (o->type == OPT_STR && !cJSON_IsString(it)) val = keep(val);
+        if (!val) { rc = cli_fail(s->cmd, "%s: out of memory", path); break; }
+        if (o->type == OPT_INT && cJSON_IsNumber(it)) { snprintf(num, sizeof num, "%.0f", it->valuedouble); }
+        rc = set_value(s, o, val);
+
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+int cli_parse(cli_spec *s, int argc, char **argv, char **pos, int *npos)
+{
+    const char *config = NULL;
+    if (npos) *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cli_print_help(s, stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { ml_set_quiet(1); continue; }
+        if (strncmp(a, "--", 2)) {
+            if (!pos || *npos >= s->max_positional)
+                return cli_fail(s->cmd, "unexpected argument '%s' (see memlev %s --help)", a, s->cmd);
+            pos[(*npos)++] = argv[i];
+            continue;
+        }
+        char name[64];
+        const char *eq = strchr(a + 2, '=');
+        size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (nl >= sizeof name)
+            return cli_fail(s->cmd, "unknown option '%s'", a);
+        memcpy(name, a + 2, nl);
+        name[nl] = 0;
+        if (!strcmp(name, "config")) {
+            const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v) return cli_fail(s->cmd, "--config needs a file");
+            config = v;
+            continue;
+        }
+        cli_opt *o = find(s, name);
+        if (!o)
+            return cli_fail(s->cmd, "unknown option '--%s' (see memlev %s --help)", name, s->cmd);
+        if (o->type == OPT_FLAG) {
+            if (eq) return cli_fail(s->cmd, "--%s takes no value", name);
+            set_value(s, o, "1");
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v)
+            return cli_fail(s->cmd, "--%s needs a value", name);
+        if (set_value(s, o, v))
+            return 2;
+    }
+    if (config && apply_config(s, config))
+        return 2;
+    return 0;
+}
