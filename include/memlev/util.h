@@ -42,6 +42,10 @@ void ml_progress_end(ml_progress *p);
 void ml_set_quiet(int quiet);
 int ml_get_quiet(void);
 
+/* Read a whole file (NUL-terminated, *len excludes the NUL) of at most max_bytes;
+ * caller frees *buf. Errors name the file. */
+ml_status ml_read_file(const char *path, char **buf, size_t *len, size_t max_bytes, ml_error *err);
+
 /* Monotonic wall clock in seconds. */
 double ml_now(void);
 

@@ -77,15 +77,14 @@ static int set_value(cli_spec *s, cli_opt *o, const char *val)
     return 0;
 }
 
-/* Strings taken from the config file must outlive parsing: keep them in a static pool. */
+/* Strings taken from the config file must outlive parsing. */
 static char *keep(const char *s)
 {
+    /* kept (reachable) until exit: option values point into these strings */
     static char *pool[256];
     static int n;
-    char *d = strdup(s);
-    if (d && n < 256)
-        pool[n++] = d;
-    return d;
+    if (n >= 256) return NULL;
+    return pool[n++] = strdup(s);
 }
 
 static int apply_config(cli_spec *s, const char *path)
@@ -128,8 +127,11 @@ static int apply_config(cli_spec *s, const char *path)
         char num[64];
         const char *val = NULL;
         if (cJSON_IsString(it)) val = keep(it->valuestring);
-        else if (cJSON_IsBool(it)) { if (o->type != OPT_FLAG) { rc = cli_fail(s->cmd, "%s: %s: expected a value", path, it->string); break; }
-                                     if (cJSON_IsTrue(it)) rc = set_value(s, o, "1"); continue; }
+        else if (cJSON_IsBool(it)) {
+            if (o->type != OPT_FLAG) { rc = cli_fail(s->cmd, "%s: %s: expected a value", path, it->string); break; }
+            if (cJSON_IsTrue(it)) rc = set_value(s, o, "1");
+            continue;
+        }
         else if (cJSON_IsNumber(it)) { snprintf(num, sizeof num, "%.17g", it->valuedouble); val = num; }
         else { rc = cli_fail(s->cmd, "%s: %s: expected a string, number or boolean", path, it->string); break; }
         if (o->type == OPT_STR && !cJSON_IsString(it)) val = keep(val);

@@ -1,6 +1,7 @@
 /* Atomic output files: write to a temporary name, then rename. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "memlev/util.h"
@@ -58,4 +59,37 @@ ml_status ml_write_text_atomic(const char *path, const char *text, ml_error *err
         return ml_error_set(err, ML_EIO, "%s: write failed", path);
     }
     return ml_outfile_commit(&o, err);
+}
+
+ml_status ml_read_file(const char *path, char **buf, size_t *len, size_t max_bytes, ml_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ml_error_set(err, ML_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap);
+    if (!b) { fclose(f); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap >= max_bytes + 1) {
+                free(b); fclose(f);
+                return ml_error_set(err, ML_EFORMAT, "%s: file larger than %zu bytes", path, max_bytes);
+            }
+            cap *= 2;
+            char *nb = realloc(b, cap);
+            if (!nb) { free(b); fclose(f); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
+            b = nb;
+        }
+        size_t r = fread(b + n, 1, cap - 1 - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(b); return ml_error_set(err, ML_EIO, "%s: read error", path); }
+    if (n > max_bytes) { free(b); return ml_error_set(err, ML_EFORMAT, "%s: file larger than %zu bytes", path, max_bytes); }
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return ML_OK;
 }

@@ -1,0 +1,212 @@
+/* Device populations: struct-of-arrays state, D2D draws, pulses, reads and relaxation.
+ * Every random draw is keyed by (seed, device index, per-device counter, purpose), so the
+ * outcome does not depend on threads or on the order in which devices are visited. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/device.h"
+#include "memlev/rng.h"
+#include "device/internal.h"
+
+void ml_population_free(ml_population *p)
+{
+    if (!p) return;
+    free(p->g); free(p->g_min); free(p->g_max); free(p->a_p); free(p->a_d);
+    free(p->v0_p); free(p->v0_d); free(p->g_inf_p); free(p->g_inf_d);
+    free(p->npulse); free(p->nread); free(p->t_idle); free(p->g_end);
+    ml_device_clear(&p->dev);
+    free(p);
+}
+
+/* multiplicative spread, truncated so that a parameter keeps its sign */
+static double spread(double x, double rel, double z)
+{
+    double f = 1.0 + rel * z;
+    if (f < 0.2) f = 0.2;
+    return x * f;
+}
+
+ml_status ml_population_new(const ml_device *d, size_t n, uint64_t seed, ml_population **out, ml_error *err)
+{
+    if (n == 0 || n > ((size_t)1 << 34))
+        return ml_error_set(err, ML_EINVAL, "devices: %zu is out of range (1..2^34)", n);
+    ml_status st = ml_device_validate(d, NULL, err);
+    if (st) return st;
+    ml_population *p = calloc(1, sizeof *p);
+    if (!p) return ml_error_set(err, ML_ENOMEM, "out of memory for %zu devices", n);
+    if (ml_device_copy(&p->dev, d)) { free(p); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
+    p->n = n;
+    p->seed = seed;
+    double **arrs[] = {&p->g, &p->g_min, &p->g_max, &p->a_p, &p->a_d, &p->v0_p, &p->v0_d,
+                       &p->g_inf_p, &p->g_inf_d, &p->t_idle, &p->g_end};
+    for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++)
+        if (!(*arrs[k] = malloc(n * sizeof(double)))) goto oom;
+    if (!(p->npulse = calloc(n, sizeof(uint32_t))) || !(p->nread = calloc(n, sizeof(uint32_t))))
+        goto oom;
+    double w0 = d->g_max - d->g_min;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double z[6];
+        ml_normal2(seed, i, 0, ML_RNG_D2D, &z[0], &z[1]);
+        ml_normal2(seed, i, 1, ML_RNG_D2D, &z[2], &z[3]);
+        ml_normal2(seed, i, 2, ML_RNG_D2D, &z[4], &z[5]);
+        double gmin = spread(d->g_min, d->d2d_g_min, z[0]);
+        double gmax = spread(d->g_max, d->d2d_g_max, z[1]);
+        if (gmax < gmin * 1.001) gmax = gmin * 1.001;
+        p->g_min[i] = gmin;
+        p->g_max[i] = gmax;
+        p->a_p[i] = spread(d->a_p, d->d2d_a_p, z[2]);
+        p->a_d[i] = spread(d->a_d, d->d2d_a_d, z[3]);
+        p->v0_p[i] = spread(d->v0_p, d->d2d_v0_p, z[4]);
+        p->v0_d[i] = spread(d->v0_d, d->d2d_v0_d, z[5]);
+        if (d->model == ML_MODEL_NEUROSIM) {
+            double s = (gmax - gmin) / w0;
+            p->g_inf_p[i] = gmin + (d->g_inf_p - d->g_min) * s;
+            p->g_inf_d[i] = gmax - (d->g_max - d->g_inf_d) * s;
+        } else {
+            p->g_inf_p[i] = gmax;
+            p->g_inf_d[i] = gmin;
+        }
+        p->g[i] = p->g_end[i] = gmin;
+        p->t_idle[i] = 0;
+    }
+    *out = p;
+    return ML_OK;
+oom:
+    ml_population_free(p);
+    return ml_error_set(err, ML_ENOMEM, "out of memory for %zu devices", n);
+}
+
+ml_devparams ml_population_params(const ml_population *p, size_t i)
+{
+    ml_devparams q = {p->g_min[i], p->g_max[i], p->a_p[i], p->a_d[i], p->v0_p[i], p->v0_d[i],
+                      p->g_inf_p[i], p->g_inf_d[i]};
+    return q;
+}
+
+void ml_population_reset(ml_population *p)
+{
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < p->n; i++) {
+        p->g[i] = p->g_end[i] = p->g_min[i];
+        p->t_idle[i] = 0;
+    }
+}
+
+/* Noisy step of one device; counter = the device's pulse index. */
+static inline double step_noisy(const ml_population *p, size_t i, double v, double w)
+{
+    const ml_device *d = &p->dev;
+    double g = p->g[i], dg;
+    double n1 = 0, n2 = 0;
+    if (d->s_c2c > 0 || d->s_abs > 0 || d->model == ML_MODEL_TABLE)
+        ml_normal2(p->seed, i, p->npulse[i], ML_RNG_C2C, &n1, &n2);
+    if (d->model == ML_MODEL_SOFTBOUNDS || d->model == ML_MODEL_NEUROSIM) {
+        double a, tgt;
+        if (v >= 0) { a = ml_softbounds_alpha(p->a_p[i], p->v0_p[i], d->v_th, d->t_ref, v, w); tgt = p->g_inf_p[i]; }
+        else { a = ml_softbounds_alpha(p->a_d[i], p->v0_d[i], d->v_th, d->t_ref, v, w); tgt = p->g_inf_d[i]; }
+        if (a == 0) return g;
+        dg = a * (tgt - g) * (1.0 + d->s_c2c * n1) + d->s_abs * n2;
+    } else if (d->model == ML_MODEL_SERB) {
+        if (fabs(v) < d->v_th) return g;
+        dg = ml_serb_step(d, g, v, w) - g;
+        dg = dg * (1.0 + d->s_c2c * n1) + d->s_abs * n2;
+    } else {
+        double m, s;
+        if (fabs(v) < d->v_th) return g;
+        ml_table_eval(d->table, g, v, w, &m, &s);
+        dg = m + s * n1 + d->s_abs * n2;
+    }
+    return ml_clamp(g + dg, p->g_min[i], p->g_max[i]);
+}
+
+double ml_pulse1(ml_population *p, size_t i, double v, double width)
+{
+    double g = step_noisy(p, i, v, width);
+    p->g[i] = g;
+    p->g_end[i] = g;
+    p->t_idle[i] = 0;
+    p->npulse[i]++;
+    return g;
+}
+
+/* Soft-bounds kernel for one common pulse: the hot loop of bench/pulse. */
+static void pulse_all_softbounds(ml_population *p, double v, double w)
+{
+    const ml_device *d = &p->dev;
+    const size_t n = p->n;
+    const double vth = d->v_th, tref = d->t_ref, sc = d->s_c2c, sa = d->s_abs, av = fabs(v);
+    const uint64_t seed = p->seed;
+    const int pos = v >= 0, noisy = sc > 0 || sa > 0;
+    double *restrict g = p->g, *restrict ge = p->g_end, *restrict ti = p->t_idle;
+    const double *restrict a0 = pos ? p->a_p : p->a_d, *restrict v0 = pos ? p->v0_p : p->v0_d;
+    const double *restrict tg = pos ? p->g_inf_p : p->g_inf_d;
+    const double *restrict lo = p->g_min, *restrict hi = p->g_max;
+    uint32_t *restrict np = p->npulse;
+    if (av < vth || w <= 0) {
+        for (size_t i = 0; i < n; i++) np[i]++;
+        return;
+    }
+    #pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double a = a0[i] * expm1(av / v0[i]) * (w / tref);
+        a = a > 1 ? 1 : a;
+        double f = 1.0, add = 0.0;
+        if (noisy) {
+            double n1, n2;
+            ml_normal2(seed, i, np[i], ML_RNG_C2C, &n1, &n2);
+            f = 1.0 + sc * n1;
+            add = sa * n2;
+        }
+        double gn = g[i] + a * (tg[i] - g[i]) * f + add;
+        gn = gn < lo[i] ? lo[i] : gn;
+        gn = gn > hi[i] ? hi[i] : gn;
+        g[i] = gn;
+        ge[i] = gn;
+        ti[i] = 0;
+        np[i]++;
+    }
+}
+
+void ml_pulse_all(ml_population *p, const double *v, const double *width, double v0, double w0)
+{
+    if (!v && !width && (p->dev.model == ML_MODEL_SOFTBOUNDS || p->dev.model == ML_MODEL_NEUROSIM)) {
+        pulse_all_softbounds(p, v0, w0);
+        return;
+    }
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < p->n; i++)
+        ml_pulse1(p, i, v ? v[i] : v0, width ? width[i] : w0);
+}
+
+double ml_read1(ml_population *p, size_t i)
+{
+    const ml_device *d = &p->dev;
+    double g = p->g[i];
+    if (d->s_read_rel > 0 || d->s_read_abs > 0) {
+        double n1, n2;
+        ml_normal2(p->seed, i, p->nread[i], ML_RNG_READ, &n1, &n2);
+        g = g * (1.0 + d->s_read_rel * n1) + d->s_read_abs * n2;
+    }
+    p->nread[i]++;
+    return g;
+}
+
+void ml_read_all(ml_population *p, double *out)
+{
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < p->n; i++)
+        out[i] = ml_read1(p, i);
+}
+
+void ml_relax_all(ml_population *p, double dt)
+{
+    const ml_device *d = &p->dev;
+    if (d->relax_r <= 0 || dt <= 0) return;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < p->n; i++) {
+        p->t_idle[i] += dt;
+        double g = p->g_end[i] + (p->g_min[i] - p->g_end[i]) * d->relax_r * log10(1.0 + p->t_idle[i] / d->relax_tau);
+        p->g[i] = ml_clamp(g, p->g_min[i], p->g_max[i]);
+    }
+}
