@@ -1,0 +1,210 @@
+/* Network engine: an ONNX-like operator graph (tensor table + nodes in topological
+ * order) with NCHW float32 inference, training and built-in architectures.
+ *
+ * The graph maps one to one onto ONNX: a tensor is an initializer (data != NULL) or a
+ * value computed by a node (data == NULL; buffers live in the engine's workspace), a
+ * node is an ONNX node with its attributes decoded. Activation tensors keep dims[0] = 1
+ * after ml_net_finalize: the batch size is chosen at each call. */
+#ifndef MEMLEV_NN_H
+#define MEMLEV_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "memlev/error.h"
+#include "memlev/data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ML_MAX_DIMS 4
+#define ML_MAX_INPUTS 5
+
+/* Tensor flags. */
+enum {
+    ML_TENSOR_PARAM = 1,  /* stored in the model (ONNX initializer) */
+    ML_TENSOR_WEIGHT = 2, /* Conv/Gemm/MatMul weight: the values devices will hold */
+    ML_TENSOR_STAT = 4,   /* BN running mean/var: a parameter updated by averaging, not by gradient */
+    ML_TENSOR_CONST = 8,  /* constant operand (e.g. a normalisation mean for Sub): never trained */
+    ML_TENSOR_INPUT = 16  /* the graph input */
+};
+
+typedef struct ml_tensor {
+    char *name;               /* owned, unique within the net */
+    int ndim;                 /* 0..4 (0: scalar) */
+    int64_t dims[ML_MAX_DIMS];
+    float *data;              /* owned; NCHW row-major; NULL for activations */
+    float *grad;              /* owned; same size as data; allocated by training, else NULL */
+    unsigned flags;           /* ML_TENSOR_* */
+} ml_tensor;
+
+typedef enum ml_op {
+    ML_OP_CONV = 0,       /* in: X, W[M, C/group, kh, kw], optional B[M] */
+    ML_OP_BATCHNORM,      /* in: X, scale[C], bias[C], mean[C], var[C] (epsilon, momentum) */
+    ML_OP_RELU,
+    ML_OP_MAXPOOL,        /* kernel, strides, pads, dilations (1 only), ceil_mode */
+    ML_OP_AVGPOOL,        /* kernel, strides, pads, count_include_pad, ceil_mode */
+    ML_OP_GLOBALAVGPOOL,
+    ML_OP_ADD,            /* numpy broadcasting (either side), up to 4 dims */
+    ML_OP_SUB,
+    ML_OP_MUL,
+    ML_OP_DIV,
+    ML_OP_GEMM,           /* in: A[N,K] (transA = 0 only), B[K,M] or [M,K] (transB), optional C[M] or scalar; alpha, beta */
+    ML_OP_MATMUL,         /* in: A[N,K], B[K,M] (B an initializer) */
+    ML_OP_FLATTEN,        /* axis (default 1) */
+    ML_OP_RESHAPE,        /* attrs.shape/nshape (ONNX: the constant 2nd input), 0 = copy dim, -1 = infer */
+    ML_OP_IDENTITY,       /* also used for Dropout at inference */
+    ML_OP_COUNT
+} ml_op;
+
+/* Decoded ONNX attributes; ml_attrs_default gives the ONNX defaults. */
+typedef struct ml_attrs {
+    int kernel[2];        /* kernel_shape (h, w); Conv: 0 = take from W */
+    int strides[2];       /* default 1,1 */
+    int pads[4];          /* ONNX order: h_begin, w_begin, h_end, w_end; default 0 */
+    int dilations[2];     /* default 1,1 */
+    int group;            /* default 1 */
+    int ceil_mode;        /* pools; default 0 */
+    int count_include_pad;/* AveragePool; default 0 */
+    float epsilon;        /* BN; default 1e-5 */
+    float momentum;       /* BN; default 0.9 (ONNX: running = running*momentum + batch*(1-momentum)) */
+    float alpha, beta;    /* Gemm; default 1, 1 */
+    int transA, transB;   /* Gemm; default 0, 0 */
+    int axis;             /* Flatten; default 1 */
+    int nshape;           /* Reshape: number of entries in shape (1..4) */
+    int64_t shape[ML_MAX_DIMS];
+} ml_attrs;
+
+typedef struct ml_node {
+    ml_op op;
+    char *name;                 /* owned */
+    int inputs[ML_MAX_INPUTS];  /* tensor indices; -1 for an absent optional input */
+    int ninputs;
+    int output;                 /* tensor index */
+    ml_attrs attrs;
+} ml_node;
+
+struct ml_net_priv;             /* engine workspace and fusion plan (private) */
+
+typedef struct ml_net {
+    ml_tensor *tensors;
+    int ntensors, cap_tensors;
+    ml_node *nodes;             /* topological order */
+    int nnodes, cap_nodes;
+    int input;                  /* tensor index of the graph input (-1 until set) */
+    int64_t input_shape[4];     /* N (1 after finalize), C, H, W */
+    int output;                 /* tensor index of the logits [N, classes] (-1 until set) */
+    int classes;                /* set by finalize: size of the output's last dim */
+    int finalized;
+    char *name;                 /* owned, may be NULL (ONNX graph name) */
+    struct ml_net_priv *priv;
+} ml_net;
+
+/* ONNX op_type string of an op ("Conv", "BatchNormalization", ...); NULL if out of range. */
+const char *ml_op_name(ml_op op);
+/* Op for an ONNX op_type; returns 0 and sets *op, or -1 if unsupported. Dropout -> Identity. */
+int ml_op_from_name(const char *onnx_name, ml_op *op);
+
+void ml_attrs_default(ml_attrs *a);
+
+/* Empty net (NULL on out of memory). Free with ml_net_free (accepts NULL). */
+ml_net *ml_net_new(void);
+void ml_net_free(ml_net *net);
+
+/* Add a tensor; name is copied, data (if not NULL) is copied (product of dims floats).
+ * flags: ML_TENSOR_*. Returns its index (>= 0), or -1 on a duplicate name, bad ndim or
+ * allocation failure (err set). Tensors without data are activations or the input. */
+int ml_net_add_tensor(ml_net *net, const char *name, int ndim, const int64_t *dims,
+                      const float *data, unsigned flags, ml_error *err);
+/* Index of the tensor with this name, or -1. */
+int ml_net_find_tensor(const ml_net *net, const char *name);
+
+/* Append a node (nodes must be added in topological order); attrs NULL = defaults.
+ * inputs are copied; output is a tensor index. Returns the node index, or -1 (err set). */
+int ml_net_add_node(ml_net *net, ml_op op, const char *name, const int *inputs, int ninputs,
+                    int output, const ml_attrs *attrs, ml_error *err);
+
+/* Declare the graph input (tensor with ndim 4, dims N,C,H,W; N is ignored) and output. */
+void ml_net_set_io(ml_net *net, int input, int output);
+
+/* Validate and infer shapes. Errors name the node: "node 'conv3' (Conv): weight has 3
+ * channels, input has 1". ML_EFORMAT for inconsistent graphs, ML_EUNSUPP for valid but
+ * unsupported attribute values. Must be called again after structural edits. Changing
+ * tensor data (e.g. perturbing weights) needs no re-finalize. */
+ml_status ml_net_finalize(ml_net *net, ml_error *err);
+
+/* Inference (eval mode: BN uses running statistics, folded into the convolution output).
+ * x: batch images NCHW matching input_shape; logits: batch * classes floats (caller's).
+ * Thread count from OpenMP (omp_set_num_threads); results do not depend on it. */
+ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, ml_error *err);
+
+/* Indices of weight tensors (ML_TENSOR_WEIGHT) in tensor order; writes up to max into idx
+ * (idx may be NULL) and returns how many there are. */
+int ml_net_weights(const ml_net *net, int *idx, int max);
+
+/* Deep copy (tensors, nodes, finalized state); NULL on out of memory. */
+ml_net *ml_net_clone(const ml_net *net);
+
+/* Number of trainable parameters (PARAM tensors that are neither STAT nor CONST). */
+size_t ml_net_num_params(const ml_net *net);
+
+/* Multiply-accumulates of one forward pass of one image (Conv, Gemm, MatMul). */
+double ml_net_macs(const ml_net *net);
+
+/* Top-1 accuracy on the first limit images of ds (0 = all) with batch size batch.
+ * images_per_s (may be NULL) gets the inference throughput. Shows a progress bar unless
+ * quiet (util.h). */
+ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int batch,
+                          double *accuracy, double *images_per_s, ml_error *err);
+
+/* Build a built-in architecture: "mlp", "lenet5", "resnet20" (CIFAR-style: 3x3 stem,
+ * stages of 3 basic blocks, width 16/32/64 at width = 16), "resnet18", "resnet34"
+ * (3x3 stride-1 stem, no max-pool, torchvision stage layout, widths w,2w,4w,8w; default
+ * w = 64). width <= 0 selects the default (mlp: 256 hidden units, lenet5: 6, resnet20:
+ * 16, resnet18/34: 64). Kaiming-normal init (fan_out for conv, like torchvision) from
+ * rng.h with the given seed; BN scale 1, bias 0. *out owned by the caller, finalized. */
+ml_status ml_arch_build(const char *arch, int in_ch, int in_hw, int classes, int width,
+                        uint64_t seed, ml_net **out, ml_error *err);
+
+/* ---- training ---- */
+
+/* Forward in training mode (BN on batch statistics; running averages updated when
+ * update_stats is set) then backward of the mean softmax cross-entropy over the batch;
+ * gradients are written (not accumulated) to every trainable tensor's grad (allocated
+ * on first use). loss (may be NULL) gets the mean loss, correct (may be NULL) the number
+ * of correct top-1 predictions. */
+ml_status ml_net_loss_grad(ml_net *net, const float *x, const uint8_t *labels, int batch,
+                           int update_stats, double *loss, int *correct, ml_error *err);
+
+/* Called after every epoch; return non-zero to stop training. test_acc < 0 when no
+ * validation set was given. */
+typedef int (*ml_epoch_cb)(ml_net *net, int epoch, double train_loss, double test_acc, void *user);
+
+typedef struct ml_train_opts {
+    int epochs;             /* default 10 */
+    int batch;              /* default 128 */
+    double lr;              /* peak learning rate, default 0.1 */
+    double momentum;        /* default 0.9 (Nesterov off) */
+    double weight_decay;    /* default 5e-4, applied to weights only (not BN or biases) */
+    double warmup_epochs;   /* linear warm-up before the cosine decay; default 0 */
+    int augment_pad;        /* random crop padding in pixels; default 2; 0 disables */
+    int augment_flip;       /* horizontal flip; default 1 */
+    size_t limit;           /* use only the first limit training images (0 = all) */
+    uint64_t seed;          /* shuffling and augmentation seed; default 1 */
+    const ml_dataset *val;  /* evaluated after each epoch when not NULL */
+    ml_epoch_cb on_epoch;   /* checkpoint hook, may be NULL */
+    void *user;
+} ml_train_opts;
+
+void ml_train_opts_default(ml_train_opts *o);
+
+/* SGD with momentum and weight decay, cosine schedule from lr to 0 over all steps
+ * (per step), seeded shuffling and augmentation. Progress bar unless quiet.
+ * final_acc (may be NULL) gets the last validation accuracy (or -1). */
+ml_status ml_net_train(ml_net *net, const ml_dataset *train, const ml_train_opts *opts,
+                       double *final_acc, ml_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
