@@ -103,10 +103,16 @@ static inline double step_noisy(const ml_population *p, size_t i, double v, doub
         ml_normal2(p->seed, i, p->npulse[i], ML_RNG_C2C, &n1, &n2);
     if (d->model == ML_MODEL_SOFTBOUNDS || d->model == ML_MODEL_NEUROSIM) {
         double a, tgt;
-        if (v >= 0) { a = ml_softbounds_alpha(p->a_p[i], p->v0_p[i], d->v_th, d->t_ref, v, w); tgt = p->g_inf_p[i]; }
-        else { a = ml_softbounds_alpha(p->a_d[i], p->v0_d[i], d->v_th, d->t_ref, v, w); tgt = p->g_inf_d[i]; }
+        /* unclamped fraction: a pulse far past saturation stays saturated under noise */
+        if (fabs(v) < d->v_th || w <= 0) return g;
+        if (v >= 0) { a = p->a_p[i] * expm1(fabs(v) / p->v0_p[i]) * (w / d->t_ref); tgt = p->g_inf_p[i]; }
+        else { a = p->a_d[i] * expm1(fabs(v) / p->v0_d[i]) * (w / d->t_ref); tgt = p->g_inf_d[i]; }
         if (a == 0) return g;
-        dg = a * (tgt - g) * (1.0 + d->s_c2c * n1) + d->s_abs * n2;
+        /* C2C noise perturbs the fraction of the gap closed, which cannot exceed the gap:
+         * a saturating (reset) pulse lands exactly on the bound */
+        a *= 1.0 + d->s_c2c * n1;
+        a = a > 1 ? 1 : a < 0 ? 0 : a;
+        dg = a * (tgt - g) + d->s_abs * n2;
     } else if (d->model == ML_MODEL_SERB) {
         if (fabs(v) < d->v_th) return g;
         dg = ml_serb_step(d, g, v, w) - g;
@@ -150,7 +156,6 @@ static void pulse_all_softbounds(ml_population *p, double v, double w)
     #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         double a = a0[i] * expm1(av / v0[i]) * (w / tref);
-        a = a > 1 ? 1 : a;
         double f = 1.0, add = 0.0;
         if (noisy) {
             double n1, n2;
@@ -158,7 +163,9 @@ static void pulse_all_softbounds(ml_population *p, double v, double w)
             f = 1.0 + sc * n1;
             add = sa * n2;
         }
-        double gn = g[i] + a * (tg[i] - g[i]) * f + add;
+        a *= f;
+        a = a > 1 ? 1 : a < 0 ? 0 : a;
+        double gn = g[i] + a * (tg[i] - g[i]) + add;
         gn = gn < lo[i] ? lo[i] : gn;
         gn = gn > hi[i] ? hi[i] : gn;
         g[i] = gn;

@@ -1,0 +1,50 @@
+/* Metrics of programmed staircases: NeuroSim nonlinearity label, deviation from linear,
+ * R^2, distinguishable states (k sigma_read rule), precision and cost. */
+#ifndef MEMLEV_METRICS_H
+#define MEMLEV_METRICS_H
+
+#include <stddef.h>
+#include "memlev/program.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ml_nonlin {
+    double label;    /* NeuroSim nonlinearity label (signed; 0 = linear) */
+    double a_norm;   /* fitted normalised A (A/Pmax; +-inf for a straight line) */
+    double max_dev;  /* max |normalised G - normalised pulse| (0..1) */
+    double r2;       /* R^2 of a straight-line fit of G vs pulse */
+} ml_nonlin;
+
+/* Nonlinearity of one curve g[0..npts-1] (G after 0..P pulses). */
+ml_nonlin ml_nonlinearity(const double *g, size_t npts);
+
+/* Read-noise sigma measured from `reads` repeated reads of every device at its present
+ * state: median over devices of the per-device standard deviation (S). */
+double ml_measure_sigma_read(ml_population *pop, int reads);
+
+/* Distinguishable uniform levels of an open-loop staircase (identical, ramp, feedforward):
+ * the largest N (2..P+1) such that every level of an evenly spaced N-grid across each
+ * device's planned window, programmed with the pulse count the scheme predicts nearest,
+ * reads back within +-spacing/2 on at least `frac` of devices, and spacing >= k sigma_read. */
+int ml_states_open(const ml_staircase *st, double k, double sigma_read, double frac);
+
+/* Same figure for the closed-loop verify scheme: programs every level of candidate grids
+ * from the reset state with write-verify (binary search on N). Adds the programming cost
+ * of the final grid to *cost and its pulses per level to *pulses_per_level. */
+int ml_states_verify(ml_population *pop, const ml_scheme *s, const ml_staircase *st, double k, double sigma_read,
+                     double frac, int n_max, ml_cost *cost, double *pulses_per_level);
+
+/* ArC-style staircase states: walk each device's staircase of mean reads and count a new
+ * state when it is at least k sigma_read from the last counted one; median over devices. */
+double ml_staircase_states(const ml_staircase *st, double k, double sigma_read);
+
+/* Precision of a staircase: programmed (true) minus planned conductance over all steps
+ * and devices: rms, standard deviation and worst absolute error (S). */
+void ml_precision(const ml_staircase *st, double *rms, double *sigma, double *worst);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,87 @@
+/* Shared option handling for pulse/levels/calibrate/demo. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/common.h"
+#include "memlev/util.h"
+
+void prog_opts_defaults(prog_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->device = "tio2x";
+    o->scheme = "feedforward";
+    o->direction = "up";
+    o->calibrate = "device";
+    o->devices = 100;
+    o->seed = 1;
+    o->max_pulses = 200;
+    o->tol = 0.25;
+    o->coverage = 0.95;
+}
+
+void cli_set_threads(long t)
+{
+    if (t > 0) omp_set_num_threads((int)t);
+}
+
+int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_name, ml_device *dev, ml_scheme *s,
+                      int *dir)
+{
+    ml_error err = {0};
+    ml_scheme_kind kind;
+    if (o->devices < 1 || o->devices > 100000000) return cli_fail(cmd, "--devices: %ld is out of range (1..1e8)", o->devices);
+    if (o->seed < 0) return cli_fail(cmd, "--seed: must not be negative");
+    if (o->width < 0) return cli_fail(cmd, "--width: %g s must be positive", o->width);
+    if (o->v < 0) return cli_fail(cmd, "--v: give the magnitude in V (%g is negative)", o->v);
+    if (o->tol <= 0 || o->tol > 0.5) return cli_fail(cmd, "--tol: %g must be within (0, 0.5]", o->tol);
+    if (o->max_pulses < 1 || o->max_pulses > 100000) return cli_fail(cmd, "--max-pulses: %ld is out of range (1..100000)", o->max_pulses);
+    if (o->verify_every < 0) return cli_fail(cmd, "--verify-every: must not be negative");
+    if (!(o->coverage > 0 && o->coverage < 1)) return cli_fail(cmd, "--coverage: %g must be within (0, 1)", o->coverage);
+    if (o->v_start < 0 || o->v_stop < 0) return cli_fail(cmd, "--v-start/--v-stop must not be negative");
+    if (strcmp(o->direction, "up") && strcmp(o->direction, "down")) return cli_fail(cmd, "--direction: '%s' must be up or down", o->direction);
+    if (strcmp(o->calibrate, "device") && strcmp(o->calibrate, "population")) return cli_fail(cmd, "--calibrate: '%s' must be device or population", o->calibrate);
+    if (o->threads < 0 || o->threads > 4096) return cli_fail(cmd, "--threads: %ld is out of range", o->threads);
+    if (ml_scheme_parse(scheme_name, &kind, &err)) return cli_fail(cmd, "--scheme: %s", err.msg);
+    if (ml_device_load(o->device, dev, &err)) return cli_fail_err(cmd, &err);
+    if (o->width > 0 && (o->width < dev->width_min || o->width > dev->width_max)) {
+        cli_fail(cmd, "--width: %g s is outside the device's [%g, %g] s", o->width, dev->width_min, dev->width_max);
+        ml_device_clear(dev);
+        return 2;
+    }
+    if (o->v > dev->v_max || o->v_start > dev->v_max * (o->modulate_width ? 1e9 : 1) || o->v_stop > dev->v_max * (o->modulate_width ? 1e9 : 1)) {
+        cli_fail(cmd, "--v/--v-start/--v-stop exceed the device's safety limit v_max = %g V", dev->v_max);
+        ml_device_clear(dev);
+        return 2;
+    }
+    ml_scheme_defaults(s, kind);
+    s->v = o->v;
+    s->width = o->width;
+    s->modulate_width = o->modulate_width;
+    s->v_start = o->v_start;
+    s->v_stop = o->v_stop;
+    s->tol = o->tol;
+    s->max_pulses = (int)o->max_pulses;
+    s->verify_every = (int)o->verify_every;
+    s->calib_per_device = !strcmp(o->calibrate, "device");
+    s->coverage = o->coverage;
+    *dir = strcmp(o->direction, "down") ? 1 : -1;
+    cli_set_threads(o->threads);
+    return 0;
+}
+
+int cli_write_json(const char *cmd, const char *path, cJSON *root)
+{
+    char *txt = cJSON_Print(root);
+    ml_error err = {0};
+    if (!txt) return cli_fail(cmd, "out of memory writing %s", path);
+    size_t n = strlen(txt);
+    char *t2 = malloc(n + 2);
+    if (!t2) { free(txt); return cli_fail(cmd, "out of memory"); }
+    memcpy(t2, txt, n);
+    t2[n] = '\n';
+    t2[n + 1] = 0;
+    free(txt);
+    ml_status st = ml_write_text_atomic(path, t2, &err);
+    free(t2);
+    return st ? cli_fail_err(cmd, &err) : 0;
+}

@@ -1,0 +1,170 @@
+/* Distinguishable states: uniform-grid programmability (DESIGN.md "States") for open-loop
+ * and closed-loop schemes, ArC-style staircase states, and the measured read sigma. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/metrics.h"
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double ml_measure_sigma_read(ml_population *pop, int reads)
+{
+    size_t n = pop->n;
+    double *sd = malloc(n * sizeof *sd);
+    if (!sd || reads < 2) { free(sd); return 0; }
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double m = 0, m2 = 0;
+        for (int r = 0; r < reads; r++) {
+            double x = ml_read1(pop, i) - pop->g[i];
+            m += x; m2 += x * x;
+        }
+        m /= reads;
+        sd[i] = sqrt(fmax(0, (m2 - reads * m * m) / (reads - 1)));
+    }
+    double s = median(sd, n);
+    free(sd);
+    return s;
+}
+
+/* Does an N-level grid pass on the open-loop staircase? */
+static int open_pass(const ml_staircase *st, int N, double k, double sigma, double frac)
+{
+    const size_t np = st->npts, nd = st->ndev;
+    int *ok = calloc((size_t)N, sizeof *ok);
+    double spacing_sum = 0;
+    for (size_t d = 0; d < nd; d++) {
+        const double *gp = st->g_pred + d * np, *rd = st->g_read + d * np;
+        double lo = gp[0], hi = gp[np - 1], s = (hi - lo) / (N - 1);
+        spacing_sum += fabs(s);
+        size_t n = 0;
+        int up = hi >= lo;
+        for (int j = 0; j < N; j++) {
+            double t = lo + s * j;
+            /* planned curve is monotone: advance to the nearest planned point */
+            while (n + 1 < np && (up ? gp[n + 1] <= t : gp[n + 1] >= t)) n++;
+            size_t best = n;
+            if (n + 1 < np && fabs(gp[n + 1] - t) < fabs(gp[n] - t)) best = n + 1;
+            if (fabs(rd[best] - t) <= 0.5 * fabs(s)) ok[j]++;
+        }
+    }
+    int pass = spacing_sum / nd >= k * sigma;
+    for (int j = 0; j < N && pass; j++)
+        if (ok[j] < frac * nd) pass = 0;
+    free(ok);
+    return pass;
+}
+
+int ml_states_open(const ml_staircase *st, double k, double sigma, double frac)
+{
+    int nmax = (int)st->npts, best = 1;
+    #pragma omp parallel for schedule(dynamic, 8) reduction(max : best)
+    for (int N = 2; N <= nmax; N++)
+        if (open_pass(st, N, k, sigma, frac) && N > best) best = N;
+    return best;
+}
+
+/* Program every level of an N-grid from reset with write-verify; 1 if the grid passes. */
+static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircase *st, int N, double k,
+                       double sigma, double frac, ml_cost *cost, double *ppl)
+{
+    const size_t nd = st->ndev, np = st->npts;
+    int dir = st->direction;
+    int *ok = calloc((size_t)N * nd, sizeof *ok);
+    ml_cost *cs = calloc(nd, sizeof *cs);
+    double spacing_sum = 0;
+    for (size_t i = 0; i < nd; i++)
+        spacing_sum += fabs(st->g_pred[i * np + np - 1] - st->g_pred[i * np]) / (N - 1);
+    #pragma omp parallel for schedule(dynamic, 4)
+    for (size_t i = 0; i < nd; i++) {
+        const double *gp = st->g_pred + i * np;
+        double lo = gp[0], s_ = (gp[np - 1] - lo) / (N - 1);
+        const ml_fit *f = &st->fits[i], *o = st->fits_other ? &st->fits_other[i] : NULL;
+        for (int j = 0; j < N; j++) {
+            double t = lo + s_ * j;
+            ml_program_reset1(pop, i, dir, &cs[i]);
+            ml_verify_to(pop, i, s, dir > 0 ? f : o, dir > 0 ? o : f, t, s->tol * fabs(s_), &cs[i], NULL);
+            double r = ml_read1(pop, i);
+            ok[(size_t)j * nd + i] = fabs(r - t) <= 0.5 * fabs(s_);
+        }
+    }
+    int pass = spacing_sum / nd >= k * sigma;
+    for (int j = 0; j < N && pass; j++) {
+        size_t c = 0;
+        for (size_t i = 0; i < nd; i++) c += ok[(size_t)j * nd + i];
+        if (c < frac * nd) pass = 0;
+    }
+    ml_cost tot = {0};
+    for (size_t i = 0; i < nd; i++) ml_cost_add(&tot, &cs[i]);
+    *cost = tot;
+    *ppl = tot.pulses / ((double)N * nd);
+    free(ok);
+    free(cs);
+    return pass;
+}
+
+int ml_states_verify(ml_population *pop, const ml_scheme *s, const ml_staircase *st, double k, double sigma,
+                     double frac, int n_max, ml_cost *cost, double *pulses_per_level)
+{
+    ml_cost c;
+    double ppl;
+    if (verify_pass(pop, s, st, n_max, k, sigma, frac, &c, &ppl)) {
+        *cost = c;
+        *pulses_per_level = ppl;
+        return n_max;
+    }
+    int lo = 1, hi = n_max; /* lo passes (trivially), hi fails */
+    ml_cost bc = {0};
+    double bp = 0;
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (verify_pass(pop, s, st, mid, k, sigma, frac, &c, &ppl)) { lo = mid; bc = c; bp = ppl; }
+        else hi = mid;
+    }
+    *cost = bc;
+    *pulses_per_level = bp;
+    return lo;
+}
+
+double ml_staircase_states(const ml_staircase *st, double k, double sigma)
+{
+    const size_t nd = st->ndev, np = st->npts;
+    double *cnt = malloc(nd * sizeof *cnt);
+    if (!cnt) return 0;
+    for (size_t i = 0; i < nd; i++) {
+        const double *g = st->g_mean + i * np;
+        double last = g[0];
+        int c = 1;
+        for (size_t j = 1; j < np; j++)
+            if (fabs(g[j] - last) >= k * sigma) { c++; last = g[j]; }
+        cnt[i] = c;
+    }
+    double m = median(cnt, nd);
+    free(cnt);
+    return m;
+}
+
+void ml_precision(const ml_staircase *st, double *rms, double *sigma, double *worst)
+{
+    double s = 0, s2 = 0, w = 0;
+    size_t n = st->ndev * st->npts;
+    for (size_t i = 0; i < n; i++) {
+        double e = st->g_true[i] - st->g_pred[i];
+        s += e; s2 += e * e;
+        if (fabs(e) > w) w = fabs(e);
+    }
+    *rms = sqrt(s2 / n);
+    double m = s / n;
+    *sigma = sqrt(fmax(0, s2 / n - m * m));
+    *worst = w;
+}

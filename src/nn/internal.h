@@ -1,0 +1,119 @@
+/* Private parts of the network engine: workspace, convolution geometry, layer kernels
+ * shared by the inference and training paths. */
+#ifndef ML_NN_INTERNAL_H
+#define ML_NN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "memlev/nn.h"
+
+/* Geometry of one 2-D convolution or pooling window. */
+typedef struct ml_geom {
+    int c, h, w;        /* input channels and size */
+    int m, oh, ow;      /* output channels and size */
+    int kh, kw, sh, sw, ph, pw, dh, dw; /* kernel, stride, top/left pad, dilation */
+    int group;
+} ml_geom;
+
+/* Per-node plan made at finalize. */
+typedef struct ml_plan {
+    ml_geom g;          /* Conv / pools */
+    int fuse_bn;        /* Conv: node index of the BN consuming it (inference), else -1 */
+    int fuse_relu;      /* Conv/BN/Add: node index of the Relu consuming it, else -1 */
+    int skip;           /* inference: node computed inside another node's fused kernel */
+    int bcast[2][4];    /* Add/Sub/Mul/Div: per operand, strides over (n, c, h, w) of the output */
+    int odims[4];       /* Add/...: output dims padded to 4 (leading 1s), batch axis = 1 */
+    int batched[2];     /* Add/...: operand is an activation (advances by one item per image) */
+    size_t opitem[2];   /* Add/...: floats per item of each operand */
+} ml_plan;
+
+struct ml_net_priv {
+    ml_plan *plan;          /* per node */
+    size_t *item;           /* per tensor: floats per batch item (activations) */
+    int *nuse;              /* per tensor: number of consuming nodes (+1 for the graph output) */
+    int cap;                /* batch the buffers below hold */
+    float **act;            /* per tensor activation buffers (cap * item), NULL for params */
+    float **dact;           /* per tensor gradient buffers (training), lazily allocated */
+    float **bn_mean;        /* per node (BN): batch mean and 1/std from the last training forward */
+    float **bn_istd;
+    float *scratch;         /* per-thread im2col scratch: nthreads * 2 * scratch_per */
+    size_t scratch_per;     /* floats per thread and buffer */
+    int scratch_threads;
+    float *wpart;           /* conv dW partials for the fixed-chunk reduction */
+    size_t wpart_cap;
+    float *fold;            /* inference: per-channel scale/shift for fused conv+BN */
+    size_t fold_cap;
+};
+
+/* Fixed number of partial sums for weight gradients: results are independent of the
+ * thread count because the partition depends only on the batch size. */
+#define ML_DW_CHUNKS 8
+
+static inline size_t ml_tensor_numel(const ml_tensor *t)
+{
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= (size_t)t->dims[i];
+    return n;
+}
+
+static inline int ml_is_activation(const ml_tensor *t) { return t->data == NULL; }
+
+/* graph.c */
+void ml_net_priv_free(struct ml_net_priv *p);
+int ml_tensor_trainable(const ml_tensor *t);
+
+/* workspace (forward.c): make buffers hold batch items; ML_ENOMEM on failure. */
+ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err);
+float *ml_ws_scratch(ml_net *net, int thread);
+/* Pointer to a tensor's values for the current batch (param data, input or activation). */
+float *ml_val(ml_net *net, int t, const float *x);
+
+/* conv.c */
+void ml_im2col(const ml_geom *g, const float *x, int grp, float *col);
+void ml_col2im_add(const ml_geom *g, const float *col, int grp, float *dx);
+/* y[n] = conv(x[n]) (+bias) then y = y*scale+shift (if scale) then relu (if relu). */
+void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float *w,
+                     const float *bias, const float *scale, const float *shift, int relu,
+                     int batch, float *y);
+/* dx += dconv/dx, dw = dconv/dw (written), db = sum dy (written, may be NULL). */
+ml_status ml_conv_backward(ml_net *net, const ml_geom *g, const float *x, const float *w,
+                           const float *dy, int batch, float *dx, float *dw, float *db,
+                           ml_error *err);
+
+/* bn.c */
+void ml_bn_fold(const float *scale, const float *bias, const float *mean, const float *var,
+                float eps, int c, float *s, float *sh);
+void ml_bn_infer(const float *x, const float *s, const float *sh, int batch, int c, int hw,
+                 int relu, float *y);
+void ml_bn_train_forward(const float *x, const float *gamma, const float *beta, float *rmean,
+                         float *rvar, float eps, float momentum, int update, int batch, int c,
+                         int hw, float *mean, float *istd, float *y);
+void ml_bn_backward(const float *x, const float *gamma, const float *mean, const float *istd,
+                    const float *dy, int batch, int c, int hw, float *dx, float *dgamma,
+                    float *dbeta);
+
+/* pool.c */
+void ml_maxpool_forward(const ml_geom *g, const float *x, int batch, float *y);
+void ml_maxpool_backward(const ml_geom *g, const float *x, const float *dy, int batch, float *dx);
+void ml_avgpool_forward(const ml_geom *g, int include_pad, const float *x, int batch, float *y);
+void ml_avgpool_backward(const ml_geom *g, int include_pad, const float *dy, int batch, float *dx);
+void ml_gap_forward(const float *x, int batch, int c, int hw, float *y);
+void ml_gap_backward(const float *dy, int batch, int c, int hw, float *dx);
+
+/* linear.c: Gemm / MatMul on [batch, k] inputs. */
+void ml_gemm_forward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
+                     int batch, int k, int m, float *y);
+void ml_gemm_backward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
+                      const float *dy, int batch, int k, int m, float *da, float *dB, float *dC);
+
+/* act.c */
+void ml_relu_forward(const float *x, size_t n, float *y);
+void ml_relu_backward(const float *y, const float *dy, size_t n, float *dx);
+void ml_binary_forward(ml_op op, const ml_plan *p, const float *a, const float *b, int batch,
+                       int relu, float *y);
+void ml_binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
+                        const float *dy, int batch, float *da, float *db, int a_batched,
+                        int b_batched);
+
+#endif

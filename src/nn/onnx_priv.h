@@ -1,0 +1,74 @@
+/* Private helpers shared by the ONNX importer and exporter: bounded file reading, a
+ * nesting-depth check before protobuf-c unpacks, tensor decoding, attribute access and
+ * a name -> index hash table. Not part of the public API. */
+#ifndef MEMLEV_ONNX_PRIV_H
+#define MEMLEV_ONNX_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "memlev/error.h"
+#include "onnx.pb-c.h"
+
+/* Limits that keep a malformed file from asking for absurd memory. */
+#define MLX_MAX_FILE_BYTES ((size_t)1 << 31)  /* 2 GiB */
+#define MLX_MAX_ELEMS ((int64_t)1 << 30)       /* per tensor */
+#define MLX_MAX_RANK 8
+#define MLX_MAX_DEPTH 32                       /* protobuf message nesting */
+
+/* ONNX TensorProto.DataType values used here (onnx.proto). */
+enum { MLX_DT_FLOAT = 1, MLX_DT_INT32 = 6, MLX_DT_INT64 = 7, MLX_DT_DOUBLE = 11 };
+
+/* Read a whole file into *buf (malloc'd, caller frees). ML_EIO if unreadable,
+ * ML_EFORMAT if empty or larger than MLX_MAX_FILE_BYTES. */
+ml_status mlx_read_file(const char *path, uint8_t **buf, size_t *len, ml_error *err);
+
+/* Walk the protobuf wire format of a message of type desc and check that every field is
+ * well formed and message nesting stays under MLX_MAX_DEPTH (protobuf-c itself recurses
+ * without a bound). Returns 0 if acceptable, -1 otherwise. */
+int mlx_wire_check(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len);
+
+/* Number of elements of dims[0..rank), or -1 if a dim is negative or the product
+ * exceeds MLX_MAX_ELEMS. */
+int64_t mlx_numel(const int64_t *dims, size_t rank);
+
+/* A decoded constant tensor: float data (int64 tensors are converted; ints keeps the
+ * exact int64 values for shape tensors, NULL for float tensors). */
+typedef struct mlx_const {
+    int rank;
+    int64_t dims[MLX_MAX_RANK];
+    int64_t n;
+    float *data;
+    int64_t *ints;
+} mlx_const;
+
+/* Decode t into c (float, double, int32 or int64; raw_data or typed fields). On error
+ * writes "what: reason" into err with code ML_EFORMAT (bad sizes, types) or
+ * ML_EUNSUPP (external data, other types); 'what' names the file and tensor. */
+ml_status mlx_const_decode(const Onnx__TensorProto *t, const char *what, mlx_const *c, ml_error *err);
+void mlx_const_clear(mlx_const *c);
+
+/* Attributes of a node. Each getter returns 1 if found with the right type, 0 if absent,
+ * -1 if present with the wrong type or too many values. */
+const Onnx__AttributeProto *mlx_attr(const Onnx__NodeProto *n, const char *name);
+int mlx_attr_int(const Onnx__NodeProto *n, const char *name, int64_t *v);
+int mlx_attr_float(const Onnx__NodeProto *n, const char *name, float *v);
+int mlx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *v, int max, int *count);
+int mlx_attr_string(const Onnx__NodeProto *n, const char *name, const char **s, size_t *len);
+
+/* Open-addressing hash table of borrowed name strings -> int. */
+typedef struct mlx_names {
+    const char **key;
+    int *val;
+    size_t cap, count;
+} mlx_names;
+
+int mlx_names_init(mlx_names *h, size_t expected);          /* 0 or -1 (no memory) */
+void mlx_names_free(mlx_names *h);
+int mlx_names_get(const mlx_names *h, const char *name);     /* value, or -1 */
+int mlx_names_put(mlx_names *h, const char *name, int val);  /* 0, -1 (no memory) */
+
+/* Little-endian float32 <-> bytes, independent of host byte order. */
+float mlx_le_f32(const uint8_t *p);
+void mlx_put_le_f32(uint8_t *p, float v);
+
+#endif

@@ -1,0 +1,108 @@
+/* Calibration by characterisation pulse trains: reset, trains of pulses at a ladder of
+ * amplitudes around the device's nominal pulse, a read after every pulse, then a least-
+ * squares fit of the soft-bounds step law to the measured (read) responses. */
+#include <math.h>
+#include <stdlib.h>
+#include "memlev/program.h"
+#include "program/internal.h"
+
+#define CAL_TRAINS 7
+#define CAL_LEN 40
+static const double k_ladder[CAL_TRAINS] = {0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5};
+
+void ml_program_reset(ml_population *pop, int direction, ml_cost *cost)
+{
+    const ml_device *d = &pop->dev;
+    double v = direction > 0 ? -d->v_max : d->v_max;
+    for (size_t i = 0; i < pop->n; i++)
+        ml_do_pulse(pop, i, v, d->width_max, cost);
+    (void)v;
+}
+
+void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *c)
+{
+    const ml_device *d = &pop->dev;
+    ml_do_pulse(pop, i, direction > 0 ? -d->v_max : d->v_max, d->width_max, c);
+}
+
+/* Characterise device i; fills pairs (g0, v, w, g1) of length CAL_TRAINS*CAL_LEN and g_start. */
+static void characterise(ml_population *pop, size_t i, const ml_scheme *s, int dir, double *g0, double *v,
+                         double *w, double *g1, double *g_start, ml_cost *c)
+{
+    const ml_device *d = &pop->dev;
+    double vn = fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d);
+    double width = s->width > 0 ? s->width : d->width;
+    size_t k = 0;
+    for (int t = 0; t < CAL_TRAINS; t++) {
+        double va = vn * k_ladder[t];
+        if (va > d->v_max) va = d->v_max;
+        if (va < d->v_th * 1.02) va = d->v_th * 1.02;
+        ml_program_reset1(pop, i, dir, c);
+        double prev = 0;
+        for (int r = 0; r < 4; r++) prev += ml_do_read(pop, i, c);
+        prev /= 4;
+        if (t == 0) *g_start = prev;
+        for (int p = 0; p < CAL_LEN; p++, k++) {
+            ml_do_pulse(pop, i, dir * va, width, c);
+            double now = ml_do_read(pop, i, c);
+            g0[k] = prev; v[k] = dir * va; w[k] = width; g1[k] = now;
+            prev = now;
+        }
+    }
+}
+
+ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int dir, ml_fit *fits, ml_cost *cost, ml_error *err)
+{
+    const size_t n = pop->n, per = (size_t)CAL_TRAINS * CAL_LEN;
+    const size_t ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
+    double *buf = malloc(ncal * per * 4 * sizeof(double));
+    double *gs = malloc(ncal * sizeof(double));
+    ml_cost *cs = calloc(ncal, sizeof(ml_cost));
+    int *bad = calloc(ncal, sizeof(int));
+    if (!buf || !gs || !cs || !bad) {
+        free(buf); free(gs); free(cs); free(bad);
+        return ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
+    }
+    const ml_device *d = &pop->dev;
+    #pragma omp parallel for schedule(dynamic, 16)
+    for (size_t i = 0; i < ncal; i++) {
+        double *b = buf + i * per * 4;
+        characterise(pop, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &gs[i], &cs[i]);
+        if (s->calib_per_device) {
+            ml_fit f = {0};
+            if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, per, dir, d->t_ref, d->v_th, &f, NULL))
+                bad[i] = 1;
+            f.g_start = gs[i];
+            fits[i] = f;
+        }
+    }
+    ml_status st = ML_OK;
+    for (size_t i = 0; i < ncal; i++) {
+        ml_cost_add(cost, &cs[i]);
+        if (bad[i] && !st)
+            st = ml_error_set(err, ML_EINVAL, "calibration: device %zu does not respond to %s pulses up to %g V", i,
+                              dir > 0 ? "potentiating" : "depressing", d->v_max);
+    }
+    if (!st && !s->calib_per_device) {
+        /* one model for every device, fitted on the pooled responses of the first devices */
+        double *p = malloc(ncal * per * 4 * sizeof(double));
+        if (!p) st = ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
+        else {
+            double gsum = 0;
+            for (size_t i = 0; i < ncal; i++) {
+                for (int q = 0; q < 4; q++)
+                    for (size_t k = 0; k < per; k++)
+                        p[q * ncal * per + i * per + k] = buf[i * per * 4 + q * per + k];
+                gsum += gs[i];
+            }
+            ml_fit f = {0};
+            size_t m = ncal * per;
+            st = ml_fit_pairs(p, p + m, p + 2 * m, p + 3 * m, m, dir, d->t_ref, d->v_th, &f, err);
+            f.g_start = gsum / (double)ncal;
+            for (size_t i = 0; i < n; i++) fits[i] = f;
+            free(p);
+        }
+    }
+    free(buf); free(gs); free(cs); free(bad);
+    return st;
+}

@@ -1,0 +1,205 @@
+/* Soft-bounds model fits from measured responses: step = a (exp(|V|/v0)-1)(t/t_ref)(g_far - G).
+ * ml_fit_pairs: pooled one-step pairs, linear least squares in (a g_far, a) for fixed v0 and a
+ * golden-section search on v0. ml_fit_runs: whole measured trajectories (Levenberg-Marquardt),
+ * which averages read noise over many pulses; the feedforward scheme refines with it. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/program.h"
+#include "program/internal.h"
+
+static double drive(double v0, double v_th, double t_ref, double v, double w)
+{
+    double av = fabs(v);
+    if (av < v_th || w <= 0) return 0;
+    return expm1(av / v0) * (w / t_ref);
+}
+
+double ml_fit_predict(const ml_fit *f, double g, double v, double width)
+{
+    double al = f->a * drive(f->v0, f->v_th, f->t_ref, v, width);
+    if (al > 1) al = 1;
+    return g + al * (f->g_far - g);
+}
+
+double ml_fit_solve_v(const ml_fit *f, double g, double dg, double width, double v_max)
+{
+    double gap = f->g_far - g;
+    double al = (gap != 0) ? dg / gap : 1;
+    if (!(al > 0)) return f->v_th;
+    if (al > 1) al = 1;
+    double e = al / (f->a * (width / f->t_ref));
+    double v = f->v0 * log1p(e);
+    if (v < f->v_th) v = f->v_th;
+    if (v > v_max) v = v_max;
+    return v;
+}
+
+double ml_fit_solve_width(const ml_fit *f, double g, double dg, double v, double wmin, double wmax)
+{
+    double gap = f->g_far - g;
+    double al = (gap != 0) ? dg / gap : 1;
+    if (!(al > 0)) return wmin;
+    double e = drive(f->v0, f->v_th, f->t_ref, v, f->t_ref);
+    double w = e > 0 ? f->t_ref * al / (f->a * e) : wmax;
+    return w < wmin ? wmin : w > wmax ? wmax : w;
+}
+
+/* Least squares of dg = x c1 - x g0 c2 for fixed v0; returns SSR and fills c1, c2. */
+static double ssr_for_v0(const double *g0, const double *v, const double *w, const double *g1, size_t n,
+                         double v0, double t_ref, double v_th, double *c1, double *c2)
+{
+    double sxx = 0, sxy = 0, syy = 0, sx_d = 0, sy_d = 0, sdd = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = drive(v0, v_th, t_ref, v[i], w[i]);
+        double d = g1[i] - g0[i];
+        double p = x, q = -x * g0[i];  /* d = p c1 + q c2 */
+        sxx += p * p; sxy += p * q; syy += q * q;
+        sx_d += p * d; sy_d += q * d; sdd += d * d;
+    }
+    double det = sxx * syy - sxy * sxy;
+    if (!(fabs(det) > 0)) { *c1 = *c2 = 0; return sdd; }
+    *c1 = (sx_d * syy - sy_d * sxy) / det;
+    *c2 = (sy_d * sxx - sx_d * sxy) / det;
+    return sdd - (*c1 * sx_d + *c2 * sy_d);
+}
+
+ml_status ml_fit_pairs(const double *g0, const double *v, const double *w, const double *g1, size_t n,
+                       int direction, double t_ref, double v_th, ml_fit *out, ml_error *err)
+{
+    if (n < 4)
+        return ml_error_set(err, ML_EINVAL, "calibration: need at least 4 pulse responses, got %zu", n);
+    double lo = log(0.005), hi = log(10.0), c1, c2;
+    const double r = 0.6180339887498949;
+    double x1 = hi - r * (hi - lo), x2 = lo + r * (hi - lo);
+    double f1 = ssr_for_v0(g0, v, w, g1, n, exp(x1), t_ref, v_th, &c1, &c2);
+    double f2 = ssr_for_v0(g0, v, w, g1, n, exp(x2), t_ref, v_th, &c1, &c2);
+    for (int it = 0; it < 80; it++) {
+        if (f1 < f2) { hi = x2; x2 = x1; f2 = f1; x1 = hi - r * (hi - lo); f1 = ssr_for_v0(g0, v, w, g1, n, exp(x1), t_ref, v_th, &c1, &c2); }
+        else { lo = x1; x1 = x2; f1 = f2; x2 = lo + r * (hi - lo); f2 = ssr_for_v0(g0, v, w, g1, n, exp(x2), t_ref, v_th, &c1, &c2); }
+    }
+    double v0 = exp(0.5 * (lo + hi));
+    double ssr = ssr_for_v0(g0, v, w, g1, n, v0, t_ref, v_th, &c1, &c2);
+    if (!(c2 > 0) || !isfinite(c1 / c2))
+        return ml_error_set(err, ML_EINVAL, "calibration: the device does not respond to %s pulses",
+                            direction > 0 ? "potentiating" : "depressing");
+    out->a = c2;
+    out->g_far = c1 / c2;
+    out->v0 = v0;
+    out->t_ref = t_ref;
+    out->v_th = v_th;
+    out->rms = sqrt(ssr > 0 ? ssr / n : 0);
+    return ML_OK;
+}
+
+/* Sum of squared residuals of measured runs against the model's open-loop prediction. */
+static double runs_ssr(const ml_run *runs, int nruns, const ml_fit *f)
+{
+    double s = 0;
+    for (int k = 0; k < nruns; k++) {
+        const ml_run *r = &runs[k];
+        double g = r->g0;
+        for (int j = 0; j < r->n; j++) {
+            g = ml_fit_predict(f, g, r->v[j], r->w[j]);
+            double e = r->read[j] - g;
+            s += e * e;
+        }
+    }
+    return s;
+}
+
+static void set_params(ml_fit *f, const double *p)
+{
+    f->a = exp(p[0]);
+    f->v0 = exp(p[1]);
+    f->g_far = p[2];
+}
+
+void ml_fit_runs(const ml_run *runs, int nruns, ml_fit *f)
+{
+    double p[3] = {log(f->a), log(f->v0), f->g_far};
+    double h[3] = {1e-6, 1e-6, 1e-6 * fabs(f->g_far) + 1e-12};
+    double lambda = 1e-3;
+    ml_fit t = *f;
+    double cur = runs_ssr(runs, nruns, f);
+    for (int it = 0; it < 30; it++) {
+        /* Jacobian-free Gauss-Newton on the 3x3 normal equations built from residual differences */
+        double JtJ[3][3] = {{0}}, Jtr[3] = {0};
+        for (int k = 0; k < nruns; k++) {
+            const ml_run *r = &runs[k];
+            double g[4] = {r->g0, r->g0, r->g0, r->g0};
+            ml_fit fp[3];
+            for (int q = 0; q < 3; q++) {
+                double pq[3] = {p[0], p[1], p[2]};
+                pq[q] += h[q];
+                fp[q] = *f;
+                set_params(&fp[q], pq);
+            }
+            for (int j = 0; j < r->n; j++) {
+                g[0] = ml_fit_predict(f, g[0], r->v[j], r->w[j]);
+                double J[3];
+                for (int q = 0; q < 3; q++) {
+                    g[q + 1] = ml_fit_predict(&fp[q], g[q + 1], r->v[j], r->w[j]);
+                    J[q] = (g[q + 1] - g[0]) / h[q];
+                }
+                double e = r->read[j] - g[0];
+                for (int a = 0; a < 3; a++) {
+                    Jtr[a] += J[a] * e;
+                    for (int b = 0; b < 3; b++) JtJ[a][b] += J[a] * J[b];
+                }
+            }
+        }
+        int improved = 0;
+        for (int tries = 0; tries < 8 && !improved; tries++) {
+            double A[3][3], b[3], d[3];
+            for (int a = 0; a < 3; a++) {
+                for (int c = 0; c < 3; c++) A[a][c] = JtJ[a][c];
+                A[a][a] *= 1 + lambda;
+                b[a] = Jtr[a];
+            }
+            if (ml_solve3(A, b, d)) { lambda *= 10; continue; }
+            double pn[3] = {p[0] + d[0], p[1] + d[1], p[2] + d[2]};
+            set_params(&t, pn);
+            double s = runs_ssr(runs, nruns, &t);
+            if (isfinite(s) && s < cur) {
+                improved = 1;
+                double rel = (cur - s) / (cur + 1e-300);
+                cur = s;
+                memcpy(p, pn, sizeof p);
+                *f = t;
+                lambda *= 0.3;
+                if (rel < 1e-10) it = 1000;
+            } else {
+                lambda *= 10;
+            }
+        }
+        if (!improved) break;
+    }
+    size_t n = 0;
+    for (int k = 0; k < nruns; k++) n += (size_t)runs[k].n;
+    f->rms = n ? sqrt(cur / (double)n) : 0;
+}
+
+int ml_solve3(double A[3][3], const double *b, double *x)
+{
+    double m[3][4];
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) m[i][j] = A[i][j];
+        m[i][3] = b[i];
+    }
+    for (int c = 0; c < 3; c++) {
+        int piv = c;
+        for (int r = c + 1; r < 3; r++)
+            if (fabs(m[r][c]) > fabs(m[piv][c])) piv = r;
+        if (!(fabs(m[piv][c]) > 0)) return 1;
+        if (piv != c)
+            for (int j = 0; j < 4; j++) { double t = m[c][j]; m[c][j] = m[piv][j]; m[piv][j] = t; }
+        for (int r = 0; r < 3; r++) {
+            if (r == c) continue;
+            double f = m[r][c] / m[c][c];
+            for (int j = c; j < 4; j++) m[r][j] -= f * m[c][j];
+        }
+    }
+    for (int i = 0; i < 3; i++) x[i] = m[i][3] / m[i][i];
+    return 0;
+}
