@@ -119,6 +119,10 @@ void ml_relax_all(ml_population *p, double dt);
 /* Energy of one pulse, ohmic approximation V^2 G t (J). */
 static inline double ml_pulse_energy(double v, double g, double width) { return v * v * g * width; }
 
+/* Table model from one-pulse responses (g0 -> g1 under v, w); owned by *out. */
+ml_status ml_table_from_pairs(const double *g0, const double *v, const double *w, const double *g1, size_t n,
+                              double gmin, double gmax, ml_dev_table **out, ml_error *err);
+
 /* NeuroSim normalised A parameter for a nonlinearity label (table from formula.cpp,
  * NL 0.01..9 step 0.01, negative for depression); and its inverse (NL from A/Pmax). */
 double ml_neurosim_param_a(double nl);

@@ -74,11 +74,13 @@ ml_status levels_run(const levels_req *r, cJSON **json, ml_error *err)
         ml_progress pr;
         double vmax = r->dev->v_max, v0 = fabs(r->dir > 0 ? r->dev->v_pulse_p : r->dev->v_pulse_d);
         double vlo = fmax(r->dev->v_th * 1.05, 0.5 * v0), vhi = fmin(vmax, 2.0 * v0);
-        int nv = 16;
+        int nv = (int)floor((vhi - vlo) / 0.025 + 1e-9) + 1; /* 25 mV steps */
+        if (nv < 2) nv = 2;
         ml_progress_begin(&pr, "identical sweep", nv, 0);
         for (int q = 0; q < nv; q++) {
             ml_scheme t = s;
-            t.v = vlo + (vhi - vlo) * q / (nv - 1);
+            t.v = vlo + 0.025 * q;
+            if (t.v > vhi) t.v = vhi;
             run_out o = {0};
             if ((rc = run_one(r, &t, &o, err))) { cJSON_Delete(sweep); run_free(&best); return rc; }
             size_t np = o.st->npts, nd = o.st->ndev;
