@@ -81,6 +81,8 @@ typedef struct ml_devparams {
     double g_min, g_max, a_p, a_d, v0_p, v0_d, g_inf_p, g_inf_d;
 } ml_devparams;
 double ml_model_step(const ml_device *d, const ml_devparams *p, double g, double v, double width);
+/* Messaritaki/Serb exact single-pulse response (noise-free), for tests and fits. */
+double ml_serb_step_public(const ml_device *d, double g, double v, double width);
 /* Step fraction a(V, width) of the soft-bounds family (0 below threshold, clamped to 1). */
 double ml_softbounds_alpha(double a, double v0, double v_th, double t_ref, double v, double width);
 

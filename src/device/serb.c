@@ -28,3 +28,8 @@ double ml_serb_step(const ml_device *d, double g, double v, double width)
     double rn = v > 0 ? bound + xn : bound - xn;
     return 1.0 / rn;
 }
+
+double ml_serb_step_public(const ml_device *d, double g, double v, double width)
+{
+    return ml_serb_step(d, g, v, width);
+}

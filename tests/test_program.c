@@ -1,0 +1,182 @@
+/* Pulse schemes and metrics: feedforward linearity, calibration, verify, safety limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include "memlev/metrics.h"
+#include "memlev/program.h"
+#include "memlev/rng.h"
+
+static void noiseless(ml_device *d)
+{
+    d->s_c2c = d->s_abs = d->s_read_abs = d->s_read_rel = 0;
+}
+
+static void feedforward_steps_equal_on_noiseless_device(void **state)
+{
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    noiseless(&d);
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, 8, 5, &p, NULL), ML_OK);
+    ml_scheme s;
+    ml_scheme_defaults(&s, ML_SCHEME_FEEDFORWARD);
+    ml_staircase *st;
+    assert_int_equal(ml_program_staircase(p, &s, 512, 1, &st, NULL), ML_OK);
+    for (size_t i = 0; i < st->ndev; i++) {
+        const double *g = st->g_true + i * st->npts;
+        double step = (g[st->npts - 1] - g[0]) / 512;
+        for (size_t k = 1; k < st->npts; k++)
+            assert_true(fabs((g[k] - g[k - 1]) / step - 1) < 1e-6);
+    }
+    ml_staircase_free(st);
+    ml_population_free(p);
+}
+
+static void calibration_recovers_parameters_without_peeking(void **state)
+{
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    noiseless(&d);
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, 4, 9, &p, NULL), ML_OK);
+    ml_scheme s;
+    ml_scheme_defaults(&s, ML_SCHEME_FEEDFORWARD);
+    ml_fit f[4];
+    ml_cost c = {0};
+    assert_int_equal(ml_calibrate(p, &s, 1, f, &c, NULL), ML_OK);
+    for (int i = 0; i < 4; i++) {
+        assert_true(fabs(f[i].a / p->a_p[i] - 1) < 1e-3);
+        assert_true(fabs(f[i].v0 / p->v0_p[i] - 1) < 1e-3);
+        assert_true(fabs(f[i].g_far / p->g_max[i] - 1) < 1e-5);
+    }
+    assert_true(c.pulses > 0 && c.reads > 0);
+    ml_population_free(p);
+}
+
+/* Soft-bounds devices the scheme was not tuned for: after calibration |NL| <= 0.5. */
+static void feedforward_linearises_random_softbounds_devices(void **state)
+{
+    for (int t = 0; t < 8; t++) {
+        ml_device d;
+        ml_device_defaults(&d, ML_MODEL_SOFTBOUNDS);
+        double u[6];
+        for (int k = 0; k < 6; k++) u[k] = ml_uniform(77, (uint64_t)t, (uint32_t)k, 9);
+        d.g_min = 1e-6 * (1 + 50 * u[0]);
+        d.g_max = d.g_min * (1.1 + 9 * u[1]);
+        d.v0_p = d.v0_d = 0.15 + 0.3 * u[2];
+        d.a_p = d.a_d = 3e-3 / expm1(1.0 / d.v0_p) * (0.3 + 2 * u[3]);
+        d.s_c2c = 0.02 * u[4];
+        d.s_read_abs = 1e-4 * (d.g_max - d.g_min) * u[5];
+        d.g_inf_p = d.g_max;
+        d.g_inf_d = d.g_min;
+        d.d2d_a_p = 0.1;
+        ml_population *p;
+        assert_int_equal(ml_population_new(&d, 16, (uint64_t)t, &p, NULL), ML_OK);
+        ml_scheme s;
+        ml_scheme_defaults(&s, ML_SCHEME_FEEDFORWARD);
+        ml_staircase *st;
+        assert_int_equal(ml_program_staircase(p, &s, 256, 1, &st, NULL), ML_OK);
+        double *mean = calloc(st->npts, sizeof *mean);
+        for (size_t k = 0; k < st->npts; k++) {
+            for (size_t i = 0; i < st->ndev; i++) mean[k] += st->g_mean[i * st->npts + k];
+            mean[k] /= st->ndev;
+        }
+        ml_nonlin nl = ml_nonlinearity(mean, st->npts);
+        assert_true(fabs(nl.label) <= 0.5);
+        /* identical pulses on the same device are visibly nonlinear */
+        free(mean);
+        ml_staircase_free(st);
+        ml_population_free(p);
+    }
+}
+
+static void nonlinearity_label_of_neurosim_curve(void **state)
+{
+    double A = ml_neurosim_param_a(3.0), g[101];
+    for (int P = 0; P <= 100; P++) g[P] = (1 - exp(-P / (A * 100))) / (1 - exp(-1 / A));
+    ml_nonlin nl = ml_nonlinearity(g, 101);
+    assert_true(fabs(nl.label - 3.0) < 0.05);
+    for (int P = 0; P <= 100; P++) g[P] = P;
+    nl = ml_nonlinearity(g, 101);
+    assert_true(fabs(nl.label) < 0.02 && nl.r2 > 0.999999);
+}
+
+static void verify_converges_and_counts_reads(void **state)
+{
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, 20, 2, &p, NULL), ML_OK);
+    ml_scheme s;
+    ml_scheme_defaults(&s, ML_SCHEME_VERIFY);
+    ml_staircase *st;
+    assert_int_equal(ml_program_staircase(p, &s, 64, 1, &st, NULL), ML_OK);
+    assert_int_equal(st->cost.failed, 0);
+    assert_true(st->cost.reads >= 64 * 20);
+    double rms, sig, worst;
+    ml_precision(st, &rms, &sig, &worst);
+    double spacing = (st->g_pred[64] - st->g_pred[0]) / 64;
+    assert_true(rms < 0.3 * spacing);
+    ml_staircase_free(st);
+    ml_population_free(p);
+}
+
+static void schedules_respect_the_voltage_limit(void **state)
+{
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    d.v_max = 1.2; /* below what the top of the window needs */
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, 10, 2, &p, NULL), ML_OK);
+    for (int k = 0; k < 4; k++) {
+        ml_scheme s;
+        ml_scheme_defaults(&s, (ml_scheme_kind)k);
+        ml_staircase *st;
+        assert_int_equal(ml_program_staircase(p, &s, 128, 1, &st, NULL), ML_OK);
+        for (size_t i = 0; i < st->ndev * st->npts; i++) assert_true(fabs(st->v[i]) <= d.v_max + 1e-12);
+        ml_staircase_free(st);
+    }
+    ml_population_free(p);
+}
+
+static void hybrid_verify_every_corrects_drift(void **state)
+{
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    d.d2d_a_p = 0.2;
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, 30, 4, &p, NULL), ML_OK);
+    double rms[2];
+    for (int h = 0; h < 2; h++) {
+        ml_scheme s;
+        ml_scheme_defaults(&s, ML_SCHEME_FEEDFORWARD);
+        s.calib_per_device = 0; /* one model for all: drifts on other devices */
+        s.verify_every = h ? 8 : 0;
+        ml_staircase *st;
+        assert_int_equal(ml_program_staircase(p, &s, 256, 1, &st, NULL), ML_OK);
+        double sg, w;
+        ml_precision(st, &rms[h], &sg, &w);
+        if (h) assert_true(st->cost.reads > 0);
+        ml_staircase_free(st);
+    }
+    assert_true(rms[1] < 0.5 * rms[0]);
+    ml_population_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(feedforward_steps_equal_on_noiseless_device),
+        cmocka_unit_test(calibration_recovers_parameters_without_peeking),
+        cmocka_unit_test(feedforward_linearises_random_softbounds_devices),
+        cmocka_unit_test(nonlinearity_label_of_neurosim_curve),
+        cmocka_unit_test(verify_converges_and_counts_reads),
+        cmocka_unit_test(schedules_respect_the_voltage_limit),
+        cmocka_unit_test(hybrid_verify_every_corrects_drift),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
