@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Bad input: a one-line error naming the file/field, exit status 2, no output file left behind.
+set -uo pipefail
+ML="$1"; T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+expect() { # expect WORD command...
+  local word="$1"; shift
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  local lines; lines=$(wc -l <"$T/err")
+  if [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -q -- "$word" "$T/err"; then pass=$((pass+1))
+  else fail=$((fail+1)); echo "FAIL ($rc, $lines lines): $* -> $(cat "$T/err")"; fi
+}
+echo '{"model":"softbounds","g_min":1e-4,"g_max":8e-5}' >"$T/inv.json"
+echo '{"model":"softbounds","g_mn":1e-4}' >"$T/unk.json"
+echo '{"model":"softbounds",' >"$T/trunc.json"
+echo '{"model":"softbounds","width":-1e-6}' >"$T/negw.json"
+echo '{"model":"softbounds","a_p":NaN}' >"$T/nan.json"
+printf 'device,pulse,V,width,G_read\n0,0,0,0,1e-4\n0,1,1.0,abc,1e-4\n' >"$T/bad.csv"
+printf 'device,pulse,V,width\n0,0,0,0\n' >"$T/nocol.csv"
+printf 'device,pulse,V,width,G_read\n0,0,0,0,1e-4\n0,1,1.0,-1e-6,1e-4\n' >"$T/negw.csv"
+expect "nosuch.json" "$ML" levels --device /nonexistent/nosuch.json --json "$T/o.json"
+expect "g_max" "$ML" levels --device "$T/inv.json" --json "$T/o.json"
+expect "g_mn" "$ML" levels --device "$T/unk.json" --json "$T/o.json"
+expect "trunc.json" "$ML" levels --device "$T/trunc.json" --json "$T/o.json"
+expect "width" "$ML" levels --device "$T/negw.json" --json "$T/o.json"
+expect "nan.json" "$ML" levels --device "$T/nan.json" --json "$T/o.json"
+expect "width" "$ML" pulse --width -1e-6
+expect "width" "$ML" pulse --width 5
+expect "scheme" "$ML" levels --scheme nosuch
+expect "devices" "$ML" levels --devices 0
+expect "v_max" "$ML" pulse --scheme identical --v 9
+expect "target-states" "$ML" levels --target-states 1
+expect "tol" "$ML" levels --scheme verify --tol 3
+expect "unknown option" "$ML" levels --bogus
+expect "unknown command" "$ML" nosuchcmd
+expect "width" "$ML" calibrate --data "$T/bad.csv" --json "$T/o.json"
+expect "G_read" "$ML" calibrate --data "$T/nocol.csv" --json "$T/o.json"
+expect "negative" "$ML" calibrate --data "$T/negw.csv" --json "$T/o.json"
+expect "missing.csv" "$ML" calibrate --data "$T/missing.csv" --json "$T/o.json"
+expect "direction" "$ML" pulse --direction sideways
+[ -e "$T/o.json" ] && { echo "FAIL: output written on error"; fail=$((fail+1)); }
+ls "$T" | grep -q tmp && { echo "FAIL: temp file left"; fail=$((fail+1)); }
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
