@@ -91,6 +91,7 @@ typedef struct ml_population {
     ml_device dev;              /* spec copy */
     size_t n;
     uint64_t seed;
+    uint64_t base;              /* global index of device 0 (random streams are base + i) */
     double *g;                  /* true conductance (S) */
     double *g_min, *g_max, *a_p, *a_d, *v0_p, *v0_d, *g_inf_p, *g_inf_d; /* per device */
     uint32_t *npulse;           /* pulses applied so far (RNG counter) */
@@ -101,6 +102,10 @@ typedef struct ml_population {
 
 /* Create n devices; D2D parameters drawn from seed; all start at their g_min (reset). */
 ml_status ml_population_new(const ml_device *d, size_t n, uint64_t seed, ml_population **out, ml_error *err);
+/* The same for devices base .. base+n-1 of a larger population (identical draws to the
+ * corresponding devices of one big population): for programming networks in chunks. */
+ml_status ml_population_new_at(const ml_device *d, size_t n, uint64_t base, uint64_t seed, ml_population **out,
+                               ml_error *err);
 void ml_population_free(ml_population *p);
 ml_devparams ml_population_params(const ml_population *p, size_t i);
 /* Reset every device to its g_min (a strong reset pulse; counters keep running). */

@@ -28,6 +28,12 @@ static double spread(double x, double rel, double z)
 
 ml_status ml_population_new(const ml_device *d, size_t n, uint64_t seed, ml_population **out, ml_error *err)
 {
+    return ml_population_new_at(d, n, 0, seed, out, err);
+}
+
+ml_status ml_population_new_at(const ml_device *d, size_t n, uint64_t base, uint64_t seed, ml_population **out,
+                               ml_error *err)
+{
     if (n == 0 || n > ((size_t)1 << 34))
         return ml_error_set(err, ML_EINVAL, "devices: %zu is out of range (1..2^34)", n);
     ml_status st = ml_device_validate(d, NULL, err);
@@ -37,6 +43,7 @@ ml_status ml_population_new(const ml_device *d, size_t n, uint64_t seed, ml_popu
     if (ml_device_copy(&p->dev, d)) { free(p); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
     p->n = n;
     p->seed = seed;
+    p->base = base;
     double **arrs[] = {&p->g, &p->g_min, &p->g_max, &p->a_p, &p->a_d, &p->v0_p, &p->v0_d,
                        &p->g_inf_p, &p->g_inf_d, &p->t_idle, &p->g_end};
     for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++)
@@ -47,9 +54,9 @@ ml_status ml_population_new(const ml_device *d, size_t n, uint64_t seed, ml_popu
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         double z[6];
-        ml_normal2(seed, i, 0, ML_RNG_D2D, &z[0], &z[1]);
-        ml_normal2(seed, i, 1, ML_RNG_D2D, &z[2], &z[3]);
-        ml_normal2(seed, i, 2, ML_RNG_D2D, &z[4], &z[5]);
+        ml_normal2(seed, base + i, 0, ML_RNG_D2D, &z[0], &z[1]);
+        ml_normal2(seed, base + i, 1, ML_RNG_D2D, &z[2], &z[3]);
+        ml_normal2(seed, base + i, 2, ML_RNG_D2D, &z[4], &z[5]);
         double gmin = spread(d->g_min, d->d2d_g_min, z[0]);
         double gmax = spread(d->g_max, d->d2d_g_max, z[1]);
         if (gmax < gmin * 1.001) gmax = gmin * 1.001;
@@ -100,7 +107,7 @@ static inline double step_noisy(const ml_population *p, size_t i, double v, doub
     double g = p->g[i], dg;
     double n1 = 0, n2 = 0;
     if (d->s_c2c > 0 || d->s_abs > 0 || d->model == ML_MODEL_TABLE)
-        ml_normal2(p->seed, i, p->npulse[i], ML_RNG_C2C, &n1, &n2);
+        ml_normal2(p->seed, p->base + i, p->npulse[i], ML_RNG_C2C, &n1, &n2);
     if (d->model == ML_MODEL_SOFTBOUNDS || d->model == ML_MODEL_NEUROSIM) {
         double a, tgt;
         /* unclamped fraction: a pulse far past saturation stays saturated under noise */
@@ -146,7 +153,7 @@ static void pulse_all_softbounds(ml_population *p, double v, double w)
     const ml_device *d = &p->dev;
     const size_t n = p->n;
     const double vth = d->v_th, tref = d->t_ref, sc = d->s_c2c, sa = d->s_abs, av = fabs(v);
-    const uint64_t seed = p->seed;
+    const uint64_t seed = p->seed, base = p->base;
     const int pos = v >= 0, noisy = sc > 0 || sa > 0;
     double *restrict g = p->g, *restrict ge = p->g_end, *restrict ti = p->t_idle;
     const double *restrict a0 = pos ? p->a_p : p->a_d, *restrict v0 = pos ? p->v0_p : p->v0_d;
@@ -163,7 +170,7 @@ static void pulse_all_softbounds(ml_population *p, double v, double w)
         double f = 1.0, add = 0.0;
         if (noisy) {
             double n1, n2;
-            ml_normal2(seed, i, np[i], ML_RNG_C2C, &n1, &n2);
+            ml_normal2(seed, base + i, np[i], ML_RNG_C2C, &n1, &n2);
             f = 1.0 + sc * n1;
             add = sa * n2;
         }
@@ -196,7 +203,7 @@ double ml_read1(ml_population *p, size_t i)
     double g = p->g[i];
     if (d->s_read_rel > 0 || d->s_read_abs > 0) {
         double n1, n2;
-        ml_normal2(p->seed, i, p->nread[i], ML_RNG_READ, &n1, &n2);
+        ml_normal2(p->seed, p->base + i, p->nread[i], ML_RNG_READ, &n1, &n2);
         g = g * (1.0 + d->s_read_rel * n1) + d->s_read_abs * n2;
     }
     p->nread[i]++;

@@ -1,0 +1,68 @@
+/* Weight transfer: map a trained network's weights onto differential conductance pairs,
+ * program every device with a pulse scheme (pulse-level) or sample the measured level
+ * distributions (statistical), read back, and evaluate the perturbed network. */
+#ifndef MEMLEV_TRANSFER_H
+#define MEMLEV_TRANSFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "memlev/nn.h"
+#include "memlev/program.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* N programmable levels of a (device, scheme): the shared schedule and the measured
+ * empirical distribution of the programmed-and-read conductance of every level. */
+typedef struct ml_levelset {
+    ml_scheme scheme;
+    ml_device dev;          /* owned copy */
+    int n;                  /* levels (level 0 = the reset state) */
+    double *target;         /* planned conductance per level (S) */
+    double *mean;           /* measured mean per level (S) */
+    int nsamp;              /* samples per level */
+    double *samples;        /* [level * nsamp + s], sorted ascending (S) */
+    double *v, *w;          /* open loop: pulse k (1..n-1) of the shared schedule */
+    ml_fit fit, fit_other;  /* shared calibration (staircase polarity, opposite polarity) */
+    int states;             /* distinguishable states of this level set (<= n) */
+    double pulses_per_level;/* programming pulses per level (mean over levels, from reset) */
+} ml_levelset;
+
+/* Characterise n levels on sample_devices devices (a separate chip sample: seed is mixed).
+ * Calibration is shared (one model for the population), as a whole network is programmed. */
+ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s, int n, size_t sample_devices, uint64_t seed,
+                            ml_levelset **out, ml_error *err);
+void ml_levelset_free(ml_levelset *ls);
+
+typedef enum { ML_TRANSFER_PULSE = 0, ML_TRANSFER_STATISTICAL = 1, ML_TRANSFER_QUANTIZE = 2 } ml_transfer_mode;
+
+typedef struct ml_transfer_opts {
+    ml_transfer_mode mode;
+    int per_channel;        /* scale per output channel instead of per layer */
+    double relax_time;      /* s after programming before the read (pulse mode) */
+    uint64_t seed;          /* programming / read / sampling draws */
+} ml_transfer_opts;
+
+typedef struct ml_transfer_stats {
+    double devices, pulses, reads, energy_j, seconds;
+} ml_transfer_stats;
+
+/* Transfer one weight array w[n] (rows = output channels of cols weights each, for
+ * per-channel scaling) whose devices are numbered from first_device; writes the read-back
+ * weights to out[n] and, when gp/gm are not NULL, the conductances (S). */
+ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_levelset *ls,
+                            const ml_transfer_opts *o, uint64_t first_device, float *out, double *gp, double *gm,
+                            ml_transfer_stats *st, ml_error *err);
+
+/* Transfer every weight tensor of src into dst (a clone of src: same tensors). */
+ml_status ml_transfer_net(const ml_net *src, ml_net *dst, const ml_levelset *ls, const ml_transfer_opts *o,
+                          ml_transfer_stats *st, ml_error *err);
+
+/* Two-sample Kolmogorov-Smirnov statistic D of a[na] and b[nb] (sorted in place). */
+double ml_ks_statistic(double *a, size_t na, double *b, size_t nb);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,87 @@
+/* Level sets: characterise N programmable levels of a (device, scheme) on a sample of
+ * devices with one shared calibration, recording every level's empirical distribution. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/metrics.h"
+#include "memlev/rng.h"
+#include "memlev/transfer.h"
+
+void ml_levelset_free(ml_levelset *ls)
+{
+    if (!ls) return;
+    free(ls->target); free(ls->mean); free(ls->samples); free(ls->v); free(ls->w);
+    ml_device_clear(&ls->dev);
+    free(ls);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size_t m, uint64_t seed,
+                            ml_levelset **out, ml_error *err)
+{
+    if (n < 2 || n > 65536) return ml_error_set(err, ML_EINVAL, "levels: %d is out of range (2..65536)", n);
+    if (m < 8) m = 8;
+    ml_scheme s = *s0;
+    s.calib_per_device = 0;
+    s.verify_every = 0;
+    ml_population *pop = NULL;
+    ml_staircase *st = NULL;
+    ml_status rc = ml_population_new(d, m, ml_seed_mix(seed, 0x1e7e15e7ull), &pop, err);
+    if (!rc) rc = ml_program_staircase(pop, &s, n - 1, 1, &st, err);
+    if (rc) { ml_population_free(pop); return rc; }
+    ml_levelset *ls = calloc(1, sizeof *ls);
+    size_t np = st->npts;
+    if (!ls || ml_device_copy(&ls->dev, d) || !(ls->target = malloc(np * sizeof(double))) ||
+        !(ls->mean = malloc(np * sizeof(double))) || !(ls->samples = malloc(np * m * sizeof(double))) ||
+        !(ls->v = malloc(np * sizeof(double))) || !(ls->w = malloc(np * sizeof(double)))) {
+        ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
+        return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    }
+    ls->scheme = s;
+    ls->n = n;
+    ls->nsamp = (int)m;
+    ls->fit = st->fits[0];
+    if (st->fits_other) ls->fit_other = st->fits_other[0];
+    for (size_t k = 0; k < np; k++) {
+        ls->target[k] = st->g_pred[k]; /* shared fit: device 0's plan is everyone's */
+        ls->v[k] = st->v[k];
+        ls->w[k] = st->w[k];
+        double sum = 0;
+        for (size_t i = 0; i < m; i++) {
+            double g = st->g_read[i * np + k];
+            ls->samples[k * m + i] = g;
+            sum += g;
+        }
+        ls->mean[k] = sum / m;
+        qsort(ls->samples + k * m, m, sizeof(double), cmp_d);
+    }
+    double sigma = ml_measure_sigma_read(pop, 32);
+    ls->states = ml_states_open(st, 3, sigma, 0.9);
+    ls->pulses_per_level = (st->cost.pulses - (double)m) / ((double)m * (np - 1));
+    if (s.kind != ML_SCHEME_VERIFY) ls->pulses_per_level = 0.5 * (np - 1); /* level j takes j pulses */
+    ml_staircase_free(st);
+    ml_population_free(pop);
+    *out = ls;
+    return ML_OK;
+}
+
+double ml_ks_statistic(double *a, size_t na, double *b, size_t nb)
+{
+    qsort(a, na, sizeof *a, cmp_d);
+    qsort(b, nb, sizeof *b, cmp_d);
+    size_t i = 0, j = 0;
+    double d = 0;
+    while (i < na && j < nb) {
+        double x = a[i] <= b[j] ? a[i] : b[j];
+        while (i < na && a[i] <= x) i++;
+        while (j < nb && b[j] <= x) j++;
+        double f = fabs((double)i / na - (double)j / nb);
+        if (f > d) d = f;
+    }
+    return d;
+}

@@ -1,0 +1,149 @@
+/* Program every weight's differential pair: w -> (G+, G-) with one device at the reset
+ * level and the other at the level nearest |w| (per-layer or per-channel scale); program
+ * pulse by pulse (or sample the level distributions), read back, and rebuild the weight.
+ * Each device's draws are keyed by its global index, so results do not depend on threads. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/rng.h"
+#include "memlev/transfer.h"
+#include "memlev/util.h"
+#include "program/internal.h"
+
+#define CHUNK 4096 /* weights per work item */
+
+/* nearest level index for a conductance difference x >= 0 (mag ascending) */
+static int nearest_level(const double *mag, int n, double x)
+{
+    int lo = 0, hi = n - 1;
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (mag[mid] <= x) lo = mid; else hi = mid;
+    }
+    return fabs(mag[hi] - x) < fabs(x - mag[lo]) ? hi : lo;
+}
+
+static double sample_level(const ml_levelset *ls, int j, uint64_t seed, uint64_t dev)
+{
+    double u = ml_uniform(seed, dev, 0, ML_RNG_TRANSFER) * (ls->nsamp - 1);
+    int k = (int)u;
+    if (k >= ls->nsamp - 1) return ls->samples[(size_t)j * ls->nsamp + ls->nsamp - 1];
+    const double *s = ls->samples + (size_t)j * ls->nsamp;
+    return s[k] + (u - k) * (s[k + 1] - s[k]);
+}
+
+/* program local device i of pop to level j; returns read-back G */
+static void program_level(ml_population *pop, size_t i, const ml_levelset *ls, int j, ml_cost *c)
+{
+    const ml_device *d = &pop->dev;
+    ml_do_pulse(pop, i, -d->v_max, d->width_max, c); /* reset */
+    if (ls->scheme.kind == ML_SCHEME_VERIFY) {
+        double spacing = fabs(ls->target[ls->n - 1] - ls->target[0]) / (ls->n - 1);
+        ml_verify_to(pop, i, &ls->scheme, &ls->fit, &ls->fit_other, ls->target[j], ls->scheme.tol * spacing, c, NULL);
+    } else {
+        for (int k = 1; k <= j; k++)
+            if (ls->v[k] != 0) ml_do_pulse(pop, i, ls->v[k], ls->w[k], c);
+    }
+}
+
+ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_levelset *ls,
+                            const ml_transfer_opts *o, uint64_t first, float *out, double *gp, double *gm,
+                            ml_transfer_stats *st, ml_error *err)
+{
+    size_t n = rows * cols;
+    if (rows == 0 || cols == 0) return ML_OK;
+    if (o->mode == ML_TRANSFER_STATISTICAL && o->relax_time > 0)
+        return ml_error_set(err, ML_EINVAL, "relaxation time needs --mode pulse");
+    for (size_t q = 0; q < n; q++)
+        if (!isfinite(w[q])) return ml_error_set(err, ML_EINVAL, "weight %zu is not finite (%g)", q, (double)w[q]);
+    int nl = ls->n;
+    double *mag = malloc((size_t)nl * sizeof *mag);
+    double *scale = malloc((o->per_channel ? rows : 1) * sizeof *scale);
+    size_t nchunks = (n + CHUNK - 1) / CHUNK;
+    ml_cost *cs = calloc(nchunks, sizeof *cs);
+    int *bad = calloc(nchunks, sizeof *bad);
+    if (!mag || !scale || !cs || !bad) {
+        free(mag); free(scale); free(cs); free(bad);
+        return ml_error_set(err, ML_ENOMEM, "transfer: out of memory");
+    }
+    for (int j = 0; j < nl; j++) mag[j] = fmax(ls->mean[j] - ls->mean[0], j ? mag[j - 1] : 0);
+    double range = mag[nl - 1];
+    if (!(range > 0)) { free(mag); free(scale); free(cs); free(bad); return ml_error_set(err, ML_EINVAL, "transfer: the level set has no range"); }
+    size_t ns = o->per_channel ? rows : 1;
+    for (size_t r = 0; r < ns; r++) {
+        double m = 0;
+        size_t a = o->per_channel ? r * cols : 0, b = o->per_channel ? a + cols : n;
+        for (size_t q = a; q < b; q++) m = fmax(m, fabs(w[q]));
+        scale[r] = m > 0 ? range / m : 1; /* siemens per unit weight */
+    }
+    double t0 = ml_now();
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t q0 = c * CHUNK, q1 = q0 + CHUNK < n ? q0 + CHUNK : n;
+        ml_population *pop = NULL;
+        if (o->mode == ML_TRANSFER_PULSE &&
+            ml_population_new_at(&ls->dev, 2 * (q1 - q0), first + 2 * q0, o->seed, &pop, NULL)) { bad[c] = 1; continue; }
+        int *lev = malloc(2 * (q1 - q0) * sizeof *lev);
+        if (!lev) { bad[c] = 1; ml_population_free(pop); continue; }
+        for (size_t q = q0; q < q1; q++) {
+            double sc = scale[o->per_channel ? q / cols : 0];
+            int j = nearest_level(mag, nl, fabs(w[q]) * sc);
+            lev[2 * (q - q0)] = w[q] > 0 ? j : 0;
+            lev[2 * (q - q0) + 1] = w[q] < 0 ? j : 0;
+        }
+        if (pop) {
+            for (size_t i = 0; i < 2 * (q1 - q0); i++) program_level(pop, i, ls, lev[i], &cs[c]);
+            if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
+        }
+        for (size_t q = q0; q < q1; q++) {
+            double g[2];
+            for (int s = 0; s < 2; s++) {
+                size_t i = 2 * (q - q0) + s;
+                if (o->mode == ML_TRANSFER_PULSE) g[s] = ml_do_read(pop, i, &cs[c]);
+                else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i], o->seed, first + 2 * q + s);
+                else g[s] = ls->mean[lev[i]];
+            }
+            out[q] = (float)((g[0] - g[1]) / scale[o->per_channel ? q / cols : 0]);
+            if (gp) gp[q] = g[0];
+            if (gm) gm[q] = g[1];
+        }
+        free(lev);
+        ml_population_free(pop);
+    }
+    int failed = 0;
+    for (size_t c = 0; c < nchunks; c++) {
+        failed |= bad[c];
+        if (st) { st->pulses += cs[c].pulses; st->reads += cs[c].reads; st->energy_j += cs[c].energy_j; }
+    }
+    if (st) { st->devices += 2.0 * n; st->seconds += ml_now() - t0; }
+    free(mag); free(scale); free(cs); free(bad);
+    return failed ? ml_error_set(err, ML_ENOMEM, "transfer: out of memory programming devices") : ML_OK;
+}
+
+ml_status ml_transfer_net(const ml_net *src, ml_net *dst, const ml_levelset *ls, const ml_transfer_opts *o,
+                          ml_transfer_stats *st, ml_error *err)
+{
+    int nw = ml_net_weights(src, NULL, 0);
+    int *idx = malloc((size_t)(nw > 0 ? nw : 1) * sizeof *idx);
+    if (!idx) return ml_error_set(err, ML_ENOMEM, "transfer: out of memory");
+    ml_net_weights(src, idx, nw);
+    uint64_t first = 0;
+    ml_status rc = ML_OK;
+    for (int k = 0; k < nw && !rc; k++) {
+        const ml_tensor *t = &src->tensors[idx[k]];
+        size_t n = 1;
+        for (int d = 0; d < t->ndim; d++) n *= (size_t)t->dims[d];
+        size_t rows = t->ndim > 0 ? (size_t)t->dims[0] : 1;
+        rc = ml_transfer_array(t->data, rows, n / rows, ls, o, first, dst->tensors[idx[k]].data, NULL, NULL, st, err);
+        if (rc) {
+            char m[sizeof err->msg];
+            snprintf(m, sizeof m, "%s", err ? err->msg : "");
+            ml_error_set(err, rc, "tensor '%s': %s", t->name, m);
+        }
+        first += 2 * n;
+    }
+    free(idx);
+    return rc;
+}
