@@ -49,16 +49,57 @@ static inline double ml_u01(uint32_t hi, uint32_t lo)
     return ((double)b + 0.5) * (1.0 / 9007199254740992.0);
 }
 
+/* log(u) for u in (0, 1] with plain arithmetic (no libm call), so loops over devices
+ * vectorise and give bit-identical results in vector and scalar code: u = m 2^e with
+ * m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1), odd series to s^15
+ * (|s| <= 0.1716: relative error < 1e-14). */
+static inline double ml_log01(double u)
+{
+    union { double d; uint64_t i; } b = {u};
+    int64_t e = (int64_t)((b.i >> 52) & 0x7ff) - 1023;
+    b.i = (b.i & 0x000fffffffffffffull) | 0x3ff0000000000000ull; /* m in [1, 2) */
+    double m = b.d;
+    if (m > 1.4142135623730951) { m *= 0.5; e += 1; }
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+    double p = 1.0 / 15;
+    p = p * s2 + 1.0 / 13; p = p * s2 + 1.0 / 11; p = p * s2 + 1.0 / 9; p = p * s2 + 1.0 / 7;
+    p = p * s2 + 1.0 / 5; p = p * s2 + 1.0 / 3; p = p * s2 + 1.0;
+    return 2.0 * s * p + (double)e * 0.6931471805599453;
+}
+
+/* sin and cos of 2 pi u for u in (0, 1): quadrant reduction, then Taylor polynomials on
+ * |x| <= pi/4 (errors < 1e-15). */
+static inline void ml_sincos2pi(double u, double *sn, double *cs)
+{
+    double q = u * 4.0;
+    int k = (int)(q + 0.5);               /* nearest quadrant 0..4 */
+    double x = (q - k) * 1.5707963267948966; /* |x| <= pi/4 */
+    double x2 = x * x;
+    double sp = -1.0 / 1307674368000.0;
+    sp = sp * x2 + 1.0 / 6227020800.0; sp = sp * x2 - 1.0 / 39916800.0; sp = sp * x2 + 1.0 / 362880.0;
+    sp = sp * x2 - 1.0 / 5040.0; sp = sp * x2 + 1.0 / 120.0; sp = sp * x2 - 1.0 / 6.0; sp = sp * x2 + 1.0;
+    double cp = 1.0 / 87178291200.0;
+    cp = cp * x2 - 1.0 / 479001600.0; cp = cp * x2 + 1.0 / 3628800.0; cp = cp * x2 - 1.0 / 40320.0;
+    cp = cp * x2 + 1.0 / 720.0; cp = cp * x2 - 1.0 / 24.0; cp = cp * x2 + 0.5; cp = 1.0 - cp * x2;
+    double s0 = x * sp, c0 = cp;
+    k &= 3;
+    double sv = k == 0 ? s0 : k == 1 ? c0 : k == 2 ? -s0 : -c0;
+    double cv = k == 0 ? c0 : k == 1 ? -s0 : k == 2 ? -c0 : s0;
+    *sn = sv;
+    *cs = cv;
+}
+
 /* Two independent standard normals by Box-Muller. */
 static inline void ml_normal2(uint64_t seed, uint64_t stream, uint32_t counter, uint32_t purpose,
                               double *z0, double *z1)
 {
     ml_u32x4 r = ml_philox(seed, stream, counter, purpose);
     double u1 = ml_u01(r.v[0], r.v[1]), u2 = ml_u01(r.v[2], r.v[3]);
-    double rad = sqrt(-2.0 * log(u1));
-    double th = 6.283185307179586 * u2;
-    *z0 = rad * cos(th);
-    *z1 = rad * sin(th);
+    double rad = sqrt(-2.0 * ml_log01(u1));
+    double sn, cs;
+    ml_sincos2pi(u2, &sn, &cs);
+    *z0 = rad * cs;
+    *z1 = rad * sn;
 }
 
 static inline double ml_normal(uint64_t seed, uint64_t stream, uint32_t counter, uint32_t purpose)

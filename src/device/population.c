@@ -112,8 +112,8 @@ static inline double step_noisy(const ml_population *p, size_t i, double v, doub
         double a, tgt;
         /* unclamped fraction: a pulse far past saturation stays saturated under noise */
         if (fabs(v) < d->v_th || w <= 0) return g;
-        if (v >= 0) { a = p->a_p[i] * expm1(fabs(v) / p->v0_p[i]) * (w / d->t_ref); tgt = p->g_inf_p[i]; }
-        else { a = p->a_d[i] * expm1(fabs(v) / p->v0_d[i]) * (w / d->t_ref); tgt = p->g_inf_d[i]; }
+        if (v >= 0) { a = p->a_p[i] * (ml_exp_poly(fabs(v) / p->v0_p[i]) - 1.0) * (w / d->t_ref); tgt = p->g_inf_p[i]; }
+        else { a = p->a_d[i] * (ml_exp_poly(fabs(v) / p->v0_d[i]) - 1.0) * (w / d->t_ref); tgt = p->g_inf_d[i]; }
         if (a == 0) return g;
         /* C2C noise perturbs the fraction of the gap closed, which cannot exceed the gap:
          * a saturating (reset) pulse lands exactly on the bound */
@@ -143,47 +143,80 @@ double ml_pulse1(ml_population *p, size_t i, double v, double width)
     return g;
 }
 
-/* Soft-bounds kernel for one common pulse: the hot loop of bench/pulse. Cloned for AVX-512,
+/* Soft-bounds kernel for one common pulse on devices [i0, i1): the hot loop of bench/pulse.
+ * Same arithmetic as step_noisy() (plain arithmetic, no libm, no FMA contraction), so the
+ * vector body, the scalar remainder and ml_pulse1 agree bit for bit. Cloned for AVX-512,
  * AVX2 and baseline x86-64; the loader picks the widest the CPU has. */
+typedef struct sb_args {
+    const double *a0, *v0, *tg, *lo, *hi;
+    double *g, *ge, *ti;
+    uint32_t *np;
+    double av, w, tref, sc, sa;
+    uint64_t seed, base;
+} sb_args;
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
+#define ML_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ML_CLONES
 #endif
+
+ML_CLONES static void sb_range(const sb_args *A, size_t i0, size_t i1, int noisy)
+{
+    const double *restrict a0 = A->a0, *restrict v0 = A->v0, *restrict tg = A->tg;
+    const double *restrict lo = A->lo, *restrict hi = A->hi;
+    double *restrict g = A->g, *restrict ge = A->ge, *restrict ti = A->ti;
+    uint32_t *restrict np = A->np;
+    const double av = A->av, wt = A->w / A->tref, sc = A->sc, sa = A->sa;
+    const uint64_t seed = A->seed, base = A->base;
+    if (noisy) {
+        #pragma omp simd
+        for (size_t i = i0; i < i1; i++) {
+            double a = a0[i] * (ml_exp_poly(av / v0[i]) - 1.0) * wt;
+            double n1, n2;
+            ml_normal2(seed, base + i, np[i], ML_RNG_C2C, &n1, &n2);
+            a *= 1.0 + sc * n1;
+            a = a > 1 ? 1 : a < 0 ? 0 : a;
+            double gn = g[i] + a * (tg[i] - g[i]) + sa * n2;
+            gn = gn < lo[i] ? lo[i] : gn;
+            gn = gn > hi[i] ? hi[i] : gn;
+            g[i] = gn;
+            ge[i] = gn;
+            ti[i] = 0;
+            np[i]++;
+        }
+    } else {
+        #pragma omp simd
+        for (size_t i = i0; i < i1; i++) {
+            double a = a0[i] * (ml_exp_poly(av / v0[i]) - 1.0) * wt;
+            a = a > 1 ? 1 : a;
+            double gn = g[i] + a * (tg[i] - g[i]);
+            gn = gn < lo[i] ? lo[i] : gn;
+            gn = gn > hi[i] ? hi[i] : gn;
+            g[i] = gn;
+            ge[i] = gn;
+            ti[i] = 0;
+            np[i]++;
+        }
+    }
+}
+
 static void pulse_all_softbounds(ml_population *p, double v, double w)
 {
     const ml_device *d = &p->dev;
-    const size_t n = p->n;
-    const double vth = d->v_th, tref = d->t_ref, sc = d->s_c2c, sa = d->s_abs, av = fabs(v);
-    const uint64_t seed = p->seed, base = p->base;
-    const int pos = v >= 0, noisy = sc > 0 || sa > 0;
-    double *restrict g = p->g, *restrict ge = p->g_end, *restrict ti = p->t_idle;
-    const double *restrict a0 = pos ? p->a_p : p->a_d, *restrict v0 = pos ? p->v0_p : p->v0_d;
-    const double *restrict tg = pos ? p->g_inf_p : p->g_inf_d;
-    const double *restrict lo = p->g_min, *restrict hi = p->g_max;
-    uint32_t *restrict np = p->npulse;
-    if (av < vth || w <= 0) {
-        for (size_t i = 0; i < n; i++) np[i]++;
+    const size_t n = p->n, chunk = 4096;
+    const int pos = v >= 0;
+    if (fabs(v) < d->v_th || w <= 0) {
+        for (size_t i = 0; i < n; i++) p->npulse[i]++;
         return;
     }
-    #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        double a = a0[i] * (exp(av / v0[i]) - 1.0) * (w / tref); /* exp, not expm1: libmvec has it */
-        double f = 1.0, add = 0.0;
-        if (noisy) {
-            double n1, n2;
-            ml_normal2(seed, base + i, np[i], ML_RNG_C2C, &n1, &n2);
-            f = 1.0 + sc * n1;
-            add = sa * n2;
-        }
-        a *= f;
-        a = a > 1 ? 1 : a < 0 ? 0 : a;
-        double gn = g[i] + a * (tg[i] - g[i]) + add;
-        gn = gn < lo[i] ? lo[i] : gn;
-        gn = gn > hi[i] ? hi[i] : gn;
-        g[i] = gn;
-        ge[i] = gn;
-        ti[i] = 0;
-        np[i]++;
-    }
+    sb_args A = {pos ? p->a_p : p->a_d, pos ? p->v0_p : p->v0_d, pos ? p->g_inf_p : p->g_inf_d, p->g_min, p->g_max,
+                 p->g, p->g_end, p->t_idle, p->npulse, fabs(v), w, d->t_ref, d->s_c2c, d->s_abs, p->seed, p->base};
+    int noisy = d->s_c2c > 0 || d->s_abs > 0;
+    size_t nc = (n + chunk - 1) / chunk;
+    #pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < nc; c++)
+        sb_range(&A, c * chunk, (c + 1) * chunk < n ? (c + 1) * chunk : n, noisy);
 }
 
 void ml_pulse_all(ml_population *p, const double *v, const double *width, double v0, double w0)
