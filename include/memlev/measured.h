@@ -16,6 +16,8 @@ typedef struct ml_measured {
 } ml_measured;
 
 ml_status ml_measured_load(const char *path, ml_measured **out, ml_error *err);
+/* The same from text in memory (len bytes, need not be NUL-terminated); path names it in errors. */
+ml_status ml_measured_parse(const char *text, size_t len, const char *path, ml_measured **out, ml_error *err);
 void ml_measured_free(ml_measured *m);
 /* Fit a device model ("softbounds" or "table") to the data; src names the file in errors. */
 ml_status ml_measured_fit(const ml_measured *m, const char *model, const char *src, ml_device *out, ml_error *err);

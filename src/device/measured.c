@@ -22,7 +22,19 @@ ml_status ml_measured_load(const char *path, ml_measured **out, ml_error *err)
     size_t len;
     ml_status st = ml_read_file(path, &buf, &len, (size_t)1 << 31, err);
     if (st) return st;
-    if (memchr(buf, 0, len)) { free(buf); return ml_error_set(err, ML_EFORMAT, "%s: binary data in a CSV file", path); }
+    st = ml_measured_parse(buf, len, path, out, err);
+    free(buf);
+    return st;
+}
+
+ml_status ml_measured_parse(const char *text, size_t len, const char *path, ml_measured **out, ml_error *err)
+{
+    if (memchr(text, 0, len)) return ml_error_set(err, ML_EFORMAT, "%s: binary data in a CSV file", path);
+    char *buf = malloc(len + 1);
+    if (!buf) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path);
+    memcpy(buf, text, len);
+    buf[len] = 0;
+    ml_status st;
     size_t lines = 0;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
     ml_measured *m = calloc(1, sizeof *m);

@@ -1,0 +1,15 @@
+# libFuzzer targets (fuzz/fuzz_*.c), one per parser: configure with
+#   CC=clang cmake -S . -B build-fuzz -DML_FUZZ=ON
+option(ML_FUZZ "Build libFuzzer targets (needs clang and libomp)" OFF)
+if(ML_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=address,undefined)
+  file(GLOB ML_FUZZ_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_*.c)
+  foreach(f ${ML_FUZZ_SRC})
+    get_filename_component(name ${f} NAME_WE)
+    add_executable(${name} ${f})
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src)
+    target_link_libraries(${name} PRIVATE memlev_static)
+  endforeach()
+endif()
