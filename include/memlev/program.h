@@ -52,10 +52,15 @@ typedef struct ml_fit {
     double g_start;   /* measured level after reset (S) */
     double g_far;     /* asymptote: g_max for potentiation, g_min for depression (S) */
     double a, v0;     /* fitted step scale (1) and amplitude slope (V) */
+    double g_lim;     /* measured saturation level under the strongest allowed pulses (S);
+                         plans never go past it (0 = unknown) */
     double t_ref, v_th;
     double rms;       /* rms residual of the fit (S) */
 } ml_fit;
 
+/* End of the usable window under a fit: the asymptote or the measured saturation level,
+ * whichever is nearer the start. */
+double ml_fit_far(const ml_fit *f);
 /* Predicted G after one pulse under a fit. */
 double ml_fit_predict(const ml_fit *f, double g, double v, double width);
 /* Amplitude (width fixed) or width (amplitude fixed) that moves G by dg under the fit;

@@ -87,7 +87,7 @@ ml_status levels_run(const levels_req *r, cJSON **json, ml_error *err)
             double span = 0, win = 0;
             for (size_t i = 0; i < nd; i++) {
                 span += o.st->g_mean[i * np + np - 1] - o.st->g_mean[i * np];
-                win += o.st->fits[i].g_far - o.st->fits[i].g_start;
+                win += ml_fit_far(&o.st->fits[i]) - o.st->fits[i].g_start;
             }
             double cov = span / win;
             cJSON *e = cJSON_CreateObject();
@@ -130,8 +130,9 @@ ml_status levels_run(const levels_req *r, cJSON **json, ml_error *err)
     }
     double gmin = 0, gmax = 0;
     for (size_t i = 0; i < nd; i++) {
-        gmin += fmin(st->fits[i].g_start, st->fits[i].g_far);
-        gmax += fmax(st->fits[i].g_start, st->fits[i].g_far);
+        double far = ml_fit_far(&st->fits[i]);
+        gmin += fmin(st->fits[i].g_start, far);
+        gmax += fmax(st->fits[i].g_start, far);
     }
     gmin /= nd; gmax /= nd;
     double rms, sig, worst;

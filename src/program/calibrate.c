@@ -26,8 +26,18 @@ void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *c)
 }
 
 /* Characterise device i; fills pairs (g0, v, w, g1) of length CAL_TRAINS*CAL_LEN and g_start. */
+/* Saturation level: a burst at the safety limit, then the mean of 4 reads. */
+static double saturate(ml_population *pop, size_t i, int dir, ml_cost *c)
+{
+    const ml_device *d = &pop->dev;
+    for (int k = 0; k < 4; k++) ml_do_pulse(pop, i, dir * d->v_max, d->width, c);
+    double m = 0;
+    for (int r = 0; r < 4; r++) m += ml_do_read(pop, i, c);
+    return m / 4;
+}
+
 static void characterise(ml_population *pop, size_t i, const ml_scheme *s, int dir, double *g0, double *v,
-                         double *w, double *g1, double *g_start, ml_cost *c)
+                         double *w, double *g1, double *g_start, double *g_sat, ml_cost *c)
 {
     const ml_device *d = &pop->dev;
     double vn = fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d);
@@ -49,6 +59,20 @@ static void characterise(ml_population *pop, size_t i, const ml_scheme *s, int d
             prev = now;
         }
     }
+    *g_sat = saturate(pop, i, dir, c);
+}
+
+/* Drop responses that ended at the saturation level: a clamp, not the model's law. */
+static size_t drop_saturated(double *g0, double *v, double *w, double *g1, size_t n, double g_start, double g_sat)
+{
+    double tol = 0.01 * fabs(g_sat - g_start);
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (fabs(g1[k] - g_sat) <= tol) continue;
+        g0[m] = g0[k]; v[m] = v[k]; w[m] = w[k]; g1[m] = g1[k];
+        m++;
+    }
+    return m;
 }
 
 ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int dir, ml_fit *fits, ml_cost *cost, ml_error *err)
@@ -56,23 +80,26 @@ ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int dir, ml_fit *
     const size_t n = pop->n, per = (size_t)CAL_TRAINS * CAL_LEN;
     const size_t ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
     double *buf = malloc(ncal * per * 4 * sizeof(double));
-    double *gs = malloc(ncal * sizeof(double));
+    double *gs = malloc(ncal * sizeof(double)), *gl = malloc(ncal * sizeof(double));
+    size_t *nk = malloc(ncal * sizeof(size_t));
     ml_cost *cs = calloc(ncal, sizeof(ml_cost));
     int *bad = calloc(ncal, sizeof(int));
-    if (!buf || !gs || !cs || !bad) {
-        free(buf); free(gs); free(cs); free(bad);
+    if (!buf || !gs || !gl || !nk || !cs || !bad) {
+        free(buf); free(gs); free(gl); free(nk); free(cs); free(bad);
         return ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
     }
     const ml_device *d = &pop->dev;
     #pragma omp parallel for schedule(dynamic, 16)
     for (size_t i = 0; i < ncal; i++) {
         double *b = buf + i * per * 4;
-        characterise(pop, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &gs[i], &cs[i]);
+        characterise(pop, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &gs[i], &gl[i], &cs[i]);
+        nk[i] = drop_saturated(b, b + per, b + 2 * per, b + 3 * per, per, gs[i], gl[i]);
         if (s->calib_per_device) {
             ml_fit f = {0};
-            if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, per, dir, d->t_ref, d->v_th, &f, NULL))
+            if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, nk[i], dir, d->t_ref, d->v_th, &f, NULL))
                 bad[i] = 1;
             f.g_start = gs[i];
+            f.g_lim = gl[i];
             fits[i] = f;
         }
     }
@@ -88,21 +115,24 @@ ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int dir, ml_fit *
         double *p = malloc(ncal * per * 4 * sizeof(double));
         if (!p) st = ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
         else {
-            double gsum = 0;
+            double gsum = 0, lsum = 0;
+            size_t m = ncal * per, at = 0;
             for (size_t i = 0; i < ncal; i++) {
                 for (int q = 0; q < 4; q++)
-                    for (size_t k = 0; k < per; k++)
-                        p[q * ncal * per + i * per + k] = buf[i * per * 4 + q * per + k];
+                    for (size_t k = 0; k < nk[i]; k++)
+                        p[q * m + at + k] = buf[i * per * 4 + q * per + k];
+                at += nk[i];
                 gsum += gs[i];
+                lsum += gl[i];
             }
             ml_fit f = {0};
-            size_t m = ncal * per;
-            st = ml_fit_pairs(p, p + m, p + 2 * m, p + 3 * m, m, dir, d->t_ref, d->v_th, &f, err);
+            st = ml_fit_pairs(p, p + m, p + 2 * m, p + 3 * m, at, dir, d->t_ref, d->v_th, &f, err);
             f.g_start = gsum / (double)ncal;
+            f.g_lim = lsum / (double)ncal;
             for (size_t i = 0; i < n; i++) fits[i] = f;
             free(p);
         }
     }
-    free(buf); free(gs); free(cs); free(bad);
+    free(buf); free(gs); free(gl); free(nk); free(cs); free(bad);
     return st;
 }

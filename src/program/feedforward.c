@@ -6,9 +6,16 @@
 #include "memlev/program.h"
 #include "program/internal.h"
 
+double ml_fit_far(const ml_fit *f)
+{
+    /* NeuroSim-like devices clamp at G_max before their asymptote */
+    if (f->g_lim > 0 && fabs(f->g_lim - f->g_start) < fabs(f->g_far - f->g_start)) return f->g_lim;
+    return f->g_far;
+}
+
 void ml_plan_grid(const ml_fit *f, double coverage, int P, double *grid)
 {
-    double step = coverage * (f->g_far - f->g_start) / P;
+    double step = coverage * (ml_fit_far(f) - f->g_start) / P;
     for (int k = 0; k <= P; k++)
         grid[k] = f->g_start + step * k;
 }

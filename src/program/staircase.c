@@ -28,9 +28,11 @@ static double identical_amplitude(const ml_fit *f, const ml_scheme *s, const ml_
 static ml_fit mean_fit(const ml_fit *fits, size_t n)
 {
     ml_fit m = fits[0];
-    double a = 0, v0 = 0, gf = 0, gs = 0;
-    for (size_t i = 0; i < n; i++) { a += log(fits[i].a); v0 += fits[i].v0; gf += fits[i].g_far; gs += fits[i].g_start; }
-    m.a = exp(a / n); m.v0 = v0 / n; m.g_far = gf / n; m.g_start = gs / n;
+    double a = 0, v0 = 0, gf = 0, gs = 0, gl = 0;
+    for (size_t i = 0; i < n; i++) {
+        a += log(fits[i].a); v0 += fits[i].v0; gf += fits[i].g_far; gs += fits[i].g_start; gl += fits[i].g_lim;
+    }
+    m.a = exp(a / n); m.v0 = v0 / n; m.g_far = gf / n; m.g_start = gs / n; m.g_lim = gl / n;
     return m;
 }
 

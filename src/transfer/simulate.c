@@ -104,6 +104,8 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
                 if (o->mode == ML_TRANSFER_PULSE) g[s] = ml_do_read(pop, i, &cs[c]);
                 else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i], o->seed, first + 2 * q + s);
                 else g[s] = ls->mean[lev[i]];
+                if (o->mode != ML_TRANSFER_PULSE) /* what programming would take: reset + pulses */
+                    cs[c].pulses += 1 + (ls->scheme.kind == ML_SCHEME_VERIFY ? ls->pulses_per_level : lev[i]);
             }
             out[q] = (float)((g[0] - g[1]) / scale[o->per_channel ? q / cols : 0]);
             if (gp) gp[q] = g[0];
