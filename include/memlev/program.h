@@ -103,6 +103,11 @@ void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *cos
 ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, int direction, ml_staircase **out,
                                ml_error *err);
 void ml_staircase_free(ml_staircase *st);
+/* Calibrate as for a staircase of P steps, then program device i from reset to step
+ * level[i] of its staircase (verify: straight to that target). Costs of programming and of
+ * calibration are added to *prog and *calib. */
+ml_status ml_program_levels(ml_population *pop, const ml_scheme *s, int P, int dir, const int *level, ml_cost *prog,
+                            ml_cost *calib, ml_error *err);
 
 /* Closed-loop write-verify of device i from its present state to target (S); tol_s in S.
  * fit_up/fit_down: calibrated models of the two polarities (either may be NULL: the ramp

@@ -46,118 +46,215 @@ static void record(ml_population *pop, ml_staircase *st, size_t i, int k)
     st->g_mean[idx] = m / 4;
 }
 
-ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, int dir, ml_staircase **out,
-                               ml_error *err)
+/* Feedforward + sparse verify: read, compare the displacement since the last read with
+ * what the model predicted, rescale the model's gain by the ratio (the device's own
+ * sensitivity: corrects device-to-device spread of a shared calibration), then re-plan the
+ * remaining schedule from the measured state. */
+typedef struct hybrid_state { double r_last, pred; } hybrid_state;
+
+static void hybrid_verify(ml_population *pop, size_t i, const ml_scheme *s, ml_fit *fl, const double *grid, int P,
+                          int k, double *sv, double *sw, hybrid_state *hy, ml_cost *c)
 {
+    const ml_device *d = &pop->dev;
+    double r = ml_do_read(pop, i, c);
+    int dir = grid[P] > grid[0] ? 1 : -1;
+    if (k > 1) {
+        double obs = r - hy->r_last, prd = hy->pred - hy->r_last;
+        double spacing = fabs(grid[1] - grid[0]);
+        if (fabs(prd) > 2 * spacing) {
+            double ratio = obs / prd;
+            ratio = ratio < 0.5 ? 0.5 : ratio > 2 ? 2 : ratio;
+            fl->a *= ratio;
+        }
+    }
+    hy->r_last = hy->pred = r;
+    for (int j = k; j <= P; j++) {
+        double from = j == k ? r : grid[j - 1], dg = grid[j] - from;
+        if ((dg > 0) != (dir > 0)) { sv[j] = 0; continue; } /* at or past the target: skip */
+        if (s->modulate_width) sw[j] = ml_fit_solve_width(fl, from, dg, fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d), d->width_min, d->width_max);
+        else sv[j] = dir * ml_fit_solve_v(fl, from, dg, sw[j], d->v_max);
+    }
+}
+
+/* Everything the per-device programming needs, from calibration. */
+typedef struct plan {
+    const ml_scheme *s;
+    const ml_device *d;
+    int P, dir;
+    ml_fit *fits, *other;  /* per device; other: verify's opposite polarity */
+    double v_fixed, r0, r1, width;
+} plan;
+
+static void plan_free(plan *pl)
+{
+    free(pl->fits);
+    free(pl->other);
+    pl->fits = pl->other = NULL;
+}
+
+static ml_status prepare(ml_population *pop, const ml_scheme *s, int P, int dir, plan *pl, ml_cost *calib,
+                         ml_error *err)
+{
+    const ml_device *d = &pop->dev;
+    memset(pl, 0, sizeof *pl);
     if (P < 1 || P > 1000000)
         return ml_error_set(err, ML_EINVAL, "pulses: %d is out of range (1..1000000)", P);
     if (dir != 1 && dir != -1)
         return ml_error_set(err, ML_EINVAL, "direction must be up or down");
-    const ml_device *d = &pop->dev;
     if (s->width > 0 && (s->width < d->width_min || s->width > d->width_max))
         return ml_error_set(err, ML_EINVAL, "width: %g s outside the device's [%g, %g] s", s->width, d->width_min,
                             d->width_max);
     if (!(s->coverage > 0 && s->coverage < 1))
         return ml_error_set(err, ML_EINVAL, "coverage: %g must be within (0, 1)", s->coverage);
-    const size_t n = pop->n, np = (size_t)P + 1;
-    ml_staircase *st = calloc(1, sizeof *st);
-    if (!st) return ml_error_set(err, ML_ENOMEM, "out of memory");
-    st->ndev = n; st->npts = np; st->direction = dir;
-    double **arrs[] = {&st->g_true, &st->g_read, &st->g_mean, &st->g_pred, &st->v, &st->w, &st->pulses};
-    for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++)
-        if (!(*arrs[k] = calloc(n * np, sizeof(double)))) { ml_staircase_free(st); return ml_error_set(err, ML_ENOMEM, "out of memory for the staircase"); }
-    ml_fit *other = NULL;
-    st->fits = calloc(n, sizeof(ml_fit));
-    if (!st->fits) { ml_staircase_free(st); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
-    ml_status rc = ml_calibrate(pop, s, dir, st->fits, &st->calib_cost, err);
+    if (s->v > d->v_max)
+        return ml_error_set(err, ML_EINVAL, "v: %g V exceeds the device's v_max (%g V)", s->v, d->v_max);
+    const size_t n = pop->n;
+    pl->s = s; pl->d = d; pl->P = P; pl->dir = dir;
+    pl->width = s->width > 0 ? s->width : d->width;
+    if (!(pl->fits = calloc(n, sizeof(ml_fit)))) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    ml_status rc = ml_calibrate(pop, s, dir, pl->fits, calib, err);
     if (!rc && s->kind == ML_SCHEME_FEEDFORWARD)
-        rc = ml_ff_refine(pop, s, P, dir, st->fits, &st->calib_cost, err);
+        rc = ml_ff_refine(pop, s, P, dir, pl->fits, calib, err);
     if (!rc && s->kind == ML_SCHEME_VERIFY) {
-        other = calloc(n, sizeof(ml_fit));
-        if (!other) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
-        else rc = ml_calibrate(pop, s, -dir, other, &st->calib_cost, err);
+        if (!(pl->other = calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+        else rc = ml_calibrate(pop, s, -dir, pl->other, calib, err);
     }
-    if (rc) { free(other); ml_staircase_free(st); return rc; }
-
-    ml_fit mf = mean_fit(st->fits, n);
-    double width = s->width > 0 ? s->width : d->width;
-    st->v_fixed = dir * (s->v > 0 ? s->v : identical_amplitude(&mf, s, d, P));
-    if (s->v > d->v_max) { free(other); ml_staircase_free(st); return ml_error_set(err, ML_EINVAL, "v: %g V exceeds the device's v_max (%g V)", s->v, d->v_max); }
+    if (rc) { plan_free(pl); return rc; }
+    ml_fit mf = mean_fit(pl->fits, n);
+    pl->v_fixed = dir * (s->v > 0 ? s->v : identical_amplitude(&mf, s, d, P));
     /* ramp: a linear amplitude (or width) ramp between the ends of the mean feedforward schedule */
-    double r0 = s->v_start, r1 = s->v_stop;
-    if (s->kind == ML_SCHEME_RAMP && (r0 <= 0 || r1 <= 0)) {
+    pl->r0 = s->v_start;
+    pl->r1 = s->v_stop;
+    if (s->kind == ML_SCHEME_RAMP && (pl->r0 <= 0 || pl->r1 <= 0)) {
+        size_t np = (size_t)P + 1;
         double *g = malloc(np * sizeof *g), *vv = malloc(np * sizeof *vv), *ww = malloc(np * sizeof *ww);
-        if (!g || !vv || !ww) { free(g); free(vv); free(ww); free(other); ml_staircase_free(st); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
+        if (!g || !vv || !ww) { free(g); free(vv); free(ww); plan_free(pl); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
         ml_plan_grid(&mf, s->coverage, P, g);
         ml_schedule_ff(&mf, d, s, g, P, vv, ww);
-        if (r0 <= 0) r0 = s->modulate_width ? ww[1] : fabs(vv[1]);
-        if (r1 <= 0) r1 = s->modulate_width ? ww[P] : fabs(vv[P]);
+        if (pl->r0 <= 0) pl->r0 = s->modulate_width ? ww[1] : fabs(vv[1]);
+        if (pl->r1 <= 0) pl->r1 = s->modulate_width ? ww[P] : fabs(vv[P]);
         free(g); free(vv); free(ww);
     }
+    return ML_OK;
+}
+
+/* Program device i from reset along its staircase up to step `stop` (<= P). With st, every
+ * step is recorded; without, verify goes straight to its target (programming one level). */
+static void program_device(ml_population *pop, size_t i, const plan *pl, int stop, ml_cost *c, ml_staircase *st,
+                           double *grid, double *sv, double *sw)
+{
+    const ml_scheme *s = pl->s;
+    const ml_device *d = pl->d;
+    const int P = pl->P, dir = pl->dir;
+    const size_t np = (size_t)P + 1;
+    const ml_fit *f = &pl->fits[i];
+    const ml_fit *up = dir > 0 ? f : (pl->other ? &pl->other[i] : NULL);
+    const ml_fit *down = dir > 0 ? (pl->other ? &pl->other[i] : NULL) : f;
+    ml_fit fl = *f; /* hybrid: the model this device's schedule adapts */
+    hybrid_state hy = {0, 0};
+    double *gp = st ? st->g_pred + i * np : NULL, *pv = st ? st->v + i * np : NULL;
+    double *pw = st ? st->w + i * np : NULL, *pp = st ? st->pulses + i * np : NULL;
+    ml_do_pulse(pop, i, dir > 0 ? -d->v_max : d->v_max, d->width_max, c); /* reset */
+    ml_plan_grid(f, s->coverage, P, grid);
+    if (st) { gp[0] = f->g_start; record(pop, st, i, 0); }
+    if (!st && s->kind == ML_SCHEME_VERIFY) {
+        if (stop > 0) ml_verify_to(pop, i, s, up, down, grid[stop], s->tol * fabs(grid[1] - grid[0]), c, NULL);
+        return;
+    }
+    if (s->kind == ML_SCHEME_FEEDFORWARD)
+        ml_schedule_ff(f, d, s, grid, P, sv, sw);
+    double g_pred = f->g_start;
+    for (int k = 1; k <= stop; k++) {
+        double v = pl->v_fixed, w = pl->width;
+        switch (s->kind) {
+        case ML_SCHEME_IDENTICAL:
+            g_pred = ml_fit_predict(f, g_pred, v, w);
+            break;
+        case ML_SCHEME_RAMP: {
+            double x = pl->r0 + (pl->r1 - pl->r0) * (P > 1 ? (double)(k - 1) / (P - 1) : 0);
+            if (s->modulate_width) { v = dir * fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d); w = x; }
+            else v = dir * x;
+            g_pred = ml_fit_predict(f, g_pred, v, w);
+            break;
+        }
+        case ML_SCHEME_FEEDFORWARD:
+            if (s->verify_every > 0 && (k - 1) % s->verify_every == 0)
+                hybrid_verify(pop, i, s, &fl, grid, P, k, sv, sw, &hy, c);
+            v = sv[k]; w = sw[k];
+            g_pred = grid[k];
+            if (s->verify_every > 0 && v != 0) hy.pred = ml_fit_predict(&fl, hy.pred, v, w);
+            break;
+        case ML_SCHEME_VERIFY: {
+            double before = c->pulses, vl = 0;
+            ml_verify_to(pop, i, s, up, down, grid[k], s->tol * fabs(grid[1] - grid[0]), c, &vl);
+            gp[k] = grid[k];
+            pv[k] = vl; pw[k] = pl->width; pp[k] = c->pulses - before;
+            record(pop, st, i, k);
+            continue;
+        }
+        }
+        if (v != 0) ml_do_pulse(pop, i, v, w, c);
+        if (st) {
+            gp[k] = g_pred;
+            pv[k] = v; pw[k] = w; pp[k] = v != 0;
+            record(pop, st, i, k);
+        }
+    }
+}
+
+/* Run program_device over all devices in parallel; per-device costs summed in order. */
+static ml_status run_all(ml_population *pop, const plan *pl, const int *stop, ml_staircase *st, ml_cost *total,
+                         ml_error *err)
+{
+    const size_t n = pop->n, np = (size_t)pl->P + 1;
     ml_cost *cs = calloc(n, sizeof(ml_cost));
-    if (!cs) { free(other); ml_staircase_free(st); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
-    #pragma omp parallel
+    if (!cs) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    int oom = 0;
+    #pragma omp parallel reduction(| : oom)
     {
         double *grid = malloc(np * sizeof *grid), *sv = malloc(np * sizeof *sv), *sw = malloc(np * sizeof *sw);
+        if (!grid || !sv || !sw) oom = 1;
         #pragma omp for schedule(dynamic, 16)
-        for (size_t i = 0; i < n; i++) {
-            const ml_fit *f = &st->fits[i];
-            ml_cost *c = &cs[i];
-            double *gp = st->g_pred + i * np, *pv = st->v + i * np, *pw = st->w + i * np, *pp = st->pulses + i * np;
-            ml_do_pulse(pop, i, dir > 0 ? -d->v_max : d->v_max, d->width_max, c); /* reset */
-            ml_plan_grid(f, s->coverage, P, grid);
-            gp[0] = f->g_start;
-            record(pop, st, i, 0);
-            if (s->kind == ML_SCHEME_FEEDFORWARD)
-                ml_schedule_ff(f, d, s, grid, P, sv, sw);
-            for (int k = 1; k <= P; k++) {
-                double v = st->v_fixed, w = width;
-                switch (s->kind) {
-                case ML_SCHEME_IDENTICAL:
-                    gp[k] = ml_fit_predict(f, gp[k - 1], v, w);
-                    break;
-                case ML_SCHEME_RAMP: {
-                    double x = r0 + (r1 - r0) * (P > 1 ? (double)(k - 1) / (P - 1) : 0);
-                    if (s->modulate_width) { v = dir * fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d); w = x; }
-                    else v = dir * x;
-                    gp[k] = ml_fit_predict(f, gp[k - 1], v, w);
-                    break;
-                }
-                case ML_SCHEME_FEEDFORWARD:
-                    if (s->verify_every > 0 && k > 1 && (k - 1) % s->verify_every == 0) {
-                        /* hybrid: read, then re-plan this step from the measured state */
-                        double r = ml_do_read(pop, i, c);
-                        double dg = grid[k] - r;
-                        if ((dg > 0) == (dir > 0)) {
-                            if (s->modulate_width) sw[k] = ml_fit_solve_width(f, r, dg, fabs(sv[k]), d->width_min, d->width_max);
-                            else sv[k] = dir * ml_fit_solve_v(f, r, dg, sw[k], d->v_max);
-                        } else {
-                            sv[k] = 0; /* already at or past the target: skip this pulse */
-                        }
-                    }
-                    v = sv[k]; w = sw[k];
-                    gp[k] = grid[k];
-                    break;
-                case ML_SCHEME_VERIFY: {
-                    double tol = s->tol * fabs(grid[1] - grid[0]);
-                    double before = c->pulses, vl = 0;
-                    ml_verify_to(pop, i, s, dir > 0 ? f : &other[i], dir > 0 ? &other[i] : f, grid[k], tol, c, &vl);
-                    gp[k] = grid[k];
-                    pv[k] = vl; pw[k] = width; pp[k] = c->pulses - before;
-                    record(pop, st, i, k);
-                    continue;
-                }
-                }
-                if (v != 0) ml_do_pulse(pop, i, v, w, c);
-                pv[k] = v; pw[k] = w; pp[k] = v != 0;
-                record(pop, st, i, k);
-            }
-        }
+        for (size_t i = 0; i < n; i++)
+            if (grid && sv && sw) program_device(pop, i, pl, stop ? stop[i] : pl->P, &cs[i], st, grid, sv, sw);
         free(grid); free(sv); free(sw);
     }
-    for (size_t i = 0; i < n; i++) ml_cost_add(&st->cost, &cs[i]);
+    for (size_t i = 0; i < n; i++) ml_cost_add(total, &cs[i]);
     free(cs);
-    st->fits_other = other;
+    return oom ? ml_error_set(err, ML_ENOMEM, "out of memory") : ML_OK;
+}
+
+ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, int dir, ml_staircase **out,
+                               ml_error *err)
+{
+    ml_staircase *st = calloc(1, sizeof *st);
+    if (!st) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    plan pl;
+    ml_status rc = prepare(pop, s, P, dir, &pl, &st->calib_cost, err);
+    if (rc) { free(st); return rc; }
+    const size_t n = pop->n, np = (size_t)P + 1;
+    st->ndev = n; st->npts = np; st->direction = dir;
+    double **arrs[] = {&st->g_true, &st->g_read, &st->g_mean, &st->g_pred, &st->v, &st->w, &st->pulses};
+    for (size_t k = 0; k < sizeof arrs / sizeof arrs[0] && !rc; k++)
+        if (!(*arrs[k] = calloc(n * np, sizeof(double)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory for the staircase");
+    if (!rc) rc = run_all(pop, &pl, NULL, st, &st->cost, err);
+    st->fits = pl.fits;
+    st->fits_other = pl.other;
+    st->v_fixed = pl.v_fixed;
+    if (rc) { ml_staircase_free(st); return rc; }
     *out = st;
     return ML_OK;
+}
+
+ml_status ml_program_levels(ml_population *pop, const ml_scheme *s, int P, int dir, const int *level, ml_cost *prog,
+                            ml_cost *calib, ml_error *err)
+{
+    plan pl;
+    ml_status rc = prepare(pop, s, P, dir, &pl, calib, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < pop->n && !rc; i++)
+        if (level[i] < 0 || level[i] > P) rc = ml_error_set(err, ML_EINVAL, "level %d of device %zu is outside 0..%d", level[i], i, P);
+    if (!rc) rc = run_all(pop, &pl, level, NULL, prog, err);
+    plan_free(&pl);
+    return rc;
 }
