@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""ResNet-18/34 inference, memlev vs PyTorch, side by side in one run.
+
+Both engines run the same random weights: the PyTorch model (1x28x28 input, 3x3
+stride-1 stem, no max-pool, torchvision stage layout, 10 classes, eval mode) is exported
+with torch.onnx.export and loaded by memlev (bench_infer_onnx). Batch 64, 2 threads.
+Prints images/s for both and the ratio memlev/PyTorch.
+
+usage: bench/infer_vs_torch.py [--build build] [--seconds 10] [--batch 64] [--threads 2]
+       [--arch resnet18,resnet34] [--json out.json]
+Needs Debian's python3-torch (run with /usr/bin/python3) and a built bench_infer_onnx.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.down is None else self.down(x)))
+
+
+class ResNet(nn.Module):
+    """torchvision resnet18/34 stages with a CIFAR-style 3x3 stride-1 stem, no max-pool."""
+
+    def __init__(self, blocks, width=64, in_ch=1, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        layers, cin = [], width
+        for i, n in enumerate(blocks):
+            cout = width << i
+            for j in range(n):
+                layers.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layers(x)
+        x = F.adaptive_avg_pool2d(x, 1)
+        return self.fc(torch.flatten(x, 1))
+
+
+ARCHS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
+
+
+def torch_ips(model, batch, seconds):
+    x = torch.rand(batch, 1, 28, 28)
+    with torch.inference_mode():
+        model(x)
+        model(x)
+        n, t0 = 0, time.perf_counter()
+        while n < 3 or time.perf_counter() - t0 < seconds:
+            model(x)
+            n += 1
+        t = time.perf_counter() - t0
+    return n * batch / t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--build", default=os.path.join(here, "..", "build"))
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--arch", default="resnet18,resnet34")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    exe = os.path.join(a.build, "bench_infer_onnx")
+    if not os.access(exe, os.X_OK):
+        sys.exit("%s not found: build first (cmake --build %s)" % (exe, a.build))
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    print("OPENBLAS_CORETYPE=%s  torch %s (%d threads)  batch %d  %.0f s per measurement"
+          % (os.environ.get("OPENBLAS_CORETYPE", ""), torch.__version__, torch.get_num_threads(), a.batch, a.seconds))
+    print("%-9s %10s %12s %12s %8s %10s" % ("model", "GMAC/img", "torch img/s", "memlev img/s", "ratio", "memlev GF/s"))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in a.arch.split(","):
+            model = ResNet(ARCHS[arch]).eval()
+            path = os.path.join(tmp, arch + ".onnx")
+            torch.onnx.export(model, torch.rand(1, 1, 28, 28), path, input_names=["input"],
+                              output_names=["logits"], opset_version=13,
+                              dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
+            t_ips = torch_ips(model, a.batch, a.seconds)
+            out = subprocess.run([exe, path, str(a.batch), str(a.threads), str(a.seconds)],
+                                 check=True, capture_output=True, text=True).stdout
+            m = json.loads(out.strip().splitlines()[-1])
+            row = {"arch": arch, "batch": a.batch, "threads": a.threads,
+                   "macs_per_image": m["macs_per_image"], "torch_images_per_s": t_ips,
+                   "memlev_images_per_s": m["images_per_s"], "ratio": m["images_per_s"] / t_ips,
+                   "memlev_gflops": m["gflops"], "torch_gflops": 2 * m["macs_per_image"] * t_ips / 1e9}
+            rows.append(row)
+            print("%-9s %10.3f %12.1f %12.1f %8.2f %10.1f" % (arch, row["macs_per_image"] / 1e9, t_ips,
+                  row["memlev_images_per_s"], row["ratio"], row["memlev_gflops"]), flush=True)
+    if a.json:
+        with open(a.json + ".tmp", "w") as f:
+            json.dump(rows, f, indent=1)
+        os.replace(a.json + ".tmp", a.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+#!/bin/sh
+# ResNet-18/34 inference, memlev vs PyTorch (see infer_vs_torch.py). usage: bench/infer_vs_torch.sh [build dir] [args]
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../build}
+[ $# -gt 0 ] && shift
+exec /usr/bin/python3 "$here/infer_vs_torch.py" --build "$build" "$@"
