@@ -24,16 +24,20 @@ static float *laplace_weights(size_t n)
     return w;
 }
 
-static ml_levelset *levels(ml_scheme_kind k, int n)
+/* per_device = 0: one calibration for the population (fast enough for large layers) */
+static ml_levelset *levels_cal(ml_scheme_kind k, int n, int per_device)
 {
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
     ml_scheme s;
     ml_scheme_defaults(&s, k);
+    s.calib_per_device = per_device;
     ml_levelset *ls = NULL;
     assert_int_equal(ml_levelset_build(&d, &s, n, 400, 3, &ls, NULL), ML_OK);
     return ls;
 }
+
+static ml_levelset *levels(ml_scheme_kind k, int n) { return levels_cal(k, n, 0); }
 
 static void pulse_and_statistical_modes_agree_in_distribution(void **state)
 {
@@ -89,6 +93,22 @@ static void quantize_mode_picks_the_nearest_level(void **state)
     ml_levelset_free(ls);
 }
 
+static void per_device_calibration_programs_each_device(void **state)
+{
+    ml_levelset *ls = levels_cal(ML_SCHEME_FEEDFORWARD, 32, 1);
+    enum { M = 512 };
+    float *w = laplace_weights(M), out[M];
+    ml_transfer_opts o = {ML_TRANSFER_PULSE, 0, 0, 2};
+    ml_transfer_stats st = {0};
+    assert_int_equal(ml_transfer_array(w, 1, M, ls, &o, 0, out, NULL, NULL, &st, NULL), ML_OK);
+    assert_true(st.calib_pulses > 100.0 * 2 * M); /* every device characterised itself */
+    double e = 0, wmax = 0;
+    for (int i = 0; i < M; i++) { e += (out[i] - w[i]) * (out[i] - w[i]); wmax = fmax(wmax, fabs(w[i])); }
+    assert_true(sqrt(e / M) < 0.05 * wmax); /* 32 levels: quantisation + device noise */
+    free(w);
+    ml_levelset_free(ls);
+}
+
 static void invalid_requests_are_errors(void **state)
 {
     ml_levelset *ls = levels(ML_SCHEME_FEEDFORWARD, 4);
@@ -111,6 +131,7 @@ int main(void)
         cmocka_unit_test(pulse_and_statistical_modes_agree_in_distribution),
         cmocka_unit_test(pulse_mode_does_not_depend_on_threads),
         cmocka_unit_test(quantize_mode_picks_the_nearest_level),
+        cmocka_unit_test(per_device_calibration_programs_each_device),
         cmocka_unit_test(invalid_requests_are_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,14 +23,14 @@ typedef struct ml_levelset {
     double *mean;           /* measured mean per level (S) */
     int nsamp;              /* samples per level */
     double *samples;        /* [level * nsamp + s], sorted ascending (S) */
-    double *v, *w;          /* open loop: pulse k (1..n-1) of the shared schedule */
     ml_fit fit, fit_other;  /* shared calibration (staircase polarity, opposite polarity) */
     int states;             /* distinguishable states of this level set (<= n) */
     double pulses_per_level;/* programming pulses per level (mean over levels, from reset) */
+    double calib_pulses_per_device; /* calibration cost per device of the sample */
 } ml_levelset;
 
-/* Characterise n levels on sample_devices devices (a separate chip sample: seed is mixed).
- * Calibration is shared (one model for the population), as a whole network is programmed. */
+/* Characterise n levels on sample_devices devices (a separate chip sample: seed is mixed),
+ * calibrated as the scheme says (per device, or one model for the population). */
 ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s, int n, size_t sample_devices, uint64_t seed,
                             ml_levelset **out, ml_error *err);
 void ml_levelset_free(ml_levelset *ls);
@@ -46,6 +46,7 @@ typedef struct ml_transfer_opts {
 
 typedef struct ml_transfer_stats {
     double devices, pulses, reads, energy_j, seconds;
+    double calib_pulses;    /* calibration pulses (pulse mode: measured; else the level set's rate) */
 } ml_transfer_stats;
 
 /* Transfer one weight array w[n] (rows = output channels of cols weights each, for

@@ -62,7 +62,7 @@ ml_status ml_device_preset(const char *name, ml_device *d, ml_error *err)
         d->relax_r = 0;
         d->relax_tau = 1.0;
         d->d2d_a_p = d->d2d_a_d = 0.05;
-        d->d2d_g_min = d->d2d_g_max = 0.005;
+        d->d2d_g_min = d->d2d_g_max = 0.001;
         d->d2d_v0_p = d->d2d_v0_d = 0.02;
         d->v_read = 0.1;
         d->t_read = 1e-6;

@@ -1,6 +1,6 @@
-/* ONNX import: unpack a ModelProto with protobuf-c, check it, fold constants and build
- * an ml_net node by node. Every index, size and type from the file is validated here;
- * the engine's ml_net_finalize then checks shapes. */
+/* ONNX import: unpack a ModelProto with protobuf-c, check it and build an ml_net node by
+ * node (constant folding is in onnx_fold.c). Every index, size and type from the file is
+ * validated here; the engine's ml_net_finalize then checks shapes. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,30 +8,7 @@
 #include "memlev/onnx.h"
 #include "nn/onnx_priv.h"
 
-enum { V_CONST = 1, V_TENSOR = 2, V_UNAVAILABLE = 3 };
-
-typedef struct value {
-    int kind;
-    int ci;   /* V_CONST: index into consts */
-    int ti;   /* net tensor index, -1 until a node uses it (consts are added lazily) */
-    int node; /* V_UNAVAILABLE: producing node */
-} value;
-
-typedef struct loader {
-    const char *path;
-    ml_error *err;
-    Onnx__GraphProto *g;
-    ml_net *net;
-    mlx_names names;
-    value *vals;
-    int nvals, capvals;
-    mlx_const *consts;
-    int nconsts, capconsts;
-    int64_t opset;
-} loader;
-
-static ml_status fail(loader *L, ml_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static ml_status fail(loader *L, ml_status code, const char *fmt, ...)
+ml_status mlx_fail(mlx_loader *L, ml_status code, const char *fmt, ...)
 {
     char msg[sizeof L->err->msg];
     va_list ap;
@@ -42,7 +19,7 @@ static ml_status fail(loader *L, ml_status code, const char *fmt, ...)
 }
 
 /* Prefix an error set by a helper (engine, tensor decoding) with the file name. */
-static ml_status prefix(loader *L, ml_status code)
+ml_status mlx_prefix(mlx_loader *L, ml_status code)
 {
     if (L->err) {
         char msg[sizeof L->err->msg];
@@ -63,27 +40,27 @@ static const char *node_label(const Onnx__NodeProto *n, int idx, char *buf, size
     return buf;
 }
 
-static int new_value(loader *L, const char *name, int kind)
+static int new_value(mlx_loader *L, const char *name, int kind)
 {
     if (L->nvals == L->capvals || mlx_names_put(&L->names, name, L->nvals))
         return -1;
-    value *v = &L->vals[L->nvals];
+    mlx_value *v = &L->vals[L->nvals];
     v->kind = kind;
     v->ci = v->ti = v->node = -1;
     return L->nvals++;
 }
 
 /* Take ownership of c as a new constant value called name. */
-static ml_status add_const(loader *L, const char *name, mlx_const *c)
+ml_status mlx_add_const(mlx_loader *L, const char *name, mlx_const *c)
 {
     if (L->nconsts == L->capconsts) {
         mlx_const_clear(c);
-        return fail(L, ML_ENOMEM, "out of memory");
+        return mlx_fail(L, ML_ENOMEM, "out of memory");
     }
-    int vi = new_value(L, name, V_CONST);
+    int vi = new_value(L, name, MLX_V_CONST);
     if (vi < 0) {
         mlx_const_clear(c);
-        return fail(L, ML_ENOMEM, "out of memory");
+        return mlx_fail(L, ML_ENOMEM, "out of memory");
     }
     L->consts[L->nconsts] = *c;
     memset(c, 0, sizeof *c);
@@ -92,35 +69,35 @@ static ml_status add_const(loader *L, const char *name, mlx_const *c)
 }
 
 /* Net tensor for value vi, adding a constant to the net on first use. */
-static int tensor_of(loader *L, int vi, const char *name, unsigned flags, const char *who)
+static int tensor_of(mlx_loader *L, int vi, const char *name, unsigned flags, const char *who)
 {
-    value *v = &L->vals[vi];
-    if (v->kind == V_CONST && v->ti < 0) {
+    mlx_value *v = &L->vals[vi];
+    if (v->kind == MLX_V_CONST && v->ti < 0) {
         const mlx_const *c = &L->consts[v->ci];
         if (c->ints) {
-            fail(L, ML_EFORMAT, "%s: input '%s' is an integer tensor, float expected", who, name);
+            mlx_fail(L, ML_EFORMAT, "%s: input '%s' is an integer tensor, float expected", who, name);
             return -1;
         }
         if (c->rank > ML_MAX_DIMS) {
-            fail(L, ML_EUNSUPP, "%s: constant '%s' has rank %d (at most %d)", who, name, c->rank, ML_MAX_DIMS);
+            mlx_fail(L, ML_EUNSUPP, "%s: constant '%s' has rank %d (at most %d)", who, name, c->rank, ML_MAX_DIMS);
             return -1;
         }
         v->ti = ml_net_add_tensor(L->net, name, c->rank, c->dims, c->data, ML_TENSOR_PARAM | flags, L->err);
         if (v->ti < 0) {
-            prefix(L, L->err ? L->err->code : ML_EFORMAT);
+            mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
             return -1;
         }
         return v->ti;
     }
     if (v->ti >= 0)
-        L->net->tensors[v->ti].flags |= (v->kind == V_CONST ? flags : 0);
+        L->net->tensors[v->ti].flags |= (v->kind == MLX_V_CONST ? flags : 0);
     return v->ti;
 }
 
 /* ---- attributes ---- */
 
 /* Read an ints attribute of exactly want entries in [lo, hi]; 0 if absent. */
-static ml_status attr_ints(loader *L, const Onnx__NodeProto *n, const char *who, const char *name,
+static ml_status attr_ints(mlx_loader *L, const Onnx__NodeProto *n, const char *who, const char *name,
                            int want, int lo, int hi, int *out)
 {
     int64_t v[8];
@@ -129,65 +106,65 @@ static ml_status attr_ints(loader *L, const Onnx__NodeProto *n, const char *who,
     if (r == 0)
         return ML_OK;
     if (r < 0)
-        return fail(L, ML_EFORMAT, "%s: attribute %s must be a list of at most 8 integers", who, name);
+        return mlx_fail(L, ML_EFORMAT, "%s: attribute %s must be a list of at most 8 integers", who, name);
     if (cnt != want)
-        return fail(L, ML_EUNSUPP, "%s: attribute %s has %d entries; only 2-D (%d) is supported", who, name,
+        return mlx_fail(L, ML_EUNSUPP, "%s: attribute %s has %d entries; only 2-D (%d) is supported", who, name,
                     cnt, want);
     for (int i = 0; i < cnt; i++) {
         if (v[i] < lo || v[i] > hi)
-            return fail(L, ML_EFORMAT, "%s: attribute %s[%d] = %lld out of range [%d, %d]", who, name, i,
+            return mlx_fail(L, ML_EFORMAT, "%s: attribute %s[%d] = %lld out of range [%d, %d]", who, name, i,
                         (long long)v[i], lo, hi);
         out[i] = (int)v[i];
     }
     return ML_OK;
 }
 
-static ml_status attr_int(loader *L, const Onnx__NodeProto *n, const char *who, const char *name,
+static ml_status attr_int(mlx_loader *L, const Onnx__NodeProto *n, const char *who, const char *name,
                           int64_t lo, int64_t hi, int *out)
 {
     int64_t v;
     int r = mlx_attr_int(n, name, &v);
     if (r < 0)
-        return fail(L, ML_EFORMAT, "%s: attribute %s must be an integer", who, name);
+        return mlx_fail(L, ML_EFORMAT, "%s: attribute %s must be an integer", who, name);
     if (r == 0)
         return ML_OK;
     if (v < lo || v > hi)
-        return fail(L, ML_EUNSUPP, "%s: attribute %s = %lld not supported (%lld..%lld)", who, name,
+        return mlx_fail(L, ML_EUNSUPP, "%s: attribute %s = %lld not supported (%lld..%lld)", who, name,
                     (long long)v, (long long)lo, (long long)hi);
     *out = (int)v;
     return ML_OK;
 }
 
-static ml_status attr_float(loader *L, const Onnx__NodeProto *n, const char *who, const char *name, float *out)
+static ml_status attr_float(mlx_loader *L, const Onnx__NodeProto *n, const char *who, const char *name, float *out)
 {
     int r = mlx_attr_float(n, name, out);
     if (r < 0)
-        return fail(L, ML_EFORMAT, "%s: attribute %s must be a float", who, name);
+        return mlx_fail(L, ML_EFORMAT, "%s: attribute %s must be a float", who, name);
     return ML_OK;
 }
 
 #define TRY(x) do { ml_status s_ = (x); if (s_) return s_; } while (0)
 
-static ml_status window_attrs(loader *L, const Onnx__NodeProto *n, const char *who, ml_attrs *a, int pool)
+static ml_status window_attrs(mlx_loader *L, const Onnx__NodeProto *n, const char *who, ml_attrs *a, int pool)
 {
     const char *ap = NULL;
     size_t aplen = 0;
     int r = mlx_attr_string(n, "auto_pad", &ap, &aplen);
     if (r < 0)
-        return fail(L, ML_EFORMAT, "%s: attribute auto_pad must be a string", who);
+        return mlx_fail(L, ML_EFORMAT, "%s: attribute auto_pad must be a string", who);
     if (r > 0 && !(aplen == 6 && !memcmp(ap, "NOTSET", 6)) && !(aplen == 5 && !memcmp(ap, "VALID", 5)))
-        return fail(L, ML_EUNSUPP, "%s: auto_pad '%.*s' is not supported (give explicit pads)", who,
+        return mlx_fail(L, ML_EUNSUPP, "%s: auto_pad '%.*s' is not supported (give explicit pads)", who,
                     (int)(aplen > 32 ? 32 : aplen), ap);
     TRY(attr_ints(L, n, who, "kernel_shape", 2, 1, 1 << 16, a->kernel));
     TRY(attr_ints(L, n, who, "strides", 2, 1, 1 << 16, a->strides));
     TRY(attr_ints(L, n, who, "pads", 4, 0, 1 << 16, a->pads));
     TRY(attr_ints(L, n, who, "dilations", 2, 1, 1 << 16, a->dilations));
     if (pool && (a->kernel[0] < 1 || a->kernel[1] < 1))
-        return fail(L, ML_EFORMAT, "%s: kernel_shape is required", who);
+        return mlx_fail(L, ML_EFORMAT, "%s: kernel_shape is required", who);
     return ML_OK;
 }
 
-static ml_status op_attrs(loader *L, const Onnx__NodeProto *n, const char *who, ml_op op, ml_attrs *a)
+static ml_status op_attrs(mlx_loader *L, const Onnx__NodeProto *n, const char *who, ml_op op, ml_attrs *a)
 {
     int v = 0;
     switch (op) {
@@ -207,7 +184,7 @@ static ml_status op_attrs(loader *L, const Onnx__NodeProto *n, const char *who, 
         v = 1;
         TRY(attr_int(L, n, who, "spatial", 1, 1, &v));
         if (!(a->epsilon >= 0 && a->epsilon < 1))
-            return fail(L, ML_EFORMAT, "%s: epsilon %g out of range", who, a->epsilon);
+            return mlx_fail(L, ML_EFORMAT, "%s: epsilon %g out of range", who, a->epsilon);
         return ML_OK;
     case ML_OP_GEMM:
         TRY(attr_float(L, n, who, "alpha", &a->alpha));
@@ -223,193 +200,70 @@ static ml_status op_attrs(loader *L, const Onnx__NodeProto *n, const char *who, 
 
 /* ---- constant folding ---- */
 
-static ml_status const_alloc(loader *L, mlx_const *r, int rank, const int64_t *dims, int ints)
+/* Shape arithmetic: every input must be a constant, except Shape's, which may be an
+ * activation (its dims are known once the net so far is finalized). */
+static ml_status shape_node(mlx_loader *L, const Onnx__NodeProto *n, const char *who, const char *label)
 {
-    memset(r, 0, sizeof *r);
-    r->rank = rank;
-    for (int i = 0; i < rank; i++)
-        r->dims[i] = dims[i];
-    r->n = mlx_numel(dims, (size_t)rank);
-    if (r->n < 0)
-        return fail(L, ML_EFORMAT, "constant folding gives absurd dims");
-    r->data = malloc(((size_t)r->n ? (size_t)r->n : 1) * sizeof(float));
-    if (ints)
-        r->ints = malloc(((size_t)r->n ? (size_t)r->n : 1) * sizeof(int64_t));
-    if (!r->data || (ints && !r->ints)) {
-        mlx_const_clear(r);
-        return fail(L, ML_ENOMEM, "out of memory");
+    if (n->n_input < 1 || n->n_input > 1024)
+        return mlx_fail(L, ML_EFORMAT, "%s: %zu inputs", who, n->n_input);
+    int *vin = malloc(n->n_input * sizeof *vin);
+    if (!vin)
+        return mlx_fail(L, ML_ENOMEM, "out of memory");
+    int is_shape = !strcmp(n->op_type, "Shape");
+    for (size_t i = 0; i < n->n_input; i++) {
+        const char *in = n->input[i];
+        vin[i] = in && *in ? mlx_names_get(&L->names, in) : -1;
+        if (in && *in && vin[i] < 0) {
+            free(vin);
+            return mlx_fail(L, ML_EFORMAT, "%s: input '%s' is not defined before the node", who, in);
+        }
+        if (vin[i] >= 0 && L->vals[vin[i]].kind != MLX_V_CONST && !(is_shape && L->vals[vin[i]].kind == MLX_V_TENSOR)) {
+            free(vin);
+            return mlx_fail(L, ML_EUNSUPP, "node '%s': unsupported op '%s' (on computed values; only shape arithmetic on constants is folded)",
+                            label, n->op_type);
+        }
     }
+    ml_status st = mlx_fold_shape_op(L, who, n, vin, (int)n->n_input);
+    free(vin);
+    return st;
+}
+
+ml_status mlx_activation_dims(mlx_loader *L, int vi, int64_t *dims, int *rank)
+{
+    int ti = L->vals[vi].ti;
+    if (ti != L->input) {
+        ml_net_set_io(L->net, L->input, ti);
+        if (ml_net_finalize(L->net, L->err))
+            return mlx_prefix(L, L->err->code);
+    }
+    const ml_tensor *t = &L->net->tensors[ti];
+    *rank = t->ndim;
+    for (int i = 0; i < t->ndim; i++)
+        dims[i] = t->dims[i];
+    dims[0] = 1;
     return ML_OK;
 }
 
-/* Elementwise a op b with numpy broadcasting (float). */
-static ml_status fold_binary(loader *L, const char *who, ml_op op, const mlx_const *a, const mlx_const *b, mlx_const *r)
-{
-    int rank = a->rank > b->rank ? a->rank : b->rank;
-    int64_t ad[MLX_MAX_RANK], bd[MLX_MAX_RANK], od[MLX_MAX_RANK];
-    for (int i = 0; i < rank; i++) {
-        ad[i] = i >= rank - a->rank ? a->dims[i - (rank - a->rank)] : 1;
-        bd[i] = i >= rank - b->rank ? b->dims[i - (rank - b->rank)] : 1;
-        if (ad[i] != bd[i] && ad[i] != 1 && bd[i] != 1)
-            return fail(L, ML_EFORMAT, "%s: constant shapes do not broadcast", who);
-        od[i] = ad[i] == 1 ? bd[i] : ad[i];
-    }
-    TRY(const_alloc(L, r, rank, od, 0));
-    for (int64_t k = 0; k < r->n; k++) {
-        int64_t rem = k, ia = 0, ib = 0, sa = 1, sb = 1;
-        for (int i = rank - 1; i >= 0; i--) {
-            int64_t idx = rem % od[i];
-            rem /= od[i];
-            ia += (ad[i] == 1 ? 0 : idx) * sa;
-            ib += (bd[i] == 1 ? 0 : idx) * sb;
-            sa *= ad[i];
-            sb *= bd[i];
-        }
-        float x = a->data[ia], y = b->data[ib];
-        r->data[k] = op == ML_OP_ADD ? x + y : op == ML_OP_SUB ? x - y : op == ML_OP_MUL ? x * y : x / y;
-    }
-    return ML_OK;
-}
-
-/* Target dims of Reshape (shape from an int tensor; 0 copies, -1 infers). */
-static ml_status reshape_dims(loader *L, const char *who, const int64_t *in, int inrank, int64_t n_in,
-                              const mlx_const *shape, int64_t *out, int *outrank)
-{
-    if (!shape->ints || shape->rank != 1 || shape->n < 1 || shape->n > MLX_MAX_RANK)
-        return fail(L, ML_EFORMAT, "%s: shape must be a 1-D integer constant of 1..%d entries", who, MLX_MAX_RANK);
-    int infer = -1;
-    int64_t known = 1;
-    for (int i = 0; i < shape->n; i++) {
-        int64_t v = shape->ints[i];
-        if (v == 0 && in)
-            v = i < inrank ? in[i] : -2;
-        if (v == -1 && infer < 0) {
-            infer = i;
-            out[i] = 1;
-            continue;
-        }
-        if (v < (in ? 1 : 0) || v > MLX_MAX_ELEMS)
-            return fail(L, ML_EFORMAT, "%s: bad shape entry %lld", who, (long long)shape->ints[i]);
-        out[i] = v;
-        if (v && known > MLX_MAX_ELEMS / v)
-            return fail(L, ML_EFORMAT, "%s: absurd shape", who);
-        known *= v;
-    }
-    if (in) {
-        if (infer >= 0) {
-            if (known == 0 || n_in % known)
-                return fail(L, ML_EFORMAT, "%s: cannot reshape %lld values", who, (long long)n_in);
-            out[infer] = n_in / known;
-        } else if (known != n_in) {
-            return fail(L, ML_EFORMAT, "%s: cannot reshape %lld values to %lld", who, (long long)n_in, (long long)known);
-        }
-    }
-    *outrank = (int)shape->n;
-    return ML_OK;
-}
-
-/* Fold a node whose inputs are all constants into a new constant called outname. */
-static ml_status fold_node(loader *L, const char *who, ml_op op, const Onnx__NodeProto *n, const int *in,
-                           int nin, const char *outname)
-{
-    mlx_const r;
-    const mlx_const *a = &L->consts[L->vals[in[0]].ci];
-    switch (op) {
-    case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV: {
-        const mlx_const *b = &L->consts[L->vals[in[1]].ci];
-        if (a->ints || b->ints)
-            return fail(L, ML_EUNSUPP, "%s: integer arithmetic is not supported", who);
-        TRY(fold_binary(L, who, op, a, b, &r));
-        break;
-    }
-    case ML_OP_IDENTITY:
-    case ML_OP_RESHAPE:
-    case ML_OP_FLATTEN: {
-        int64_t dims[MLX_MAX_RANK];
-        int rank = a->rank;
-        memcpy(dims, a->dims, sizeof dims);
-        if (op == ML_OP_RESHAPE) {
-            if (nin < 2)
-                return fail(L, ML_EFORMAT, "%s: Reshape needs 2 inputs", who);
-            TRY(reshape_dims(L, who, a->dims, a->rank, a->n, &L->consts[L->vals[in[1]].ci], dims, &rank));
-        } else if (op == ML_OP_FLATTEN) {
-            ml_attrs at;
-            ml_attrs_default(&at);
-            TRY(op_attrs(L, n, who, op, &at));
-            int ax = at.axis < 0 ? at.axis + a->rank : at.axis;
-            if (ax < 0 || ax > a->rank)
-                return fail(L, ML_EFORMAT, "%s: axis %d out of range", who, at.axis);
-            dims[0] = mlx_numel(a->dims, (size_t)ax);
-            dims[1] = a->n / (dims[0] ? dims[0] : 1);
-            rank = 2;
-        }
-        TRY(const_alloc(L, &r, rank, dims, a->ints != NULL));
-        if (r.n != a->n) {
-            mlx_const_clear(&r);
-            return fail(L, ML_EFORMAT, "%s: element count changes", who);
-        }
-        memcpy(r.data, a->data, (size_t)a->n * sizeof(float));
-        if (a->ints)
-            memcpy(r.ints, a->ints, (size_t)a->n * sizeof(int64_t));
-        break;
-    }
-    default:
-        return fail(L, ML_EUNSUPP, "%s: all inputs are constants (cannot fold %s)", who, ml_op_name(op));
-    }
-    return add_const(L, outname, &r);
-}
-
-/* ---- nodes ---- */
-
-static ml_status constant_node(loader *L, const Onnx__NodeProto *n, const char *who)
-{
-    mlx_const c;
-    memset(&c, 0, sizeof c);
-    const Onnx__AttributeProto *a;
-    char what[600];
-    snprintf(what, sizeof what, "%s: value", who);
-    if ((a = mlx_attr(n, "value"))) {
-        if (!a->t)
-            return fail(L, ML_EFORMAT, "%s: value is not a tensor", who);
-        if (mlx_const_decode(a->t, what, &c, L->err))
-            return prefix(L, L->err ? L->err->code : ML_EFORMAT);
-    } else if ((a = mlx_attr(n, "value_float")) || (a = mlx_attr(n, "value_floats"))) {
-        int one = a->has_f && a->n_floats == 0;
-        int64_t d = one ? 1 : (int64_t)a->n_floats;
-        TRY(const_alloc(L, &c, one ? 0 : 1, &d, 0));
-        for (int64_t i = 0; i < c.n; i++)
-            c.data[i] = one ? a->f : a->floats[i];
-    } else if ((a = mlx_attr(n, "value_int")) || (a = mlx_attr(n, "value_ints"))) {
-        int one = a->has_i && a->n_ints == 0;
-        int64_t d = one ? 1 : (int64_t)a->n_ints;
-        TRY(const_alloc(L, &c, one ? 0 : 1, &d, 1));
-        for (int64_t i = 0; i < c.n; i++) {
-            c.ints[i] = one ? a->i : a->ints[i];
-            c.data[i] = (float)c.ints[i];
-        }
-    } else {
-        return fail(L, ML_EUNSUPP, "%s: Constant without a dense tensor, float or int value", who);
-    }
-    return add_const(L, n->output[0], &c);
-}
-
-static ml_status load_node(loader *L, const Onnx__NodeProto *n, int idx)
+static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
 {
     char buf[32], who[400];
     const char *label = node_label(n, idx, buf, sizeof buf);
     const char *opname = str_or(n->op_type, "");
     snprintf(who, sizeof who, "node '%.200s' (%.60s)", label, opname);
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
-        return fail(L, ML_EUNSUPP, "node '%s': unsupported op '%s' (domain '%s')", label, opname, n->domain);
+        return mlx_fail(L, ML_EUNSUPP, "node '%s': unsupported op '%s' (domain '%s')", label, opname, n->domain);
     int is_const = !strcmp(opname, "Constant");
+    int is_shape = mlx_is_shape_op(opname);
     ml_op op = ML_OP_IDENTITY;
-    if (!is_const && ml_op_from_name(opname, &op))
-        return fail(L, ML_EUNSUPP, "node '%s': unsupported op '%s'", label, opname);
+    if (!is_const && !is_shape && ml_op_from_name(opname, &op))
+        return mlx_fail(L, ML_EUNSUPP, "node '%s': unsupported op '%s'", label, opname);
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
-        return fail(L, ML_EFORMAT, "%s: no output", who);
+        return mlx_fail(L, ML_EFORMAT, "%s: no output", who);
     for (size_t i = 0; i < n->n_output; i++)
         if (n->output[i] && *n->output[i] && mlx_names_get(&L->names, n->output[i]) >= 0)
-            return fail(L, ML_EFORMAT, "%s: output '%s' is defined twice", who, n->output[i]);
+            return mlx_fail(L, ML_EFORMAT, "%s: output '%s' is defined twice", who, n->output[i]);
+    if (is_shape)
+        return shape_node(L, n, who, label);
 
     /* Inputs: resolve names; "" marks an absent optional input. */
     int dropout = !strcmp(opname, "Dropout");
@@ -417,9 +271,9 @@ static ml_status load_node(loader *L, const Onnx__NodeProto *n, int idx)
     if (dropout && nin > 1) {
         for (size_t i = 1; i < nin; i++) {
             int vi = n->input[i] && *n->input[i] ? mlx_names_get(&L->names, n->input[i]) : -1;
-            if (i == 2 && vi >= 0 && L->vals[vi].kind == V_CONST && L->consts[L->vals[vi].ci].n == 1 &&
+            if (i == 2 && vi >= 0 && L->vals[vi].kind == MLX_V_CONST && L->consts[L->vals[vi].ci].n == 1 &&
                 L->consts[L->vals[vi].ci].data[0] != 0)
-                return fail(L, ML_EUNSUPP, "%s: training_mode is set", who);
+                return mlx_fail(L, ML_EUNSUPP, "%s: training_mode is set", who);
         }
         nin = 1;
     }
@@ -427,59 +281,59 @@ static ml_status load_node(loader *L, const Onnx__NodeProto *n, int idx)
     static const int maxin[ML_OP_COUNT] = {3, 5, 1, 1, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1};
     if (is_const) {
         if (nin)
-            return fail(L, ML_EFORMAT, "%s: Constant takes no inputs", who);
-        return constant_node(L, n, who);
+            return mlx_fail(L, ML_EFORMAT, "%s: Constant takes no inputs", who);
+        return mlx_constant_node(L, n, who);
     }
     if ((int)nin < minin[op] || (int)nin > maxin[op])
-        return fail(L, ML_EFORMAT, "%s: %zu inputs (expected %d..%d)", who, nin, minin[op], maxin[op]);
+        return mlx_fail(L, ML_EFORMAT, "%s: %zu inputs (expected %d..%d)", who, nin, minin[op], maxin[op]);
     int vin[ML_MAX_INPUTS], all_const = 1;
     for (size_t i = 0; i < nin; i++) {
         const char *in = n->input[i];
         vin[i] = -1;
         if (!in || !*in) {
             if ((int)i < minin[op])
-                return fail(L, ML_EFORMAT, "%s: required input %zu is empty", who, i);
+                return mlx_fail(L, ML_EFORMAT, "%s: required input %zu is empty", who, i);
             continue;
         }
         vin[i] = mlx_names_get(&L->names, in);
         if (vin[i] < 0)
-            return fail(L, ML_EFORMAT, "%s: input '%s' is not defined before the node", who, in);
-        if (L->vals[vin[i]].kind == V_UNAVAILABLE)
-            return fail(L, ML_EUNSUPP, "%s: input '%s' is an extra output of node %d that memlev does not compute",
+            return mlx_fail(L, ML_EFORMAT, "%s: input '%s' is not defined before the node", who, in);
+        if (L->vals[vin[i]].kind == MLX_V_UNAVAILABLE)
+            return mlx_fail(L, ML_EUNSUPP, "%s: input '%s' is an extra output of node %d that memlev does not compute",
                         who, in, L->vals[vin[i]].node);
-        if (L->vals[vin[i]].kind != V_CONST)
+        if (L->vals[vin[i]].kind != MLX_V_CONST)
             all_const = 0;
     }
     /* Extra outputs (BN statistics, MaxPool indices, Dropout mask) are not computed. */
     for (size_t i = 1; i < n->n_output; i++) {
         if (!n->output[i] || !*n->output[i])
             continue;
-        int vi = new_value(L, n->output[i], V_UNAVAILABLE);
+        int vi = new_value(L, n->output[i], MLX_V_UNAVAILABLE);
         if (vi < 0)
-            return fail(L, ML_ENOMEM, "out of memory");
+            return mlx_fail(L, ML_ENOMEM, "out of memory");
         L->vals[vi].node = idx;
     }
     if (all_const)
-        return fold_node(L, who, op, n, vin, (int)nin, n->output[0]);
+        return mlx_fold_node(L, who, op, n, vin, (int)nin, n->output[0]);
 
     ml_attrs at;
     ml_attrs_default(&at);
     TRY(op_attrs(L, n, who, op, &at));
     if (op == ML_OP_RESHAPE) {
-        value *sv = &L->vals[vin[1]];
+        mlx_value *sv = &L->vals[vin[1]];
         int64_t dims[MLX_MAX_RANK];
         int rank = 0, allowzero = 0;
-        if (sv->kind != V_CONST)
-            return fail(L, ML_EUNSUPP, "%s: shape must be a constant", who);
+        if (sv->kind != MLX_V_CONST)
+            return mlx_fail(L, ML_EUNSUPP, "%s: shape must be a constant", who);
         TRY(attr_int(L, n, who, "allowzero", 0, 1, &allowzero));
-        TRY(reshape_dims(L, who, NULL, 0, 0, &L->consts[sv->ci], dims, &rank));
+        TRY(mlx_reshape_dims(L, who, NULL, 0, 0, &L->consts[sv->ci], dims, &rank));
         if (rank > ML_MAX_DIMS)
-            return fail(L, ML_EUNSUPP, "%s: target rank %d exceeds %d", who, rank, ML_MAX_DIMS);
+            return mlx_fail(L, ML_EUNSUPP, "%s: target rank %d exceeds %d", who, rank, ML_MAX_DIMS);
         at.nshape = rank;
         for (int i = 0; i < rank; i++) {
             at.shape[i] = L->consts[sv->ci].ints[i];
             if (allowzero && at.shape[i] == 0)
-                return fail(L, ML_EUNSUPP, "%s: allowzero with a 0 entry is not supported", who);
+                return mlx_fail(L, ML_EUNSUPP, "%s: allowzero with a 0 entry is not supported", who);
         }
         nin = 1;
     }
@@ -495,56 +349,56 @@ static ml_status load_node(loader *L, const Onnx__NodeProto *n, int idx)
     }
     int out = ml_net_add_tensor(L->net, n->output[0], 0, NULL, NULL, 0, L->err);
     if (out < 0)
-        return prefix(L, L->err ? L->err->code : ML_EFORMAT);
-    int vo = new_value(L, n->output[0], V_TENSOR);
+        return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
+    int vo = new_value(L, n->output[0], MLX_V_TENSOR);
     if (vo < 0)
-        return fail(L, ML_ENOMEM, "out of memory");
+        return mlx_fail(L, ML_ENOMEM, "out of memory");
     L->vals[vo].ti = out;
     if (ml_net_add_node(L->net, op, n->name ? n->name : "", tin, (int)nin, out, &at, L->err) < 0)
-        return prefix(L, L->err ? L->err->code : ML_EFORMAT);
+        return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
     return ML_OK;
 }
 
 /* ---- graph ---- */
 
-static ml_status load_input(loader *L, const Onnx__ValueInfoProto *vi, int *ti)
+static ml_status load_input(mlx_loader *L, const Onnx__ValueInfoProto *vi, int *ti)
 {
     const char *name = vi->name;
     const Onnx__TypeProto *tp = vi->type;
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
-        return fail(L, ML_EUNSUPP, "input '%s': not a tensor", name);
+        return mlx_fail(L, ML_EUNSUPP, "input '%s': not a tensor", name);
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     if (!tt->has_elem_type || tt->elem_type != MLX_DT_FLOAT)
-        return fail(L, ML_EUNSUPP, "input '%s': element type %d, float expected", name, tt->has_elem_type ? tt->elem_type : 0);
+        return mlx_fail(L, ML_EUNSUPP, "input '%s': element type %d, float expected", name, tt->has_elem_type ? tt->elem_type : 0);
     if (!tt->shape || tt->shape->n_dim != 4)
-        return fail(L, ML_EUNSUPP, "input '%s': must be 4-D (N,C,H,W), has %d dims", name,
+        return mlx_fail(L, ML_EUNSUPP, "input '%s': must be 4-D (N,C,H,W), has %d dims", name,
                     tt->shape ? (int)tt->shape->n_dim : -1);
     int64_t dims[4] = {1, 0, 0, 0};
     for (int i = 1; i < 4; i++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
         if (!d || d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
             d->dim_value < 1 || d->dim_value > (1 << 20))
-            return fail(L, ML_EFORMAT, "input '%s': dim %d must be a fixed size in 1..%d", name, i, 1 << 20);
+            return mlx_fail(L, ML_EFORMAT, "input '%s': dim %d must be a fixed size in 1..%d", name, i, 1 << 20);
         dims[i] = d->dim_value;
     }
     if (dims[1] * dims[2] * dims[3] > ((int64_t)1 << 28))
-        return fail(L, ML_EFORMAT, "input '%s': %lldx%lldx%lld is absurdly large", name,
+        return mlx_fail(L, ML_EFORMAT, "input '%s': %lldx%lldx%lld is absurdly large", name,
                     (long long)dims[1], (long long)dims[2], (long long)dims[3]);
     *ti = ml_net_add_tensor(L->net, name, 4, dims, NULL, ML_TENSOR_INPUT, L->err);
     if (*ti < 0)
-        return prefix(L, L->err ? L->err->code : ML_EFORMAT);
-    int v = new_value(L, name, V_TENSOR);
+        return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
+    int v = new_value(L, name, MLX_V_TENSOR);
     if (v < 0)
-        return fail(L, ML_ENOMEM, "out of memory");
+        return mlx_fail(L, ML_ENOMEM, "out of memory");
     L->vals[v].ti = *ti;
     return ML_OK;
 }
 
-static ml_status load_graph(loader *L, const Onnx__ModelProto *m)
+static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
 {
     Onnx__GraphProto *g = m->graph;
     if (!g)
-        return fail(L, ML_EFORMAT, "no graph");
+        return mlx_fail(L, ML_EFORMAT, "no graph");
     L->g = g;
     L->opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++) {
@@ -553,39 +407,39 @@ static ml_status load_graph(loader *L, const Onnx__ModelProto *m)
             L->opset = o->has_version ? o->version : -1;
     }
     if (L->opset < 0)
-        return fail(L, ML_EFORMAT, "no opset_import for the default domain");
+        return mlx_fail(L, ML_EFORMAT, "no opset_import for the default domain");
     if (L->opset < 7 || L->opset > 18)
-        return fail(L, ML_EUNSUPP, "opset %lld is not supported (7..18)", (long long)L->opset);
+        return mlx_fail(L, ML_EUNSUPP, "opset %lld is not supported (7..18)", (long long)L->opset);
     if (g->n_sparse_initializer)
-        return fail(L, ML_EUNSUPP, "sparse initializers are not supported");
+        return mlx_fail(L, ML_EUNSUPP, "sparse initializers are not supported");
 
     size_t nv = g->n_initializer + g->n_input + 1;
     for (size_t i = 0; i < g->n_node; i++)
         nv += g->node[i] ? g->node[i]->n_output : 0;
     if (nv > (size_t)1 << 28 || g->n_node > (size_t)1 << 24)
-        return fail(L, ML_EFORMAT, "absurd number of nodes or tensors");
+        return mlx_fail(L, ML_EFORMAT, "absurd number of nodes or tensors");
     L->capvals = (int)nv;
     L->capconsts = (int)(g->n_initializer + g->n_node);
     L->vals = calloc(nv, sizeof *L->vals);
     L->consts = calloc((size_t)L->capconsts + 1, sizeof *L->consts);
     if (!L->vals || !L->consts || mlx_names_init(&L->names, nv))
-        return fail(L, ML_ENOMEM, "out of memory");
+        return mlx_fail(L, ML_ENOMEM, "out of memory");
     L->net = ml_net_new();
     if (!L->net || (g->name && *g->name && !(L->net->name = strdup(g->name))))
-        return fail(L, ML_ENOMEM, "out of memory");
+        return mlx_fail(L, ML_ENOMEM, "out of memory");
 
     for (size_t i = 0; i < g->n_initializer; i++) {
         const Onnx__TensorProto *t = g->initializer[i];
         if (!t || !t->name || !*t->name)
-            return fail(L, ML_EFORMAT, "initializer %zu has no name", i);
+            return mlx_fail(L, ML_EFORMAT, "initializer %zu has no name", i);
         if (mlx_names_get(&L->names, t->name) >= 0)
-            return fail(L, ML_EFORMAT, "initializer '%s' is defined twice", t->name);
+            return mlx_fail(L, ML_EFORMAT, "initializer '%s' is defined twice", t->name);
         char what[400];
         snprintf(what, sizeof what, "initializer '%.300s'", t->name);
         mlx_const c;
         if (mlx_const_decode(t, what, &c, L->err))
-            return prefix(L, L->err ? L->err->code : ML_EFORMAT);
-        TRY(add_const(L, t->name, &c));
+            return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
+        TRY(mlx_add_const(L, t->name, &c));
     }
     /* The graph input is the one input that is not an initializer (old exporters list
      * initializers among the inputs). */
@@ -593,34 +447,35 @@ static ml_status load_graph(loader *L, const Onnx__ModelProto *m)
     for (size_t i = 0; i < g->n_input; i++) {
         const Onnx__ValueInfoProto *vi = g->input[i];
         if (!vi || !vi->name || !*vi->name)
-            return fail(L, ML_EFORMAT, "graph input %zu has no name", i);
+            return mlx_fail(L, ML_EFORMAT, "graph input %zu has no name", i);
         if (mlx_names_get(&L->names, vi->name) >= 0) {
-            if (L->vals[mlx_names_get(&L->names, vi->name)].kind != V_CONST)
-                return fail(L, ML_EFORMAT, "graph input '%s' is listed twice", vi->name);
+            if (L->vals[mlx_names_get(&L->names, vi->name)].kind != MLX_V_CONST)
+                return mlx_fail(L, ML_EFORMAT, "graph input '%s' is listed twice", vi->name);
             continue;
         }
         if (in_ti >= 0)
-            return fail(L, ML_EUNSUPP, "more than one graph input ('%s')", vi->name);
+            return mlx_fail(L, ML_EUNSUPP, "more than one graph input ('%s')", vi->name);
         TRY(load_input(L, vi, &in_ti));
+        L->input = in_ti;
     }
     if (in_ti < 0)
-        return fail(L, ML_EFORMAT, "no graph input");
+        return mlx_fail(L, ML_EFORMAT, "no graph input");
     if (g->n_output != 1)
-        return fail(L, g->n_output ? ML_EUNSUPP : ML_EFORMAT, "graph has %zu outputs (1 supported)", g->n_output);
+        return mlx_fail(L, g->n_output ? ML_EUNSUPP : ML_EFORMAT, "graph has %zu outputs (1 supported)", g->n_output);
     for (size_t i = 0; i < g->n_node; i++) {
         if (!g->node[i])
-            return fail(L, ML_EFORMAT, "node %zu is empty", i);
+            return mlx_fail(L, ML_EFORMAT, "node %zu is empty", i);
         TRY(load_node(L, g->node[i], (int)i));
     }
     const char *oname = g->output[0] ? g->output[0]->name : NULL;
     int ov = oname ? mlx_names_get(&L->names, oname) : -1;
     if (ov < 0)
-        return fail(L, ML_EFORMAT, "graph output '%s' is not computed by any node", str_or(oname, ""));
-    if (L->vals[ov].kind != V_TENSOR || L->vals[ov].ti == in_ti)
-        return fail(L, ML_EUNSUPP, "graph output '%s' is not computed from the input", oname);
+        return mlx_fail(L, ML_EFORMAT, "graph output '%s' is not computed by any node", str_or(oname, ""));
+    if (L->vals[ov].kind != MLX_V_TENSOR || L->vals[ov].ti == in_ti)
+        return mlx_fail(L, ML_EUNSUPP, "graph output '%s' is not computed from the input", oname);
     ml_net_set_io(L->net, in_ti, L->vals[ov].ti);
     if (ml_net_finalize(L->net, L->err))
-        return prefix(L, L->err ? L->err->code : ML_EFORMAT);
+        return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
     return ML_OK;
 }
 
@@ -640,7 +495,7 @@ ml_status ml_onnx_load(const char *path, ml_net **out, ml_error *err)
     if (!m)
         return ml_error_set(err, ML_EFORMAT, "%s: not an ONNX model (malformed or truncated protobuf)", path);
     ml_error local;
-    loader L;
+    mlx_loader L;
     memset(&L, 0, sizeof L);
     L.path = path;
     L.err = err ? err : &local;

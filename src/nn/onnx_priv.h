@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "memlev/error.h"
+#include "memlev/nn.h"
 #include "onnx.pb-c.h"
 
 /* Limits that keep a malformed file from asking for absurd memory. */
@@ -70,5 +71,51 @@ int mlx_names_put(mlx_names *h, const char *name, int val);  /* 0, -1 (no memory
 /* Little-endian float32 <-> bytes, independent of host byte order. */
 float mlx_le_f32(const uint8_t *p);
 void mlx_put_le_f32(uint8_t *p, float v);
+
+/* ---- import state shared by onnx_import.c and onnx_fold.c ---- */
+
+enum { MLX_V_CONST = 1, MLX_V_TENSOR = 2, MLX_V_UNAVAILABLE = 3 };
+
+/* What a name in the graph refers to. */
+typedef struct mlx_value {
+    int kind;
+    int ci;   /* MLX_V_CONST: index into consts */
+    int ti;   /* net tensor index, -1 until a node uses it (consts are added lazily) */
+    int node; /* MLX_V_UNAVAILABLE: producing node */
+} mlx_value;
+
+typedef struct mlx_loader {
+    const char *path;
+    ml_error *err;             /* never NULL */
+    Onnx__GraphProto *g;
+    ml_net *net;
+    mlx_names names;           /* name -> index into vals */
+    mlx_value *vals;
+    int nvals, capvals;
+    mlx_const *consts;
+    int nconsts, capconsts;
+    int64_t opset;
+    int input;                 /* net tensor index of the graph input */
+} mlx_loader;
+
+/* Set L->err to "path: message"; returns code. */
+ml_status mlx_fail(mlx_loader *L, ml_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prefix the message already in L->err with the path; returns code. */
+ml_status mlx_prefix(mlx_loader *L, ml_status code);
+/* Register c (ownership taken, c cleared) as the constant value called name. */
+ml_status mlx_add_const(mlx_loader *L, const char *name, mlx_const *c);
+ml_status mlx_const_alloc(mlx_loader *L, mlx_const *r, int rank, const int64_t *dims, int ints);
+/* Target dims of a Reshape; in == NULL checks the shape only (0 and -1 kept). */
+ml_status mlx_reshape_dims(mlx_loader *L, const char *who, const int64_t *in, int inrank, int64_t n_in,
+                           const mlx_const *shape, int64_t *out, int *outrank);
+/* Fold an engine op whose inputs (value indices in[]) are all constants. */
+ml_status mlx_fold_node(mlx_loader *L, const char *who, ml_op op, const Onnx__NodeProto *n, const int *in,
+                        int nin, const char *outname);
+ml_status mlx_constant_node(mlx_loader *L, const Onnx__NodeProto *n, const char *who);
+/* Shape arithmetic ops folded at import (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast). */
+int mlx_is_shape_op(const char *op_type);
+ml_status mlx_fold_shape_op(mlx_loader *L, const char *who, const Onnx__NodeProto *n, const int *in, int nin);
+/* Dims of the activation value vi with batch 1 (finalizes the net built so far). */
+ml_status mlx_activation_dims(mlx_loader *L, int vi, int64_t *dims, int *rank);
 
 #endif

@@ -112,12 +112,22 @@ static ml_status prepare(ml_population *pop, const ml_scheme *s, int P, int dir,
     pl->s = s; pl->d = d; pl->P = P; pl->dir = dir;
     pl->width = s->width > 0 ? s->width : d->width;
     if (!(pl->fits = calloc(n, sizeof(ml_fit)))) return ml_error_set(err, ML_ENOMEM, "out of memory");
-    ml_status rc = ml_calibrate(pop, s, dir, pl->fits, calib, err);
-    if (!rc && s->kind == ML_SCHEME_FEEDFORWARD)
-        rc = ml_ff_refine(pop, s, P, dir, pl->fits, calib, err);
-    if (!rc && s->kind == ML_SCHEME_VERIFY) {
-        if (!(pl->other = calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
-        else rc = ml_calibrate(pop, s, -dir, pl->other, calib, err);
+    ml_status rc = ML_OK;
+    if (!s->calib_per_device && s->shared) {
+        /* a calibration made earlier (on other devices of the same kind) */
+        for (size_t i = 0; i < n; i++) pl->fits[i] = *s->shared;
+        if (s->kind == ML_SCHEME_VERIFY) {
+            if (!(pl->other = calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+            else for (size_t i = 0; i < n; i++) pl->other[i] = s->shared_other ? *s->shared_other : *s->shared;
+        }
+    } else {
+        rc = ml_calibrate(pop, s, dir, pl->fits, calib, err);
+        if (!rc && s->kind == ML_SCHEME_FEEDFORWARD)
+            rc = ml_ff_refine(pop, s, P, dir, pl->fits, calib, err);
+        if (!rc && s->kind == ML_SCHEME_VERIFY) {
+            if (!(pl->other = calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+            else rc = ml_calibrate(pop, s, -dir, pl->other, calib, err);
+        }
     }
     if (rc) { plan_free(pl); return rc; }
     ml_fit mf = mean_fit(pl->fits, n);

@@ -10,7 +10,7 @@
 void ml_levelset_free(ml_levelset *ls)
 {
     if (!ls) return;
-    free(ls->target); free(ls->mean); free(ls->samples); free(ls->v); free(ls->w);
+    free(ls->target); free(ls->mean); free(ls->samples);
     ml_device_clear(&ls->dev);
     free(ls);
 }
@@ -27,8 +27,7 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     if (n < 2 || n > 65536) return ml_error_set(err, ML_EINVAL, "levels: %d is out of range (2..65536)", n);
     if (m < 8) m = 8;
     ml_scheme s = *s0;
-    s.calib_per_device = 0;
-    s.verify_every = 0;
+    s.shared = s.shared_other = NULL;
     ml_population *pop = NULL;
     ml_staircase *st = NULL;
     ml_status rc = ml_population_new(d, m, ml_seed_mix(seed, 0x1e7e15e7ull), &pop, err);
@@ -37,20 +36,19 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     ml_levelset *ls = calloc(1, sizeof *ls);
     size_t np = st->npts;
     if (!ls || ml_device_copy(&ls->dev, d) || !(ls->target = malloc(np * sizeof(double))) ||
-        !(ls->mean = malloc(np * sizeof(double))) || !(ls->samples = malloc(np * m * sizeof(double))) ||
-        !(ls->v = malloc(np * sizeof(double))) || !(ls->w = malloc(np * sizeof(double)))) {
+        !(ls->mean = malloc(np * sizeof(double))) || !(ls->samples = malloc(np * m * sizeof(double)))) {
         ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
         return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     }
     ls->scheme = s;
     ls->n = n;
     ls->nsamp = (int)m;
-    ls->fit = st->fits[0];
+    ls->fit = st->fits[0];       /* population calibration: the shared model */
     if (st->fits_other) ls->fit_other = st->fits_other[0];
     for (size_t k = 0; k < np; k++) {
-        ls->target[k] = st->g_pred[k]; /* shared fit: device 0's plan is everyone's */
-        ls->v[k] = st->v[k];
-        ls->w[k] = st->w[k];
+        double t = 0;
+        for (size_t i = 0; i < m; i++) t += st->g_pred[i * np + k];
+        ls->target[k] = t / m;   /* mean planned level (per-device plans differ by the D2D window) */
         double sum = 0;
         for (size_t i = 0; i < m; i++) {
             double g = st->g_read[i * np + k];
@@ -64,6 +62,7 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     ls->states = ml_states_open(st, 3, sigma, 0.9);
     ls->pulses_per_level = (st->cost.pulses - (double)m) / ((double)m * (np - 1));
     if (s.kind != ML_SCHEME_VERIFY) ls->pulses_per_level = 0.5 * (np - 1); /* level j takes j pulses */
+    ls->calib_pulses_per_device = st->calib_cost.pulses / (double)m;
     ml_staircase_free(st);
     ml_population_free(pop);
     *out = ls;

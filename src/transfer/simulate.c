@@ -12,7 +12,7 @@
 #include "memlev/util.h"
 #include "program/internal.h"
 
-#define CHUNK 4096 /* weights per work item */
+#define CHUNK 1024 /* weights per work item (2048 devices) */
 
 /* nearest level index for a conductance difference x >= 0 (mag ascending) */
 static int nearest_level(const double *mag, int n, double x)
@@ -34,20 +34,6 @@ static double sample_level(const ml_levelset *ls, int j, uint64_t seed, uint64_t
     return s[k] + (u - k) * (s[k + 1] - s[k]);
 }
 
-/* program local device i of pop to level j; returns read-back G */
-static void program_level(ml_population *pop, size_t i, const ml_levelset *ls, int j, ml_cost *c)
-{
-    const ml_device *d = &pop->dev;
-    ml_do_pulse(pop, i, -d->v_max, d->width_max, c); /* reset */
-    if (ls->scheme.kind == ML_SCHEME_VERIFY) {
-        double spacing = fabs(ls->target[ls->n - 1] - ls->target[0]) / (ls->n - 1);
-        ml_verify_to(pop, i, &ls->scheme, &ls->fit, &ls->fit_other, ls->target[j], ls->scheme.tol * spacing, c, NULL);
-    } else {
-        for (int k = 1; k <= j; k++)
-            if (ls->v[k] != 0) ml_do_pulse(pop, i, ls->v[k], ls->w[k], c);
-    }
-}
-
 ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_levelset *ls,
                             const ml_transfer_opts *o, uint64_t first, float *out, double *gp, double *gm,
                             ml_transfer_stats *st, ml_error *err)
@@ -62,10 +48,10 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
     double *mag = malloc((size_t)nl * sizeof *mag);
     double *scale = malloc((o->per_channel ? rows : 1) * sizeof *scale);
     size_t nchunks = (n + CHUNK - 1) / CHUNK;
-    ml_cost *cs = calloc(nchunks, sizeof *cs);
+    ml_cost *cs = calloc(nchunks, sizeof *cs), *cc = calloc(nchunks, sizeof *cc);
     int *bad = calloc(nchunks, sizeof *bad);
-    if (!mag || !scale || !cs || !bad) {
-        free(mag); free(scale); free(cs); free(bad);
+    if (!mag || !scale || !cs || !cc || !bad) {
+        free(mag); free(scale); free(cs); free(cc); free(bad);
         return ml_error_set(err, ML_ENOMEM, "transfer: out of memory");
     }
     for (int j = 0; j < nl; j++) mag[j] = fmax(ls->mean[j] - ls->mean[0], j ? mag[j - 1] : 0);
@@ -94,7 +80,9 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             lev[2 * (q - q0) + 1] = w[q] < 0 ? j : 0;
         }
         if (pop) {
-            for (size_t i = 0; i < 2 * (q1 - q0); i++) program_level(pop, i, ls, lev[i], &cs[c]);
+            ml_scheme s = ls->scheme;
+            if (!s.calib_per_device) { s.shared = &ls->fit; s.shared_other = &ls->fit_other; }
+            if (ml_program_levels(pop, &s, ls->n - 1, 1, lev, &cs[c], &cc[c], NULL)) bad[c] = 1;
             if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
         }
         for (size_t q = q0; q < q1; q++) {
@@ -117,10 +105,13 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
     int failed = 0;
     for (size_t c = 0; c < nchunks; c++) {
         failed |= bad[c];
-        if (st) { st->pulses += cs[c].pulses; st->reads += cs[c].reads; st->energy_j += cs[c].energy_j; }
+        if (st) {
+            st->pulses += cs[c].pulses; st->reads += cs[c].reads; st->energy_j += cs[c].energy_j;
+            st->calib_pulses += cc[c].pulses + (o->mode != ML_TRANSFER_PULSE ? ls->calib_pulses_per_device * 2.0 * (c + 1 < nchunks ? CHUNK : n - c * CHUNK) : 0);
+        }
     }
     if (st) { st->devices += 2.0 * n; st->seconds += ml_now() - t0; }
-    free(mag); free(scale); free(cs); free(bad);
+    free(mag); free(scale); free(cs); free(cc); free(bad);
     return failed ? ml_error_set(err, ML_ENOMEM, "transfer: out of memory programming devices") : ML_OK;
 }
 
