@@ -84,7 +84,7 @@ static int tensor_of(mlx_loader *L, int vi, const char *name, unsigned flags, co
         }
         v->ti = ml_net_add_tensor(L->net, name, c->rank, c->dims, c->data, ML_TENSOR_PARAM | flags, L->err);
         if (v->ti < 0) {
-            mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
+            mlx_prefix(L, L->err->code);
             return -1;
         }
         return v->ti;
@@ -244,6 +244,71 @@ ml_status mlx_activation_dims(mlx_loader *L, int vi, int64_t *dims, int *rank)
     return ML_OK;
 }
 
+/* Pad with zeros on H and W of a 4-D activation: an alias when it pads nothing, else a
+ * padded value that the consuming Conv/AveragePool absorbs. */
+static ml_status pad_node(mlx_loader *L, const Onnx__NodeProto *n, const char *who)
+{
+    int64_t pads[8] = {0};
+    int npads = 0;
+    float cval = 0;
+    const char *mode = "constant";
+    size_t mlen = 8;
+    if (mlx_attr_string(n, "mode", &mode, &mlen) < 0)
+        return mlx_fail(L, ML_EFORMAT, "%s: mode must be a string", who);
+    if (mlen != 8 || memcmp(mode, "constant", 8))
+        return mlx_fail(L, ML_EUNSUPP, "%s: only constant padding is supported", who);
+    if (n->n_input < 1 || !n->input[0] || !*n->input[0])
+        return mlx_fail(L, ML_EFORMAT, "%s: no data input", who);
+    int vx = mlx_names_get(&L->names, n->input[0]);
+    if (vx < 0)
+        return mlx_fail(L, ML_EFORMAT, "%s: input '%s' is not defined before the node", who, n->input[0]);
+    if (L->vals[vx].kind != MLX_V_TENSOR)
+        return mlx_fail(L, ML_EUNSUPP, "%s: Pad is supported only on computed 4-D activations", who);
+    if (L->opset < 11) {
+        if (mlx_attr_ints(n, "pads", pads, 8, &npads) != 1 || mlx_attr_float(n, "value", &cval) < 0)
+            return mlx_fail(L, ML_EFORMAT, "%s: bad pads or value attribute", who);
+    } else {
+        if (n->n_input > 3 || n->n_input < 2)
+            return mlx_fail(L, n->n_input > 3 ? ML_EUNSUPP : ML_EFORMAT, "%s: %zu inputs (2 or 3 supported)", who, n->n_input);
+        for (size_t i = 1; i < n->n_input; i++) {
+            int v = n->input[i] && *n->input[i] ? mlx_names_get(&L->names, n->input[i]) : -1;
+            if (v < 0 && i == 2)
+                continue;
+            if (v < 0 || L->vals[v].kind != MLX_V_CONST)
+                return mlx_fail(L, ML_EUNSUPP, "%s: pads and constant_value must be constants", who);
+            const mlx_const *c = &L->consts[L->vals[v].ci];
+            if (i == 1) {
+                if (!c->ints || c->n > 8)
+                    return mlx_fail(L, ML_EFORMAT, "%s: pads must be at most 8 integers", who);
+                npads = (int)c->n;
+                memcpy(pads, c->ints, (size_t)npads * sizeof *pads);
+            } else {
+                if (c->n != 1)
+                    return mlx_fail(L, ML_EFORMAT, "%s: constant_value must be a scalar", who);
+                cval = c->data[0];
+            }
+        }
+    }
+    if (npads != 8)
+        return mlx_fail(L, ML_EUNSUPP, "%s: only 4-D Pad is supported (%d pads)", who, npads);
+    if (cval != 0 || pads[0] || pads[1] || pads[4] || pads[5])
+        return mlx_fail(L, ML_EUNSUPP, "%s: only zero padding of H and W is supported", who);
+    int vo = new_value(L, n->output[0], MLX_V_TENSOR);
+    if (vo < 0)
+        return mlx_fail(L, ML_ENOMEM, "out of memory");
+    L->vals[vo] = L->vals[vx];
+    int idx[4] = {2, 3, 6, 7}, any = 0;
+    for (int k = 0; k < 4; k++) {
+        if (pads[idx[k]] < 0 || pads[idx[k]] > (1 << 16))
+            return mlx_fail(L, ML_EUNSUPP, "%s: pad %lld not supported (no cropping)", who, (long long)pads[idx[k]]);
+        L->vals[vo].pad[k] = (int)pads[idx[k]];
+        any |= pads[idx[k]] != 0;
+    }
+    if (any)
+        L->vals[vo].kind = MLX_V_PADDED;
+    return ML_OK;
+}
+
 static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
 {
     char buf[32], who[400];
@@ -255,7 +320,7 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
     int is_const = !strcmp(opname, "Constant");
     int is_shape = mlx_is_shape_op(opname);
     ml_op op = ML_OP_IDENTITY;
-    if (!is_const && !is_shape && ml_op_from_name(opname, &op))
+    if (!is_const && !is_shape && strcmp(opname, "Pad") && ml_op_from_name(opname, &op))
         return mlx_fail(L, ML_EUNSUPP, "node '%s': unsupported op '%s'", label, opname);
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return mlx_fail(L, ML_EFORMAT, "%s: no output", who);
@@ -264,6 +329,8 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
             return mlx_fail(L, ML_EFORMAT, "%s: output '%s' is defined twice", who, n->output[i]);
     if (is_shape)
         return shape_node(L, n, who, label);
+    if (!strcmp(opname, "Pad"))
+        return pad_node(L, n, who);
 
     /* Inputs: resolve names; "" marks an absent optional input. */
     int dropout = !strcmp(opname, "Dropout");
@@ -303,6 +370,9 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
                         who, in, L->vals[vin[i]].node);
         if (L->vals[vin[i]].kind != MLX_V_CONST)
             all_const = 0;
+        if (L->vals[vin[i]].kind == MLX_V_PADDED && !(i == 0 && (op == ML_OP_CONV || op == ML_OP_AVGPOOL)))
+            return mlx_fail(L, ML_EUNSUPP, "%s: input '%s' comes from a Pad, which is supported only in front of Conv and AveragePool",
+                            who, in);
     }
     /* Extra outputs (BN statistics, MaxPool indices, Dropout mask) are not computed. */
     for (size_t i = 1; i < n->n_output; i++) {
@@ -319,6 +389,16 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
     ml_attrs at;
     ml_attrs_default(&at);
     TRY(op_attrs(L, n, who, op, &at));
+    if (L->vals[vin[0]].kind == MLX_V_PADDED) {
+        const int *pad = L->vals[vin[0]].pad;
+        int own = at.pads[0] || at.pads[1] || at.pads[2] || at.pads[3];
+        if (op == ML_OP_AVGPOOL && own && !at.count_include_pad)
+            return mlx_fail(L, ML_EUNSUPP, "%s: a Pad in front of an AveragePool that pads without counting the padding", who);
+        if (op == ML_OP_AVGPOOL)
+            at.count_include_pad = 1;
+        for (int k = 0; k < 4; k++)
+            at.pads[k] += pad[k];
+    }
     if (op == ML_OP_RESHAPE) {
         mlx_value *sv = &L->vals[vin[1]];
         int64_t dims[MLX_MAX_RANK];
@@ -345,17 +425,17 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
             continue;
         tin[i] = tensor_of(L, vin[i], n->input[i], binary ? ML_TENSOR_CONST : 0, who);
         if (tin[i] < 0)
-            return L->err ? L->err->code : ML_EFORMAT;
+            return L->err->code;
     }
     int out = ml_net_add_tensor(L->net, n->output[0], 0, NULL, NULL, 0, L->err);
     if (out < 0)
-        return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
+        return mlx_prefix(L, L->err->code);
     int vo = new_value(L, n->output[0], MLX_V_TENSOR);
     if (vo < 0)
         return mlx_fail(L, ML_ENOMEM, "out of memory");
     L->vals[vo].ti = out;
     if (ml_net_add_node(L->net, op, n->name ? n->name : "", tin, (int)nin, out, &at, L->err) < 0)
-        return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
+        return mlx_prefix(L, L->err->code);
     return ML_OK;
 }
 
@@ -386,7 +466,7 @@ static ml_status load_input(mlx_loader *L, const Onnx__ValueInfoProto *vi, int *
                     (long long)dims[1], (long long)dims[2], (long long)dims[3]);
     *ti = ml_net_add_tensor(L->net, name, 4, dims, NULL, ML_TENSOR_INPUT, L->err);
     if (*ti < 0)
-        return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
+        return mlx_prefix(L, L->err->code);
     int v = new_value(L, name, MLX_V_TENSOR);
     if (v < 0)
         return mlx_fail(L, ML_ENOMEM, "out of memory");
@@ -438,7 +518,7 @@ static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
         snprintf(what, sizeof what, "initializer '%.300s'", t->name);
         mlx_const c;
         if (mlx_const_decode(t, what, &c, L->err))
-            return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
+            return mlx_prefix(L, L->err->code);
         TRY(mlx_add_const(L, t->name, &c));
     }
     /* The graph input is the one input that is not an initializer (old exporters list
@@ -475,7 +555,7 @@ static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
         return mlx_fail(L, ML_EUNSUPP, "graph output '%s' is not computed from the input", oname);
     ml_net_set_io(L->net, in_ti, L->vals[ov].ti);
     if (ml_net_finalize(L->net, L->err))
-        return mlx_prefix(L, L->err ? L->err->code : ML_EFORMAT);
+        return mlx_prefix(L, L->err->code);
     return ML_OK;
 }
 

@@ -74,7 +74,9 @@ void mlx_put_le_f32(uint8_t *p, float v);
 
 /* ---- import state shared by onnx_import.c and onnx_fold.c ---- */
 
-enum { MLX_V_CONST = 1, MLX_V_TENSOR = 2, MLX_V_UNAVAILABLE = 3 };
+/* MLX_V_PADDED: a zero Pad of the activation ti, merged into the consuming Conv or
+ * AveragePool (PyTorch exports avg_pool2d and F.pad that way). */
+enum { MLX_V_CONST = 1, MLX_V_TENSOR = 2, MLX_V_UNAVAILABLE = 3, MLX_V_PADDED = 4 };
 
 /* What a name in the graph refers to. */
 typedef struct mlx_value {
@@ -82,6 +84,7 @@ typedef struct mlx_value {
     int ci;   /* MLX_V_CONST: index into consts */
     int ti;   /* net tensor index, -1 until a node uses it (consts are added lazily) */
     int node; /* MLX_V_UNAVAILABLE: producing node */
+    int pad[4]; /* MLX_V_PADDED: h_begin, w_begin, h_end, w_end */
 } mlx_value;
 
 typedef struct mlx_loader {
