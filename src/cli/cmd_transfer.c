@@ -7,6 +7,8 @@ int ml_cmd_transfer(int argc, char **argv)
 {
     const char *model = NULL, *data = "fashion-mnist", *device = "tio2x", *schemes = "feedforward";
     const char *levels = "2,4,8,16,32,64,128,256,512", *mode = "statistical", *json = NULL, *csv = NULL;
+    const char *calibrate = "device";
+    long verify_every = 0;
     long trials = 5, limit = 0, seed = 1, sample = 1000, batch = 100, threads = 0;
     int per_channel = 0, resume = 0;
     double relax = 0;
@@ -27,6 +29,8 @@ int ml_cmd_transfer(int argc, char **argv)
         {"threads", OPT_INT, &threads, "OpenMP threads [all cores]; results do not depend on it", 0},
         {"json", OPT_STR, &json, "results JSON (rewritten after every point)", 0},
         {"csv", OPT_STR, &csv, "results CSV, one row per point", 0},
+        {"calibrate", OPT_STR, &calibrate, "device (each device calibrates itself) | population (one model) [device]", 0},
+        {"verify-every", OPT_INT, &verify_every, "feedforward: read and correct every K pulses [0 = never]", 0},
         {"resume", OPT_FLAG, &resume, "continue an interrupted run from its --json file", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"transfer", "--model M.onnx --data fashion-mnist --device D --scheme S[,S2] --levels 2,4,... --json FILE",
@@ -44,6 +48,11 @@ int ml_cmd_transfer(int argc, char **argv)
     if (sample < 8 || sample > 10000000) return cli_fail("transfer", "--sample-devices: %ld is out of range (8..1e7)", sample);
     if (batch < 1 || batch > 4096) return cli_fail("transfer", "--batch: %ld is out of range (1..4096)", batch);
     if (relax < 0) return cli_fail("transfer", "--relax-time: must not be negative");
+    if (strcmp(calibrate, "device") && strcmp(calibrate, "population"))
+        return cli_fail("transfer", "--calibrate: '%s' must be device or population", calibrate);
+    if (verify_every < 0) return cli_fail("transfer", "--verify-every: must not be negative");
+    r.calib_per_device = !strcmp(calibrate, "device");
+    r.verify_every = (int)verify_every;
     if (resume && !json) return cli_fail("transfer", "--resume needs --json FILE");
     if (!strcmp(mode, "pulse")) r.mode = ML_TRANSFER_PULSE;
     else if (!strcmp(mode, "statistical")) r.mode = ML_TRANSFER_STATISTICAL;

@@ -55,6 +55,8 @@ static cJSON *config_json(const transfer_req *r)
     cJSON_AddBoolToObject(c, "per_channel", r->per_channel);
     cJSON_AddNumberToObject(c, "sample_devices", (double)r->sample_devices);
     cJSON_AddNumberToObject(c, "relax_time", r->relax_time);
+    cJSON_AddStringToObject(c, "calibrate", r->calib_per_device ? "device" : "population");
+    cJSON_AddNumberToObject(c, "verify_every", r->verify_every);
     return c;
 }
 
@@ -138,6 +140,8 @@ int transfer_run(const char *cmd, const transfer_req *r)
             else {
                 ml_scheme s;
                 ml_scheme_defaults(&s, r->schemes[si]);
+                s.calib_per_device = r->calib_per_device;
+                if (s.kind == ML_SCHEME_FEEDFORWARD) s.verify_every = r->verify_every;
                 ml_levelset *ls = NULL;
                 ml_net *pn = ml_net_clone(net);
                 if (!pn) { rc = cli_fail(cmd, "out of memory"); break; }
@@ -173,6 +177,7 @@ int transfer_run(const char *cmd, const transfer_req *r)
                 cJSON_AddBoolToObject(pt, "distinguishable", ls->states >= N);
                 cJSON_AddNumberToObject(pt, "states", ls->states < N ? ls->states : N);
                 cJSON_AddNumberToObject(pt, "pulses_per_device", st.devices > 0 ? st.pulses / st.devices : 0);
+                cJSON_AddNumberToObject(pt, "calibration_pulses_per_device", st.devices > 0 ? st.calib_pulses / st.devices : 0);
                 cJSON_AddNumberToObject(pt, "devices", st.devices / T);
                 cJSON_AddNumberToObject(pt, "program_seconds", st.seconds / T);
                 cJSON_AddNumberToObject(pt, "trials", T);

@@ -23,6 +23,8 @@ typedef struct transfer_req {
     const char *json_path;   /* results are rewritten after every point (resumable) */
     const char *csv_path;
     int resume;
+    int calib_per_device;    /* 1: every device calibrates itself; 0: one model */
+    int verify_every;        /* feedforward hybrid */
 } transfer_req;
 
 /* Load, run and write results; returns 0 or 2 after printing the error. */
