@@ -38,6 +38,24 @@ expect "G_read" "$ML" calibrate --data "$T/nocol.csv" --json "$T/o.json"
 expect "negative" "$ML" calibrate --data "$T/negw.csv" --json "$T/o.json"
 expect "missing.csv" "$ML" calibrate --data "$T/missing.csv" --json "$T/o.json"
 expect "direction" "$ML" pulse --direction sideways
+expect "outside" "$ML" levels --target-uS 120 --devices 4 --json "$T/o.json"
+expect "outside" "$ML" pulse --target-uS 50 --devices 4
+echo '{"devices": 4, "bogus": 1}' >"$T/cfg1.json"
+echo '{"devices": ' >"$T/cfg2.json"
+echo '{"devices": "many"}' >"$T/cfg3.json"
+expect "bogus" "$ML" levels --config "$T/cfg1.json" --json "$T/o.json"
+expect "cfg2.json" "$ML" levels --config "$T/cfg2.json" --json "$T/o.json"
+expect "devices" "$ML" levels --config "$T/cfg3.json" --json "$T/o.json"
+expect "nosuch.json" "$ML" levels --config "$T/nosuch.json"
+expect "levels" "$ML" transfer --model x.onnx --levels 1
+expect "levels" "$ML" transfer --model x.onnx --levels 4,abc
+expect "scheme" "$ML" transfer --model x.onnx --scheme bogus
+expect "trials" "$ML" transfer --model x.onnx --trials 0
+expect "mode" "$ML" transfer --model x.onnx --mode magic
+expect "model" "$ML" transfer --levels 4
+expect "relax-time" "$ML" transfer --model x.onnx --relax-time 1
+expect "levels" "$ML" export-conductances --model x.onnx --levels 1 --out "$T/o.safetensors"
+
 [ -e "$T/o.json" ] && { echo "FAIL: output written on error"; fail=$((fail+1)); }
 ls "$T" | grep -q tmp && { echo "FAIL: temp file left"; fail=$((fail+1)); }
 echo "$pass passed, $fail failed"

@@ -10,4 +10,9 @@ done
 "$ML" pulse --scheme ramp --devices 5 --pulses 50 --threads 1 --csv "$T/a.csv" --quiet >/dev/null
 "$ML" pulse --scheme ramp --devices 5 --pulses 50 --threads 2 --csv "$T/b.csv" --quiet >/dev/null
 cmp "$T/a.csv" "$T/b.csv"
+# --config FILE.json with the option names as keys gives the same result as the flags
+echo '{"scheme": "verify", "devices": 30, "target_states": 128, "threads": 1}' >"$T/cfg.json"
+"$ML" levels --config "$T/cfg.json" --json "$T/c.json" --quiet >/dev/null
+"$ML" levels --scheme verify --devices 30 --target-states 128 --threads 1 --json "$T/a.json" --quiet >/dev/null
+cmp "$T/a.json" "$T/c.json"
 echo "1 passed, 0 failed"

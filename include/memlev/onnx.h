@@ -2,6 +2,7 @@
 #ifndef MEMLEV_ONNX_H
 #define MEMLEV_ONNX_H
 
+#include <stddef.h>
 #include "memlev/error.h"
 #include "memlev/nn.h"
 
@@ -20,6 +21,9 @@ extern "C" {
  *   ML_EUNSUPP  valid ONNX memlev does not run: "path: node 'n': unsupported op 'Tanh'"
  *   ML_ENOMEM   out of memory */
 ml_status ml_onnx_load(const char *path, ml_net **out, ml_error *err);
+
+/* The same from len bytes in memory; name stands for the path in messages. */
+ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml_net **out, ml_error *err);
 
 /* Write net as an ONNX model (IR version 7, opset 13, initializers as little-endian
  * raw_data, batch axis symbolic "N") that onnx.checker accepts and PyTorch/onnxruntime

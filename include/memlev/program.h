@@ -34,6 +34,8 @@ typedef struct ml_scheme {
     int calib_per_device;  /* calibrate each device (1, default) or one model for all (0) */
     int calib_rounds;      /* feedforward: refinement runs of the schedule (default 3) */
     double coverage;       /* fraction of the calibrated window a staircase spans (default 0.95) */
+    double target_top;     /* if > 0: the staircase's last level (S) instead of coverage; must lie
+                              inside every device's calibrated window */
     const struct ml_fit *shared, *shared_other; /* with calib_per_device = 0: use these fits
                                                    instead of calibrating (e.g. a level set's) */
 } ml_scheme;

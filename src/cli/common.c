@@ -37,6 +37,7 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     if (o->max_pulses < 1 || o->max_pulses > 100000) return cli_fail(cmd, "--max-pulses: %ld is out of range (1..100000)", o->max_pulses);
     if (o->verify_every < 0) return cli_fail(cmd, "--verify-every: must not be negative");
     if (!(o->coverage > 0 && o->coverage < 1)) return cli_fail(cmd, "--coverage: %g must be within (0, 1)", o->coverage);
+    if (o->target_uS < 0) return cli_fail(cmd, "--target-uS: %g must be positive", o->target_uS);
     if (o->v_start < 0 || o->v_stop < 0) return cli_fail(cmd, "--v-start/--v-stop must not be negative");
     if (strcmp(o->direction, "up") && strcmp(o->direction, "down")) return cli_fail(cmd, "--direction: '%s' must be up or down", o->direction);
     if (strcmp(o->calibrate, "device") && strcmp(o->calibrate, "population")) return cli_fail(cmd, "--calibrate: '%s' must be device or population", o->calibrate);
@@ -64,6 +65,7 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     s->verify_every = (int)o->verify_every;
     s->calib_per_device = !strcmp(o->calibrate, "device");
     s->coverage = o->coverage;
+    s->target_top = o->target_uS * 1e-6;
     *dir = strcmp(o->direction, "down") ? 1 : -1;
     cli_set_threads(o->threads);
     return 0;

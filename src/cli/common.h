@@ -8,7 +8,7 @@
 typedef struct prog_opts {
     const char *device, *scheme, *direction, *calibrate;
     long devices, pulses, seed, verify_every, max_pulses, threads;
-    double v, width, tol, v_start, v_stop, coverage;
+    double v, width, tol, v_start, v_stop, coverage, target_uS;
     int modulate_width;
 } prog_opts;
 
@@ -37,6 +37,7 @@ void cli_set_threads(long t);
     {"verify-every", OPT_INT, &(o).verify_every, "feedforward: read and correct every K pulses [0 = never]", 0}, \
     {"calibrate", OPT_STR, &(o).calibrate, "device (each device calibrated) | population (one model) [device]", 0}, \
     {"coverage", OPT_DBL, &(o).coverage, "fraction of the calibrated window a staircase spans [0.95]", 0},   \
+    {"target-uS", OPT_DBL, &(o).target_uS, "last level of the staircase in uS, inside the device window [from --coverage]", 0}, \
     {"threads", OPT_INT, &(o).threads, "OpenMP threads [all cores]; results do not depend on it", 0}
 
 #endif

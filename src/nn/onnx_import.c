@@ -559,27 +559,24 @@ static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
     return ML_OK;
 }
 
-ml_status ml_onnx_load(const char *path, ml_net **out, ml_error *err)
+ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml_net **out, ml_error *err)
 {
-    if (!path || !out)
-        return ml_error_set(err, ML_EINVAL, "ml_onnx_load: NULL argument");
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    ml_status st = mlx_read_file(path, &buf, &len, err);
-    if (st)
-        return st;
+    if (!data || !name || !out)
+        return ml_error_set(err, ML_EINVAL, "ml_onnx_load_buffer: NULL argument");
+    if (len == 0)
+        return ml_error_set(err, ML_EFORMAT, "%s: empty file", name);
     Onnx__ModelProto *m = NULL;
-    if (mlx_wire_check(&onnx__model_proto__descriptor, buf, len) == 0)
-        m = onnx__model_proto__unpack(NULL, len, buf);
-    free(buf);
+    if (mlx_wire_check(&onnx__model_proto__descriptor, data, len) == 0)
+        m = onnx__model_proto__unpack(NULL, len, data);
     if (!m)
-        return ml_error_set(err, ML_EFORMAT, "%s: not an ONNX model (malformed or truncated protobuf)", path);
+        return ml_error_set(err, ML_EFORMAT, "%s: not an ONNX model (malformed or truncated protobuf)", name);
     ml_error local;
     mlx_loader L;
     memset(&L, 0, sizeof L);
-    L.path = path;
+    L.path = name;
     L.err = err ? err : &local;
-    st = load_graph(&L, m);
+    L.input = -1;
+    ml_status st = load_graph(&L, m);
     for (int i = 0; i < L.nconsts; i++)
         mlx_const_clear(&L.consts[i]);
     free(L.consts);
@@ -592,4 +589,18 @@ ml_status ml_onnx_load(const char *path, ml_net **out, ml_error *err)
     }
     *out = L.net;
     return ML_OK;
+}
+
+ml_status ml_onnx_load(const char *path, ml_net **out, ml_error *err)
+{
+    if (!path || !out)
+        return ml_error_set(err, ML_EINVAL, "ml_onnx_load: NULL argument");
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ml_status st = mlx_read_file(path, &buf, &len, err);
+    if (st)
+        return st;
+    st = ml_onnx_load_buffer(buf, len, path, out, err);
+    free(buf);
+    return st;
 }

@@ -13,9 +13,10 @@ double ml_fit_far(const ml_fit *f)
     return f->g_far;
 }
 
-void ml_plan_grid(const ml_fit *f, double coverage, int P, double *grid)
+void ml_plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid)
 {
-    double step = coverage * (ml_fit_far(f) - f->g_start) / P;
+    double top = s->target_top > 0 ? s->target_top : f->g_start + s->coverage * (ml_fit_far(f) - f->g_start);
+    double step = (top - f->g_start) / P;
     for (int k = 0; k <= P; k++)
         grid[k] = f->g_start + step * k;
 }
@@ -44,7 +45,7 @@ static void run_once(ml_population *pop, size_t i, const ml_fit *f, const ml_sch
 {
     const ml_device *d = &pop->dev;
     double *grid = malloc((size_t)(P + 1) * sizeof *grid);
-    ml_plan_grid(f, s->coverage, P, grid);
+    ml_plan_grid(f, s, P, grid);
     ml_schedule_ff(f, d, s, grid, P, v - 1, w - 1);
     free(grid);
     ml_do_pulse(pop, i, dir > 0 ? -d->v_max : d->v_max, d->width_max, c);

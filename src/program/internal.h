@@ -21,8 +21,9 @@ void ml_cost_read(ml_cost *c, const ml_device *d, double g);
 double ml_do_pulse(ml_population *pop, size_t i, double v, double w, ml_cost *c);
 double ml_do_read(ml_population *pop, size_t i, ml_cost *c);
 
-/* Planned staircase grid for device i: P equal steps from fit->g_start toward g_far. */
-void ml_plan_grid(const ml_fit *f, double coverage, int P, double *grid);
+/* Planned staircase grid: P equal steps from fit->g_start to the scheme's target_top or to
+ * `coverage` of the calibrated window. */
+void ml_plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid);
 /* Amplitude/width schedule realising grid under fit (open loop). */
 void ml_schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
                     double *v, double *w);

@@ -130,6 +130,17 @@ static ml_status prepare(ml_population *pop, const ml_scheme *s, int P, int dir,
         }
     }
     if (rc) { plan_free(pl); return rc; }
+    if (s->target_top > 0)
+        for (size_t i = 0; i < n; i++) {
+            const ml_fit *f = &pl->fits[i];
+            double far = ml_fit_far(f), lo = fmin(f->g_start, far), hi = fmax(f->g_start, far);
+            if (!((s->target_top - f->g_start) * dir > 0 && s->target_top >= lo && s->target_top <= hi)) {
+                ml_status e = ml_error_set(err, ML_EINVAL, "target: %.4g uS is outside the %s window of device %zu (%.4g-%.4g uS, start %.4g uS)",
+                                           s->target_top * 1e6, dir > 0 ? "potentiation" : "depression", i, lo * 1e6, hi * 1e6, f->g_start * 1e6);
+                plan_free(pl);
+                return e;
+            }
+        }
     ml_fit mf = mean_fit(pl->fits, n);
     pl->v_fixed = dir * (s->v > 0 ? s->v : identical_amplitude(&mf, s, d, P));
     /* ramp: a linear amplitude (or width) ramp between the ends of the mean feedforward schedule */
@@ -139,7 +150,7 @@ static ml_status prepare(ml_population *pop, const ml_scheme *s, int P, int dir,
         size_t np = (size_t)P + 1;
         double *g = malloc(np * sizeof *g), *vv = malloc(np * sizeof *vv), *ww = malloc(np * sizeof *ww);
         if (!g || !vv || !ww) { free(g); free(vv); free(ww); plan_free(pl); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
-        ml_plan_grid(&mf, s->coverage, P, g);
+        ml_plan_grid(&mf, s, P, g);
         ml_schedule_ff(&mf, d, s, g, P, vv, ww);
         if (pl->r0 <= 0) pl->r0 = s->modulate_width ? ww[1] : fabs(vv[1]);
         if (pl->r1 <= 0) pl->r1 = s->modulate_width ? ww[P] : fabs(vv[P]);
@@ -165,7 +176,7 @@ static void program_device(ml_population *pop, size_t i, const plan *pl, int sto
     double *gp = st ? st->g_pred + i * np : NULL, *pv = st ? st->v + i * np : NULL;
     double *pw = st ? st->w + i * np : NULL, *pp = st ? st->pulses + i * np : NULL;
     ml_do_pulse(pop, i, dir > 0 ? -d->v_max : d->v_max, d->width_max, c); /* reset */
-    ml_plan_grid(f, s->coverage, P, grid);
+    ml_plan_grid(f, s, P, grid);
     if (st) { gp[0] = f->g_start; record(pop, st, i, 0); }
     if (!st && s->kind == ML_SCHEME_VERIFY) {
         if (stop > 0) ml_verify_to(pop, i, s, up, down, grid[stop], s->tol * fabs(grid[1] - grid[0]), c, NULL);
