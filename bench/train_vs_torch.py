@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""ResNet-20 training steps, memlev vs PyTorch, side by side in one run.
+
+Same architecture on both sides (CIFAR-style ResNet-20: 3x3 stem, 3 stages of 3 basic
+blocks, widths 16/32/64; 1x28x28 input, 10 classes), random data, training mode (BN on
+batch statistics), forward + backward + SGD (momentum 0.9, weight decay 5e-4) per step,
+batch 128, 2 threads. Prints images/s for both and the ratio memlev/PyTorch.
+
+usage: bench/train_vs_torch.py [--build build] [--seconds 10] [--batch 128] [--threads 2]
+Needs Debian's python3-torch (run with /usr/bin/python3) and a built bench_train_step.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from infer_vs_torch import BasicBlock
+
+
+class ResNet20(nn.Module):
+    def __init__(self, width=16, in_ch=1, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        layers, cin = [], width
+        for i in range(3):
+            cout = width << i
+            for j in range(3):
+                layers.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layers(x)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def torch_ips(batch, seconds):
+    model = ResNet20().train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.rand(batch, 1, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    step()
+    n, t0 = 0, time.perf_counter()
+    while n < 3 or time.perf_counter() - t0 < seconds:
+        step()
+        n += 1
+    return n * batch / (time.perf_counter() - t0), sum(p.numel() for p in model.parameters())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--build", default=os.path.join(here, "..", "build"))
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    exe = os.path.join(a.build, "bench_train_step")
+    if not os.access(exe, os.X_OK):
+        sys.exit("%s not found: build first (cmake --build %s)" % (exe, a.build))
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    t_ips, t_params = torch_ips(a.batch, a.seconds)
+    out = subprocess.run([exe, "resnet20", str(a.batch), str(a.threads), str(a.seconds)],
+                         check=True, capture_output=True, text=True).stdout
+    m = json.loads(out.strip().splitlines()[-1])
+    row = {"arch": "resnet20", "batch": a.batch, "threads": a.threads, "torch_params": t_params,
+           "memlev_params": m["params"], "torch_images_per_s": t_ips,
+           "memlev_images_per_s": m["images_per_s"], "ratio": m["images_per_s"] / t_ips}
+    print("torch %s (%d threads)  batch %d  training steps (fwd+bwd+SGD)" % (torch.__version__, a.threads, a.batch))
+    print("%-9s %10s %12s %12s %8s" % ("model", "params", "torch img/s", "memlev img/s", "ratio"))
+    print("%-9s %10d %12.1f %12.1f %8.2f" % ("resnet20", t_params, t_ips, row["memlev_images_per_s"], row["ratio"]))
+    if a.json:
+        with open(a.json + ".tmp", "w") as f:
+            json.dump([row], f, indent=1)
+        os.replace(a.json + ".tmp", a.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
