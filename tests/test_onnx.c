@@ -1,0 +1,331 @@
+/* ONNX import/export: PyTorch parity on the committed fixtures, export -> import round
+ * trips, malformed and unsupported files, onnx.checker on exported models. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "memlev/onnx.h"
+
+static char g_tmpdir[1024];
+
+static const char *srcdir(void)
+{
+    const char *s = getenv("ML_SOURCE_DIR");
+    return s ? s : ".";
+}
+
+static void fixture(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "%s/tests/fixtures/%s", srcdir(), name);
+}
+
+static void tmpfile_path(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "%s/%s", g_tmpdir, name);
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *len = (size_t)n;
+    return b;
+}
+
+static void spit(const char *path, const uint8_t *b, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(b, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static ml_net *load_ok(const char *path)
+{
+    ml_net *net = NULL;
+    ml_error err = {0};
+    ml_status st = ml_onnx_load(path, &net, &err);
+    if (st)
+        fail_msg("%s", err.msg);
+    assert_non_null(net);
+    return net;
+}
+
+/* Import -> export -> import -> export: the two exported files are byte-identical. */
+static void reexport_is_byte_identical(void **state)
+{
+    const char *models[] = {"resnet_small.onnx", "ops_small.onnx", "lenet_dynamic.onnx"};
+    for (int i = 0; i < 3; i++) {
+        char path[1200], a[1200], b[1300];
+        fixture(path, sizeof path, models[i]);
+        tmpfile_path(a, sizeof a, models[i]);
+        snprintf(b, sizeof b, "%s.again", a);
+        ml_error err = {0};
+        ml_net *n1 = load_ok(path);
+        assert_int_equal(ml_onnx_save(n1, a, &err), ML_OK);
+        ml_net *n2 = load_ok(a);
+        assert_int_equal(n1->nnodes, n2->nnodes);
+        assert_int_equal(ml_net_num_params(n1), ml_net_num_params(n2));
+        assert_int_equal(ml_onnx_save(n2, b, &err), ML_OK);
+        size_t l1, l2;
+        uint8_t *f1 = slurp(a, &l1), *f2 = slurp(b, &l2);
+        assert_int_equal(l1, l2);
+        assert_memory_equal(f1, f2, l1);
+        free(f1);
+        free(f2);
+        ml_net_free(n1);
+        ml_net_free(n2);
+    }
+}
+
+/* A failed load leaves *out untouched and names the file at the start of the message. */
+static ml_status load_fails(const char *path, ml_error *err)
+{
+    ml_net *net = (ml_net *)(uintptr_t)0x1;
+    memset(err, 0, sizeof *err);
+    ml_status st = ml_onnx_load(path, &net, err);
+    assert_int_not_equal(st, ML_OK);
+    assert_ptr_equal(net, (ml_net *)(uintptr_t)0x1);
+    assert_int_equal(strncmp(err->msg, path, strlen(path)), 0);
+    assert_null(strchr(err->msg, '\n'));
+    return st;
+}
+
+static void truncated_fixture_is_format_error(void **state)
+{
+    char path[1200], cut[1200];
+    fixture(path, sizeof path, "resnet_small.onnx");
+    tmpfile_path(cut, sizeof cut, "truncated.onnx");
+    size_t len;
+    uint8_t *b = slurp(path, &len);
+    size_t step = len / 61 + 1;
+    for (size_t n = 1; n < len; n += step) {
+        spit(cut, b, n);
+        ml_error err;
+        assert_int_equal(load_fails(cut, &err), ML_EFORMAT);
+    }
+    spit(cut, b, len - 1);
+    ml_error err;
+    assert_int_equal(load_fails(cut, &err), ML_EFORMAT);
+    spit(cut, b, 0);
+    assert_int_equal(load_fails(cut, &err), ML_EFORMAT);
+    free(b);
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void random_bytes_are_rejected(void **state)
+{
+    char path[1200];
+    tmpfile_path(path, sizeof path, "random.onnx");
+    uint64_t s = 42;
+    uint8_t buf[4096];
+    for (int trial = 0; trial < 200; trial++) {
+        size_t n = 1 + splitmix(&s) % sizeof buf;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (uint8_t)splitmix(&s);
+        spit(path, buf, n);
+        ml_error err;
+        ml_status st = load_fails(path, &err);
+        assert_true(st == ML_EFORMAT || st == ML_EUNSUPP);
+    }
+}
+
+/* Mutated copies of a valid model may load or fail, but never crash or leak (ASan). */
+static void mutated_fixture_never_crashes(void **state)
+{
+    char path[1200], mut[1200];
+    fixture(path, sizeof path, "ops_small.onnx");
+    tmpfile_path(mut, sizeof mut, "mutated.onnx");
+    size_t len;
+    uint8_t *b = slurp(path, &len);
+    uint8_t *m = malloc(len);
+    assert_non_null(m);
+    uint64_t s = 7;
+    int loaded = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        memcpy(m, b, len);
+        int k = 1 + (int)(splitmix(&s) % 4);
+        for (int j = 0; j < k; j++)
+            m[splitmix(&s) % len] = (uint8_t)splitmix(&s);
+        spit(mut, m, len);
+        ml_net *net = NULL;
+        ml_error err = {0};
+        if (ml_onnx_load(mut, &net, &err) == ML_OK) {
+            loaded++;
+            ml_net_free(net);
+        } else {
+            assert_true(err.code == ML_EFORMAT || err.code == ML_EUNSUPP);
+        }
+    }
+    print_message("mutations: %d of 300 still load\n", loaded);
+    free(m);
+    free(b);
+}
+
+/* protobuf-c recurses once per nested message: a file nesting Graph -> Node -> Attribute
+ * -> Graph ... 30,000 deep must be refused before it can exhaust the stack. */
+static void deeply_nested_message_is_rejected(void **state)
+{
+    const size_t wraps = 3 * 30000;
+    size_t cap = wraps * 6 + 64, pos = cap;
+    uint8_t *b = malloc(cap);
+    assert_non_null(b);
+    static const uint8_t tags[3] = {0x32 /* Attribute.g */, 0x2a /* Node.attribute */, 0x0a /* Graph.node */};
+    for (size_t i = 0; i <= wraps; i++) {
+        uint8_t v[10];
+        size_t len = cap - pos;
+        int nv = 0;
+        do {
+            v[nv++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+            len >>= 7;
+        } while (len);
+        pos -= (size_t)nv;
+        memcpy(b + pos, v, (size_t)nv);
+        b[--pos] = i == wraps ? 0x3a /* Model.graph */ : tags[i % 3];
+    }
+    char path[1200];
+    tmpfile_path(path, sizeof path, "nested.onnx");
+    spit(path, b + pos, cap - pos);
+    ml_error err;
+    assert_int_equal(load_fails(path, &err), ML_EFORMAT);
+    free(b);
+}
+
+static void unsupported_op_names_node_and_op(void **state)
+{
+    char path[1200];
+    fixture(path, sizeof path, "bad_unsupported_op.onnx");
+    ml_error err;
+    assert_int_equal(load_fails(path, &err), ML_EUNSUPP);
+    assert_non_null(strstr(err.msg, "node 'squash': unsupported op 'Tanh'"));
+}
+
+static void malformed_fixtures_are_format_errors(void **state)
+{
+    static const char *bad[][2] = {
+        {"bad_missing_input.onnx", "'nowhere'"},
+        {"bad_raw_size.onnx", "raw_data"},
+        {"bad_huge_dims.onnx", "dims"},
+        {"bad_int_weight.onnx", "integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char path[1200];
+        fixture(path, sizeof path, bad[i][0]);
+        ml_error err;
+        assert_int_equal(load_fails(path, &err), ML_EFORMAT);
+        if (!strstr(err.msg, bad[i][1]))
+            fail_msg("%s: message lacks %s: %s", bad[i][0], bad[i][1], err.msg);
+    }
+}
+
+static void missing_file_is_io_error(void **state)
+{
+    ml_error err;
+    assert_int_equal(load_fails("/nonexistent/model.onnx", &err), ML_EIO);
+}
+
+static void save_to_unwritable_path_fails_without_output(void **state)
+{
+    char path[1200];
+    fixture(path, sizeof path, "ops_small.onnx");
+    ml_net *net = load_ok(path);
+    ml_error err = {0};
+    assert_int_equal(ml_onnx_save(net, "/nonexistent/dir/out.onnx", &err), ML_EIO);
+    assert_int_not_equal(access("/nonexistent/dir/out.onnx", F_OK), 0);
+    ml_net_free(net);
+}
+
+/* python3 with the onnx package, or NULL. */
+static const char *python_with_onnx(void)
+{
+    static const char *cands[] = {"python3", "/usr/bin/python3"};
+    for (size_t i = 0; i < 2; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "%s -c 'import onnx' >/dev/null 2>&1", cands[i]);
+        if (system(cmd) == 0)
+            return cands[i];
+    }
+    return NULL;
+}
+
+static void exported_models_pass_onnx_checker_and_match_pytorch_in_numpy(void **state)
+{
+    const char *py = python_with_onnx();
+    if (!py) {
+        print_message("skipped: no python3 with the onnx package\n");
+        skip();
+    }
+    const char *models[] = {"resnet_small.onnx", "ops_small.onnx", "lenet_dynamic.onnx"};
+    for (int i = 0; i < 3; i++) {
+        char path[1200], out[1200], cmd[4000];
+        fixture(path, sizeof path, models[i]);
+        tmpfile_path(out, sizeof out, models[i]);
+        ml_net *net = load_ok(path);
+        ml_error err = {0};
+        assert_int_equal(ml_onnx_save(net, out, &err), ML_OK);
+        ml_net_free(net);
+        snprintf(cmd, sizeof cmd,
+                 "%s -c 'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True);"
+                 " assert m.opset_import[0].version == 13' '%s'", py, out);
+        if (system(cmd) != 0)
+            fail_msg("onnx.checker rejected %s", out);
+        /* an independent numpy evaluation of the exported file reproduces PyTorch */
+        char io[1200];
+        fixture(io, sizeof io, models[i]);
+        strcpy(strrchr(io, '.'), ".io");
+        snprintf(cmd, sizeof cmd, "%s -c 'import numpy' >/dev/null 2>&1 && %s '%s/tests/onnx_numpy_eval.py' '%s' '%s' 1e-4",
+                 py, py, srcdir(), out, io);
+        if (system(cmd) != 0)
+            fail_msg("numpy evaluation of %s differs from PyTorch", out);
+    }
+}
+
+static int setup(void **state)
+{
+    const char *base = getenv("ML_BINARY_DIR");
+    snprintf(g_tmpdir, sizeof g_tmpdir, "%s/test_onnx.XXXXXX", base ? base : "/tmp");
+    return mkdtemp(g_tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reexport_is_byte_identical),
+        cmocka_unit_test(truncated_fixture_is_format_error),
+        cmocka_unit_test(random_bytes_are_rejected),
+        cmocka_unit_test(mutated_fixture_never_crashes),
+        cmocka_unit_test(deeply_nested_message_is_rejected),
+        cmocka_unit_test(unsupported_op_names_node_and_op),
+        cmocka_unit_test(malformed_fixtures_are_format_errors),
+        cmocka_unit_test(missing_file_is_io_error),
+        cmocka_unit_test(save_to_unwritable_path_fails_without_output),
+        cmocka_unit_test(exported_models_pass_onnx_checker_and_match_pytorch_in_numpy),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
