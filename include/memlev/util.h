@@ -46,6 +46,9 @@ int ml_get_quiet(void);
  * caller frees *buf. Errors name the file. */
 ml_status ml_read_file(const char *path, char **buf, size_t *len, size_t max_bytes, ml_error *err);
 
+/* Sort n doubles ascending (in place). */
+void ml_sort_doubles(double *v, size_t n);
+
 /* Monotonic wall clock in seconds. */
 double ml_now(void);
 

@@ -13,12 +13,6 @@ static cJSON *arr(const double *v, size_t n, double scale)
     return a;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* mean, 5th and 95th percentile over devices of g_read at every step */
 static void band(const ml_staircase *st, double *mean, double *p05, double *p95)
 {
@@ -28,7 +22,7 @@ static void band(const ml_staircase *st, double *mean, double *p05, double *p95)
         double m = 0;
         for (size_t i = 0; i < nd; i++) { col[i] = st->g_mean[i * np + k]; m += col[i]; }
         mean[k] = m / nd;
-        qsort(col, nd, sizeof *col, cmp_d);
+        ml_sort_doubles(col, nd);
         p05[k] = col[(size_t)floor(0.05 * (nd - 1))];
         p95[k] = col[(size_t)ceil(0.95 * (nd - 1))];
     }

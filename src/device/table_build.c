@@ -4,16 +4,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "memlev/util.h"
 #include "memlev/device.h"
 
 #define NG 16
 #define MAXAX 64
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* sorted unique values (relative tolerance 1e-6), reduced to MAXAX quantiles */
 static int axis(const double *x, size_t n, double *out)
@@ -21,7 +16,7 @@ static int axis(const double *x, size_t n, double *out)
     double *s = malloc(n * sizeof *s);
     if (!s) return -1;
     memcpy(s, x, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_d);
+    ml_sort_doubles(s, n);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
         if (!u || fabs(s[i] - s[u - 1]) > 1e-6 * fabs(s[i])) s[u++] = s[i];

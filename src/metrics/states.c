@@ -3,17 +3,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "memlev/util.h"
 #include "memlev/metrics.h"
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static double median(double *v, size_t n)
 {
-    qsort(v, n, sizeof *v, cmp_d);
+    ml_sort_doubles(v, n);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 

@@ -4,14 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "memlev/util.h"
 #include "memlev/measured.h"
 #include "memlev/program.h"
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* consecutive rows of one device: (g before, v, w, g after); v == 0 rows are reads */
 static size_t pairs(const ml_measured *m, int sign, double *g0, double *v, double *w, double *g1, double *rd, size_t *nrd)
@@ -48,7 +43,7 @@ ml_status ml_measured_fit(const ml_measured *m, const char *model, const char *s
     }
     ml_status st = ML_OK;
     if (nw < 4) { st = ml_error_set(err, ML_EFORMAT, "%s: fewer than 4 pulses (rows with V != 0 and width > 0)", src); goto done; }
-    qsort(wd, nw, sizeof *wd, cmp_d);
+    ml_sort_doubles(wd, nw);
     d->t_ref = d->width = wd[nw / 2];
     d->width_min = fmin(wd[0], d->width) ;
     d->width_max = fmax(wd[nw - 1], d->width);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "memlev/util.h"
 #include "memlev/metrics.h"
 #include "memlev/rng.h"
 #include "memlev/transfer.h"
@@ -13,12 +14,6 @@ void ml_levelset_free(ml_levelset *ls)
     free(ls->target); free(ls->mean); free(ls->samples);
     ml_device_clear(&ls->dev);
     free(ls);
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size_t m, uint64_t seed,
@@ -56,7 +51,7 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
             sum += g;
         }
         ls->mean[k] = sum / m;
-        qsort(ls->samples + k * m, m, sizeof(double), cmp_d);
+        ml_sort_doubles(ls->samples + k * m, m);
     }
     double sigma = ml_measure_sigma_read(pop, 32);
     ls->states = ml_states_open(st, 3, sigma, 0.9);
@@ -71,8 +66,8 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
 
 double ml_ks_statistic(double *a, size_t na, double *b, size_t nb)
 {
-    qsort(a, na, sizeof *a, cmp_d);
-    qsort(b, nb, sizeof *b, cmp_d);
+    ml_sort_doubles(a, na);
+    ml_sort_doubles(b, nb);
     size_t i = 0, j = 0;
     double d = 0;
     while (i < na && j < nb) {
