@@ -2,6 +2,7 @@
  * and the shape arithmetic PyTorch emits for dynamic batch sizes and F.pad (Shape,
  * Gather, Unsqueeze, Squeeze, Concat, Cast, ConstantOfShape, Slice, Transpose),
  * evaluated at batch 1. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,10 @@ static ml_status fold_binary(mlx_loader *L, const char *who, ml_op op, const mlx
             return mlx_fail(L, ML_EFORMAT, "%s: constant shapes do not broadcast", who);
         od[i] = ad[i] == 1 ? bd[i] : ad[i];
     }
-    TRY(mlx_const_alloc(L, r, rank, od, 0));
+    int ints = a->ints && b->ints;
+    if (!ints && (a->ints || b->ints))
+        return mlx_fail(L, ML_EFORMAT, "%s: operands differ in type (integer and float)", who);
+    TRY(mlx_const_alloc(L, r, rank, od, ints));
     for (int64_t k = 0; k < r->n; k++) {
         int64_t rem = k, ia = 0, ib = 0, sa = 1, sb = 1;
         for (int i = rank - 1; i >= 0; i--) {
@@ -50,6 +54,23 @@ static ml_status fold_binary(mlx_loader *L, const char *who, ml_op op, const mlx
             ib += (bd[i] == 1 ? 0 : idx) * sb;
             sa *= ad[i];
             sb *= bd[i];
+        }
+        if (ints) {
+            /* shape arithmetic; unsigned wrap-around instead of signed overflow */
+            uint64_t x = (uint64_t)a->ints[ia], y = (uint64_t)b->ints[ib];
+            int64_t v;
+            if (op == ML_OP_DIV) {
+                if (b->ints[ib] == 0 || (a->ints[ia] == INT64_MIN && b->ints[ib] == -1)) {
+                    mlx_const_clear(r);
+                    return mlx_fail(L, ML_EFORMAT, "%s: integer division by zero or overflow", who);
+                }
+                v = a->ints[ia] / b->ints[ib];
+            } else {
+                v = (int64_t)(op == ML_OP_ADD ? x + y : op == ML_OP_SUB ? x - y : x * y);
+            }
+            r->ints[k] = v;
+            r->data[k] = (float)v;
+            continue;
         }
         float x = a->data[ia], y = b->data[ib];
         r->data[k] = op == ML_OP_ADD ? x + y : op == ML_OP_SUB ? x - y : op == ML_OP_MUL ? x * y : x / y;
@@ -103,8 +124,6 @@ ml_status mlx_fold_node(mlx_loader *L, const char *who, ml_op op, const Onnx__No
     switch (op) {
     case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV: {
         const mlx_const *b = &L->consts[L->vals[in[1]].ci];
-        if (a->ints || b->ints)
-            return mlx_fail(L, ML_EUNSUPP, "%s: integer arithmetic is not supported", who);
         TRY(fold_binary(L, who, op, a, b, &r));
         break;
     }
