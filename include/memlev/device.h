@@ -116,6 +116,9 @@ double ml_pulse1(ml_population *p, size_t i, double v, double width);
 /* One pulse on devices [0, n): per-device v[] and width[] (either may be NULL to use
  * v0/w0 for all). Threaded with OpenMP; results independent of thread count. */
 void ml_pulse_all(ml_population *p, const double *v, const double *width, double v0, double w0);
+/* One pulse (v, width) on devices [i0, i1), in the calling thread (vectorised for the
+ * soft-bounds family; callers split ranges across threads). Same results as ml_pulse1. */
+void ml_pulse_range(ml_population *p, size_t i0, size_t i1, double v, double width);
 /* One noisy read of device i (true state unchanged). */
 double ml_read1(ml_population *p, size_t i);
 /* Read all devices into out[n]. */

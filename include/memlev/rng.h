@@ -60,10 +60,11 @@ static inline double ml_log01(double u)
     b.i = (b.i & 0x000fffffffffffffull) | 0x3ff0000000000000ull; /* m in [1, 2) */
     double m = b.d;
     if (m > 1.4142135623730951) { m *= 0.5; e += 1; }
-    double s = (m - 1.0) / (m + 1.0), s2 = s * s;
-    double p = 1.0 / 15;
-    p = p * s2 + 1.0 / 13; p = p * s2 + 1.0 / 11; p = p * s2 + 1.0 / 9; p = p * s2 + 1.0 / 7;
-    p = p * s2 + 1.0 / 5; p = p * s2 + 1.0 / 3; p = p * s2 + 1.0;
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s, s4 = s2 * s2, s8 = s4 * s4;
+    /* Estrin's scheme: short dependency chains for scalar code */
+    double pa = 1.0 + s2 * (1.0 / 3), pb = 1.0 / 5 + s2 * (1.0 / 7);
+    double pc = 1.0 / 9 + s2 * (1.0 / 11), pd = 1.0 / 13 + s2 * (1.0 / 15);
+    double p = (pa + s4 * pb) + s8 * (pc + s4 * pd);
     return 2.0 * s * p + (double)e * 0.6931471805599453;
 }
 
@@ -75,12 +76,11 @@ static inline void ml_sincos2pi(double u, double *sn, double *cs)
     int k = (int)(q + 0.5);               /* nearest quadrant 0..4 */
     double x = (q - k) * 1.5707963267948966; /* |x| <= pi/4 */
     double x2 = x * x;
-    double sp = -1.0 / 1307674368000.0;
-    sp = sp * x2 + 1.0 / 6227020800.0; sp = sp * x2 - 1.0 / 39916800.0; sp = sp * x2 + 1.0 / 362880.0;
-    sp = sp * x2 - 1.0 / 5040.0; sp = sp * x2 + 1.0 / 120.0; sp = sp * x2 - 1.0 / 6.0; sp = sp * x2 + 1.0;
-    double cp = 1.0 / 87178291200.0;
-    cp = cp * x2 - 1.0 / 479001600.0; cp = cp * x2 + 1.0 / 3628800.0; cp = cp * x2 - 1.0 / 40320.0;
-    cp = cp * x2 + 1.0 / 720.0; cp = cp * x2 - 1.0 / 24.0; cp = cp * x2 + 0.5; cp = 1.0 - cp * x2;
+    double x4 = x2 * x2, x8 = x4 * x4;
+    double sp = ((1.0 - x2 * (1.0 / 6)) + x4 * (1.0 / 120 - x2 * (1.0 / 5040))) +
+                x8 * ((1.0 / 362880 - x2 * (1.0 / 39916800)) + x4 * (1.0 / 6227020800.0 - x2 * (1.0 / 1307674368000.0)));
+    double cp = ((1.0 - x2 * 0.5) + x4 * (1.0 / 24 - x2 * (1.0 / 720))) +
+                x8 * ((1.0 / 40320 - x2 * (1.0 / 3628800)) + x4 * (1.0 / 479001600 - x2 * (1.0 / 87178291200.0)));
     double s0 = x * sp, c0 = cp;
     k &= 3;
     double sv = k == 0 ? s0 : k == 1 ? c0 : k == 2 ? -s0 : -c0;

@@ -25,6 +25,7 @@ typedef struct ml_levelset {
     double *samples;        /* [level * nsamp + s], sorted ascending (S) */
     ml_fit fit, fit_other;  /* shared calibration (staircase polarity, opposite polarity) */
     int states;             /* distinguishable states of this level set (<= n) */
+    double *v, *w;          /* one shared open-loop schedule (pulse k = 1..n-1), or NULL */
     double pulses_per_level;/* programming pulses per level (mean over levels, from reset) */
     double calib_pulses_per_device; /* calibration cost per device of the sample */
 } ml_levelset;

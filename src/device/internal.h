@@ -17,11 +17,13 @@ static inline double ml_exp_poly(double x)
 {
     double kf = (double)(int64_t)(x * 1.4426950408889634 + 0.5);
     double r = x - kf * 0.6931471805599453;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0; p = p * r + 1.0 / 39916800.0; p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0; p = p * r + 1.0 / 40320.0; p = p * r + 1.0 / 5040.0; p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0; p = p * r + 1.0 / 24.0; p = p * r + 1.0 / 6.0; p = p * r + 0.5; p = p * r + 1.0;
-    p = p * r + 1.0;
+    /* Estrin's scheme for the degree-13 Taylor polynomial (short dependency chains) */
+    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    double q0 = (1.0 + r) + r2 * (0.5 + r * (1.0 / 6));
+    double q1 = (1.0 / 24 + r * (1.0 / 120)) + r2 * (1.0 / 720 + r * (1.0 / 5040));
+    double q2 = (1.0 / 40320 + r * (1.0 / 362880)) + r2 * (1.0 / 3628800 + r * (1.0 / 39916800));
+    double q3 = 1.0 / 479001600 + r * (1.0 / 6227020800.0);
+    double p = (q0 + r4 * q1) + r8 * (q2 + r4 * q3);
     union { uint64_t i; double d; } b = {(uint64_t)((int64_t)kf + 1023) << 52};
     return p * b.d;
 }

@@ -219,6 +219,24 @@ static void pulse_all_softbounds(ml_population *p, double v, double w)
         sb_range(&A, c * chunk, (c + 1) * chunk < n ? (c + 1) * chunk : n, noisy);
 }
 
+void ml_pulse_range(ml_population *p, size_t i0, size_t i1, double v, double w)
+{
+    const ml_device *d = &p->dev;
+    if (i1 > p->n) i1 = p->n;
+    if (d->model != ML_MODEL_SOFTBOUNDS && d->model != ML_MODEL_NEUROSIM) {
+        for (size_t i = i0; i < i1; i++) ml_pulse1(p, i, v, w);
+        return;
+    }
+    if (fabs(v) < d->v_th || w <= 0) {
+        for (size_t i = i0; i < i1; i++) p->npulse[i]++;
+        return;
+    }
+    const int pos = v >= 0;
+    sb_args A = {pos ? p->a_p : p->a_d, pos ? p->v0_p : p->v0_d, pos ? p->g_inf_p : p->g_inf_d, p->g_min, p->g_max,
+                 p->g, p->g_end, p->t_idle, p->npulse, fabs(v), w, d->t_ref, d->s_c2c, d->s_abs, p->seed, p->base};
+    sb_range(&A, i0, i1, d->s_c2c > 0 || d->s_abs > 0);
+}
+
 void ml_pulse_all(ml_population *p, const double *v, const double *width, double v0, double w0)
 {
     if (!v && !width && (p->dev.model == ML_MODEL_SOFTBOUNDS || p->dev.model == ML_MODEL_NEUROSIM)) {

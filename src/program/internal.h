@@ -24,7 +24,7 @@ double ml_do_read(ml_population *pop, size_t i, ml_cost *c);
 /* Planned staircase grid: P equal steps from fit->g_start to the scheme's target_top or to
  * `coverage` of the calibrated window. */
 void ml_plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid);
-/* Amplitude/width schedule realising grid under fit (open loop). */
+/* Amplitude/width schedule realising grid[0..P] under fit (open loop): pulses 1..P. */
 void ml_schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
                     double *v, double *w);
 ml_status ml_ff_refine(ml_population *pop, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,

@@ -53,7 +53,7 @@ static void record(ml_population *pop, ml_staircase *st, size_t i, int k)
 typedef struct hybrid_state { double r_last, pred; } hybrid_state;
 
 static void hybrid_verify(ml_population *pop, size_t i, const ml_scheme *s, ml_fit *fl, const double *grid, int P,
-                          int k, double *sv, double *sw, hybrid_state *hy, ml_cost *c)
+                          int k, int upto, double *sv, double *sw, hybrid_state *hy, ml_cost *c)
 {
     const ml_device *d = &pop->dev;
     double r = ml_do_read(pop, i, c);
@@ -68,7 +68,7 @@ static void hybrid_verify(ml_population *pop, size_t i, const ml_scheme *s, ml_f
         }
     }
     hy->r_last = hy->pred = r;
-    for (int j = k; j <= P; j++) {
+    for (int j = k; j <= upto; j++) { /* re-plan the steps still to come */
         double from = j == k ? r : grid[j - 1], dg = grid[j] - from;
         if ((dg > 0) != (dir > 0)) { sv[j] = 0; continue; } /* at or past the target: skip */
         if (s->modulate_width) sw[j] = ml_fit_solve_width(fl, from, dg, fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d), d->width_min, d->width_max);
@@ -83,13 +83,18 @@ typedef struct plan {
     int P, dir;
     ml_fit *fits, *other;  /* per device; other: verify's opposite polarity */
     double v_fixed, r0, r1, width;
+    double *grid, *sv, *sw; /* one shared model: its grid and feedforward schedule, computed once */
 } plan;
 
 static void plan_free(plan *pl)
 {
     free(pl->fits);
     free(pl->other);
+    free(pl->grid);
+    free(pl->sv);
+    free(pl->sw);
     pl->fits = pl->other = NULL;
+    pl->grid = pl->sv = pl->sw = NULL;
 }
 
 static ml_status prepare(ml_population *pop, const ml_scheme *s, int P, int dir, plan *pl, ml_cost *calib,
@@ -142,6 +147,15 @@ static ml_status prepare(ml_population *pop, const ml_scheme *s, int P, int dir,
             }
         }
     ml_fit mf = mean_fit(pl->fits, n);
+    if (!s->calib_per_device && s->kind == ML_SCHEME_FEEDFORWARD && s->verify_every == 0) {
+        size_t np = (size_t)P + 1;
+        pl->grid = malloc(np * sizeof(double));
+        pl->sv = malloc(np * sizeof(double));
+        pl->sw = malloc(np * sizeof(double));
+        if (!pl->grid || !pl->sv || !pl->sw) { plan_free(pl); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
+        ml_plan_grid(&pl->fits[0], s, P, pl->grid);
+        ml_schedule_ff(&pl->fits[0], d, s, pl->grid, P, pl->sv, pl->sw);
+    }
     pl->v_fixed = dir * (s->v > 0 ? s->v : identical_amplitude(&mf, s, d, P));
     /* ramp: a linear amplitude (or width) ramp between the ends of the mean feedforward schedule */
     pl->r0 = s->v_start;
@@ -176,14 +190,15 @@ static void program_device(ml_population *pop, size_t i, const plan *pl, int sto
     double *gp = st ? st->g_pred + i * np : NULL, *pv = st ? st->v + i * np : NULL;
     double *pw = st ? st->w + i * np : NULL, *pp = st ? st->pulses + i * np : NULL;
     ml_do_pulse(pop, i, dir > 0 ? -d->v_max : d->v_max, d->width_max, c); /* reset */
-    ml_plan_grid(f, s, P, grid);
+    if (pl->grid) { grid = pl->grid; sv = pl->sv; sw = pl->sw; } /* shared, precomputed */
+    else ml_plan_grid(f, s, P, grid);
     if (st) { gp[0] = f->g_start; record(pop, st, i, 0); }
     if (!st && s->kind == ML_SCHEME_VERIFY) {
         if (stop > 0) ml_verify_to(pop, i, s, up, down, grid[stop], s->tol * fabs(grid[1] - grid[0]), c, NULL);
         return;
     }
-    if (s->kind == ML_SCHEME_FEEDFORWARD)
-        ml_schedule_ff(f, d, s, grid, P, sv, sw);
+    if (s->kind == ML_SCHEME_FEEDFORWARD && !pl->grid)
+        ml_schedule_ff(f, d, s, grid, stop, sv, sw); /* only the steps this device takes */
     double g_pred = f->g_start;
     for (int k = 1; k <= stop; k++) {
         double v = pl->v_fixed, w = pl->width;
@@ -200,7 +215,7 @@ static void program_device(ml_population *pop, size_t i, const plan *pl, int sto
         }
         case ML_SCHEME_FEEDFORWARD:
             if (s->verify_every > 0 && (k - 1) % s->verify_every == 0)
-                hybrid_verify(pop, i, s, &fl, grid, P, k, sv, sw, &hy, c);
+                hybrid_verify(pop, i, s, &fl, grid, P, k, stop, sv, sw, &hy, c);
             v = sv[k]; w = sw[k];
             g_pred = grid[k];
             if (s->verify_every > 0 && v != 0) hy.pred = ml_fit_predict(&fl, hy.pred, v, w);

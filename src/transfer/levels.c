@@ -11,7 +11,7 @@
 void ml_levelset_free(ml_levelset *ls)
 {
     if (!ls) return;
-    free(ls->target); free(ls->mean); free(ls->samples);
+    free(ls->target); free(ls->mean); free(ls->samples); free(ls->v); free(ls->w);
     ml_device_clear(&ls->dev);
     free(ls);
 }
@@ -34,6 +34,18 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
         !(ls->mean = malloc(np * sizeof(double))) || !(ls->samples = malloc(np * m * sizeof(double)))) {
         ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
         return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    }
+    /* one model and no reads: every device gets the same pulse sequence */
+    if (!s.calib_per_device && s.kind != ML_SCHEME_VERIFY && s.verify_every == 0) {
+        ls->v = malloc(np * sizeof(double));
+        ls->w = malloc(np * sizeof(double));
+        if (ls->v && ls->w) {
+            memcpy(ls->v, st->v, np * sizeof(double));
+            memcpy(ls->w, st->w, np * sizeof(double));
+        } else {
+            free(ls->v); free(ls->w);
+            ls->v = ls->w = NULL;
+        }
     }
     ls->scheme = s;
     ls->n = n;

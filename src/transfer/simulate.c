@@ -79,6 +79,50 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             lev[2 * (q - q0)] = w[q] > 0 ? j : 0;
             lev[2 * (q - q0) + 1] = w[q] < 0 ? j : 0;
         }
+        if (pop && ls->v) {
+            /* shared schedule: pulse k goes to every device whose level is >= k, so order the
+             * chunk's devices by level (descending, ties by position) and pulse prefixes with
+             * the vectorised kernel. Device slot -> weight mapping is recorded in `at`. */
+            size_t m = 2 * (q1 - q0);
+            size_t *at = malloc(m * sizeof *at);
+            int *sl = malloc(m * sizeof *sl);
+            if (!at || !sl) { free(at); free(sl); bad[c] = 1; free(lev); ml_population_free(pop); continue; }
+            int maxl = 0;
+            for (size_t i = 0; i < m; i++) if (lev[i] > maxl) maxl = lev[i];
+            /* counting sort by level, descending */
+            size_t *bucket = calloc((size_t)maxl + 2, sizeof *bucket);
+            if (!bucket) { free(at); free(sl); bad[c] = 1; free(lev); ml_population_free(pop); continue; }
+            for (size_t i = 0; i < m; i++) bucket[maxl - lev[i] + 1]++;
+            for (int b = 1; b <= maxl + 1; b++) bucket[b] += bucket[b - 1];
+            for (size_t i = 0; i < m; i++) { size_t slot = bucket[maxl - lev[i]]++; at[i] = slot; sl[slot] = lev[i]; }
+            free(bucket);
+            const ml_device *dv = &pop->dev;
+            ml_pulse_range(pop, 0, m, -dv->v_max, dv->width_max); /* reset */
+            cs[c].pulses += (double)m;
+            for (size_t i = 0; i < m; i++) cs[c].energy_j += ml_pulse_energy(dv->v_max, pop->g[i], dv->width_max);
+            size_t top = m;
+            for (int k = 1; k <= maxl; k++) {
+                while (top > 0 && sl[top - 1] < k) top--;
+                if (ls->v[k] != 0) ml_pulse_range(pop, 0, top, ls->v[k], ls->w[k]);
+                cs[c].pulses += (double)top;
+                cs[c].time_s += ls->w[k];
+            }
+            if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
+            /* read in weight order through the slot map */
+            for (size_t i = 0; i < m; i++) lev[i] = (int)at[i];
+            free(at);
+            free(sl);
+            for (size_t q = q0; q < q1; q++) {
+                double g[2];
+                for (int s2 = 0; s2 < 2; s2++) g[s2] = ml_do_read(pop, (size_t)lev[2 * (q - q0) + s2], &cs[c]);
+                out[q] = (float)((g[0] - g[1]) / scale[o->per_channel ? q / cols : 0]);
+                if (gp) gp[q] = g[0];
+                if (gm) gm[q] = g[1];
+            }
+            free(lev);
+            ml_population_free(pop);
+            continue;
+        }
         if (pop) {
             ml_scheme s = ls->scheme;
             if (!s.calib_per_device) { s.shared = &ls->fit; s.shared_other = &ls->fit_other; }
