@@ -36,6 +36,10 @@ ml_status ml_dataset_load(const char *name_or_path, int train, ml_dataset **out,
  * (0x00000801, u8, n) into one data set with c = 1; both may be gzip-compressed. */
 ml_status ml_idx_load(const char *images_path, const char *labels_path, ml_dataset **out, ml_error *err);
 
+/* The same from bytes in memory (already decompressed); names are used in errors. */
+ml_status ml_idx_parse(const unsigned char *images, size_t ilen, const unsigned char *labels, size_t llen,
+                       const char *images_name, const char *labels_name, ml_dataset **out, ml_error *err);
+
 /* Load CIFAR-10 binary batches (each record: label byte + 3072 bytes CHW). paths[] lists
  * the batch files; they are concatenated in order. */
 ml_status ml_cifar_load(const char *const *paths, int npaths, ml_dataset **out, ml_error *err);
