@@ -1,0 +1,196 @@
+/* Inference: workspace buffers, the node loop with the fusion plan made at finalize
+ * (Conv+BN+Relu, BN+Relu, Add+Relu), and top-1 evaluation on a data set. Batch items are
+ * split across OpenMP threads inside the layer kernels; no reduction crosses items, so
+ * results do not depend on the thread count. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/util.h"
+#include "nn/internal.h"
+
+ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
+{
+    struct ml_net_priv *p = net->priv;
+    if (!net->finalized || !p) return ml_error_set(err, ML_EINVAL, "net: not finalized");
+    if (batch < 1) return ml_error_set(err, ML_EINVAL, "net: batch %d must be positive", batch);
+    /* one BLAS thread per call: the layer kernels already split the batch across threads */
+    openblas_set_num_threads(1);
+    if (batch > p->cap) {
+        for (int t = 0; t < net->ntensors; t++) {
+            if (!p->item[t] || t == net->input) continue;
+            float *b = realloc(p->act[t], (size_t)batch * p->item[t] * sizeof(float));
+            if (!b) return ml_error_set(err, ML_ENOMEM, "net: out of memory for activations (batch %d)", batch);
+            p->act[t] = b;
+            if (p->dact[t]) { free(p->dact[t]); p->dact[t] = NULL; }
+        }
+        p->cap = batch;
+    }
+    if (training)
+        for (int t = 0; t < net->ntensors; t++) {
+            if (!p->item[t] || p->dact[t]) continue;
+            if (!(p->dact[t] = calloc((size_t)p->cap * p->item[t], sizeof(float))))
+                return ml_error_set(err, ML_ENOMEM, "net: out of memory for gradients");
+        }
+    int threads = omp_get_max_threads();
+    size_t per = 1, fold = 1, wsz = 1;
+    for (int i = 0; i < net->nnodes; i++) {
+        const ml_node *nd = &net->nodes[i];
+        const ml_geom *g = &p->plan[i].g;
+        if (nd->op == ML_OP_CONV) {
+            size_t k = (size_t)(g->c / g->group) * g->kh * g->kw * g->oh * g->ow;
+            size_t wn = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
+            if (k > per) per = k;
+            if (wn > wsz) wsz = wn;
+            if ((size_t)g->m > fold) fold = (size_t)g->m;
+        } else if (nd->op == ML_OP_BATCHNORM) {
+            size_t c = (size_t)net->tensors[nd->inputs[0]].dims[1];
+            if (c > fold) fold = c;
+        }
+    }
+    if (per > p->scratch_per || threads > p->scratch_threads) {
+        free(p->scratch);
+        p->scratch = malloc((size_t)threads * 2 * per * sizeof(float));
+        if (!p->scratch) { p->scratch_per = 0; p->scratch_threads = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory for im2col"); }
+        p->scratch_per = per;
+        p->scratch_threads = threads;
+    }
+    if (2 * fold > p->fold_cap) {
+        free(p->fold);
+        if (!(p->fold = malloc(2 * fold * sizeof(float)))) { p->fold_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory"); }
+        p->fold_cap = 2 * fold;
+    }
+    if (training && (size_t)ML_DW_CHUNKS * wsz > p->wpart_cap) {
+        free(p->wpart);
+        if (!(p->wpart = malloc((size_t)ML_DW_CHUNKS * wsz * sizeof(float)))) { p->wpart_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory"); }
+        p->wpart_cap = (size_t)ML_DW_CHUNKS * wsz;
+    }
+    return ML_OK;
+}
+
+float *ml_ws_scratch(ml_net *net, int thread)
+{
+    struct ml_net_priv *p = net->priv;
+    return p->scratch + (size_t)thread * 2 * p->scratch_per;
+}
+
+float *ml_val(ml_net *net, int t, const float *x)
+{
+    if (t < 0) return NULL;
+    if (net->tensors[t].data) return net->tensors[t].data;
+    if (t == net->input) return (float *)x;
+    return net->priv->act[t];
+}
+
+/* BN node j folded into per-channel scale/shift at p->fold */
+static void fold_bn(ml_net *net, int j, float **s, float **sh)
+{
+    const ml_node *bn = &net->nodes[j];
+    int c = (int)net->tensors[bn->inputs[0]].dims[1];
+    float *f = net->priv->fold;
+    ml_bn_fold(ml_val(net, bn->inputs[1], NULL), ml_val(net, bn->inputs[2], NULL), ml_val(net, bn->inputs[3], NULL),
+               ml_val(net, bn->inputs[4], NULL), bn->attrs.epsilon, c, f, f + c);
+    *s = f;
+    *sh = f + c;
+}
+
+ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, ml_error *err)
+{
+    ml_status st = ml_ws_reserve(net, batch, 0, err);
+    if (st) return st;
+    struct ml_net_priv *p = net->priv;
+    for (int i = 0; i < net->nnodes; i++) {
+        const ml_node *nd = &net->nodes[i];
+        const ml_plan *pl = &p->plan[i];
+        if (pl->skip) continue;
+        int out = nd->output, relu = pl->fuse_relu >= 0;
+        if (pl->fuse_bn >= 0) out = net->nodes[pl->fuse_bn].output;
+        if (relu) out = net->nodes[pl->fuse_relu].output;
+        const float *a = ml_val(net, nd->inputs[0], x);
+        float *y = ml_val(net, out, x);
+        const ml_tensor *ti = &net->tensors[nd->inputs[0]];
+        switch (nd->op) {
+        case ML_OP_CONV: {
+            float *s = NULL, *sh = NULL;
+            if (pl->fuse_bn >= 0) fold_bn(net, pl->fuse_bn, &s, &sh);
+            const float *bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL;
+            ml_conv_forward(net, &pl->g, a, ml_val(net, nd->inputs[1], x), bias, s, sh, relu, batch, y);
+            break;
+        }
+        case ML_OP_BATCHNORM: {
+            float *s, *sh;
+            fold_bn(net, i, &s, &sh);
+            size_t hw = p->item[nd->inputs[0]] / (size_t)ti->dims[1];
+            ml_bn_infer(a, s, sh, batch, (int)ti->dims[1], (int)hw, relu, y);
+            break;
+        }
+        case ML_OP_RELU:
+            ml_relu_forward(a, (size_t)batch * p->item[nd->inputs[0]], y);
+            break;
+        case ML_OP_MAXPOOL:
+            ml_maxpool_forward(&pl->g, a, batch, y);
+            break;
+        case ML_OP_AVGPOOL:
+            ml_avgpool_forward(&pl->g, nd->attrs.count_include_pad, a, batch, y);
+            break;
+        case ML_OP_GLOBALAVGPOOL: {
+            int c = (int)ti->dims[1];
+            ml_gap_forward(a, batch, c, (int)(p->item[nd->inputs[0]] / (size_t)c), y);
+            break;
+        }
+        case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV:
+            ml_binary_forward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), batch, relu, y);
+            break;
+        case ML_OP_GEMM: case ML_OP_MATMUL: {
+            const ml_tensor *C = nd->ninputs > 2 && nd->inputs[2] >= 0 ? &net->tensors[nd->inputs[2]] : NULL;
+            ml_gemm_forward(nd, &net->tensors[nd->inputs[1]], C, a, batch, (int)p->item[nd->inputs[0]],
+                            (int)p->item[nd->output], y);
+            break;
+        }
+        case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:
+            if (y != a) memcpy(y, a, (size_t)batch * p->item[nd->inputs[0]] * sizeof(float));
+            break;
+        default:
+            return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d has no inference kernel", nd->name, (int)nd->op);
+        }
+    }
+    memcpy(logits, ml_val(net, net->output, x), (size_t)batch * net->classes * sizeof(float));
+    return ML_OK;
+}
+
+ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int batch, double *accuracy,
+                          double *images_per_s, ml_error *err)
+{
+    if (!net->finalized) return ml_error_set(err, ML_EINVAL, "net: not finalized");
+    size_t n = limit && limit < ds->n ? limit : ds->n;
+    const int64_t *is = net->input_shape;
+    if (is[1] != ds->c || is[2] != ds->h || is[3] != ds->w)
+        return ml_error_set(err, ML_EINVAL, "model input is %lldx%lldx%lld, data '%s' is %dx%dx%d", (long long)is[1],
+                            (long long)is[2], (long long)is[3], ds->name, ds->c, ds->h, ds->w);
+    if (batch < 1) batch = 64;
+    float *logits = malloc((size_t)batch * net->classes * sizeof *logits);
+    if (!logits) return ml_error_set(err, ML_ENOMEM, "evaluate: out of memory");
+    size_t correct = 0;
+    ml_progress pr;
+    ml_progress_begin(&pr, "inference", (double)n, 0);
+    double t0 = ml_now();
+    for (size_t b0 = 0; b0 < n; b0 += (size_t)batch) {
+        int bn = (int)(n - b0 < (size_t)batch ? n - b0 : (size_t)batch);
+        ml_status st = ml_net_forward(net, ml_dataset_image(ds, b0), bn, logits, err);
+        if (st) { free(logits); return st; }
+        for (int i = 0; i < bn; i++) {
+            const float *l = logits + (size_t)i * net->classes;
+            int best = 0;
+            for (int k = 1; k < net->classes; k++)
+                if (l[k] > l[best]) best = k;
+            correct += best == ds->labels[b0 + (size_t)i];
+        }
+        ml_progress_update(&pr, (double)(b0 + (size_t)bn));
+    }
+    ml_progress_end(&pr);
+    double dt = ml_now() - t0;
+    free(logits);
+    *accuracy = (double)correct / (double)n;
+    if (images_per_s) *images_per_s = dt > 0 ? (double)n / dt : 0;
+    return ML_OK;
+}
