@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,47 @@ static void spit(const char *path, const uint8_t *b, size_t len)
     assert_int_equal(fclose(fp), 0);
 }
 
+/* One tensor of a .io file (see tests/fixtures/README.md). */
+typedef struct io_tensor {
+    int rank;
+    uint32_t dims[8];
+    size_t n;
+    float *data;
+} io_tensor;
+
+static const uint8_t *read_io_tensor(const uint8_t *p, const uint8_t *end, io_tensor *t)
+{
+    assert_true(end - p >= 4);
+    uint32_t r;
+    memcpy(&r, p, 4);
+    p += 4;
+    assert_true(r >= 1 && r <= 8 && end - p >= 4 * (long)r);
+    t->rank = (int)r;
+    t->n = 1;
+    for (uint32_t i = 0; i < r; i++) {
+        memcpy(&t->dims[i], p, 4);
+        p += 4;
+        t->n *= t->dims[i];
+    }
+    assert_true((size_t)(end - p) >= 4 * t->n);
+    t->data = malloc(4 * t->n);
+    assert_non_null(t->data);
+    memcpy(t->data, p, 4 * t->n);
+    return p + 4 * t->n;
+}
+
+static void load_io(const char *name, io_tensor *x, io_tensor *y)
+{
+    char path[1200];
+    fixture(path, sizeof path, name);
+    size_t len;
+    uint8_t *b = slurp(path, &len);
+    const uint8_t *p = read_io_tensor(b, b + len, x);
+    p = read_io_tensor(p, b + len, y);
+    assert_true(p == b + len);
+    free(b);
+}
+
 static ml_net *load_ok(const char *path)
 {
     ml_net *net = NULL;
@@ -63,31 +105,127 @@ static ml_net *load_ok(const char *path)
     return net;
 }
 
-/* Import -> export -> import -> export: the two exported files are byte-identical. */
-static void reexport_is_byte_identical(void **state)
+static float *forward(ml_net *net, const io_tensor *x)
 {
-    const char *models[] = {"resnet_small.onnx", "ops_small.onnx", "lenet_dynamic.onnx"};
-    for (int i = 0; i < 3; i++) {
-        char path[1200], a[1200], b[1300];
-        fixture(path, sizeof path, models[i]);
-        tmpfile_path(a, sizeof a, models[i]);
-        snprintf(b, sizeof b, "%s.again", a);
-        ml_error err = {0};
-        ml_net *n1 = load_ok(path);
-        assert_int_equal(ml_onnx_save(n1, a, &err), ML_OK);
-        ml_net *n2 = load_ok(a);
-        assert_int_equal(n1->nnodes, n2->nnodes);
-        assert_int_equal(ml_net_num_params(n1), ml_net_num_params(n2));
-        assert_int_equal(ml_onnx_save(n2, b, &err), ML_OK);
-        size_t l1, l2;
-        uint8_t *f1 = slurp(a, &l1), *f2 = slurp(b, &l2);
-        assert_int_equal(l1, l2);
-        assert_memory_equal(f1, f2, l1);
-        free(f1);
-        free(f2);
-        ml_net_free(n1);
-        ml_net_free(n2);
+    int batch = (int)x->dims[0];
+    float *out = malloc(sizeof(float) * (size_t)batch * (size_t)net->classes);
+    assert_non_null(out);
+    ml_error err = {0};
+    ml_status st = ml_net_forward(net, x->data, batch, out, &err);
+    if (st)
+        fail_msg("%s", err.msg);
+    return out;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= m))
+            m = d; /* NaN propagates as a failure */
     }
+    return m;
+}
+
+static void check_parity(const char *model, const char *io)
+{
+    char path[1200];
+    fixture(path, sizeof path, model);
+    io_tensor x, y;
+    load_io(io, &x, &y);
+    ml_net *net = load_ok(path);
+    assert_int_equal(net->classes, (int)y.dims[1]);
+    assert_int_equal(net->input_shape[1], x.dims[1]);
+    float *out = forward(net, &x);
+    double d = max_abs_diff(out, y.data, y.n);
+    print_message("%s: max |memlev - PyTorch| = %.3g over %zu logits\n", model, d, y.n);
+    assert_true(d <= 1e-4);
+    free(out);
+    free(x.data);
+    free(y.data);
+    ml_net_free(net);
+}
+
+static void resnet_fixture_logits_match_pytorch(void **state)
+{
+    check_parity("resnet_small.onnx", "resnet_small.io");
+}
+
+static void ops_fixture_logits_match_pytorch(void **state)
+{
+    check_parity("ops_small.onnx", "ops_small.io");
+}
+
+static void check_round_trip(const char *model, const char *io)
+{
+    char path[1200], out_path[1200];
+    fixture(path, sizeof path, model);
+    tmpfile_path(out_path, sizeof out_path, model);
+    io_tensor x, y;
+    load_io(io, &x, &y);
+    ml_net *a = load_ok(path);
+    ml_error err = {0};
+    ml_status st = ml_onnx_save(a, out_path, &err);
+    if (st)
+        fail_msg("%s", err.msg);
+    ml_net *b = load_ok(out_path);
+    assert_int_equal(a->nnodes, b->nnodes);
+    assert_int_equal(ml_net_num_params(a), ml_net_num_params(b));
+    float *la = forward(a, &x), *lb = forward(b, &x);
+    assert_memory_equal(la, lb, sizeof(float) * y.n);
+    /* and a second export of the re-imported net is byte-identical to the first */
+    char again[1300];
+    snprintf(again, sizeof again, "%s.again", out_path);
+    assert_int_equal(ml_onnx_save(b, again, &err), ML_OK);
+    size_t n1, n2;
+    uint8_t *f1 = slurp(out_path, &n1), *f2 = slurp(again, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(f1, f2, n1);
+    free(f1);
+    free(f2);
+    free(la);
+    free(lb);
+    free(x.data);
+    free(y.data);
+    ml_net_free(a);
+    ml_net_free(b);
+}
+
+static void lenet_with_dynamic_batch_and_pads_matches_pytorch(void **state)
+{
+    check_parity("lenet_dynamic.onnx", "lenet_dynamic.io");
+}
+
+static void export_then_import_gives_identical_logits(void **state)
+{
+    check_round_trip("resnet_small.onnx", "resnet_small.io");
+    check_round_trip("ops_small.onnx", "ops_small.io");
+    check_round_trip("lenet_dynamic.onnx", "lenet_dynamic.io");
+}
+
+/* Logits of a batch equal those of its images run one at a time (batch axis symbolic). */
+static void batch_size_does_not_change_logits(void **state)
+{
+    char path[1200];
+    fixture(path, sizeof path, "lenet_dynamic.onnx");
+    io_tensor x, y;
+    load_io("lenet_dynamic.io", &x, &y);
+    ml_net *net = load_ok(path);
+    float *all = forward(net, &x);
+    size_t item = x.n / x.dims[0];
+    for (uint32_t i = 0; i < x.dims[0]; i++) {
+        io_tensor one = x;
+        one.dims[0] = 1;
+        one.data = x.data + i * item;
+        float *o = forward(net, &one);
+        assert_true(max_abs_diff(o, all + i * (size_t)net->classes, (size_t)net->classes) <= 1e-5);
+        free(o);
+    }
+    free(all);
+    free(x.data);
+    free(y.data);
+    ml_net_free(net);
 }
 
 /* A failed load leaves *out untouched and names the file at the start of the message. */
@@ -316,7 +454,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(reexport_is_byte_identical),
+        cmocka_unit_test(resnet_fixture_logits_match_pytorch),
+        cmocka_unit_test(ops_fixture_logits_match_pytorch),
+        cmocka_unit_test(lenet_with_dynamic_batch_and_pads_matches_pytorch),
+        cmocka_unit_test(export_then_import_gives_identical_logits),
+        cmocka_unit_test(batch_size_does_not_change_logits),
         cmocka_unit_test(truncated_fixture_is_format_error),
         cmocka_unit_test(random_bytes_are_rejected),
         cmocka_unit_test(mutated_fixture_never_crashes),
