@@ -1,0 +1,246 @@
+/* Training: forward with batch statistics (no fusion), softmax cross-entropy, backward
+ * through every node (gradients accumulate into activation gradients; parameter gradients
+ * are written), and SGD with momentum, weight decay and a cosine schedule. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/util.h"
+#include "nn/internal.h"
+
+static float *grad_of(ml_net *net, int t)
+{
+    if (t < 0) return NULL;
+    ml_tensor *T = &net->tensors[t];
+    if (!T->data || !ml_tensor_trainable(T)) return NULL;
+    if (!T->grad) T->grad = calloc(ml_tensor_numel(T), sizeof(float));
+    return T->grad;
+}
+
+static float *dact_of(ml_net *net, int t)
+{
+    if (t < 0 || net->tensors[t].data || t == net->input) return NULL;
+    return net->priv->dact[t];
+}
+
+static ml_status forward_train(ml_net *net, const float *x, int batch, int update, ml_error *err)
+{
+    struct ml_net_priv *p = net->priv;
+    for (int i = 0; i < net->nnodes; i++) {
+        const ml_node *nd = &net->nodes[i];
+        const ml_plan *pl = &p->plan[i];
+        const float *a = ml_val(net, nd->inputs[0], x);
+        float *y = p->act[nd->output];
+        const ml_tensor *ti = &net->tensors[nd->inputs[0]];
+        switch (nd->op) {
+        case ML_OP_CONV:
+            ml_conv_forward(net, &pl->g, a, ml_val(net, nd->inputs[1], x),
+                            nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL, NULL, NULL, 0, batch, y);
+            break;
+        case ML_OP_BATCHNORM: {
+            int c = (int)ti->dims[1], hw = (int)(p->item[nd->inputs[0]] / (size_t)c);
+            if (!p->bn_mean[i]) p->bn_mean[i] = malloc((size_t)c * sizeof(float));
+            if (!p->bn_istd[i]) p->bn_istd[i] = malloc((size_t)c * sizeof(float));
+            if (!p->bn_mean[i] || !p->bn_istd[i]) return ml_error_set(err, ML_ENOMEM, "train: out of memory");
+            ml_bn_train_forward(a, ml_val(net, nd->inputs[1], x), ml_val(net, nd->inputs[2], x),
+                                net->tensors[nd->inputs[3]].data, net->tensors[nd->inputs[4]].data, nd->attrs.epsilon,
+                                nd->attrs.momentum, update, batch, c, hw, p->bn_mean[i], p->bn_istd[i], y);
+            break;
+        }
+        case ML_OP_RELU: ml_relu_forward(a, (size_t)batch * p->item[nd->inputs[0]], y); break;
+        case ML_OP_MAXPOOL: ml_maxpool_forward(&pl->g, a, batch, y); break;
+        case ML_OP_AVGPOOL: ml_avgpool_forward(&pl->g, nd->attrs.count_include_pad, a, batch, y); break;
+        case ML_OP_GLOBALAVGPOOL: {
+            int c = (int)ti->dims[1];
+            ml_gap_forward(a, batch, c, (int)(p->item[nd->inputs[0]] / (size_t)c), y);
+            break;
+        }
+        case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV:
+            ml_binary_forward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), batch, 0, y);
+            break;
+        case ML_OP_GEMM: case ML_OP_MATMUL: {
+            const ml_tensor *C = nd->ninputs > 2 && nd->inputs[2] >= 0 ? &net->tensors[nd->inputs[2]] : NULL;
+            ml_gemm_forward(nd, &net->tensors[nd->inputs[1]], C, a, batch, (int)p->item[nd->inputs[0]],
+                            (int)p->item[nd->output], y);
+            break;
+        }
+        case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:
+            memcpy(y, a, (size_t)batch * p->item[nd->inputs[0]] * sizeof(float));
+            break;
+        default:
+            return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d cannot be trained", nd->name, (int)nd->op);
+        }
+    }
+    return ML_OK;
+}
+
+static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
+{
+    struct ml_net_priv *p = net->priv;
+    for (int i = net->nnodes - 1; i >= 0; i--) {
+        const ml_node *nd = &net->nodes[i];
+        const ml_plan *pl = &p->plan[i];
+        const float *dy = p->dact[nd->output];
+        const float *a = ml_val(net, nd->inputs[0], x);
+        float *dx = dact_of(net, nd->inputs[0]);
+        size_t nin = (size_t)batch * p->item[nd->inputs[0]];
+        const ml_tensor *ti = &net->tensors[nd->inputs[0]];
+        switch (nd->op) {
+        case ML_OP_CONV: {
+            float *dw = grad_of(net, nd->inputs[1]);
+            float *db = nd->ninputs > 2 ? grad_of(net, nd->inputs[2]) : NULL;
+            if (!dw) return ml_error_set(err, ML_EUNSUPP, "node '%s' (Conv): weight is not trainable", nd->name);
+            ml_status st = ml_conv_backward(net, &pl->g, a, ml_val(net, nd->inputs[1], x), dy, batch, dx, dw, db, err);
+            if (st) return st;
+            break;
+        }
+        case ML_OP_BATCHNORM: {
+            int c = (int)ti->dims[1], hw = (int)(p->item[nd->inputs[0]] / (size_t)c);
+            ml_bn_backward(a, ml_val(net, nd->inputs[1], x), p->bn_mean[i], p->bn_istd[i], dy, batch, c, hw, dx,
+                           grad_of(net, nd->inputs[1]), grad_of(net, nd->inputs[2]));
+            break;
+        }
+        case ML_OP_RELU: if (dx) ml_relu_backward(p->act[nd->output], dy, nin, dx); break;
+        case ML_OP_MAXPOOL: if (dx) ml_maxpool_backward(&pl->g, a, dy, batch, dx); break;
+        case ML_OP_AVGPOOL: if (dx) ml_avgpool_backward(&pl->g, nd->attrs.count_include_pad, dy, batch, dx); break;
+        case ML_OP_GLOBALAVGPOOL:
+            if (dx) {
+                int c = (int)ti->dims[1];
+                ml_gap_backward(dy, batch, c, (int)(p->item[nd->inputs[0]] / (size_t)c), dx);
+            }
+            break;
+        case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV: {
+            float *db = dact_of(net, nd->inputs[1]);
+            ml_binary_backward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), dy, batch, dx, db, dx != NULL, db != NULL);
+            break;
+        }
+        case ML_OP_GEMM: case ML_OP_MATMUL: {
+            int C = nd->ninputs > 2 ? nd->inputs[2] : -1;
+            ml_gemm_backward(nd, &net->tensors[nd->inputs[1]], C >= 0 ? &net->tensors[C] : NULL, a, dy, batch,
+                             (int)p->item[nd->inputs[0]], (int)p->item[nd->output], dx, grad_of(net, nd->inputs[1]),
+                             grad_of(net, C));
+            break;
+        }
+        case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:
+            if (dx)
+                for (size_t k = 0; k < nin; k++) dx[k] += dy[k];
+            break;
+        default:
+            return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d cannot be trained", nd->name, (int)nd->op);
+        }
+    }
+    return ML_OK;
+}
+
+ml_status ml_net_loss_grad(ml_net *net, const float *x, const uint8_t *labels, int batch, int update_stats,
+                           double *loss, int *correct, ml_error *err)
+{
+    ml_status st = ml_ws_reserve(net, batch, 1, err);
+    if (st) return st;
+    struct ml_net_priv *p = net->priv;
+    if ((st = forward_train(net, x, batch, update_stats, err))) return st;
+    for (int t = 0; t < net->ntensors; t++)
+        if (p->dact[t]) memset(p->dact[t], 0, (size_t)batch * p->item[t] * sizeof(float));
+    const int K = net->classes;
+    const float *z = p->act[net->output];
+    float *dz = p->dact[net->output];
+    double L = 0;
+    int ok = 0;
+    for (int n = 0; n < batch; n++) {
+        const float *zn = z + (size_t)n * K;
+        float *dn = dz + (size_t)n * K;
+        int best = 0;
+        float m = zn[0];
+        for (int k = 1; k < K; k++)
+            if (zn[k] > m) { m = zn[k]; best = k; }
+        double s = 0;
+        for (int k = 0; k < K; k++) s += exp((double)zn[k] - m);
+        int y = labels[n] < K ? labels[n] : 0;
+        L += log(s) + m - zn[y];
+        ok += best == y;
+        for (int k = 0; k < K; k++) dn[k] = (float)((exp((double)zn[k] - m) / s - (k == y)) / batch);
+    }
+    if (loss) *loss = L / batch;
+    if (correct) *correct = ok;
+    return backward(net, x, batch, err);
+}
+
+void ml_train_opts_default(ml_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 10;
+    o->batch = 128;
+    o->lr = 0.1;
+    o->momentum = 0.9;
+    o->weight_decay = 5e-4;
+    o->augment_pad = 2;
+    o->augment_flip = 1;
+    o->seed = 1;
+}
+
+ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o, double *final_acc, ml_error *err)
+{
+    if (!net->finalized) return ml_error_set(err, ML_EINVAL, "train: net not finalized");
+    const int64_t *is = net->input_shape;
+    if (is[1] != tr->c || is[2] != tr->h || is[3] != tr->w)
+        return ml_error_set(err, ML_EINVAL, "train: model input %lldx%lldx%lld, data %dx%dx%d", (long long)is[1],
+                            (long long)is[2], (long long)is[3], tr->c, tr->h, tr->w);
+    if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
+        return ml_error_set(err, ML_EINVAL, "train: epochs, batch and lr must be positive");
+    size_t n = o->limit && o->limit < tr->n ? o->limit : tr->n;
+    size_t per = (size_t)tr->c * tr->h * tr->w;
+    size_t nb = n / (size_t)o->batch; /* drop the last partial batch */
+    if (nb == 0) return ml_error_set(err, ML_EINVAL, "train: fewer images (%zu) than one batch (%d)", n, o->batch);
+    float **vel = calloc((size_t)net->ntensors, sizeof *vel);
+    float *xb = malloc((size_t)o->batch * per * sizeof *xb);
+    uint8_t *yb = malloc((size_t)o->batch);
+    size_t *perm = malloc(n * sizeof *perm);
+    ml_status st = (!vel || !xb || !yb || !perm) ? ml_error_set(err, ML_ENOMEM, "train: out of memory") : ML_OK;
+    for (int t = 0; t < net->ntensors && !st; t++)
+        if (net->tensors[t].data && ml_tensor_trainable(&net->tensors[t]) &&
+            !(vel[t] = calloc(ml_tensor_numel(&net->tensors[t]), sizeof(float))))
+            st = ml_error_set(err, ML_ENOMEM, "train: out of memory");
+    double total = (double)o->epochs * nb, acc = -1;
+    ml_progress pr;
+    ml_progress_begin(&pr, "training", total, 0);
+    for (int ep = 0; ep < o->epochs && !st; ep++) {
+        ml_shuffle(perm, n, o->seed, (uint32_t)ep);
+        double lsum = 0;
+        for (size_t b = 0; b < nb && !st; b++) {
+            #pragma omp parallel for schedule(static)
+            for (int k = 0; k < o->batch; k++) {
+                size_t idx = perm[b * (size_t)o->batch + (size_t)k];
+                ml_augment(ml_dataset_image(tr, idx), xb + (size_t)k * per, tr->c, tr->h, tr->w, o->augment_pad,
+                           o->augment_flip, o->seed, idx, (uint32_t)ep);
+                yb[k] = tr->labels[idx];
+            }
+            double L;
+            if ((st = ml_net_loss_grad(net, xb, yb, o->batch, 1, &L, NULL, err))) break;
+            lsum += L;
+            double step = (double)ep * nb + (double)b, warm = o->warmup_epochs * nb;
+            double lr = step < warm ? o->lr * (step + 1) / warm
+                                    : 0.5 * o->lr * (1 + cos(3.14159265358979323846 * (step - warm) / (total - warm)));
+            for (int t = 0; t < net->ntensors; t++) {
+                ml_tensor *T = &net->tensors[t];
+                if (!vel[t] || !T->grad) continue;
+                size_t m = ml_tensor_numel(T);
+                float wd = (T->flags & ML_TENSOR_WEIGHT) ? (float)o->weight_decay : 0.0f;
+                float mu = (float)o->momentum, lrf = (float)lr;
+                float *restrict w = T->data, *restrict g = T->grad, *restrict v = vel[t];
+                for (size_t q = 0; q < m; q++) {
+                    v[q] = mu * v[q] + g[q] + wd * w[q];
+                    w[q] -= lrf * v[q];
+                }
+            }
+            ml_progress_update(&pr, (double)ep * nb + (double)b + 1);
+        }
+        if (st) break;
+        if (o->val && (st = ml_net_evaluate(net, o->val, 0, 250, &acc, NULL, err))) break;
+        if (o->on_epoch && o->on_epoch(net, ep + 1, lsum / nb, acc, o->user)) break;
+    }
+    ml_progress_end(&pr);
+    for (int t = 0; vel && t < net->ntensors; t++) free(vel[t]);
+    free(vel); free(xb); free(yb); free(perm);
+    if (final_acc) *final_acc = acc;
+    return st;
+}
