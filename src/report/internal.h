@@ -1,0 +1,105 @@
+/* Report internals: parsed result files, the plot wrapper around PLplot and a growable
+ * text buffer for the HTML page. */
+#ifndef ML_REPORT_INTERNAL_H
+#define ML_REPORT_INTERNAL_H
+
+#include <stddef.h>
+#include "memlev/report.h"
+
+/* One `memlev levels` result. Conductances in uS as in the file. */
+typedef struct rep_levels {
+    char *file, *scheme, *device, *label;
+    double states, staircase_states, nl, max_dev, r2, g_min_uS, g_max_uS;
+    double pps, rps, eps, sigma_uS, calib_pulses;
+    double k;                /* 3 when absent */
+    double prec_rms_uS;      /* -1 when absent */
+    size_t npts;             /* P + 1 */
+    double *g_mean, *p05, *p95, *step, *v_mean, *pulses_mean;
+    size_t nsweep;
+    double *sw_v, *sw_cov, *sw_states;
+} rep_levels;
+
+typedef struct rep_point {
+    char scheme[32];
+    double levels, acc, std, ci95, qacc, ppd, devices, seconds;
+    int dist;                /* 1 yes, 0 no */
+} rep_point;
+
+/* One `memlev transfer` result. Accuracies are fractions (0..1). */
+typedef struct rep_transfer {
+    char *file, *device;
+    double baseline, images;  /* images: -1 when absent */
+    int complete;             /* -1 when absent */
+    size_t n;
+    rep_point *pts;
+} rep_transfer;
+
+struct ml_report {
+    rep_levels *lv;
+    size_t nlv;
+    rep_transfer *tr;
+    size_t ntr;
+    char **written;
+    size_t nwritten;
+};
+
+void rep_levels_clear(rep_levels *l);
+void rep_transfer_clear(rep_transfer *t);
+
+/* --- plot.c: one PLplot page written atomically to a PNG or SVG file --- */
+enum { REP_BG = 0, REP_FG = 1, REP_GRID = 2, REP_GREY = 13 };
+/* cmap0 index of a scheme's colour (3..7) and of its translucent band (8..12). */
+int rep_scheme_colour(const char *scheme);
+int rep_band_colour(int colour);
+
+typedef struct rep_page {
+    char path[4096], tmp[4160];
+} rep_page;
+/* Start a page of w x h pixels (svg: 1 for svgcairo, 0 for pngcairo). */
+ml_status rep_page_begin(rep_page *p, const char *path, int svg, int w, int h, ml_error *err);
+/* Finish the page and rename the file into place. */
+ml_status rep_page_end(rep_page *p, ml_error *err);
+/* Axes with a light grid inside viewport (x0,x1,y0,y1 normalised) and window limits. */
+void rep_axes(double vx0, double vx1, double vy0, double vy1, double xmin, double xmax, double ymin, double ymax,
+              const char *xopt, double xtick, const char *yopt);
+/* Legend of line entries (colours, styles) in the top-left or bottom-right corner. */
+void rep_legend(int n, const char *const *text, const int *colour, const int *style, int bottom_right);
+
+/* --- figures: each draws one figure into the current page --- */
+typedef struct rep_figure {
+    const char *name;      /* file stem, e.g. "staircase" */
+    const char *caption;
+    int w, h;
+    void (*draw)(const ml_report *r, const void *arg);
+    const void *arg;
+} rep_figure;
+
+void rep_fig_staircase(const ml_report *r, const void *arg);
+void rep_fig_steps(const ml_report *r, const void *arg);
+void rep_fig_levels(const ml_report *r, const void *arg);
+void rep_fig_states(const ml_report *r, const void *arg);
+void rep_fig_sweep(const ml_report *r, const void *arg);
+void rep_fig_cost(const ml_report *r, const void *arg);
+void rep_fig_accuracy(const ml_report *r, const void *arg);   /* arg: const rep_transfer * */
+void rep_fig_transfer_cost(const ml_report *r, const void *arg);
+
+/* --- html.c --- */
+typedef struct rep_buf {
+    char *s;
+    size_t n, cap;
+    int oom;
+} rep_buf;
+void rep_buf_printf(rep_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s with HTML special characters escaped. */
+void rep_buf_escape(rep_buf *b, const char *s);
+
+/* One image in the page: file stem and caption, plus whether an SVG exists. */
+typedef struct rep_img {
+    const char *section;   /* heading it belongs under */
+    char stem[64];
+    const char *caption;
+} rep_img;
+ml_status rep_html_write(const ml_report *r, const char *path, const char *title, const rep_img *imgs, size_t nimgs,
+                         int svg, ml_error *err);
+
+#endif

@@ -1,0 +1,143 @@
+/* ml_report: collect results, choose the figures they support, render each as PNG (and
+ * SVG), then write index.html. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "report/internal.h"
+
+void ml_report_opts_defaults(ml_report_opts *o)
+{
+    o->svg = 1;
+    o->width_px = 900;
+    o->height_px = 560;
+    o->title = "memlev report";
+}
+
+ml_status ml_report_new(ml_report **out, ml_error *err)
+{
+    ml_report *r = calloc(1, sizeof *r);
+    if (!r) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    *out = r;
+    return ML_OK;
+}
+
+static void forget_written(ml_report *r)
+{
+    for (size_t i = 0; i < r->nwritten; i++) free(r->written[i]);
+    free(r->written);
+    r->written = NULL;
+    r->nwritten = 0;
+}
+
+void ml_report_free(ml_report *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->nlv; i++) rep_levels_clear(&r->lv[i]);
+    for (size_t i = 0; i < r->ntr; i++) rep_transfer_clear(&r->tr[i]);
+    free(r->lv);
+    free(r->tr);
+    forget_written(r);
+    free(r);
+}
+
+size_t ml_report_nfiles(const ml_report *r) { return r ? r->nwritten : 0; }
+const char *ml_report_file(const ml_report *r, size_t i) { return r && i < r->nwritten ? r->written[i] : NULL; }
+
+static ml_status note(ml_report *r, const char *path, ml_error *err)
+{
+    char **w = realloc(r->written, (r->nwritten + 1) * sizeof *w);
+    if (!w) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    r->written = w;
+    size_t n = strlen(path) + 1;
+    if (!(w[r->nwritten] = malloc(n))) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    memcpy(w[r->nwritten++], path, n);
+    return ML_OK;
+}
+
+static ml_status render(ml_report *r, const char *dir, const rep_figure *f, int svg, ml_error *err)
+{
+    for (int s = 0; s <= svg; s++) {
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s.%s", dir, f->name, s ? "svg" : "png") >= (int)sizeof path)
+            return ml_error_set(err, ML_EINVAL, "%s: path too long", dir);
+        rep_page pg;
+        ml_status st = rep_page_begin(&pg, path, s, f->w, f->h, err);
+        if (st) return st;
+        f->draw(r, f->arg);
+        if ((st = rep_page_end(&pg, err)) || (st = note(r, path, err))) return st;
+    }
+    return ML_OK;
+}
+
+ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *opts, ml_error *err)
+{
+    ml_report_opts o;
+    ml_report_opts_defaults(&o);
+    if (opts) o = *opts;
+    if (!r || !dir || !*dir) return ml_error_set(err, ML_EINVAL, "ml_report_write: no report or folder");
+    if (!r->nlv && !r->ntr) return ml_error_set(err, ML_EINVAL, "no results to report");
+    if (o.width_px < 200 || o.width_px > 8000 || o.height_px < 150 || o.height_px > 8000)
+        return ml_error_set(err, ML_EINVAL, "plot size %d x %d px is out of range (200..8000 x 150..8000)", o.width_px,
+                            o.height_px);
+    if (!o.title) o.title = "memlev report";
+    if (mkdir(dir, 0777) && errno != EEXIST) return ml_error_set(err, ML_EIO, "%s: cannot create folder: %s", dir, strerror(errno));
+    struct stat sb;
+    if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) return ml_error_set(err, ML_EIO, "%s: not a folder", dir);
+    forget_written(r);
+    int w = o.width_px, h = o.height_px;
+    size_t nmax = 6 + 2 * r->ntr, n = 0;
+    rep_figure *figs = calloc(nmax, sizeof *figs);
+    rep_img *imgs = calloc(nmax, sizeof *imgs);
+    if (!figs || !imgs) { free(figs); free(imgs); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
+    int sweep = 0;
+    for (size_t i = 0; i < r->nlv; i++) sweep |= r->lv[i].nsweep > 0;
+    size_t shown = r->nlv < 16 ? r->nlv : 16;
+#define ADD(sec, nm, cap, W, H, fn, a)                                                             \
+    do {                                                                                           \
+        figs[n] = (rep_figure){NULL, cap, W, H, fn, a};                                            \
+        imgs[n].section = sec;                                                                     \
+        imgs[n].caption = cap;                                                                     \
+        snprintf(imgs[n].stem, sizeof imgs[n].stem, "%s", nm);                                     \
+        figs[n].name = imgs[n].stem;                                                               \
+        n++;                                                                                       \
+    } while (0)
+    if (r->nlv) {
+        ADD("staircases", "staircase", "Conductance vs pulse number per scheme, with the 5-95 % band over devices.", w, h,
+            rep_fig_staircase, NULL);
+        ADD("staircases", "steps", "Conductance step per pulse: identical pulses start coarse and saturate.", w, h,
+            rep_fig_steps, NULL);
+        ADD("levels", "levels", "The most crowded 12 steps of each staircase: mean level (dot) inside a box of height "
+            "k sigma_read; where boxes overlap, adjacent levels are closer than k sigma_read and not distinguishable.", w, (int)(60 + 230 * shown),
+            rep_fig_levels, NULL);
+        ADD("levels", "states", "Distinguishable states per scheme at the same pulse budget.", w, h, rep_fig_states, NULL);
+        if (sweep)
+            ADD("levels", "sweep", "Identical pulses: the fixed amplitude was chosen from this sweep (most states among "
+                "those that cover the window).", w, h, rep_fig_sweep, NULL);
+        ADD("cost", "cost", "Programming cost per state: pulses, verify reads and energy.", (int)(w * 1.15), (int)(h * 0.85),
+            rep_fig_cost, NULL);
+    }
+    for (size_t i = 0; i < r->ntr; i++) {
+        char a[32], c[32];
+        snprintf(a, sizeof a, i ? "accuracy-%zu" : "accuracy", i + 1);
+        snprintf(c, sizeof c, i ? "transfer-cost-%zu" : "transfer-cost", i + 1);
+        ADD("transfer", a, "Test accuracy vs levels per scheme: mean and 95 % confidence interval over Monte-Carlo "
+            "trials; dashed: float baseline.", w, h, rep_fig_accuracy, &r->tr[i]);
+        ADD("transfer", c, "Pulses per device to program the network, per scheme and number of levels.", w, (int)(h * 0.8),
+            rep_fig_transfer_cost, &r->tr[i]);
+    }
+#undef ADD
+    ml_status st = ML_OK;
+    for (size_t i = 0; i < n && !st; i++) st = render(r, dir, &figs[i], o.svg != 0, err);
+    if (!st) {
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/index.html", dir) >= (int)sizeof path)
+            st = ml_error_set(err, ML_EINVAL, "%s: path too long", dir);
+        else if (!(st = rep_html_write(r, path, o.title, imgs, n, o.svg != 0, err)))
+            st = note(r, path, err);
+    }
+    free(figs);
+    free(imgs);
+    return st;
+}
