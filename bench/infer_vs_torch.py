@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")  # the project's OpenBLAS setting
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

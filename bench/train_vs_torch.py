@@ -6,7 +6,7 @@ blocks, widths 16/32/64; 1x28x28 input, 10 classes), random data, training mode 
 batch statistics), forward + backward + SGD (momentum 0.9, weight decay 5e-4) per step,
 batch 128, 2 threads. Prints images/s for both and the ratio memlev/PyTorch.
 
-usage: bench/train_vs_torch.py [--build build] [--seconds 10] [--batch 128] [--threads 2]
+usage: /usr/bin/python3 bench/train_vs_torch.py [--build build] [--seconds 10] [--batch 128] [--threads 2]
 Needs Debian's python3-torch (run with /usr/bin/python3) and a built bench_train_step.
 """
 import argparse
@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 import time
+
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")  # the project's OpenBLAS setting
 
 import torch
 import torch.nn as nn
