@@ -5,6 +5,8 @@
 set -uo pipefail
 ML="$1"; T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 SRC="${ML_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}"
+# under ASan: fontconfig's process-lifetime font cache is not a leak of ours
+export LSAN_OPTIONS="suppressions=$SRC/tests/lsan-fontconfig.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 pass=0; fail=0
 ok() { pass=$((pass+1)); }
 bad() { fail=$((fail+1)); echo "FAIL: $*"; }
