@@ -247,7 +247,7 @@ void rep_fig_sweep(const ml_report *r, const void *arg)
         free(y);
     }
     pllsty(1); plwidth(1.0);
-    rep_legend(nl, lt, lc, ls, 1);
+    rep_legend(nl, lt, lc, ls, 0);
 }
 
 void rep_fig_cost(const ml_report *r, const void *arg)

@@ -123,7 +123,7 @@ void rep_fig_transfer_cost(const ml_report *r, const void *arg)
     for (size_t i = 0; i < t->n; i++) ymax = fmax(ymax, t->pts[i].ppd);
     pladv(0);
     plslabelfunc(pow2_label, NULL);
-    rep_axes(0.1, 0.97, 0.11, 0.91, x0, x1, 0, ymax * 1.1, "bcnsto", 1.0, "bcnstv");
+    rep_axes(0.1, 0.97, 0.14, 0.9, x0, x1, 0, ymax * 1.1, "bcnsto", 1.0, "bcnstv");
     plslabelfunc(NULL, NULL);
     pllab("levels per device (log scale)", "pulses per device", "Programming cost of a network: pulses per device");
     int lc[MAXS], lsty[MAXS];
