@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Evaluate an ONNX model exported by memlev with plain numpy (an implementation
-independent of memlev's engine) and compare its logits to a fixture's PyTorch logits.
+independent of memlev's engine) and compare its logits to reference logits (PyTorch's
+for the fixtures, memlev's for its built-in architectures).
 
-usage: onnx_numpy_eval.py MODEL.onnx FIXTURE.io [tolerance=1e-4]
-Exit 0 when max |numpy - PyTorch| <= tolerance. Covers the ops memlev exports.
+usage: onnx_numpy_eval.py MODEL.onnx REFERENCE.io [tolerance=1e-4]
+Exit 0 when max |numpy - reference| <= tolerance. Covers the ops memlev exports.
 """
 import struct
 import sys
@@ -110,7 +111,7 @@ def main():
     x, ref = read_io(sys.argv[2])
     tol = float(sys.argv[3]) if len(sys.argv) > 3 else 1e-4
     d = float(np.abs(run(model, x) - ref).max())
-    print("%s: max |numpy - PyTorch| = %.3g" % (sys.argv[1], d))
+    print("%s: max |numpy - reference| = %.3g" % (sys.argv[1], d))
     return 0 if d <= tol else 1
 
 

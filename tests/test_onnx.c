@@ -437,6 +437,90 @@ static void exported_models_pass_onnx_checker_and_match_pytorch_in_numpy(void **
     }
 }
 
+/* Write x (n images of item floats) and y (n x classes) as a .io file. */
+static void write_io(const char *path, const float *x, const uint32_t *xd, const float *y, uint32_t n, uint32_t classes)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    uint32_t r4 = 4, r2 = 2, yd[2] = {n, classes};
+    size_t xn = (size_t)xd[0] * xd[1] * xd[2] * xd[3];
+    assert_int_equal(fwrite(&r4, 4, 1, fp), 1);
+    assert_int_equal(fwrite(xd, 4, 4, fp), 4);
+    assert_int_equal(fwrite(x, 4, xn, fp), xn);
+    assert_int_equal(fwrite(&r2, 4, 1, fp), 1);
+    assert_int_equal(fwrite(yd, 4, 2, fp), 2);
+    assert_int_equal(fwrite(y, 4, (size_t)n * classes, fp), (size_t)n * classes);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Built-in architectures (BN with non-trivial running statistics) export, re-import to
+ * identical logits, pass onnx.checker and evaluate in numpy to memlev's logits. */
+static void builtin_architectures_export_faithfully(void **state)
+{
+    const char *archs[] = {"mlp", "lenet5", "resnet20"};
+    const char *py = python_with_onnx();
+    for (int a = 0; a < 3; a++) {
+        ml_net *net = NULL;
+        ml_error err = {0};
+        assert_int_equal(ml_arch_build(archs[a], 1, 28, 10, 0, 3, &net, &err), ML_OK);
+        uint64_t s = 11;
+        for (int i = 0; i < net->ntensors; i++) {
+            ml_tensor *t = &net->tensors[i];
+            if (!(t->flags & ML_TENSOR_STAT) || !t->data)
+                continue;
+            size_t n = 1;
+            for (int d = 0; d < t->ndim; d++)
+                n *= (size_t)t->dims[d];
+            /* running statistics as after training: means near 0, variances near 1 (a
+             * uniform positive shift of every mean would switch the ReLUs off) */
+            for (size_t k = 0; k < n; k++) {
+                float u = (float)(splitmix(&s) % 1000) / 1000.0f;
+                if (strstr(t->name, "var"))
+                    t->data[k] *= 0.7f + 0.6f * u;
+                else
+                    t->data[k] += 0.1f * (u - 0.5f);
+            }
+        }
+        uint32_t xd[4] = {3, 1, 28, 28};
+        float x[3 * 28 * 28];
+        for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+            x[i] = (float)(splitmix(&s) % 1000) / 1000.0f;
+        float *y1 = malloc(3 * sizeof(float) * (size_t)net->classes), *y2 = malloc(3 * sizeof(float) * (size_t)net->classes);
+        assert_non_null(y1);
+        assert_non_null(y2);
+        assert_int_equal(ml_net_forward(net, x, 3, y1, &err), ML_OK);
+        float spread = 0;
+        for (int i = 1; i < 3 * net->classes; i++)
+            spread = fmaxf(spread, fabsf(y1[i] - y1[0]));
+        print_message("%s: logits spread %.3g\n", archs[a], spread);
+        assert_true(spread > 1e-3f); /* a degenerate (constant) output would prove nothing */
+        char path[1200], io[1300];
+        tmpfile_path(path, sizeof path, archs[a]);
+        strcat(path, ".onnx");
+        if (ml_onnx_save(net, path, &err))
+            fail_msg("%s", err.msg);
+        ml_net *back = load_ok(path);
+        assert_int_equal(ml_net_num_params(back), ml_net_num_params(net));
+        assert_int_equal(ml_net_forward(back, x, 3, y2, &err), ML_OK);
+        assert_memory_equal(y1, y2, 3 * sizeof(float) * (size_t)net->classes);
+        if (py) {
+            snprintf(io, sizeof io, "%s.io", path);
+            write_io(io, x, xd, y1, 3, (uint32_t)net->classes);
+            char cmd[4000];
+            snprintf(cmd, sizeof cmd,
+                     "%s -c 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)' '%s' && "
+                     "%s -c 'import numpy' >/dev/null 2>&1 && %s '%s/tests/onnx_numpy_eval.py' '%s' '%s' 1e-4",
+                     py, path, py, py, srcdir(), path, io);
+            if (system(cmd) != 0)
+                fail_msg("%s: exported model rejected by onnx.checker or differs in numpy", archs[a]);
+        }
+        free(y1);
+        free(y2);
+        ml_net_free(back);
+        ml_net_free(net);
+    }
+}
+
 static int setup(void **state)
 {
     const char *base = getenv("ML_BINARY_DIR");
@@ -468,6 +552,7 @@ int main(void)
         cmocka_unit_test(missing_file_is_io_error),
         cmocka_unit_test(save_to_unwritable_path_fails_without_output),
         cmocka_unit_test(exported_models_pass_onnx_checker_and_match_pytorch_in_numpy),
+        cmocka_unit_test(builtin_architectures_export_faithfully),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
