@@ -12,12 +12,6 @@
 #include "memlev/rng.h"
 #include "memlev/util.h"
 
-/* The network engine's evaluation and data loading are linked weakly so this command
- * builds while they are missing; it then says so instead of running. */
-#pragma weak ml_net_evaluate
-#pragma weak ml_dataset_load
-#pragma weak ml_dataset_free
-
 int parse_int_list(const char *s, int *out, int max)
 {
     int n = 0;
@@ -96,8 +90,6 @@ int transfer_run(const char *cmd, const transfer_req *r)
     ml_error err = {0};
     ml_net *net = NULL;
     ml_dataset *ds = NULL;
-    if (!ml_net_evaluate || !ml_dataset_load || !ml_dataset_free)
-        return cli_fail(cmd, "this build has no network evaluation or data loading");
     if (ml_onnx_load(r->model_path, &net, &err)) return cli_fail_err(cmd, &err);
     if (ml_dataset_load(r->data, 0, &ds, &err)) { ml_net_free(net); return cli_fail_err(cmd, &err); }
     int rc = 0;
