@@ -182,7 +182,7 @@ void rep_fig_states(const ml_report *r, const void *arg)
     }
     ymax = fmax(ymax, budget) * 1.15;
     pladv(0);
-    rep_axes(0.1, 0.97, 0.12, 0.88, 0, (double)n, 0, ymax, "bc", 0, "bcnstv");
+    rep_axes(0.1, 0.97, 0.17, 0.9, 0, (double)n, 0, ymax, "bc", 0, "bcnstv");
     char v[64];
     snprintf(v, sizeof v, "Distinguishable states (budget P + 1 = %.0f, dashed)", budget);
     pllab("", "states", v);
@@ -203,7 +203,7 @@ void rep_fig_states(const ml_report *r, const void *arg)
     pllsty(1);
     plcol0(REP_FG);
     plschr(0, 0.85);
-    plmtex("t", 0.4, 1.0, 1.0, "solid: uniform levels (states)   light: staircase states");
+    plmtex("b", 3.4, 0.5, 0.5, "solid: uniform levels (states)    light: staircase states (ArC rule)");
     plschr(0, 0.95);
 }
 
