@@ -57,7 +57,8 @@ void rep_fig_staircase(const ml_report *r, const void *arg)
         plfill((PLINT)(2 * m), x, y);
         free(x); free(y);
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t j = n; j-- > 0;) {
+        size_t i = j;
         const rep_levels *l = &r->lv[i];
         double *x = malloc(l->npts * sizeof *x);
         if (!x) continue;
@@ -88,7 +89,9 @@ void rep_fig_steps(const ml_report *r, const void *arg)
     pladv(0);
     rep_axes(0.1, 0.97, 0.11, 0.91, 0, xmax, ymin, ymax * 1.06, "bcnst", 0, "bcnstv");
     pllab("pulse number", "mean step (nS)", "Conductance step per pulse (mean over devices)");
-    for (size_t i = 0; i < n; i++) {
+    /* last first: in the demo's order the noisy verify steps then lie under feedforward's */
+    for (size_t j = n; j-- > 0;) {
+        size_t i = j;
         const rep_levels *l = &r->lv[i];
         size_t m = l->npts - 1;
         double *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y);
