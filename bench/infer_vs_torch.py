@@ -6,8 +6,10 @@ stride-1 stem, no max-pool, torchvision stage layout, 10 classes, eval mode) is 
 with torch.onnx.export and loaded by memlev (bench_infer_onnx). Batch 64, 2 threads.
 Prints images/s for both and the ratio memlev/PyTorch.
 
-usage: bench/infer_vs_torch.py [--build build] [--seconds 10] [--batch 64] [--threads 2]
-       [--arch resnet18,resnet34] [--json out.json]
+usage: /usr/bin/python3 bench/infer_vs_torch.py [--build build] [--seconds 10] [--batch 64]
+       [--threads 2] [--arch resnet18,resnet34] [--rounds 3] [--json out.json]
+The two engines alternate in --rounds slices of seconds/rounds each, so that load from
+other processes on a shared machine falls on both alike; "load" is the 1-min load average.
 Needs Debian's python3-torch (run with /usr/bin/python3) and a built bench_infer_onnx.
 """
 import argparse
@@ -89,6 +91,7 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--arch", default="resnet18,resnet34")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating slices per engine")
     ap.add_argument("--json")
     a = ap.parse_args()
     exe = os.path.join(a.build, "bench_infer_onnx")
@@ -98,7 +101,8 @@ def main():
     torch.manual_seed(1)
     print("OPENBLAS_CORETYPE=%s  torch %s (%d threads)  batch %d  %.0f s per measurement"
           % (os.environ.get("OPENBLAS_CORETYPE", ""), torch.__version__, torch.get_num_threads(), a.batch, a.seconds))
-    print("%-9s %10s %12s %12s %8s %10s" % ("model", "GMAC/img", "torch img/s", "memlev img/s", "ratio", "memlev GF/s"))
+    print("%-9s %10s %12s %12s %8s %10s %6s" % ("model", "GMAC/img", "torch img/s", "memlev img/s", "ratio",
+                                               "memlev GF/s", "load"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for arch in a.arch.split(","):
@@ -107,17 +111,26 @@ def main():
             torch.onnx.export(model, torch.rand(1, 1, 28, 28), path, input_names=["input"],
                               output_names=["logits"], opset_version=13,
                               dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
-            t_ips = torch_ips(model, a.batch, a.seconds)
-            out = subprocess.run([exe, path, str(a.batch), str(a.threads), str(a.seconds)],
-                                 check=True, capture_output=True, text=True).stdout
-            m = json.loads(out.strip().splitlines()[-1])
+            # Alternate the two engines in a.rounds slices so that load from other
+            # processes on a shared machine hits both alike; rates are averaged.
+            t_rates, m_rates = [], []
+            for _ in range(a.rounds):
+                t_rates.append(torch_ips(model, a.batch, a.seconds / a.rounds))
+                out = subprocess.run([exe, path, str(a.batch), str(a.threads), str(a.seconds / a.rounds)],
+                                     check=True, capture_output=True, text=True).stdout
+                m = json.loads(out.strip().splitlines()[-1])
+                m_rates.append(m["images_per_s"])
+            t_ips, m_ips = sum(t_rates) / a.rounds, sum(m_rates) / a.rounds
             row = {"arch": arch, "batch": a.batch, "threads": a.threads,
                    "macs_per_image": m["macs_per_image"], "torch_images_per_s": t_ips,
-                   "memlev_images_per_s": m["images_per_s"], "ratio": m["images_per_s"] / t_ips,
-                   "memlev_gflops": m["gflops"], "torch_gflops": 2 * m["macs_per_image"] * t_ips / 1e9}
+                   "memlev_images_per_s": m_ips, "ratio": m_ips / t_ips,
+                   "memlev_gflops": 2 * m["macs_per_image"] * m_ips / 1e9,
+                   "torch_gflops": 2 * m["macs_per_image"] * t_ips / 1e9,
+                   "torch_rounds": t_rates, "memlev_rounds": m_rates,
+                   "load_average": os.getloadavg()[0]}
             rows.append(row)
-            print("%-9s %10.3f %12.1f %12.1f %8.2f %10.1f" % (arch, row["macs_per_image"] / 1e9, t_ips,
-                  row["memlev_images_per_s"], row["ratio"], row["memlev_gflops"]), flush=True)
+            print("%-9s %10.3f %12.1f %12.1f %8.2f %10.1f %6.1f" % (arch, row["macs_per_image"] / 1e9, t_ips, m_ips,
+                  row["ratio"], row["memlev_gflops"], row["load_average"]), flush=True)
     if a.json:
         with open(a.json + ".tmp", "w") as f:
             json.dump(rows, f, indent=1)
