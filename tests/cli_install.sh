@@ -12,7 +12,7 @@ cmake --install "$B" --prefix "$T/p" >"$T/install.log" 2>&1; rc=$?
 check "cmake --install ($(grep -m1 -A1 Error "$T/install.log" | tr '\n' ' '))" [ $rc -eq 0 ]
 PC=$(ls -d "$T"/p/lib*/pkgconfig 2>/dev/null | head -1)
 check "pkg-config file installed" [ -f "$PC/memlev.pc" ]
-check "headers installed" [ -f "$T/p/include/memlev/program.h" ] && [ -f "$T/p/include/memlev/report.h" ]
+check "headers installed" test -f "$T/p/include/memlev/program.h" -a -f "$T/p/include/memlev/report.h"
 check "CLI installed" "$T/p/bin/memlev" --version
 flags=$(PKG_CONFIG_PATH="$PC" pkg-config --cflags --libs --static memlev 2>"$T/pc.err")
 check "pkg-config --static memlev ($(cat "$T/pc.err"))" [ -n "$flags" ]

@@ -21,12 +21,31 @@ int rep_scheme_colour(const char *scheme)
 
 int rep_band_colour(int colour) { return colour + 5; }
 
-/* PLplot calls this instead of printing when an operation is aborted. */
+/* PLplot stores the message of an aborted operation here instead of printing it. */
 static char abort_msg[256];
-static void on_abort(PLCHAR_VECTOR msg) { snprintf(abort_msg, sizeof abort_msg, "%s", msg ? msg : "error"); }
+static PLINT abort_code;
+
+/* PLplot asks on stdin for a device when the one named is missing: check it is there. */
+static int have_device(const char *name)
+{
+    enum { MAXD = 128 };
+    const char *menu[MAXD], *devs[MAXD];
+    const char **pm = menu, **pd = devs;
+    int n = MAXD;
+    plgDevs(&pm, &pd, &n);
+    for (int i = 0; i < n && i < MAXD; i++)
+        if (pd[i] && !strcmp(pd[i], name)) return 1;
+    return 0;
+}
 
 ml_status rep_page_begin(rep_page *p, const char *path, int svg, int w, int h, ml_error *err)
 {
+    const char *dev = svg ? "svgcairo" : "pngcairo";
+    abort_msg[0] = 0;
+    abort_code = 0;
+    plsError(&abort_code, abort_msg);
+    if (!have_device(dev))
+        return ml_error_set(err, ML_EUNSUPP, "%s: PLplot has no %s driver (apt-get install plplot-driver-cairo)", path, dev);
     if (strlen(path) >= sizeof p->path) return ml_error_set(err, ML_EINVAL, "%s: path too long", path);
     snprintf(p->path, sizeof p->path, "%s", path);
     snprintf(p->tmp, sizeof p->tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -34,9 +53,7 @@ ml_status rep_page_begin(rep_page *p, const char *path, int svg, int w, int h, m
     FILE *f = fopen(p->tmp, "wb");
     if (!f) return ml_error_set(err, ML_EIO, "%s: cannot write: %s", path, strerror(errno));
     fclose(f);
-    abort_msg[0] = 0;
-    plsabort(on_abort);
-    plsdev(svg ? "svgcairo" : "pngcairo");
+    plsdev(dev);
     plsfnam(p->tmp);
     plspage(0, 0, w, h, 0, 0);
     plscmap0n(16);
@@ -60,7 +77,7 @@ ml_status rep_page_end(rep_page *p, ml_error *err)
 {
     plend1();
     struct stat sb;
-    if (abort_msg[0]) {
+    if (abort_code || abort_msg[0]) {
         remove(p->tmp);
         return ml_error_set(err, ML_EIO, "%s: PLplot: %s", p->path, abort_msg);
     }
