@@ -179,6 +179,29 @@ static void write_lists_every_file_and_leaves_no_temporaries(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void degenerate_results_still_render(void **state)
+{
+    char dir[] = "/tmp/ml_report_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    ml_report *r = NULL;
+    ml_error err = {0};
+    ml_report_new(&r, &err);
+    char *l = levels_json("ramp", 1); /* two points, one step */
+    assert_int_equal(ml_report_add_json(r, l, "two.json", NULL, &err), ML_OK);
+    assert_int_equal(ml_report_add_json(r, "{\"baseline_accuracy\":0.5,\"points\":[],\"complete\":false}", "none.json",
+                                        NULL, &err), ML_OK);
+    ml_report_opts o;
+    ml_report_opts_defaults(&o);
+    o.svg = 0;
+    if (ml_report_write(r, dir, &o, &err)) fail_msg("%s", err.msg);
+    assert_true(ml_report_nfiles(r) >= 6);
+    ml_report_free(r);
+    free(l);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +209,7 @@ int main(void)
         cmocka_unit_test(bad_fields_are_named),
         cmocka_unit_test(every_truncation_is_an_error_not_a_crash),
         cmocka_unit_test(write_lists_every_file_and_leaves_no_temporaries),
+        cmocka_unit_test(degenerate_results_still_render),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,6 +119,7 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
             rep_fig_cost, NULL);
     }
     for (size_t i = 0; i < r->ntr; i++) {
+        if (!r->tr[i].n) continue; /* an interrupted run may have no points yet: table only */
         char a[32], c[32];
         snprintf(a, sizeof a, i ? "accuracy-%zu" : "accuracy", i + 1);
         snprintf(c, sizeof c, i ? "transfer-cost-%zu" : "transfer-cost", i + 1);
