@@ -4,21 +4,47 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "cli/common.h"
 #include "cli/levels_run.h"
+#include "cli/transfer_run.h"
 #include "memlev/util.h"
 
-int ml_cmd_report(int argc, char **argv) __attribute__((weak));
+int ml_cmd_report(int argc, char **argv);
+
+/* The bundled network: models/ beside the working directory or beside the build folder. */
+static const char *find_model(char *buf, size_t len)
+{
+    static const char *names[] = {"resnet20-fmnist.onnx", "resnet20-fmnist-torch.onnx", "mlp-fmnist.onnx"};
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    for (int k = 0; k < 3; k++) {
+        const char *dirs[2] = {"models", NULL};
+        char alt[4200];
+        snprintf(alt, sizeof alt, "%s/../models", exe);
+        dirs[1] = alt;
+        for (int d = 0; d < 2; d++) {
+            snprintf(buf, len, "%s/%s", dirs[d], names[k]);
+            if (access(buf, R_OK) == 0) return buf;
+        }
+    }
+    return NULL;
+}
 
 int ml_cmd_demo(int argc, char **argv)
 {
     const char *out = "memlev-report";
-    long devices = 100, seed = 1, threads = 0;
+    long devices = 100, seed = 1, threads = 0, images = 1000, trials = 2;
     cli_opt opts[] = {
         {"out", OPT_STR, &out, "result folder [memlev-report]", 0},
         {"devices", OPT_INT, &devices, "devices per scheme [100]", 0},
         {"seed", OPT_INT, &seed, "random seed [1]", 0},
         {"threads", OPT_INT, &threads, "OpenMP threads [all cores]", 0},
+        {"images", OPT_INT, &images, "test images per accuracy figure [1000]", 0},
+        {"trials", OPT_INT, &trials, "Monte-Carlo trials per transfer point [2]", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"demo", "[--out DIR] [--devices M] [--seed X]",
                      "Run the study on the tio2x preset and write results (and a report when available).", opts, 0};
@@ -26,13 +52,14 @@ int ml_cmd_demo(int argc, char **argv)
     if (rc) return rc == 1 ? 0 : 2;
     if (devices < 2 || devices > 100000) return cli_fail("demo", "--devices: %ld is out of range (2..100000)", devices);
     if (seed < 0) return cli_fail("demo", "--seed: must not be negative");
+    if (images < 1 || trials < 1 || trials > 1000) return cli_fail("demo", "--images/--trials out of range");
     cli_set_threads(threads);
     if (mkdir(out, 0777) && errno != EEXIST) return cli_fail("demo", "%s: cannot create folder: %s", out, strerror(errno));
     ml_device dev;
     ml_error err = {0};
     if (ml_device_preset("tio2x", &dev, &err)) return cli_fail_err("demo", &err);
     static const ml_scheme_kind kinds[] = {ML_SCHEME_IDENTICAL, ML_SCHEME_FEEDFORWARD, ML_SCHEME_VERIFY};
-    char *files[3];
+    char *files[4];
     static char paths[3][4200];
     printf("memlev demo: tio2x (HRS/LRS 1.19), %ld devices per scheme, 512-pulse budget, k = 3\n", devices);
     for (int q = 0; q < 3; q++) {
@@ -54,10 +81,43 @@ int ml_cmd_demo(int argc, char **argv)
         cJSON_Delete(j);
         if (rc) return rc;
     }
-    printf("results written to %s/\n", out);
-    if (ml_cmd_report) {
-        char *av[8] = {"report", files[0], files[1], files[2], "--out", (char *)out, NULL};
-        return ml_cmd_report(6, av);
+    /* accuracy against levels for the bundled network (statistical mode: sampled from the
+     * measured level distributions, the study's evaluation method) */
+    char model[4400], tjson[4200];
+    int nfiles = 3;
+    if (find_model(model, sizeof model)) {
+        transfer_req t;
+        memset(&t, 0, sizeof t);
+        t.model_path = model;
+        t.data = "fashion-mnist";
+        t.dev = &dev;
+        t.device_name = "tio2x";
+        t.schemes[0] = ML_SCHEME_IDENTICAL; t.schemes[1] = ML_SCHEME_FEEDFORWARD; t.schemes[2] = ML_SCHEME_VERIFY;
+        t.nschemes = 3;
+        static const int lv[] = {4, 16, 64, 256, 512};
+        memcpy(t.levels, lv, sizeof lv);
+        t.nlevels = 5;
+        t.trials = (int)trials;
+        t.mode = ML_TRANSFER_STATISTICAL;
+        t.limit = (size_t)images;
+        t.seed = (uint64_t)seed;
+        t.sample_devices = 1000;
+        t.batch = 100;
+        t.calib_per_device = 1;
+        snprintf(tjson, sizeof tjson, "%s/transfer.json", out);
+        t.json_path = tjson;
+        printf("\nweight transfer: %s, %ld test images, %ld trials per point\n", model, images, trials);
+        if ((rc = transfer_run("demo", &t))) return rc;
+        files[nfiles++] = tjson;
+    } else {
+        printf("no bundled model under models/: skipping the weight-transfer part\n");
     }
-    return 0;
+    ml_device_clear(&dev);
+    printf("results written to %s/\n", out);
+    char *av[10] = {"report", files[0], files[1], files[2], nfiles > 3 ? files[3] : NULL, NULL, NULL, NULL};
+    int ac = nfiles + 1;
+    av[ac++] = "--out";
+    av[ac++] = (char *)out;
+    av[ac] = NULL;
+    return ml_cmd_report(ac, av);
 }
