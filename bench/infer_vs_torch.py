@@ -10,11 +10,14 @@ usage: /usr/bin/python3 bench/infer_vs_torch.py [--build build] [--seconds 10] [
        [--threads 2] [--arch resnet18,resnet34] [--rounds 3] [--json out.json]
 The two engines alternate in --rounds slices of seconds/rounds each, so that load from
 other processes on a shared machine falls on both alike; "load" is the 1-min load average.
+"torch/c" and "memlev/c" are images per CPU-second of each process (all its threads): on
+a busy machine they show the work each engine needs, which wall-clock rates hide.
 Needs Debian's python3-torch (run with /usr/bin/python3) and a built bench_infer_onnx.
 """
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -70,17 +73,23 @@ class ResNet(nn.Module):
 ARCHS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
 
 
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def torch_ips(model, batch, seconds):
+    """(images per wall second, images per CPU second of this process)"""
     x = torch.rand(batch, 1, 28, 28)
     with torch.inference_mode():
         model(x)
         model(x)
-        n, t0 = 0, time.perf_counter()
+        n, t0, c0 = 0, time.perf_counter(), cpu_seconds()
         while n < 3 or time.perf_counter() - t0 < seconds:
             model(x)
             n += 1
-        t = time.perf_counter() - t0
-    return n * batch / t
+        t, c = time.perf_counter() - t0, cpu_seconds() - c0
+    return n * batch / t, n * batch / c
 
 
 def main():
@@ -101,8 +110,8 @@ def main():
     torch.manual_seed(1)
     print("OPENBLAS_CORETYPE=%s  torch %s (%d threads)  batch %d  %.0f s per measurement"
           % (os.environ.get("OPENBLAS_CORETYPE", ""), torch.__version__, torch.get_num_threads(), a.batch, a.seconds))
-    print("%-9s %10s %12s %12s %8s %10s %6s" % ("model", "GMAC/img", "torch img/s", "memlev img/s", "ratio",
-                                               "memlev GF/s", "load"))
+    print("%-9s %9s %11s %12s %6s %11s %8s %8s %5s" % ("model", "GMAC/img", "torch img/s", "memlev img/s", "ratio",
+          "memlev GF/s", "torch/c", "memlev/c", "load"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for arch in a.arch.split(","):
@@ -113,24 +122,29 @@ def main():
                               dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
             # Alternate the two engines in a.rounds slices so that load from other
             # processes on a shared machine hits both alike; rates are averaged.
-            t_rates, m_rates = [], []
+            t_rates, m_rates, t_cpu, m_cpu = [], [], [], []
             for _ in range(a.rounds):
-                t_rates.append(torch_ips(model, a.batch, a.seconds / a.rounds))
+                wall, cpu = torch_ips(model, a.batch, a.seconds / a.rounds)
+                t_rates.append(wall)
+                t_cpu.append(cpu)
                 out = subprocess.run([exe, path, str(a.batch), str(a.threads), str(a.seconds / a.rounds)],
                                      check=True, capture_output=True, text=True).stdout
                 m = json.loads(out.strip().splitlines()[-1])
                 m_rates.append(m["images_per_s"])
+                m_cpu.append(m["images_per_cpu_s"])
             t_ips, m_ips = sum(t_rates) / a.rounds, sum(m_rates) / a.rounds
+            t_ipc, m_ipc = sum(t_cpu) / a.rounds, sum(m_cpu) / a.rounds
             row = {"arch": arch, "batch": a.batch, "threads": a.threads,
                    "macs_per_image": m["macs_per_image"], "torch_images_per_s": t_ips,
                    "memlev_images_per_s": m_ips, "ratio": m_ips / t_ips,
                    "memlev_gflops": 2 * m["macs_per_image"] * m_ips / 1e9,
                    "torch_gflops": 2 * m["macs_per_image"] * t_ips / 1e9,
                    "torch_rounds": t_rates, "memlev_rounds": m_rates,
+                   "torch_images_per_cpu_s": t_ipc, "memlev_images_per_cpu_s": m_ipc,
                    "load_average": os.getloadavg()[0]}
             rows.append(row)
-            print("%-9s %10.3f %12.1f %12.1f %8.2f %10.1f %6.1f" % (arch, row["macs_per_image"] / 1e9, t_ips, m_ips,
-                  row["ratio"], row["memlev_gflops"], row["load_average"]), flush=True)
+            print("%-9s %9.3f %11.1f %12.1f %6.2f %11.1f %8.1f %8.1f %5.1f" % (arch, row["macs_per_image"] / 1e9,
+                  t_ips, m_ips, row["ratio"], row["memlev_gflops"], t_ipc, m_ipc, row["load_average"]), flush=True)
     if a.json:
         with open(a.json + ".tmp", "w") as f:
             json.dump(rows, f, indent=1)

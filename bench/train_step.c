@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include "memlev/nn.h"
 #include "memlev/rng.h"
@@ -13,6 +14,14 @@
 static int trainable(const ml_tensor *t)
 {
     return t->data && (t->flags & ML_TENSOR_PARAM) && !(t->flags & (ML_TENSOR_STAT | ML_TENSOR_CONST));
+}
+
+/* CPU seconds used by this process (all threads). */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
 }
 
 int main(int argc, char **argv)
@@ -54,7 +63,7 @@ int main(int argc, char **argv)
             return 2;
     }
     int steps = 0;
-    double loss = 0, t0 = 0, t = 0;
+    double loss = 0, t0 = 0, c0 = 0, t = 0;
     for (int warm = 1;; warm = 0) {
         if (ml_net_loss_grad(net, x, y, batch, 1, &loss, NULL, &err)) {
             fprintf(stderr, "%s\n", err.msg);
@@ -75,6 +84,7 @@ int main(int argc, char **argv)
         }
         if (warm) {
             t0 = ml_now();
+            c0 = cpu_seconds();
             continue;
         }
         steps++;
@@ -82,10 +92,10 @@ int main(int argc, char **argv)
         if (steps >= 3 && t >= secs)
             break;
     }
-    double ips = steps * (double)batch / t;
+    double ips = steps * (double)batch / t, cpu = cpu_seconds() - c0;
     printf("{\"arch\": \"%s\", \"batch\": %d, \"threads\": %d, \"steps\": %d, \"seconds\": %.3f, "
-           "\"images_per_s\": %.2f, \"macs_per_image\": %.0f, \"params\": %zu, \"loss\": %.4f}\n",
-           arch, batch, threads, steps, t, ips, ml_net_macs(net), ml_net_num_params(net), loss);
+           "\"cpu_seconds\": %.3f, \"images_per_cpu_s\": %.2f, \"images_per_s\": %.2f, \"macs_per_image\": %.0f, \"params\": %zu, \"loss\": %.4f}\n",
+           arch, batch, threads, steps, t, cpu, steps * (double)batch / cpu, ips, ml_net_macs(net), ml_net_num_params(net), loss);
     for (int i = 0; i < net->ntensors; i++)
         free(vel[i]);
     free(vel);

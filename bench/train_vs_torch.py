@@ -12,6 +12,7 @@ Needs Debian's python3-torch (run with /usr/bin/python3) and a built bench_train
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -57,11 +58,12 @@ def torch_ips(batch, seconds):
         opt.step()
 
     step()
-    n, t0 = 0, time.perf_counter()
+    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    n, t0, c0 = 0, time.perf_counter(), cpu()
     while n < 3 or time.perf_counter() - t0 < seconds:
         step()
         n += 1
-    return n * batch / (time.perf_counter() - t0), sum(p.numel() for p in model.parameters())
+    return n * batch / (time.perf_counter() - t0), n * batch / (cpu() - c0), sum(p.numel() for p in model.parameters())
 
 
 def main():
@@ -80,22 +82,28 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     # Alternate the engines in slices so that load from other processes hits both alike.
-    t_rates, m_rates = [], []
+    t_rates, m_rates, t_cpu, m_cpu = [], [], [], []
     for _ in range(a.rounds):
-        t_ips, t_params = torch_ips(a.batch, a.seconds / a.rounds)
+        t_ips, t_ipc, t_params = torch_ips(a.batch, a.seconds / a.rounds)
         t_rates.append(t_ips)
+        t_cpu.append(t_ipc)
         out = subprocess.run([exe, "resnet20", str(a.batch), str(a.threads), str(a.seconds / a.rounds)],
                              check=True, capture_output=True, text=True).stdout
         m = json.loads(out.strip().splitlines()[-1])
         m_rates.append(m["images_per_s"])
+        m_cpu.append(m["images_per_cpu_s"])
     t_ips, m_ips = sum(t_rates) / a.rounds, sum(m_rates) / a.rounds
+    t_ipc, m_ipc = sum(t_cpu) / a.rounds, sum(m_cpu) / a.rounds
     row = {"arch": "resnet20", "batch": a.batch, "threads": a.threads, "torch_params": t_params,
            "memlev_params": m["params"], "torch_images_per_s": t_ips, "memlev_images_per_s": m_ips,
            "ratio": m_ips / t_ips, "torch_rounds": t_rates, "memlev_rounds": m_rates,
+           "torch_images_per_cpu_s": t_ipc, "memlev_images_per_cpu_s": m_ipc,
            "load_average": os.getloadavg()[0]}
     print("torch %s (%d threads)  batch %d  training steps (fwd+bwd+SGD)" % (torch.__version__, a.threads, a.batch))
-    print("%-9s %10s %12s %12s %8s %6s" % ("model", "params", "torch img/s", "memlev img/s", "ratio", "load"))
-    print("%-9s %10d %12.1f %12.1f %8.2f %6.1f" % ("resnet20", t_params, t_ips, m_ips, row["ratio"], row["load_average"]))
+    print("%-9s %8s %11s %12s %6s %8s %8s %5s" % ("model", "params", "torch img/s", "memlev img/s", "ratio",
+          "torch/c", "memlev/c", "load"))
+    print("%-9s %8d %11.1f %12.1f %6.2f %8.1f %8.1f %5.1f" % ("resnet20", t_params, t_ips, m_ips, row["ratio"],
+          t_ipc, m_ipc, row["load_average"]))
     if a.json:
         with open(a.json + ".tmp", "w") as f:
             json.dump([row], f, indent=1)
