@@ -46,7 +46,10 @@ typedef struct ml_transfer_opts {
 } ml_transfer_opts;
 
 typedef struct ml_transfer_stats {
-    double devices, pulses, reads, energy_j, seconds;
+    double devices, pulses, reads, energy_j;
+    double seconds;         /* wall-clock time of the simulation (varies run to run) */
+    double device_seconds;  /* programming time on the devices: every pulse width and read,
+                               one device after another (deterministic) */
     double calib_pulses;    /* calibration pulses (pulse mode: measured; else the level set's rate) */
 } ml_transfer_stats;
 

@@ -112,8 +112,8 @@ int transfer_run(const char *cmd, const transfer_req *r)
     else if (ml_net_evaluate(net, ds, r->limit, r->batch, &base_acc, &ips, &err)) { rc = cli_fail_err(cmd, &err); goto out; }
     size_t images = r->limit && r->limit < ds->n ? r->limit : ds->n;
     printf("baseline (float) accuracy %.4f on %zu images\n", base_acc, images);
-    printf("%-12s %6s %9s %8s %8s %9s %6s %7s %10s %8s\n", "scheme", "levels", "accuracy", "std", "ci95", "quantized",
-           "dist", "states", "pulses/dev", "prog_s");
+    printf("%-12s %6s %9s %8s %8s %9s %6s %7s %10s %10s %7s\n", "scheme", "levels", "accuracy", "std", "ci95", "quantized",
+           "dist", "states", "pulses/dev", "device_s", "sim_s");
     cJSON *res = cJSON_CreateObject();
     cJSON_AddItemToObject(res, "config", cfg);
     cfg = NULL;
@@ -128,6 +128,7 @@ int transfer_run(const char *cmd, const transfer_req *r)
             int N = r->levels[li];
             cJSON *prev = old ? find_point(old, sname, N) : NULL;
             cJSON *pt;
+            double sim_s = 0;
             if (prev) pt = cJSON_Duplicate(prev, 1);
             else {
                 ml_scheme s;
@@ -171,18 +172,20 @@ int transfer_run(const char *cmd, const transfer_req *r)
                 cJSON_AddNumberToObject(pt, "pulses_per_device", st.devices > 0 ? st.pulses / st.devices : 0);
                 cJSON_AddNumberToObject(pt, "calibration_pulses_per_device", st.devices > 0 ? st.calib_pulses / st.devices : 0);
                 cJSON_AddNumberToObject(pt, "devices", st.devices / T);
-                cJSON_AddNumberToObject(pt, "program_seconds", st.seconds / T);
+                /* device time, not wall clock: results must be byte-identical run to run */
+                cJSON_AddNumberToObject(pt, "program_seconds", st.device_seconds / T);
+                cJSON_AddNumberToObject(pt, "energy_J", st.energy_j / T);
+                sim_s = st.seconds / T;
                 cJSON_AddNumberToObject(pt, "trials", T);
                 ml_levelset_free(ls);
                 ml_net_free(pn);
             }
             cJSON_AddItemToArray(pts, pt);
 #define N_(k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pt, k))
-            if (!ml_get_quiet() || 1)
-                printf("%-12s %6d %9.4f %8.4f %8.4f %9.4f %6s %7.0f %10.2f %8.2f\n", sname, N, N_("accuracy_mean"),
+            printf("%-12s %6d %9.4f %8.4f %8.4f %9.4f %6s %7.0f %10.2f %10.3g %7.2f\n", sname, N, N_("accuracy_mean"),
                        N_("accuracy_std"), N_("ci95"), N_("quantized_accuracy"),
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pt, "distinguishable")) ? "yes" : "no", N_("states"),
-                       N_("pulses_per_device"), N_("program_seconds"));
+                       N_("pulses_per_device"), N_("program_seconds"), sim_s);
 #undef N_
             fflush(stdout);
             if (r->json_path) {

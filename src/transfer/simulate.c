@@ -99,13 +99,14 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             const ml_device *dv = &pop->dev;
             ml_pulse_range(pop, 0, m, -dv->v_max, dv->width_max); /* reset */
             cs[c].pulses += (double)m;
+            cs[c].time_s += (double)m * dv->width_max;
             for (size_t i = 0; i < m; i++) cs[c].energy_j += ml_pulse_energy(dv->v_max, pop->g[i], dv->width_max);
             size_t top = m;
             for (int k = 1; k <= maxl; k++) {
                 while (top > 0 && sl[top - 1] < k) top--;
                 if (ls->v[k] != 0) ml_pulse_range(pop, 0, top, ls->v[k], ls->w[k]);
                 cs[c].pulses += (double)top;
-                cs[c].time_s += ls->w[k];
+                cs[c].time_s += (double)top * ls->w[k]; /* device time: one device after another */
             }
             if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
             /* read in weight order through the slot map */
@@ -136,8 +137,11 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
                 if (o->mode == ML_TRANSFER_PULSE) g[s] = ml_do_read(pop, i, &cs[c]);
                 else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i], o->seed, first + 2 * q + s);
                 else g[s] = ls->mean[lev[i]];
-                if (o->mode != ML_TRANSFER_PULSE) /* what programming would take: reset + pulses */
-                    cs[c].pulses += 1 + (ls->scheme.kind == ML_SCHEME_VERIFY ? ls->pulses_per_level : lev[i]);
+                if (o->mode != ML_TRANSFER_PULSE) { /* what programming would take: reset + pulses */
+                    double np = ls->scheme.kind == ML_SCHEME_VERIFY ? ls->pulses_per_level : lev[i];
+                    cs[c].pulses += 1 + np;
+                    cs[c].time_s += ls->dev.width_max + np * ls->dev.width;
+                }
             }
             out[q] = (float)((g[0] - g[1]) / scale[o->per_channel ? q / cols : 0]);
             if (gp) gp[q] = g[0];
@@ -151,6 +155,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         failed |= bad[c];
         if (st) {
             st->pulses += cs[c].pulses; st->reads += cs[c].reads; st->energy_j += cs[c].energy_j;
+            st->device_seconds += cs[c].time_s;
             st->calib_pulses += cc[c].pulses + (o->mode != ML_TRANSFER_PULSE ? ls->calib_pulses_per_device * 2.0 * (c + 1 < nchunks ? CHUNK : n - c * CHUNK) : 0);
         }
     }
