@@ -254,6 +254,22 @@ static ml_status norm_axis(mlx_loader *L, const char *who, int64_t *a, int rank)
     return ML_OK;
 }
 
+ml_status mlx_activation_dims(mlx_loader *L, int vi, int64_t *dims, int *rank)
+{
+    int ti = L->vals[vi].ti;
+    if (ti != L->input) {
+        ml_net_set_io(L->net, L->input, ti);
+        if (ml_net_finalize(L->net, L->err))
+            return mlx_prefix(L, L->err->code);
+    }
+    const ml_tensor *t = &L->net->tensors[ti];
+    *rank = t->ndim;
+    for (int i = 0; i < t->ndim; i++)
+        dims[i] = t->dims[i];
+    dims[0] = 1;
+    return ML_OK;
+}
+
 static ml_status fold_shape(mlx_loader *L, const char *who, const Onnx__NodeProto *n, const int *in, mlx_const *r)
 {
     int64_t dims[MLX_MAX_RANK];
@@ -569,21 +585,15 @@ ml_status mlx_fold_shape_op(mlx_loader *L, const char *who, const Onnx__NodeProt
         hi = 5;
     if (nin < lo || nin > hi || in[0] < 0)
         return mlx_fail(L, ML_EFORMAT, "%s: %d inputs", who, nin);
-    if (!strcmp(op, "Shape"))
-        TRY(fold_shape(L, who, n, in, &r));
-    else if (!strcmp(op, "Gather"))
-        TRY(fold_gather(L, who, n, in, &r));
-    else if (!strcmp(op, "Unsqueeze") || !strcmp(op, "Squeeze"))
-        TRY(fold_squeeze(L, who, n, in, nin, op[0] == 'U', &r));
-    else if (!strcmp(op, "Concat"))
-        TRY(fold_concat(L, who, n, in, nin, &r));
-    else if (!strcmp(op, "ConstantOfShape"))
-        TRY(fold_constant_of_shape(L, who, n, in, &r));
-    else if (!strcmp(op, "Slice"))
-        TRY(fold_slice(L, who, n, in, nin, &r));
-    else if (!strcmp(op, "Transpose"))
-        TRY(fold_transpose(L, who, n, in, &r));
-    else
-        TRY(fold_cast(L, who, n, in, &r));
+    ml_status st = !strcmp(op, "Shape") ? fold_shape(L, who, n, in, &r)
+                 : !strcmp(op, "Gather") ? fold_gather(L, who, n, in, &r)
+                 : !strcmp(op, "Unsqueeze") || !strcmp(op, "Squeeze") ? fold_squeeze(L, who, n, in, nin, op[0] == 'U', &r)
+                 : !strcmp(op, "Concat") ? fold_concat(L, who, n, in, nin, &r)
+                 : !strcmp(op, "ConstantOfShape") ? fold_constant_of_shape(L, who, n, in, &r)
+                 : !strcmp(op, "Slice") ? fold_slice(L, who, n, in, nin, &r)
+                 : !strcmp(op, "Transpose") ? fold_transpose(L, who, n, in, &r)
+                 : fold_cast(L, who, n, in, &r);
+    if (st)
+        return st;
     return mlx_add_const(L, n->output[0], &r);
 }

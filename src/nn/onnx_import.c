@@ -228,22 +228,6 @@ static ml_status shape_node(mlx_loader *L, const Onnx__NodeProto *n, const char 
     return st;
 }
 
-ml_status mlx_activation_dims(mlx_loader *L, int vi, int64_t *dims, int *rank)
-{
-    int ti = L->vals[vi].ti;
-    if (ti != L->input) {
-        ml_net_set_io(L->net, L->input, ti);
-        if (ml_net_finalize(L->net, L->err))
-            return mlx_prefix(L, L->err->code);
-    }
-    const ml_tensor *t = &L->net->tensors[ti];
-    *rank = t->ndim;
-    for (int i = 0; i < t->ndim; i++)
-        dims[i] = t->dims[i];
-    dims[0] = 1;
-    return ML_OK;
-}
-
 /* Pad with zeros on H and W of a 4-D activation: an alias when it pads nothing, else a
  * padded value that the consuming Conv/AveragePool absorbs. */
 static ml_status pad_node(mlx_loader *L, const Onnx__NodeProto *n, const char *who)
