@@ -274,9 +274,11 @@ ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, in
     for (size_t k = 0; k < sizeof arrs / sizeof arrs[0] && !rc; k++)
         if (!(*arrs[k] = calloc(n * np, sizeof(double)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory for the staircase");
     if (!rc) rc = run_all(pop, &pl, NULL, st, &st->cost, err);
-    st->fits = pl.fits;
+    st->fits = pl.fits;          /* the staircase keeps the calibration */
     st->fits_other = pl.other;
     st->v_fixed = pl.v_fixed;
+    pl.fits = pl.other = NULL;
+    plan_free(&pl);
     if (rc) { ml_staircase_free(st); return rc; }
     *out = st;
     return ML_OK;
