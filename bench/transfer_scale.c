@@ -14,9 +14,6 @@
 #include "memlev/transfer.h"
 #include "memlev/util.h"
 
-#pragma weak ml_arch_build
-#pragma weak ml_net_evaluate
-#pragma weak ml_dataset_load
 
 typedef struct { int out, in, k; } conv_t;
 
@@ -67,7 +64,7 @@ int main(int argc, char **argv)
     int nt = resnet34_shapes(c);
     ml_net *net = NULL;
     int widx[64], nw = 0;
-    if (ml_arch_build && !ml_arch_build("resnet34", 1, 28, 10, 64, 7, &net, &err)) {
+    if (!ml_arch_build("resnet34", 1, 28, 10, 64, 7, &net, &err)) {
         nw = ml_net_weights(net, widx, 64);
         printf("ResNet-34 built by the engine: %zu parameters, %d weight tensors\n", ml_net_num_params(net), nw);
     }
@@ -109,7 +106,7 @@ int main(int argc, char **argv)
            "%.3g J, peak RSS %.2f GiB\n",
            st.devices, sec, st.devices / sec, st.pulses / st.devices, st.calib_pulses / st.devices, st.reads / st.devices,
            st.energy_j, peak_rss_gib());
-    if (net && ml_net_evaluate && ml_dataset_load) {
+    if (net) {
         ml_dataset *ds = NULL;
         double acc = 0, ips = 0;
         if (ml_dataset_load("fashion-mnist", 0, &ds, &err) || ml_net_evaluate(net, ds, images, 64, &acc, &ips, &err)) {
