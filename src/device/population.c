@@ -201,24 +201,6 @@ ML_CLONES static void sb_range(const sb_args *A, size_t i0, size_t i1, int noisy
     }
 }
 
-static void pulse_all_softbounds(ml_population *p, double v, double w)
-{
-    const ml_device *d = &p->dev;
-    const size_t n = p->n, chunk = 4096;
-    const int pos = v >= 0;
-    if (fabs(v) < d->v_th || w <= 0) {
-        for (size_t i = 0; i < n; i++) p->npulse[i]++;
-        return;
-    }
-    sb_args A = {pos ? p->a_p : p->a_d, pos ? p->v0_p : p->v0_d, pos ? p->g_inf_p : p->g_inf_d, p->g_min, p->g_max,
-                 p->g, p->g_end, p->t_idle, p->npulse, fabs(v), w, d->t_ref, d->s_c2c, d->s_abs, p->seed, p->base};
-    int noisy = d->s_c2c > 0 || d->s_abs > 0;
-    size_t nc = (n + chunk - 1) / chunk;
-    #pragma omp parallel for schedule(static)
-    for (size_t c = 0; c < nc; c++)
-        sb_range(&A, c * chunk, (c + 1) * chunk < n ? (c + 1) * chunk : n, noisy);
-}
-
 void ml_pulse_range(ml_population *p, size_t i0, size_t i1, double v, double w)
 {
     const ml_device *d = &p->dev;
@@ -239,8 +221,12 @@ void ml_pulse_range(ml_population *p, size_t i0, size_t i1, double v, double w)
 
 void ml_pulse_all(ml_population *p, const double *v, const double *width, double v0, double w0)
 {
-    if (!v && !width && (p->dev.model == ML_MODEL_SOFTBOUNDS || p->dev.model == ML_MODEL_NEUROSIM)) {
-        pulse_all_softbounds(p, v0, w0);
+    if (!v && !width) {
+        /* one common pulse: fixed chunks through the vectorised range kernel */
+        const size_t chunk = 4096, nc = (p->n + chunk - 1) / chunk;
+        #pragma omp parallel for schedule(static)
+        for (size_t c = 0; c < nc; c++)
+            ml_pulse_range(p, c * chunk, (c + 1) * chunk < p->n ? (c + 1) * chunk : p->n, v0, w0);
         return;
     }
     #pragma omp parallel for schedule(static)

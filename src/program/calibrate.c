@@ -10,19 +10,17 @@
 #define CAL_LEN 40
 static const double k_ladder[CAL_TRAINS] = {0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5};
 
-void ml_program_reset(ml_population *pop, int direction, ml_cost *cost)
-{
-    const ml_device *d = &pop->dev;
-    double v = direction > 0 ? -d->v_max : d->v_max;
-    for (size_t i = 0; i < pop->n; i++)
-        ml_do_pulse(pop, i, v, d->width_max, cost);
-    (void)v;
-}
-
+/* Reset: the strongest allowed pulse of the opposite polarity, as long as allowed. */
 void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *c)
 {
     const ml_device *d = &pop->dev;
     ml_do_pulse(pop, i, direction > 0 ? -d->v_max : d->v_max, d->width_max, c);
+}
+
+void ml_program_reset(ml_population *pop, int direction, ml_cost *cost)
+{
+    for (size_t i = 0; i < pop->n; i++)
+        ml_program_reset1(pop, i, direction, cost);
 }
 
 /* Characterise device i; fills pairs (g0, v, w, g1) of length CAL_TRAINS*CAL_LEN and g_start. */

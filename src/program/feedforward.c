@@ -48,7 +48,7 @@ static void run_once(ml_population *pop, size_t i, const ml_fit *f, const ml_sch
     ml_plan_grid(f, s, P, grid);
     ml_schedule_ff(f, d, s, grid, P, v - 1, w - 1);
     free(grid);
-    ml_do_pulse(pop, i, dir > 0 ? -d->v_max : d->v_max, d->width_max, c);
+    ml_program_reset1(pop, i, dir, c);
     double m = 0;
     for (int r = 0; r < 4; r++) m += ml_do_read(pop, i, c);
     *g0 = m / 4;

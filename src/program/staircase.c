@@ -189,7 +189,7 @@ static void program_device(ml_population *pop, size_t i, const plan *pl, int sto
     hybrid_state hy = {0, 0};
     double *gp = st ? st->g_pred + i * np : NULL, *pv = st ? st->v + i * np : NULL;
     double *pw = st ? st->w + i * np : NULL, *pp = st ? st->pulses + i * np : NULL;
-    ml_do_pulse(pop, i, dir > 0 ? -d->v_max : d->v_max, d->width_max, c); /* reset */
+    ml_program_reset1(pop, i, dir, c);
     if (pl->grid) { grid = pl->grid; sv = pl->sv; sw = pl->sw; } /* shared, precomputed */
     else ml_plan_grid(f, s, P, grid);
     if (st) { gp[0] = f->g_start; record(pop, st, i, 0); }
