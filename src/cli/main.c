@@ -47,6 +47,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    ml_cli_blas_setup(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
