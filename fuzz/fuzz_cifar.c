@@ -1,17 +1,11 @@
 /* Fuzz the CIFAR-10 batch reader (through a temporary file). */
-#include <stdint.h>
-#include <stdio.h>
-#include <unistd.h>
 #include "memlev/data.h"
+#include "tmpfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/memlev-fuzz-cifar-%d.bin", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
+    const char *path = fuzz_write_tmp("cifar", data, size);
+    if (!path) return 0;
     const char *paths[1] = {path};
     ml_dataset *d = NULL;
     ml_error e;
