@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include "memlev/nn.h"
 #include "memlev/rng.h"
+#include "nn/internal.h"
 
 static void fill_normal(float *x, size_t n, uint64_t seed, double scale)
 {
@@ -251,7 +252,8 @@ static void results_do_not_depend_on_thread_count(void **state)
 {
     ml_net *net = NULL;
     ml_error err = {0};
-    assert_int_equal(ml_arch_build("resnet20", 1, 12, 10, 4, 3, &net, &err), ML_OK);
+    /* width 8: the 3x3 layers take the Winograd inference path */
+    assert_int_equal(ml_arch_build("resnet20", 1, 12, 10, 8, 3, &net, &err), ML_OK);
     enum { B = 9 };
     float *x = malloc(B * 144 * sizeof *x), l1[B * 10], l2[B * 10];
     uint8_t lab[B];
@@ -279,6 +281,52 @@ static void results_do_not_depend_on_thread_count(void **state)
     free(g1);
     free(x);
     ml_net_free(net);
+}
+
+/* Winograd F(4,3) inference conv (partial edge tiles, two chunks) against a direct
+ * convolution in double, with bias, folded BN and ReLU. */
+static void winograd_conv_matches_direct_convolution(void **state)
+{
+    enum { B = 40, C = 16, M = 24, H = 11, W = 9 };
+    const ml_geom g = {.c = C, .h = H, .w = W, .m = M, .oh = H, .ow = W, .kh = 3, .kw = 3,
+                       .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1, .group = 1};
+    assert_true(ml_conv_wino_ok(&g));
+    float *x = malloc(sizeof(float) * B * C * H * W), *w = malloc(sizeof(float) * M * C * 9);
+    float *y = malloc(sizeof(float) * B * M * H * W);
+    float *ws = malloc(sizeof(float) * ml_conv_wino_floats(&g, B, omp_get_max_threads()));
+    float bias[M], sc[M], sh[M];
+    fill_normal(x, (size_t)B * C * H * W, 11, 1.0);
+    fill_normal(w, (size_t)M * C * 9, 12, 0.1);
+    fill_normal(bias, M, 13, 0.1);
+    fill_normal(sc, M, 14, 1.0);
+    fill_normal(sh, M, 15, 0.1);
+    ml_conv_wino_forward(&g, x, w, bias, sc, sh, 1, B, ws, y);
+    double worst = 0.0;
+    for (int n = 0; n < B; n++)
+        for (int m = 0; m < M; m++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    double acc = 0.0;
+                    for (int c = 0; c < C; c++)
+                        for (int ki = 0; ki < 3; ki++)
+                            for (int kj = 0; kj < 3; kj++) {
+                                int yy = i + ki - 1, xx = j + kj - 1;
+                                if (yy >= 0 && yy < H && xx >= 0 && xx < W)
+                                    acc += (double)x[((size_t)(n * C + c) * H + yy) * W + xx] *
+                                           w[(m * C + c) * 9 + ki * 3 + kj];
+                            }
+                    double ref = (acc + bias[m]) * sc[m] + sh[m];
+                    if (ref < 0) ref = 0;
+                    double d = fabs(ref - y[((size_t)(n * M + m) * H + i) * W + j]);
+                    if (d > worst) worst = d;
+                }
+    /* outputs are O(1); F(4,3) in float32 keeps ~1e-5 of them (im2col: ~1e-6) */
+    print_message("winograd: max |y - direct| = %.3g\n", worst);
+    assert_true(worst < 1e-4);
+    free(x);
+    free(w);
+    free(y);
+    free(ws);
 }
 
 static void builtin_architectures_have_torchvision_sizes(void **state)
@@ -446,6 +494,7 @@ int main(void)
         cmocka_unit_test(gradients_of_every_op_match_finite_differences),
         cmocka_unit_test(resnet20_gradient_matches_directional_difference),
         cmocka_unit_test(results_do_not_depend_on_thread_count),
+        cmocka_unit_test(winograd_conv_matches_direct_convolution),
         cmocka_unit_test(builtin_architectures_have_torchvision_sizes),
         cmocka_unit_test(init_is_seeded),
         cmocka_unit_test(bad_graphs_fail_with_the_node_name),

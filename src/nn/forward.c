@@ -33,7 +33,7 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
                 return ml_error_set(err, ML_ENOMEM, "net: out of memory for gradients");
         }
     int threads = omp_get_max_threads();
-    size_t per = 1, fold = 1, wsz = 1;
+    size_t per = 1, fold = 1, wsz = 1, wino = 0;
     for (int i = 0; i < net->nnodes; i++) {
         const ml_node *nd = &net->nodes[i];
         const ml_geom *g = &p->plan[i].g;
@@ -43,6 +43,8 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
             if (k > per) per = k;
             if (wn > wsz) wsz = wn;
             if ((size_t)g->m > fold) fold = (size_t)g->m;
+            if (!training && ml_conv_wino_ok(g) && ml_conv_wino_floats(g, batch, threads) > wino)
+                wino = ml_conv_wino_floats(g, batch, threads);
         } else if (nd->op == ML_OP_BATCHNORM) {
             size_t c = (size_t)net->tensors[nd->inputs[0]].dims[1];
             if (c > fold) fold = c;
@@ -59,6 +61,11 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
         free(p->fold);
         if (!(p->fold = malloc(2 * fold * sizeof(float)))) { p->fold_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory"); }
         p->fold_cap = 2 * fold;
+    }
+    if (wino > p->wino_cap) {
+        free(p->wino);
+        if (!(p->wino = malloc(wino * sizeof(float)))) { p->wino_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory for Winograd transforms"); }
+        p->wino_cap = wino;
     }
     if (training && (size_t)ML_DW_CHUNKS * wsz > p->wpart_cap) {
         free(p->wpart);
@@ -114,7 +121,11 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
             float *s = NULL, *sh = NULL;
             if (pl->fuse_bn >= 0) fold_bn(net, pl->fuse_bn, &s, &sh);
             const float *bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL;
-            ml_conv_forward(net, &pl->g, a, ml_val(net, nd->inputs[1], x), bias, s, sh, relu, batch, y);
+            const float *w = ml_val(net, nd->inputs[1], x);
+            if (ml_conv_wino_ok(&pl->g))
+                ml_conv_wino_forward(&pl->g, a, w, bias, s, sh, relu, batch, p->wino, y);
+            else
+                ml_conv_forward(net, &pl->g, a, w, bias, s, sh, relu, batch, y);
             break;
         }
         case ML_OP_BATCHNORM: {

@@ -65,6 +65,7 @@ void ml_net_priv_free(struct ml_net_priv *p)
     free(p->scratch);
     free(p->wpart);
     free(p->fold);
+    free(p->wino);
     free(p);
 }
 

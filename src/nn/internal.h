@@ -43,6 +43,8 @@ struct ml_net_priv {
     size_t wpart_cap;
     float *fold;            /* inference: per-channel scale/shift for fused conv+BN */
     size_t fold_cap;
+    float *wino;            /* inference: Winograd transforms of the widest eligible conv */
+    size_t wino_cap;
 };
 
 /* Fixed number of partial sums for weight gradients: results are independent of the
@@ -70,6 +72,13 @@ float *ml_ws_scratch(ml_net *net, int thread);
 float *ml_val(ml_net *net, int t, const float *x);
 
 /* conv.c */
+/* Winograd F(4x4,3x3) inference convolution (conv_wino.c) for 3x3/stride 1/pad 1 layers;
+ * ws holds ml_conv_wino_floats(g, batch, omp_get_max_threads()) floats. */
+int ml_conv_wino_ok(const ml_geom *g);
+size_t ml_conv_wino_floats(const ml_geom *g, int batch, int threads);
+void ml_conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
+                          const float *scale, const float *shift, int relu, int batch, float *ws,
+                          float *y);
 void ml_im2col(const ml_geom *g, const float *x, int grp, float *col);
 void ml_col2im_add(const ml_geom *g, const float *col, int grp, float *dx);
 /* y[n] = conv(x[n]) (+bias) then y = y*scale+shift (if scale) then relu (if relu). */
