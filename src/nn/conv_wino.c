@@ -170,14 +170,20 @@ static void input_transform(const ml_geom *g, const wino_layout *L, const float 
     for (int n = 0; n < nb; n++) {
         float *xp = scratch + (size_t)omp_get_thread_num() * L->per_thread;
         float *tmp = xp + (size_t)L->hp * L->wp * C;
-        memset(xp, 0, (size_t)L->hp * L->wp * C * sizeof *xp);
         const float *xn = x + (size_t)(n0 + n) * C * H * W;
-        for (int yy = 0; yy < H; yy++)
+        const size_t row = (size_t)L->wp * C;
+        memset(xp, 0, row * sizeof *xp); /* zero border: top row, bottom rows, side columns */
+        memset(xp + (size_t)(H + 1) * row, 0, (size_t)(L->hp - H - 1) * row * sizeof *xp);
+        for (int yy = 0; yy < H; yy++) {
+            float *r = xp + (size_t)(yy + 1) * row;
+            memset(r, 0, (size_t)C * sizeof *r);
+            memset(r + (size_t)(W + 1) * C, 0, (size_t)(L->wp - W - 1) * C * sizeof *r);
             for (int xx = 0; xx < W; xx++) {
-                float *dst = xp + ((size_t)(yy + 1) * L->wp + xx + 1) * C;
+                float *dst = r + (size_t)(xx + 1) * C;
                 for (int c = 0; c < C; c++)
                     dst[c] = xn[((size_t)c * H + yy) * W + xx];
             }
+        }
         for (int t = 0; t < L->tpi; t++) {
             const int y0 = (t / L->tw) * WM, x0 = (t % L->tw) * WM;
             const size_t col = (size_t)n * L->tpi + t;
