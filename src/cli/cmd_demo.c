@@ -37,14 +37,14 @@ static const char *find_model(char *buf, size_t len)
 int ml_cmd_demo(int argc, char **argv)
 {
     const char *out = "memlev-report";
-    long devices = 100, seed = 1, threads = 0, images = 1000, trials = 2;
+    long devices = 100, seed = 1, threads = 0, images = 2000, trials = 3;
     cli_opt opts[] = {
         {"out", OPT_STR, &out, "result folder [memlev-report]", 0},
         {"devices", OPT_INT, &devices, "devices per scheme [100]", 0},
         {"seed", OPT_INT, &seed, "random seed [1]", 0},
         {"threads", OPT_INT, &threads, "OpenMP threads [all cores]", 0},
-        {"images", OPT_INT, &images, "test images per accuracy figure [1000]", 0},
-        {"trials", OPT_INT, &trials, "Monte-Carlo trials per transfer point [2]", 0},
+        {"images", OPT_INT, &images, "test images per accuracy figure [2000]", 0},
+        {"trials", OPT_INT, &trials, "Monte-Carlo trials per transfer point [3]", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"demo", "[--out DIR] [--devices M] [--seed X]",
                      "Run the study on the tio2x preset and write results (and a report when available).", opts, 0};
@@ -94,9 +94,9 @@ int ml_cmd_demo(int argc, char **argv)
         t.device_name = "tio2x";
         t.schemes[0] = ML_SCHEME_IDENTICAL; t.schemes[1] = ML_SCHEME_FEEDFORWARD; t.schemes[2] = ML_SCHEME_VERIFY;
         t.nschemes = 3;
-        static const int lv[] = {4, 16, 64, 256, 512};
+        static const int lv[] = {4, 8, 16, 64, 256, 512};
         memcpy(t.levels, lv, sizeof lv);
-        t.nlevels = 5;
+        t.nlevels = (int)(sizeof lv / sizeof lv[0]);
         t.trials = (int)trials;
         t.mode = ML_TRANSFER_STATISTICAL;
         t.limit = (size_t)images;
