@@ -37,7 +37,7 @@ pngs_ok() { python3 "$T/png.py" "$@"; }
 svgs_ok() { for f in "$@"; do head -c 300 "$f" | grep -q "<svg" && tail -c 100 "$f" | grep -q "</svg>" || { echo "$f: not an SVG"; return 1; }; done; }
 
 # 1. demo writes results and calls report (short population: the figures, not the figures' numbers)
-"$ML" demo --out "$T/demo" --devices 20 --quiet >"$T/demo.out" 2>"$T/demo.err"
+"$ML" demo --out "$T/demo" --devices 20 --images 200 --trials 1 --quiet >"$T/demo.out" 2>"$T/demo.err"
 check "demo exit status ($(tail -1 "$T/demo.err"))" [ $? -eq 0 ]
 for f in staircase steps levels states sweep cost; do
   check "demo: $f.png" pngs_ok "$T/demo/$f.png"
