@@ -43,8 +43,10 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
             if (k > per) per = k;
             if (wn > wsz) wsz = wn;
             if ((size_t)g->m > fold) fold = (size_t)g->m;
-            if (!training && ml_conv_wino_ok(g) && ml_conv_wino_floats(g, batch, threads) > wino)
-                wino = ml_conv_wino_floats(g, batch, threads);
+            if (!training && ml_conv_wino_ok(g)) {
+                size_t wn_wino = ml_conv_wino_floats(g, batch, threads);
+                if (wn_wino > wino) wino = wn_wino;
+            }
         } else if (nd->op == ML_OP_BATCHNORM) {
             size_t c = (size_t)net->tensors[nd->inputs[0]].dims[1];
             if (c > fold) fold = c;
@@ -101,6 +103,46 @@ static void fold_bn(ml_net *net, int j, float **s, float **sh)
     *sh = f + c;
 }
 
+/* Forward of the nodes whose kernel is the same in inference and training: ReLU, pools,
+ * the element-wise binaries (relu: a ReLU fused into them), Gemm/MatMul and the
+ * shape-only ops. Returns 0 when nd is none of these. */
+int ml_forward_common(ml_net *net, const ml_node *nd, const float *x, const float *a, int batch, int relu,
+                      float *y)
+{
+    struct ml_net_priv *p = net->priv;
+    const ml_plan *pl = &p->plan[nd - net->nodes];
+    const size_t nin = p->item[nd->inputs[0]];
+    switch (nd->op) {
+    case ML_OP_RELU:
+        ml_relu_forward(a, (size_t)batch * nin, y);
+        return 1;
+    case ML_OP_MAXPOOL:
+        ml_maxpool_forward(&pl->g, a, batch, y);
+        return 1;
+    case ML_OP_AVGPOOL:
+        ml_avgpool_forward(&pl->g, nd->attrs.count_include_pad, a, batch, y);
+        return 1;
+    case ML_OP_GLOBALAVGPOOL: {
+        int c = (int)net->tensors[nd->inputs[0]].dims[1];
+        ml_gap_forward(a, batch, c, (int)(nin / (size_t)c), y);
+        return 1;
+    }
+    case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV:
+        ml_binary_forward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), batch, relu, y);
+        return 1;
+    case ML_OP_GEMM: case ML_OP_MATMUL: {
+        const ml_tensor *C = nd->ninputs > 2 && nd->inputs[2] >= 0 ? &net->tensors[nd->inputs[2]] : NULL;
+        ml_gemm_forward(nd, &net->tensors[nd->inputs[1]], C, a, batch, (int)nin, (int)p->item[nd->output], y);
+        return 1;
+    }
+    case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:
+        if (y != a) memcpy(y, a, (size_t)batch * nin * sizeof(float));
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, ml_error *err)
 {
     ml_status st = ml_ws_reserve(net, batch, 0, err);
@@ -135,34 +177,9 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
             ml_bn_infer(a, s, sh, batch, (int)ti->dims[1], (int)hw, relu, y);
             break;
         }
-        case ML_OP_RELU:
-            ml_relu_forward(a, (size_t)batch * p->item[nd->inputs[0]], y);
-            break;
-        case ML_OP_MAXPOOL:
-            ml_maxpool_forward(&pl->g, a, batch, y);
-            break;
-        case ML_OP_AVGPOOL:
-            ml_avgpool_forward(&pl->g, nd->attrs.count_include_pad, a, batch, y);
-            break;
-        case ML_OP_GLOBALAVGPOOL: {
-            int c = (int)ti->dims[1];
-            ml_gap_forward(a, batch, c, (int)(p->item[nd->inputs[0]] / (size_t)c), y);
-            break;
-        }
-        case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV:
-            ml_binary_forward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), batch, relu, y);
-            break;
-        case ML_OP_GEMM: case ML_OP_MATMUL: {
-            const ml_tensor *C = nd->ninputs > 2 && nd->inputs[2] >= 0 ? &net->tensors[nd->inputs[2]] : NULL;
-            ml_gemm_forward(nd, &net->tensors[nd->inputs[1]], C, a, batch, (int)p->item[nd->inputs[0]],
-                            (int)p->item[nd->output], y);
-            break;
-        }
-        case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:
-            if (y != a) memcpy(y, a, (size_t)batch * p->item[nd->inputs[0]] * sizeof(float));
-            break;
         default:
-            return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d has no inference kernel", nd->name, (int)nd->op);
+            if (!ml_forward_common(net, nd, x, a, batch, relu, y))
+                return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d has no inference kernel", nd->name, (int)nd->op);
         }
     }
     memcpy(logits, ml_val(net, net->output, x), (size_t)batch * net->classes * sizeof(float));

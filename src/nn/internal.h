@@ -70,6 +70,9 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err);
 float *ml_ws_scratch(ml_net *net, int thread);
 /* Pointer to a tensor's values for the current batch (param data, input or activation). */
 float *ml_val(ml_net *net, int t, const float *x);
+/* forward.c: the forward kernels shared by inference and training; 0 if nd has none */
+int ml_forward_common(ml_net *net, const ml_node *nd, const float *x, const float *a, int batch, int relu,
+                      float *y);
 
 /* conv.c */
 /* Winograd F(4x4,3x3) inference convolution (conv_wino.c) for 3x3/stride 1/pad 1 layers;

@@ -47,28 +47,9 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
                                 nd->attrs.momentum, update, batch, c, hw, p->bn_mean[i], p->bn_istd[i], y);
             break;
         }
-        case ML_OP_RELU: ml_relu_forward(a, (size_t)batch * p->item[nd->inputs[0]], y); break;
-        case ML_OP_MAXPOOL: ml_maxpool_forward(&pl->g, a, batch, y); break;
-        case ML_OP_AVGPOOL: ml_avgpool_forward(&pl->g, nd->attrs.count_include_pad, a, batch, y); break;
-        case ML_OP_GLOBALAVGPOOL: {
-            int c = (int)ti->dims[1];
-            ml_gap_forward(a, batch, c, (int)(p->item[nd->inputs[0]] / (size_t)c), y);
-            break;
-        }
-        case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV:
-            ml_binary_forward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), batch, 0, y);
-            break;
-        case ML_OP_GEMM: case ML_OP_MATMUL: {
-            const ml_tensor *C = nd->ninputs > 2 && nd->inputs[2] >= 0 ? &net->tensors[nd->inputs[2]] : NULL;
-            ml_gemm_forward(nd, &net->tensors[nd->inputs[1]], C, a, batch, (int)p->item[nd->inputs[0]],
-                            (int)p->item[nd->output], y);
-            break;
-        }
-        case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:
-            memcpy(y, a, (size_t)batch * p->item[nd->inputs[0]] * sizeof(float));
-            break;
         default:
-            return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d cannot be trained", nd->name, (int)nd->op);
+            if (!ml_forward_common(net, nd, x, a, batch, 0, y))
+                return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d cannot be trained", nd->name, (int)nd->op);
         }
     }
     return ML_OK;
