@@ -92,6 +92,24 @@ def torch_ips(model, batch, seconds):
     return n * batch / t, n * batch / c
 
 
+def alternate(rounds, torch_slice, memlev_cmd):
+    """Run PyTorch and memlev in `rounds` alternating slices so that load from other
+    processes hits both alike. torch_slice() returns (images/s, images per CPU-s, ...);
+    memlev_cmd prints one JSON line with images_per_s and images_per_cpu_s. Returns the
+    per-round rates (torch wall, torch CPU, memlev wall, memlev CPU), torch_slice's last
+    result and memlev's last JSON object."""
+    t_rates, t_cpu, m_rates, m_cpu = [], [], [], []
+    for _ in range(rounds):
+        t = torch_slice()
+        t_rates.append(t[0])
+        t_cpu.append(t[1])
+        out = subprocess.run(memlev_cmd, check=True, capture_output=True, text=True).stdout
+        m = json.loads(out.strip().splitlines()[-1])
+        m_rates.append(m["images_per_s"])
+        m_cpu.append(m["images_per_cpu_s"])
+    return t_rates, t_cpu, m_rates, m_cpu, t, m
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     here = os.path.dirname(os.path.abspath(__file__))
@@ -120,18 +138,9 @@ def main():
             torch.onnx.export(model, torch.rand(1, 1, 28, 28), path, input_names=["input"],
                               output_names=["logits"], opset_version=13,
                               dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
-            # Alternate the two engines in a.rounds slices so that load from other
-            # processes on a shared machine hits both alike; rates are averaged.
-            t_rates, m_rates, t_cpu, m_cpu = [], [], [], []
-            for _ in range(a.rounds):
-                wall, cpu = torch_ips(model, a.batch, a.seconds / a.rounds)
-                t_rates.append(wall)
-                t_cpu.append(cpu)
-                out = subprocess.run([exe, path, str(a.batch), str(a.threads), str(a.seconds / a.rounds)],
-                                     check=True, capture_output=True, text=True).stdout
-                m = json.loads(out.strip().splitlines()[-1])
-                m_rates.append(m["images_per_s"])
-                m_cpu.append(m["images_per_cpu_s"])
+            t_rates, t_cpu, m_rates, m_cpu, _, m = alternate(
+                a.rounds, lambda: torch_ips(model, a.batch, a.seconds / a.rounds),
+                [exe, path, str(a.batch), str(a.threads), str(a.seconds / a.rounds)])
             t_ips, m_ips = sum(t_rates) / a.rounds, sum(m_rates) / a.rounds
             t_ipc, m_ipc = sum(t_cpu) / a.rounds, sum(m_cpu) / a.rounds
             row = {"arch": arch, "batch": a.batch, "threads": a.threads,

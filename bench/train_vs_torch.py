@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 
@@ -23,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from infer_vs_torch import BasicBlock
+from infer_vs_torch import BasicBlock, alternate
 
 
 class ResNet20(nn.Module):
@@ -81,17 +80,9 @@ def main():
         sys.exit("%s not found: build first (cmake --build %s)" % (exe, a.build))
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    # Alternate the engines in slices so that load from other processes hits both alike.
-    t_rates, m_rates, t_cpu, m_cpu = [], [], [], []
-    for _ in range(a.rounds):
-        t_ips, t_ipc, t_params = torch_ips(a.batch, a.seconds / a.rounds)
-        t_rates.append(t_ips)
-        t_cpu.append(t_ipc)
-        out = subprocess.run([exe, "resnet20", str(a.batch), str(a.threads), str(a.seconds / a.rounds)],
-                             check=True, capture_output=True, text=True).stdout
-        m = json.loads(out.strip().splitlines()[-1])
-        m_rates.append(m["images_per_s"])
-        m_cpu.append(m["images_per_cpu_s"])
+    t_rates, t_cpu, m_rates, m_cpu, (_, _, t_params), m = alternate(
+        a.rounds, lambda: torch_ips(a.batch, a.seconds / a.rounds),
+        [exe, "resnet20", str(a.batch), str(a.threads), str(a.seconds / a.rounds)])
     t_ips, m_ips = sum(t_rates) / a.rounds, sum(m_rates) / a.rounds
     t_ipc, m_ipc = sum(t_cpu) / a.rounds, sum(m_cpu) / a.rounds
     row = {"arch": "resnet20", "batch": a.batch, "threads": a.threads, "torch_params": t_params,
