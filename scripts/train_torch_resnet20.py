@@ -7,7 +7,11 @@ with Debian's PyTorch and export it to ONNX with the input normalisation wrapped
 Reads the IDX files of Debian's dataset-fashion-mnist; seeds are fixed; prints test accuracy."""
 import argparse, gzip, math, time
 import numpy as np
+import os, sys
 import torch, torch.nn as nn, torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from infer_vs_torch import BasicBlock  # the one residual block of the PyTorch peers
 
 D = "/usr/share/datasets/fashion-mnist"
 
@@ -19,19 +23,6 @@ def idx(name):
         return np.frombuffer(b[16:], np.uint8).reshape(n, 1, h, w).astype(np.float32) / 255.0
     return np.frombuffer(b[8:], np.uint8).astype(np.int64)
 
-class Block(nn.Module):
-    def __init__(s, i, o, st):
-        super().__init__()
-        s.c1 = nn.Conv2d(i, o, 3, st, 1, bias=False); s.b1 = nn.BatchNorm2d(o)
-        s.c2 = nn.Conv2d(o, o, 3, 1, 1, bias=False); s.b2 = nn.BatchNorm2d(o)
-        s.sc = None
-        if st != 1 or i != o:
-            s.sc = nn.Sequential(nn.Conv2d(i, o, 1, st, bias=False), nn.BatchNorm2d(o))
-    def forward(s, x):
-        y = F.relu(s.b1(s.c1(x)))
-        y = s.b2(s.c2(y))
-        return F.relu(y + (x if s.sc is None else s.sc(x)))
-
 class ResNet20(nn.Module):
     def __init__(s, w=16, classes=10):
         super().__init__()
@@ -41,7 +32,7 @@ class ResNet20(nn.Module):
         layers, i = [], w
         for o, st in ((w, 1), (2 * w, 2), (4 * w, 2)):
             for k in range(3):
-                layers.append(Block(i, o, st if k == 0 else 1)); i = o
+                layers.append(BasicBlock(i, o, st if k == 0 else 1)); i = o
         s.layers = nn.Sequential(*layers)
         s.fc = nn.Linear(i, classes)
     def forward(s, x):
