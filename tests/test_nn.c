@@ -329,6 +329,83 @@ static void winograd_conv_matches_direct_convolution(void **state)
     free(ws);
 }
 
+/* Winograd input gradient of a 3x3/stride-1/pad-1 conv (training) against the transposed
+ * direct convolution in double; it adds to what dx holds. */
+static void winograd_input_gradient_matches_direct(void **state)
+{
+    enum { B = 6, C = 12, M = 20, H = 10, W = 7 };
+    const ml_geom g = {.c = C, .h = H, .w = W, .m = M, .oh = H, .ow = W, .kh = 3, .kw = 3,
+                       .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1, .group = 1};
+    assert_true(ml_conv_wino_ok(&g));
+    const size_t nx = (size_t)B * C * H * W, ny = (size_t)B * M * H * W;
+    float *dy = malloc(sizeof(float) * ny), *w = malloc(sizeof(float) * M * C * 9);
+    float *dx = malloc(sizeof(float) * nx), *dx0 = malloc(sizeof(float) * nx);
+    float *ws = malloc(sizeof(float) * ml_conv_wino_bwd_floats(&g, B, omp_get_max_threads()));
+    fill_normal(dy, ny, 21, 1.0);
+    fill_normal(w, (size_t)M * C * 9, 22, 0.1);
+    fill_normal(dx0, nx, 23, 1.0);
+    memcpy(dx, dx0, nx * sizeof *dx);
+    ml_conv_wino_backward_data(&g, dy, w, B, ws, dx);
+    double worst = 0.0;
+    for (int n = 0; n < B; n++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    const size_t o = ((size_t)(n * C + c) * H + i) * W + j;
+                    double acc = dx0[o]; /* dx[i][j] += sum dy[i-ki+1][j-kj+1] w[ki][kj] */
+                    for (int m = 0; m < M; m++)
+                        for (int ki = 0; ki < 3; ki++)
+                            for (int kj = 0; kj < 3; kj++) {
+                                int yy = i - ki + 1, xx = j - kj + 1;
+                                if (yy >= 0 && yy < H && xx >= 0 && xx < W)
+                                    acc += (double)dy[((size_t)(n * M + m) * H + yy) * W + xx] *
+                                           w[(m * C + c) * 9 + ki * 3 + kj];
+                            }
+                    double d = fabs(acc - dx[o]);
+                    if (d > worst) worst = d;
+                }
+    print_message("winograd input gradient: max |dx - direct| = %.3g\n", worst);
+    assert_true(worst < 1e-4);
+    free(dy);
+    free(w);
+    free(dx);
+    free(dx0);
+    free(ws);
+}
+
+/* ml_sgemm is row-major for both of its back ends (OpenBLAS below, oneDNN above its size
+ * threshold) and every transpose combination, with alpha and beta. */
+static void sgemm_is_row_major_in_both_back_ends(void **state)
+{
+    const int shapes[2][3] = {{5, 7, 3}, {96, 200, 160}}; /* 105 and 3.1 M multiply-adds */
+    for (int s = 0; s < 2; s++)
+        for (int t = 0; t < 4; t++) {
+            const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ta = t & 1, tb = t >> 1;
+            float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n);
+            float *c = malloc(sizeof(float) * m * n), *c0 = malloc(sizeof(float) * m * n);
+            fill_normal(a, (size_t)m * k, 31, 1.0);
+            fill_normal(b, (size_t)k * n, 32, 1.0);
+            fill_normal(c0, (size_t)m * n, 33, 1.0);
+            memcpy(c, c0, sizeof(float) * m * n);
+            const int lda = ta ? m : k, ldb = tb ? k : n;
+            ml_sgemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 2.0f, c, n);
+            double worst = 0.0;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    double acc = 0.0;
+                    for (int l = 0; l < k; l++)
+                        acc += (double)(ta ? a[l * lda + i] : a[i * lda + l]) * (tb ? b[j * ldb + l] : b[l * ldb + j]);
+                    const double d = fabs(0.5 * acc + 2.0 * c0[i * n + j] - c[i * n + j]);
+                    if (d > worst) worst = d;
+                }
+            assert_true(worst < 1e-3);
+            free(a);
+            free(b);
+            free(c);
+            free(c0);
+        }
+}
+
 static void builtin_architectures_have_torchvision_sizes(void **state)
 {
     ml_net *net = NULL;
@@ -495,6 +572,8 @@ int main(void)
         cmocka_unit_test(resnet20_gradient_matches_directional_difference),
         cmocka_unit_test(results_do_not_depend_on_thread_count),
         cmocka_unit_test(winograd_conv_matches_direct_convolution),
+        cmocka_unit_test(winograd_input_gradient_matches_direct),
+        cmocka_unit_test(sgemm_is_row_major_in_both_back_ends),
         cmocka_unit_test(builtin_architectures_have_torchvision_sizes),
         cmocka_unit_test(init_is_seeded),
         cmocka_unit_test(bad_graphs_fail_with_the_node_name),

@@ -8,11 +8,13 @@ void ml_relu_forward(const float *x, size_t n, float *y)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void ml_relu_backward(const float *y, const float *dy, size_t n, float *dx)
+void ml_relu_backward(const float *restrict y, const float *restrict dy, size_t n, float *restrict dx)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float d = dy[i], v = y[i]; /* both loaded: a select, so the loop vectorises */
+        dx[i] += v > 0.0f ? d : 0.0f;
+    }
 }
 
 static inline float apply(ml_op op, float a, float b)
@@ -73,26 +75,44 @@ void ml_binary_forward(ml_op op, const ml_plan *p, const float *a, const float *
 }
 
 /* Gradients flow only to activation operands (constants are never trained). */
+/* residual Add: da += g, db += g over equal shapes, g masked by a fused ReLU's output */
+static void add_backward(const float *restrict G, const float *restrict mask, size_t n,
+                         float *restrict dA, float *restrict dB)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float g = G[i], m = mask ? mask[i] : 1.0f;
+        const float v = m > 0.0f ? g : 0.0f;
+        if (dA) dA[i] += v;
+        if (dB) dB[i] += v;
+    }
+}
+
 void ml_binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
-                        const float *dy, int batch, float *da, float *db, int a_batched,
-                        int b_batched)
+                        const float *dy, const float *mask, int batch, float *da, float *db,
+                        int a_batched, int b_batched)
 {
     const size_t item = item_size(p);
     const int *d = p->odims;
+    const int same = p->batched[0] && p->batched[1];
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < batch; n++) {
         const float *A = a + (p->batched[0] ? (size_t)n * p->opitem[0] : 0);
         const float *B = b + (p->batched[1] ? (size_t)n * p->opitem[1] : 0);
         const float *G = dy + (size_t)n * item;
+        const float *Mk = mask ? mask + (size_t)n * item : NULL;
         float *dA = da && a_batched ? da + (size_t)n * p->opitem[0] : NULL;
         float *dB = db && b_batched ? db + (size_t)n * p->opitem[1] : NULL;
+        if (same && op == ML_OP_ADD) {
+            add_backward(G, Mk, item, dA, dB);
+            continue;
+        }
         size_t o = 0;
         for (int i0 = 0; i0 < d[0]; i0++)
             for (int i1 = 0; i1 < d[1]; i1++)
                 for (int i2 = 0; i2 < d[2]; i2++)
                     for (int i3 = 0; i3 < d[3]; i3++, o++) {
                         size_t ka = off(p, 0, i0, i1, i2, i3), kb = off(p, 1, i0, i1, i2, i3);
-                        float g = G[o], av = A[ka], bv = B[kb];
+                        float g = Mk && !(Mk[o] > 0.0f) ? 0.0f : G[o], av = A[ka], bv = B[kb];
                         switch (op) {
                         case ML_OP_ADD:
                             if (dA) dA[ka] += g;

@@ -30,28 +30,89 @@ void ml_bn_infer(const float *x, const float *s, const float *sh, int batch, int
         }
 }
 
-/* Per-channel sums in double, in a fixed order (n, then pixels): thread-count independent. */
+/* Row sums in ML_LANES float lanes (vectorisable), combined in double: a fixed order, so
+ * per-channel statistics are independent of the thread count. */
+#define ML_LANES 16
+
+static double row_sum(const float *restrict a, int n)
+{
+    float acc[ML_LANES] = {0};
+    int i = 0;
+    for (; i + ML_LANES <= n; i += ML_LANES)
+        for (int k = 0; k < ML_LANES; k++)
+            acc[k] += a[i + k];
+    double s = 0.0;
+    for (int k = 0; k < ML_LANES; k++)
+        s += acc[k];
+    for (; i < n; i++)
+        s += a[i];
+    return s;
+}
+
+/* sum of (a - mu)^2 */
+static double row_sqdev(const float *restrict a, float mu, int n)
+{
+    float acc[ML_LANES] = {0};
+    int i = 0;
+    for (; i + ML_LANES <= n; i += ML_LANES)
+        for (int k = 0; k < ML_LANES; k++) {
+            const float d = a[i + k] - mu;
+            acc[k] += d * d;
+        }
+    double s = 0.0;
+    for (int k = 0; k < ML_LANES; k++)
+        s += acc[k];
+    for (; i < n; i++)
+        s += (double)(a[i] - mu) * (a[i] - mu);
+    return s;
+}
+
+/* g masked by a fused ReLU's output y (when y is given) */
+static inline float masked(const float *restrict g, const float *restrict y, int i)
+{
+    const float v = g[i];
+    return y && !(y[i] > 0.0f) ? 0.0f : v;
+}
+
+/* sum of g and of g * (a - mu), g masked by y */
+static void row_dot(const float *restrict g, const float *restrict y, const float *restrict a,
+                    float mu, int n, double *sg, double *sga)
+{
+    float acc[ML_LANES] = {0}, acc2[ML_LANES] = {0};
+    int i = 0;
+    for (; i + ML_LANES <= n; i += ML_LANES)
+        for (int k = 0; k < ML_LANES; k++) {
+            const float gv = masked(g, y, i + k);
+            acc[k] += gv;
+            acc2[k] += gv * (a[i + k] - mu);
+        }
+    double s = 0.0, s2 = 0.0;
+    for (int k = 0; k < ML_LANES; k++) {
+        s += acc[k];
+        s2 += acc2[k];
+    }
+    for (; i < n; i++) {
+        const float gv = masked(g, y, i);
+        s += gv;
+        s2 += (double)gv * (a[i] - mu);
+    }
+    *sg += s;
+    *sga += s2;
+}
+
 void ml_bn_train_forward(const float *x, const float *gamma, const float *beta, float *rmean,
                          float *rvar, float eps, float momentum, int update, int batch, int c,
-                         int hw, float *mean, float *istd, float *y)
+                         int hw, int relu, float *mean, float *istd, float *y)
 {
     const double cnt = (double)batch * hw;
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < c; ch++) {
         double s = 0.0, s2 = 0.0;
-        for (int n = 0; n < batch; n++) {
-            const float *a = x + ((size_t)n * c + ch) * hw;
-            for (int i = 0; i < hw; i++)
-                s += a[i];
-        }
+        for (int n = 0; n < batch; n++)
+            s += row_sum(x + ((size_t)n * c + ch) * hw, hw);
         const double mu = s / cnt;
-        for (int n = 0; n < batch; n++) {
-            const float *a = x + ((size_t)n * c + ch) * hw;
-            for (int i = 0; i < hw; i++) {
-                double d = a[i] - mu;
-                s2 += d * d;
-            }
-        }
+        for (int n = 0; n < batch; n++)
+            s2 += row_sqdev(x + ((size_t)n * c + ch) * hw, (float)mu, hw);
         const double var = s2 / cnt;
         const float is = (float)(1.0 / sqrt(var + eps));
         mean[ch] = (float)mu;
@@ -66,29 +127,31 @@ void ml_bn_train_forward(const float *x, const float *gamma, const float *beta, 
         for (int n = 0; n < batch; n++) {
             const float *restrict a = x + ((size_t)n * c + ch) * hw;
             float *restrict b = y + ((size_t)n * c + ch) * hw;
-            for (int i = 0; i < hw; i++)
-                b[i] = a[i] * k + t;
+            if (relu)
+                for (int i = 0; i < hw; i++) {
+                    const float v = a[i] * k + t;
+                    b[i] = v > 0.0f ? v : 0.0f;
+                }
+            else
+                for (int i = 0; i < hw; i++)
+                    b[i] = a[i] * k + t;
         }
     }
 }
 
 void ml_bn_backward(const float *x, const float *gamma, const float *mean, const float *istd,
-                    const float *dy, int batch, int c, int hw, float *dx, float *dgamma,
-                    float *dbeta)
+                    const float *dy, const float *mask, int batch, int c, int hw, float *dx,
+                    float *dgamma, float *dbeta)
 {
     const double cnt = (double)batch * hw;
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < c; ch++) {
         const float mu = mean[ch], is = istd[ch];
         double sdy = 0.0, sdyx = 0.0;
-        for (int n = 0; n < batch; n++) {
-            const float *a = x + ((size_t)n * c + ch) * hw;
-            const float *g = dy + ((size_t)n * c + ch) * hw;
-            for (int i = 0; i < hw; i++) {
-                sdy += g[i];
-                sdyx += (double)g[i] * ((a[i] - mu) * is);
-            }
-        }
+        for (int n = 0; n < batch; n++)
+            row_dot(dy + ((size_t)n * c + ch) * hw, mask ? mask + ((size_t)n * c + ch) * hw : NULL,
+                    x + ((size_t)n * c + ch) * hw, mu, hw, &sdy, &sdyx);
+        sdyx *= is;
         if (dgamma) dgamma[ch] = (float)sdyx;
         if (dbeta) dbeta[ch] = (float)sdy;
         if (!dx)
@@ -98,9 +161,10 @@ void ml_bn_backward(const float *x, const float *gamma, const float *mean, const
         for (int n = 0; n < batch; n++) {
             const float *restrict a = x + ((size_t)n * c + ch) * hw;
             const float *restrict g = dy + ((size_t)n * c + ch) * hw;
+            const float *restrict y = mask ? mask + ((size_t)n * c + ch) * hw : NULL;
             float *restrict d = dx + ((size_t)n * c + ch) * hw;
             for (int i = 0; i < hw; i++)
-                d[i] += k * (g[i] - mdy - (a[i] - mu) * is * mdyx);
+                d[i] += k * (masked(g, y, i) - mdy - (a[i] - mu) * is * mdyx);
         }
     }
 }

@@ -1,6 +1,7 @@
-/* Convolution by im2col + sgemm, one batch item per OpenMP iteration (single-threaded
- * BLAS inside), so results are bitwise independent of the thread count. */
-#include <cblas.h>
+/* Convolution by im2col + sgemm. Images go through in fixed groups (ml_conv_group_images)
+ * whose im2col blocks sit side by side, so one GEMM covers several images; each group is
+ * one OpenMP iteration with a single-threaded GEMM, and the grouping depends only on the
+ * geometry and batch size, so results are bitwise independent of the thread count. */
 #include <omp.h>
 #include <string.h>
 #include "nn/internal.h"
@@ -11,14 +12,29 @@ static int is_pointwise(const ml_geom *g)
            g->oh == g->h && g->ow == g->w;
 }
 
-void ml_im2col(const ml_geom *g, const float *x, int grp, float *col)
+int ml_conv_group_images(const ml_geom *g, int batch)
 {
-    const int cg = g->c / g->group, ohw = g->oh * g->ow, H = g->h, W = g->w, OW = g->ow;
+    const int ohw = g->oh * g->ow;
+    const int wide = ML_CONV_COLS / ohw;               /* images filling a wide GEMM */
+    const int share = (batch + ML_DW_CHUNKS - 1) / ML_DW_CHUNKS; /* keep >= 8 groups */
+    const int nb = wide < share ? wide : share;
+    return nb < 1 ? 1 : nb;
+}
+
+size_t ml_conv_scratch_floats(const ml_geom *g, int batch)
+{
+    const size_t K = (size_t)(g->c / g->group) * g->kh * g->kw, mg = (size_t)(g->m / g->group);
+    return (K + mg) * (size_t)ml_conv_group_images(g, batch) * g->oh * g->ow;
+}
+
+void ml_im2col(const ml_geom *g, const float *x, int grp, float *col, size_t ld)
+{
+    const int cg = g->c / g->group, H = g->h, W = g->w, OW = g->ow;
     for (int c = 0; c < cg; c++) {
         const float *xc = x + (size_t)(grp * cg + c) * H * W;
         for (int ki = 0; ki < g->kh; ki++)
             for (int kj = 0; kj < g->kw; kj++) {
-                float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * ohw;
+                float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * ld;
                 const int ix0 = kj * g->dw - g->pw;
                 /* output columns whose input column lies inside the image */
                 int lo = ix0 >= 0 ? 0 : (-ix0 + g->sw - 1) / g->sw;
@@ -44,14 +60,14 @@ void ml_im2col(const ml_geom *g, const float *x, int grp, float *col)
     }
 }
 
-void ml_col2im_add(const ml_geom *g, const float *col, int grp, float *dx)
+void ml_col2im_add(const ml_geom *g, const float *col, size_t ld, int grp, float *dx)
 {
-    const int cg = g->c / g->group, ohw = g->oh * g->ow, H = g->h, W = g->w, OW = g->ow;
+    const int cg = g->c / g->group, H = g->h, W = g->w, OW = g->ow;
     for (int c = 0; c < cg; c++) {
         float *xc = dx + (size_t)(grp * cg + c) * H * W;
         for (int ki = 0; ki < g->kh; ki++)
             for (int kj = 0; kj < g->kw; kj++) {
-                const float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * ohw;
+                const float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * ld;
                 const int ix0 = kj * g->dw - g->pw;
                 int lo = ix0 >= 0 ? 0 : (-ix0 + g->sw - 1) / g->sw;
                 int hi = (W - 1 - ix0) < 0 ? 0 : (W - 1 - ix0) / g->sw + 1;
@@ -70,6 +86,19 @@ void ml_col2im_add(const ml_geom *g, const float *col, int grp, float *dx)
     }
 }
 
+/* dst = (src + b) * s + t, then ReLU, over one output row of n values (src may be dst) */
+static void epilogue(const float *src, float *dst, int n, float b, float sc, float t, int relu)
+{
+    if (relu)
+        for (int i = 0; i < n; i++) {
+            float v = (src[i] + b) * sc + t;
+            dst[i] = v > 0.0f ? v : 0.0f;
+        }
+    else
+        for (int i = 0; i < n; i++)
+            dst[i] = (src[i] + b) * sc + t;
+}
+
 void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float *w,
                      const float *bias, const float *scale, const float *shift, int relu,
                      int batch, float *y)
@@ -77,35 +106,35 @@ void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float 
     const int cg = g->c / g->group, mg = g->m / g->group, ohw = g->oh * g->ow;
     const int K = cg * g->kh * g->kw;
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * ohw;
-    const int pw = is_pointwise(g);
+    const int pw = is_pointwise(g), nbs = ml_conv_group_images(g, batch);
+    const int ngroups = (batch + nbs - 1) / nbs;
 #pragma omp parallel for schedule(static)
-    for (int n = 0; n < batch; n++) {
+    for (int s = 0; s < ngroups; s++) {
         float *col = ml_ws_scratch(net, omp_get_thread_num());
-        const float *xn = x + (size_t)n * xin;
-        float *yn = y + (size_t)n * yout;
+        const int n0 = s * nbs, nb = batch - n0 < nbs ? batch - n0 : nbs;
+        const size_t ld = (size_t)nb * ohw;
+        float *yb = col + (size_t)K * ld;
         for (int grp = 0; grp < g->group; grp++) {
-            const float *B = xn + (size_t)grp * cg * g->h * g->w;
-            if (!pw) {
-                ml_im2col(g, xn, grp, col);
-                B = col;
+            const float *B = col;
+            if (pw && nb == 1)
+                B = x + (size_t)n0 * xin + (size_t)grp * cg * g->h * g->w;
+            else
+                for (int j = 0; j < nb; j++)
+                    ml_im2col(g, x + (size_t)(n0 + j) * xin, grp, col + (size_t)j * ohw, ld);
+            /* one image: straight into y */
+            float *C = nb == 1 ? y + (size_t)n0 * yout + (size_t)grp * mg * ohw : yb;
+            ml_sgemm(0, 0, mg, (int)ld, K, 1.0f, w + (size_t)grp * mg * K, K, B, (int)ld, 0.0f, C, (int)ld);
+            for (int m = 0; m < mg; m++) {
+                const int oc = grp * mg + m;
+                const float b = bias ? bias[oc] : 0.0f;
+                const float sc = scale ? scale[oc] : 1.0f, t = scale ? shift[oc] : 0.0f;
+                for (int j = 0; j < nb; j++) {
+                    float *dst = y + (size_t)(n0 + j) * yout + (size_t)oc * ohw;
+                    if (nb > 1 || bias || scale || relu)
+                        epilogue(C + (size_t)m * ld + (size_t)j * ohw, dst, ohw, b, sc, t, relu);
+                }
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mg, ohw, K, 1.0f,
-                        w + (size_t)grp * mg * K, K, B, ohw, 0.0f, yn + (size_t)grp * mg * ohw, ohw);
         }
-        if (bias || scale || relu)
-            for (int m = 0; m < g->m; m++) {
-                float *restrict r = yn + (size_t)m * ohw;
-                const float b = bias ? bias[m] : 0.0f;
-                const float s = scale ? scale[m] : 1.0f, t = scale ? shift[m] : 0.0f;
-                if (relu)
-                    for (int i = 0; i < ohw; i++) {
-                        float v = (r[i] + b) * s + t;
-                        r[i] = v > 0.0f ? v : 0.0f;
-                    }
-                else
-                    for (int i = 0; i < ohw; i++)
-                        r[i] = (r[i] + b) * s + t;
-            }
     }
 }
 
@@ -118,44 +147,48 @@ ml_status ml_conv_backward(ml_net *net, const ml_geom *g, const float *x, const 
     const int K = cg * g->kh * g->kw;
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * ohw;
     const size_t wsize = (size_t)g->m * K;
-    const int pw = is_pointwise(g);
     const int nch = batch < ML_DW_CHUNKS ? batch : ML_DW_CHUNKS;
+    const int nbs = ml_conv_group_images(g, batch);
     if (p->wpart_cap < (size_t)nch * wsize)
         return ml_error_set(err, ML_ENOMEM, "conv backward: workspace too small");
+    float *dxi = dx; /* input gradient here unless the Winograd transform does it below */
+    if (dx && ml_conv_wino_ok(g))
+        dxi = NULL;
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < nch; ch++) {
         float *col = ml_ws_scratch(net, omp_get_thread_num());
         float *dcol = col + p->scratch_per;
         float *part = p->wpart + (size_t)ch * wsize;
         memset(part, 0, wsize * sizeof *part);
-        const int n0 = (int)((long)batch * ch / nch), n1 = (int)((long)batch * (ch + 1) / nch);
-        for (int n = n0; n < n1; n++) {
-            const float *xn = x + (size_t)n * xin;
-            const float *dyn = dy + (size_t)n * yout;
+        const int c0 = (int)((long)batch * ch / nch), c1 = (int)((long)batch * (ch + 1) / nch);
+        for (int n0 = c0; n0 < c1; n0 += nbs) {
+            const int nb = c1 - n0 < nbs ? c1 - n0 : nbs;
+            const size_t ld = (size_t)nb * ohw;
+            float *dyb = col + (size_t)K * ld;
             for (int grp = 0; grp < g->group; grp++) {
-                const float *B = xn + (size_t)grp * cg * g->h * g->w;
-                const float *dyg = dyn + (size_t)grp * mg * ohw;
-                if (!pw) {
-                    ml_im2col(g, xn, grp, col);
-                    B = col;
+                for (int j = 0; j < nb; j++)
+                    ml_im2col(g, x + (size_t)(n0 + j) * xin, grp, col + (size_t)j * ohw, ld);
+                const float *dyg = dy + (size_t)n0 * yout + (size_t)grp * mg * ohw;
+                if (nb > 1) {
+                    for (int m = 0; m < mg; m++)
+                        for (int j = 0; j < nb; j++)
+                            memcpy(dyb + (size_t)m * ld + (size_t)j * ohw,
+                                   dyg + (size_t)j * yout + (size_t)m * ohw, (size_t)ohw * sizeof *dyb);
+                    dyg = dyb;
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mg, K, ohw, 1.0f, dyg, ohw, B, ohw,
-                            1.0f, part + (size_t)grp * mg * K, K);
-                if (!dx)
+                ml_sgemm(0, 1, mg, K, (int)ld, 1.0f, dyg, (int)ld, col, (int)ld, 1.0f,
+                         part + (size_t)grp * mg * K, K);
+                if (!dxi)
                     continue;
-                float *dxn = dx + (size_t)n * xin;
-                if (pw) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, ohw, mg, 1.0f,
-                                w + (size_t)grp * mg * K, K, dyg, ohw, 1.0f,
-                                dxn + (size_t)grp * cg * g->h * g->w, ohw);
-                } else {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, ohw, mg, 1.0f,
-                                w + (size_t)grp * mg * K, K, dyg, ohw, 0.0f, dcol, ohw);
-                    ml_col2im_add(g, dcol, grp, dxn);
-                }
+                ml_sgemm(1, 0, K, (int)ld, mg, 1.0f, w + (size_t)grp * mg * K, K, dyg, (int)ld, 0.0f,
+                         dcol, (int)ld);
+                for (int j = 0; j < nb; j++)
+                    ml_col2im_add(g, dcol + (size_t)j * ohw, ld, grp, dxi + (size_t)(n0 + j) * xin);
             }
         }
     }
+    if (dx && !dxi)
+        ml_conv_wino_backward_data(g, dy, w, batch, p->wino, dx);
     /* fixed-order reduction of the chunk partials */
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < wsize; i++) {

@@ -1,4 +1,4 @@
-/* Inference convolution for 3x3, stride-1, pad-1 layers by Winograd's minimal filtering
+/* Convolution for 3x3, stride-1, pad-1 layers by Winograd's minimal filtering
  * F(4x4, 3x3) (Lavin & Gray 2016): each 6x6 input tile and each filter are transformed,
  * the 36 transform positions become 36 independent GEMMs (tiles x C times C x M), and
  * each product is transformed back to a 4x4 output tile: 4x fewer multiplications than
@@ -7,9 +7,9 @@
  *
  * Thread independence: the batch is cut into chunks by geometry alone; every transform
  * element and every GEMM is computed by one thread (BLAS is single-threaded here), so
- * results do not depend on the thread count. Training keeps im2col: its forward must
- * match its backward, and committed models must be remade bit for bit. */
-#include <cblas.h>
+ * results do not depend on the thread count. Training uses it for the forward pass and for
+ * the input gradient, which is the same kind of convolution of dy with the filters flipped
+ * and their channel axes swapped; the weight gradient stays on im2col (conv.c). */
 #include <omp.h>
 #include <string.h>
 #include "nn/internal.h"
@@ -209,9 +209,11 @@ static void input_transform(const ml_geom *g, const wino_layout *L, const float 
     }
 }
 
-/* Y = A^T Mo A per tile on channel vectors, epilogue, then channels-last -> NCHW */
+/* Y = A^T Mo A per tile on channel vectors, epilogue, then channels-last -> NCHW (added
+ * to y when acc) */
 static void output_transform(const ml_geom *g, const wino_layout *L, const float *mo, int n0,
-                             int nb, size_t T, const float *epi, int relu, float *scratch, float *y)
+                             int nb, size_t T, const float *epi, int relu, int acc, float *scratch,
+                             float *y)
 {
     const int M = g->m, OH = g->oh, OW = g->ow;
 #pragma omp parallel for schedule(static)
@@ -250,14 +252,18 @@ static void output_transform(const ml_geom *g, const wino_layout *L, const float
         }
         float *yn = y + (size_t)(n0 + n) * M * OH * OW;
         for (int m = 0; m < M; m++)
-            for (int pix = 0; pix < OH * OW; pix++)
-                yn[(size_t)m * OH * OW + pix] = yo[(size_t)pix * M + m];
+            if (acc)
+                for (int pix = 0; pix < OH * OW; pix++)
+                    yn[(size_t)m * OH * OW + pix] += yo[(size_t)pix * M + m];
+            else
+                for (int pix = 0; pix < OH * OW; pix++)
+                    yn[(size_t)m * OH * OW + pix] = yo[(size_t)pix * M + m];
     }
 }
 
-void ml_conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
-                          const float *scale, const float *shift, int relu, int batch, float *ws,
-                          float *y)
+static void wino_conv(const ml_geom *g, const float *x, const float *w, const float *bias,
+                      const float *scale, const float *shift, int relu, int acc, int batch,
+                      float *ws, float *y)
 {
     const int M = g->m, C = g->c;
     const wino_layout L = layout(g, batch, omp_get_max_threads());
@@ -274,9 +280,44 @@ void ml_conv_wino_forward(const ml_geom *g, const float *x, const float *w, cons
         input_transform(g, &L, x, n0, nb, T, v, scratch);
 #pragma omp parallel for schedule(static)
         for (int p = 0; p < WP; p++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, M, C, 1.0f,
-                        v + (size_t)p * T * C, C, u + (size_t)p * C * M, M, 0.0f,
-                        mo + (size_t)p * T * M, M);
-        output_transform(g, &L, mo, n0, nb, T, epi, relu, scratch, y);
+            ml_sgemm(0, 0, (int)T, M, C, 1.0f, v + (size_t)p * T * C, C, u + (size_t)p * C * M, M,
+                     0.0f, mo + (size_t)p * T * M, M);
+        output_transform(g, &L, mo, n0, nb, T, epi, relu, acc, scratch, y);
     }
+}
+
+void ml_conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
+                          const float *scale, const float *shift, int relu, int batch, float *ws,
+                          float *y)
+{
+    wino_conv(g, x, w, bias, scale, shift, relu, 0, batch, ws, y);
+}
+
+/* the input-gradient convolution: channels swapped, same size and padding */
+static ml_geom transposed(const ml_geom *g)
+{
+    ml_geom t = *g;
+    t.c = g->m;
+    t.m = g->c;
+    return t;
+}
+
+size_t ml_conv_wino_bwd_floats(const ml_geom *g, int batch, int threads)
+{
+    const ml_geom t = transposed(g);
+    return (size_t)g->m * g->c * 9 + ml_conv_wino_floats(&t, batch, threads);
+}
+
+void ml_conv_wino_backward_data(const ml_geom *g, const float *dy, const float *w, int batch,
+                                float *ws, float *dx)
+{
+    const ml_geom t = transposed(g);
+    const int M = g->m, C = g->c;
+    float *wt = ws; /* wt[c][m][i][j] = w[m][c][2-i][2-j] */
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int m = 0; m < M; m++)
+            for (int e = 0; e < 9; e++)
+                wt[((size_t)c * M + m) * 9 + e] = w[((size_t)m * C + c) * 9 + 8 - e];
+    wino_conv(&t, dy, wt, NULL, NULL, NULL, 0, 1, batch, ws + (size_t)M * C * 9, dx);
 }

@@ -38,13 +38,15 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
         const ml_node *nd = &net->nodes[i];
         const ml_geom *g = &p->plan[i].g;
         if (nd->op == ML_OP_CONV) {
-            size_t k = (size_t)(g->c / g->group) * g->kh * g->kw * g->oh * g->ow;
+            size_t k = ml_conv_scratch_floats(g, batch);
             size_t wn = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
             if (k > per) per = k;
             if (wn > wsz) wsz = wn;
             if ((size_t)g->m > fold) fold = (size_t)g->m;
-            if (!training && ml_conv_wino_ok(g)) {
+            if (ml_conv_wino_ok(g)) {
                 size_t wn_wino = ml_conv_wino_floats(g, batch, threads);
+                if (training && ml_conv_wino_bwd_floats(g, batch, threads) > wn_wino)
+                    wn_wino = ml_conv_wino_bwd_floats(g, batch, threads);
                 if (wn_wino > wino) wino = wn_wino;
             }
         } else if (nd->op == ML_OP_BATCHNORM) {

@@ -82,8 +82,25 @@ size_t ml_conv_wino_floats(const ml_geom *g, int batch, int threads);
 void ml_conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
                           const float *scale, const float *shift, int relu, int batch, float *ws,
                           float *y);
-void ml_im2col(const ml_geom *g, const float *x, int grp, float *col);
-void ml_col2im_add(const ml_geom *g, const float *col, int grp, float *dx);
+/* Training: dx += the input gradient of such a layer from dy, by the same transform; ws holds
+ * ml_conv_wino_bwd_floats(g, batch, omp_get_max_threads()) floats. */
+size_t ml_conv_wino_bwd_floats(const ml_geom *g, int batch, int threads);
+void ml_conv_wino_backward_data(const ml_geom *g, const float *dy, const float *w, int batch,
+                                float *ws, float *dx);
+/* gemm.c: row-major C = alpha op(A) op(B) + beta C, to be called from inside an OpenMP
+ * loop (runs on the calling thread); ta/tb non-zero for transposed operands. */
+void ml_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc);
+/* Columns of one im2col block: the images of a convolution are processed in groups of
+ * ml_conv_group_images(g, batch) so the GEMMs are wide; the grouping depends on the geometry
+ * and batch size only. */
+#define ML_CONV_COLS 4096
+int ml_conv_group_images(const ml_geom *g, int batch);
+/* floats of one per-thread conv scratch buffer (im2col block + one output block) */
+size_t ml_conv_scratch_floats(const ml_geom *g, int batch);
+/* im2col of one image into rows of stride ld (>= oh*ow); col2im adds back. */
+void ml_im2col(const ml_geom *g, const float *x, int grp, float *col, size_t ld);
+void ml_col2im_add(const ml_geom *g, const float *col, size_t ld, int grp, float *dx);
 /* y[n] = conv(x[n]) (+bias) then y = y*scale+shift (if scale) then relu (if relu). */
 void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float *w,
                      const float *bias, const float *scale, const float *shift, int relu,
@@ -100,10 +117,11 @@ void ml_bn_infer(const float *x, const float *s, const float *sh, int batch, int
                  int relu, float *y);
 void ml_bn_train_forward(const float *x, const float *gamma, const float *beta, float *rmean,
                          float *rvar, float eps, float momentum, int update, int batch, int c,
-                         int hw, float *mean, float *istd, float *y);
+                         int hw, int relu, float *mean, float *istd, float *y);
+/* mask: the output of a ReLU fused after the BN (dy is then the ReLU's gradient), or NULL */
 void ml_bn_backward(const float *x, const float *gamma, const float *mean, const float *istd,
-                    const float *dy, int batch, int c, int hw, float *dx, float *dgamma,
-                    float *dbeta);
+                    const float *dy, const float *mask, int batch, int c, int hw, float *dx,
+                    float *dgamma, float *dbeta);
 
 /* pool.c */
 void ml_maxpool_forward(const ml_geom *g, const float *x, int batch, float *y);
@@ -124,8 +142,9 @@ void ml_relu_forward(const float *x, size_t n, float *y);
 void ml_relu_backward(const float *y, const float *dy, size_t n, float *dx);
 void ml_binary_forward(ml_op op, const ml_plan *p, const float *a, const float *b, int batch,
                        int relu, float *y);
+/* mask as for ml_bn_backward */
 void ml_binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
-                        const float *dy, int batch, float *da, float *db, int a_batched,
-                        int b_batched);
+                        const float *dy, const float *mask, int batch, float *da, float *db,
+                        int a_batched, int b_batched);
 
 #endif

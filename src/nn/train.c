@@ -1,4 +1,4 @@
-/* Training: forward with batch statistics (no fusion), softmax cross-entropy, backward
+/* Training: forward with batch statistics, softmax cross-entropy, backward
  * through every node (gradients accumulate into activation gradients; parameter gradients
  * are written), and SGD with momentum, weight decay and a cosine schedule. */
 #include <math.h>
@@ -23,6 +23,25 @@ static float *dact_of(ml_net *net, int t)
     return net->priv->dact[t];
 }
 
+/* A ReLU whose input comes only from a BatchNormalization or Add runs inside that node: the
+ * forward writes the ReLU's output directly and the backward masks the ReLU's gradient by it
+ * (the same values as running them apart, with two passes over memory fewer). For node i,
+ * the ReLU node it absorbs, or -1. */
+static int absorbed_relu(const ml_net *net, int i)
+{
+    const ml_op op = net->nodes[i].op;
+    return op == ML_OP_BATCHNORM || op == ML_OP_ADD ? net->priv->plan[i].fuse_relu : -1;
+}
+
+static int relu_absorbed(const ml_net *net, int j)
+{
+    const int in = net->nodes[j].inputs[0];
+    for (int k = j - 1; k >= 0; k--)
+        if (net->nodes[k].output == in)
+            return absorbed_relu(net, k) == j;
+    return 0;
+}
+
 static ml_status forward_train(ml_net *net, const float *x, int batch, int update, ml_error *err)
 {
     struct ml_net_priv *p = net->priv;
@@ -30,12 +49,20 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
         const ml_node *nd = &net->nodes[i];
         const ml_plan *pl = &p->plan[i];
         const float *a = ml_val(net, nd->inputs[0], x);
-        float *y = p->act[nd->output];
+        const int fr = absorbed_relu(net, i);
+        float *y = p->act[fr >= 0 ? net->nodes[fr].output : nd->output];
         const ml_tensor *ti = &net->tensors[nd->inputs[0]];
+        if (nd->op == ML_OP_RELU && relu_absorbed(net, i))
+            continue;
         switch (nd->op) {
         case ML_OP_CONV:
-            ml_conv_forward(net, &pl->g, a, ml_val(net, nd->inputs[1], x),
-                            nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL, NULL, NULL, 0, batch, y);
+            if (ml_conv_wino_ok(&pl->g))
+                ml_conv_wino_forward(&pl->g, a, ml_val(net, nd->inputs[1], x),
+                                     nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL, NULL, NULL, 0, batch,
+                                     p->wino, y);
+            else
+                ml_conv_forward(net, &pl->g, a, ml_val(net, nd->inputs[1], x),
+                                nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL, NULL, NULL, 0, batch, y);
             break;
         case ML_OP_BATCHNORM: {
             int c = (int)ti->dims[1], hw = (int)(p->item[nd->inputs[0]] / (size_t)c);
@@ -44,11 +71,11 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
             if (!p->bn_mean[i] || !p->bn_istd[i]) return ml_error_set(err, ML_ENOMEM, "train: out of memory");
             ml_bn_train_forward(a, ml_val(net, nd->inputs[1], x), ml_val(net, nd->inputs[2], x),
                                 net->tensors[nd->inputs[3]].data, net->tensors[nd->inputs[4]].data, nd->attrs.epsilon,
-                                nd->attrs.momentum, update, batch, c, hw, p->bn_mean[i], p->bn_istd[i], y);
+                                nd->attrs.momentum, update, batch, c, hw, fr >= 0, p->bn_mean[i], p->bn_istd[i], y);
             break;
         }
         default:
-            if (!ml_forward_common(net, nd, x, a, batch, 0, y))
+            if (!ml_forward_common(net, nd, x, a, batch, fr >= 0, y))
                 return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d cannot be trained", nd->name, (int)nd->op);
         }
     }
@@ -61,8 +88,12 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
     for (int i = net->nnodes - 1; i >= 0; i--) {
         const ml_node *nd = &net->nodes[i];
         const ml_plan *pl = &p->plan[i];
-        const float *dy = p->dact[nd->output];
+        const int fr = absorbed_relu(net, i);
+        const float *dy = p->dact[fr >= 0 ? net->nodes[fr].output : nd->output];
+        const float *mask = fr >= 0 ? p->act[net->nodes[fr].output] : NULL;
         const float *a = ml_val(net, nd->inputs[0], x);
+        if (nd->op == ML_OP_RELU && relu_absorbed(net, i))
+            continue;
         float *dx = dact_of(net, nd->inputs[0]);
         size_t nin = (size_t)batch * p->item[nd->inputs[0]];
         const ml_tensor *ti = &net->tensors[nd->inputs[0]];
@@ -77,7 +108,7 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
         }
         case ML_OP_BATCHNORM: {
             int c = (int)ti->dims[1], hw = (int)(p->item[nd->inputs[0]] / (size_t)c);
-            ml_bn_backward(a, ml_val(net, nd->inputs[1], x), p->bn_mean[i], p->bn_istd[i], dy, batch, c, hw, dx,
+            ml_bn_backward(a, ml_val(net, nd->inputs[1], x), p->bn_mean[i], p->bn_istd[i], dy, mask, batch, c, hw, dx,
                            grad_of(net, nd->inputs[1]), grad_of(net, nd->inputs[2]));
             break;
         }
@@ -92,7 +123,8 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
             break;
         case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV: {
             float *db = dact_of(net, nd->inputs[1]);
-            ml_binary_backward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), dy, batch, dx, db, dx != NULL, db != NULL);
+            ml_binary_backward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), dy, mask, batch, dx, db, dx != NULL,
+                               db != NULL);
             break;
         }
         case ML_OP_GEMM: case ML_OP_MATMUL: {
@@ -121,7 +153,12 @@ ml_status ml_net_loss_grad(ml_net *net, const float *x, const uint8_t *labels, i
     struct ml_net_priv *p = net->priv;
     if ((st = forward_train(net, x, batch, update_stats, err))) return st;
     for (int t = 0; t < net->ntensors; t++)
-        if (p->dact[t]) memset(p->dact[t], 0, (size_t)batch * p->item[t] * sizeof(float));
+        if (p->dact[t]) {
+            const size_t n = (size_t)batch * p->item[t], blk = 16384, nblk = (n + blk - 1) / blk;
+#pragma omp parallel for schedule(static)
+            for (size_t b = 0; b < nblk; b++)
+                memset(p->dact[t] + b * blk, 0, (b + 1 == nblk ? n - b * blk : blk) * sizeof(float));
+        }
     const int K = net->classes;
     const float *z = p->act[net->output];
     float *dz = p->dact[net->output];
