@@ -171,6 +171,18 @@ static int grad_check(ml_net *net, int batch, int per, float h, int *checked, do
     return bad;
 }
 
+/* the same checks with the oneDNN convolutions off: im2col + Winograd, the path grouped
+ * convolutions take */
+static void gradients_of_every_op_match_finite_differences(void **state);
+static void resnet20_gradient_matches_directional_difference(void **state);
+static void gradients_match_without_onednn_convolutions(void **state)
+{
+    ml_dnnl_conv_enable(0);
+    gradients_of_every_op_match_finite_differences(state);
+    resnet20_gradient_matches_directional_difference(state);
+    ml_dnnl_conv_enable(1);
+}
+
 static void gradients_of_every_op_match_finite_differences(void **state)
 {
     ml_net *net = mixed_net();
@@ -570,6 +582,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gradients_of_every_op_match_finite_differences),
         cmocka_unit_test(resnet20_gradient_matches_directional_difference),
+        cmocka_unit_test(gradients_match_without_onednn_convolutions),
         cmocka_unit_test(results_do_not_depend_on_thread_count),
         cmocka_unit_test(winograd_conv_matches_direct_convolution),
         cmocka_unit_test(winograd_input_gradient_matches_direct),

@@ -107,11 +107,11 @@ void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float 
     const int K = cg * g->kh * g->kw;
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * ohw;
     const int pw = is_pointwise(g), nbs = ml_conv_group_images(g, batch);
-    const int ngroups = (batch + nbs - 1) / nbs;
+    const int ngroups = (batch + nbs - 1) / nbs; /* of even size, each <= nbs */
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < ngroups; s++) {
         float *col = ml_ws_scratch(net, omp_get_thread_num());
-        const int n0 = s * nbs, nb = batch - n0 < nbs ? batch - n0 : nbs;
+        const int n0 = (int)((long)batch * s / ngroups), nb = (int)((long)batch * (s + 1) / ngroups) - n0;
         const size_t ld = (size_t)nb * ohw;
         float *yb = col + (size_t)K * ld;
         for (int grp = 0; grp < g->group; grp++) {
@@ -138,7 +138,41 @@ void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float 
     }
 }
 
-ml_status ml_conv_backward(ml_net *net, const ml_geom *g, const float *x, const float *w,
+/* dw = sum over chunks of the partials part[ch][m][k] (im2col path: part[ch][k][m], tr) */
+static void reduce_parts(const ml_geom *g, const float *part, int nch, int tr, float *dw)
+{
+    const int mg = g->m / g->group, K = (g->c / g->group) * g->kh * g->kw;
+    const size_t wsize = (size_t)g->m * K;
+#pragma omp parallel for schedule(static)
+    for (int oc = 0; oc < g->m; oc++) {
+        const int grp = oc / mg, m = oc % mg;
+        for (int k = 0; k < K; k++) {
+            const size_t at = tr ? ((size_t)grp * K + k) * mg + m : (size_t)oc * K + k;
+            float s = 0.0f;
+            for (int ch = 0; ch < nch; ch++)
+                s += part[(size_t)ch * wsize + at];
+            dw[(size_t)oc * K + k] = s;
+        }
+    }
+}
+
+static void bias_grad(const ml_geom *g, const float *dy, int batch, float *db)
+{
+    const int ohw = g->oh * g->ow;
+    const size_t yout = (size_t)g->m * ohw;
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < g->m; m++) {
+        double s = 0.0;
+        for (int n = 0; n < batch; n++) {
+            const float *r = dy + (size_t)n * yout + (size_t)m * ohw;
+            for (int i = 0; i < ohw; i++)
+                s += r[i];
+        }
+        db[m] = (float)s;
+    }
+}
+
+ml_status ml_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
                            const float *dy, int batch, float *dx, float *dw, float *db,
                            ml_error *err)
 {
@@ -151,6 +185,12 @@ ml_status ml_conv_backward(ml_net *net, const ml_geom *g, const float *x, const 
     const int nbs = ml_conv_group_images(g, batch);
     if (p->wpart_cap < (size_t)nch * wsize)
         return ml_error_set(err, ML_ENOMEM, "conv backward: workspace too small");
+    if (ml_dnnl_conv_ok(g) && !ml_dnnl_conv_backward(net, node, g, x, w, dy, batch, db != NULL, dx, p->wpart)) {
+        reduce_parts(g, p->wpart, nch, 0, dw);
+        if (db)
+            bias_grad(g, dy, batch, db);
+        return ML_OK;
+    }
     float *dxi = dx; /* input gradient here unless the Winograd transform does it below */
     if (dx && ml_conv_wino_ok(g))
         dxi = NULL;
@@ -161,8 +201,10 @@ ml_status ml_conv_backward(ml_net *net, const ml_geom *g, const float *x, const 
         float *part = p->wpart + (size_t)ch * wsize;
         memset(part, 0, wsize * sizeof *part);
         const int c0 = (int)((long)batch * ch / nch), c1 = (int)((long)batch * (ch + 1) / nch);
-        for (int n0 = c0; n0 < c1; n0 += nbs) {
-            const int nb = c1 - n0 < nbs ? c1 - n0 : nbs;
+        const int ng = (c1 - c0 + nbs - 1) / nbs; /* groups of even size, each <= nbs */
+        for (int gi = 0; gi < ng; gi++) {
+            const int n0 = c0 + (int)((long)(c1 - c0) * gi / ng);
+            const int nb = c0 + (int)((long)(c1 - c0) * (gi + 1) / ng) - n0;
             const size_t ld = (size_t)nb * ohw;
             float *dyb = col + (size_t)K * ld;
             for (int grp = 0; grp < g->group; grp++) {
@@ -176,8 +218,9 @@ ml_status ml_conv_backward(ml_net *net, const ml_geom *g, const float *x, const 
                                    dyg + (size_t)j * yout + (size_t)m * ohw, (size_t)ohw * sizeof *dyb);
                     dyg = dyb;
                 }
-                ml_sgemm(0, 1, mg, K, (int)ld, 1.0f, dyg, (int)ld, col, (int)ld, 1.0f,
-                         part + (size_t)grp * mg * K, K);
+                /* dW^T[K][mg] += col dy^T: the tall product, 1.5-3x faster than dW = dy col^T */
+                ml_sgemm(0, 1, K, mg, (int)ld, 1.0f, col, (int)ld, dyg, (int)ld, 1.0f,
+                         part + (size_t)grp * K * mg, mg);
                 if (!dxi)
                     continue;
                 ml_sgemm(1, 0, K, (int)ld, mg, 1.0f, w + (size_t)grp * mg * K, K, dyg, (int)ld, 0.0f,
@@ -189,24 +232,8 @@ ml_status ml_conv_backward(ml_net *net, const ml_geom *g, const float *x, const 
     }
     if (dx && !dxi)
         ml_conv_wino_backward_data(g, dy, w, batch, p->wino, dx);
-    /* fixed-order reduction of the chunk partials */
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < wsize; i++) {
-        float s = 0.0f;
-        for (int ch = 0; ch < nch; ch++)
-            s += p->wpart[(size_t)ch * wsize + i];
-        dw[i] = s;
-    }
+    reduce_parts(g, p->wpart, nch, 1, dw);
     if (db)
-#pragma omp parallel for schedule(static)
-        for (int m = 0; m < g->m; m++) {
-            double s = 0.0;
-            for (int n = 0; n < batch; n++) {
-                const float *r = dy + (size_t)n * yout + (size_t)m * ohw;
-                for (int i = 0; i < ohw; i++)
-                    s += r[i];
-            }
-            db[m] = (float)s;
-        }
+        bias_grad(g, dy, batch, db);
     return ML_OK;
 }

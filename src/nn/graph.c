@@ -66,6 +66,7 @@ void ml_net_priv_free(struct ml_net_priv *p)
     free(p->wpart);
     free(p->fold);
     free(p->wino);
+    ml_dnnl_free(p->dnnl);
     free(p);
 }
 

@@ -45,6 +45,7 @@ struct ml_net_priv {
     size_t fold_cap;
     float *wino;            /* inference: Winograd transforms of the widest eligible conv */
     size_t wino_cap;
+    struct ml_dnnl *dnnl;   /* training: oneDNN convolution plans (conv_dnnl.c), lazily made */
 };
 
 /* Fixed number of partial sums for weight gradients: results are independent of the
@@ -106,9 +107,22 @@ void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float 
                      const float *bias, const float *scale, const float *shift, int relu,
                      int batch, float *y);
 /* dx += dconv/dx, dw = dconv/dw (written), db = sum dy (written, may be NULL). */
-ml_status ml_conv_backward(ml_net *net, const ml_geom *g, const float *x, const float *w,
+ml_status ml_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
                            const float *dy, int batch, float *dx, float *dw, float *db,
                            ml_error *err);
+
+/* conv_dnnl.c: training convolutions on oneDNN, per chunk of images (see there). Both return
+ * 0 when done, non-zero when oneDNN cannot run the layer (the caller falls back to im2col;
+ * outputs may be partly written). The backward adds the input gradient to dx and writes the
+ * weight gradient of chunk ch to dw_parts + ch * (weight size). */
+int ml_dnnl_conv_ok(const ml_geom *g);
+/* tests: 0 sends every training convolution down the im2col/Winograd path (process-wide) */
+void ml_dnnl_conv_enable(int on);
+int ml_dnnl_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                         const float *bias, int batch, float *y);
+int ml_dnnl_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                          const float *dy, int batch, int bias, float *dx, float *dw_parts);
+void ml_dnnl_free(struct ml_dnnl *d);
 
 /* bn.c */
 void ml_bn_fold(const float *scale, const float *bias, const float *mean, const float *var,

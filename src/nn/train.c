@@ -56,6 +56,10 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
             continue;
         switch (nd->op) {
         case ML_OP_CONV:
+            if (ml_dnnl_conv_ok(&pl->g) &&
+                !ml_dnnl_conv_forward(net, i, &pl->g, a, ml_val(net, nd->inputs[1], x),
+                                      nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL, batch, y))
+                break;
             if (ml_conv_wino_ok(&pl->g))
                 ml_conv_wino_forward(&pl->g, a, ml_val(net, nd->inputs[1], x),
                                      nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL, NULL, NULL, 0, batch,
@@ -102,7 +106,7 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
             float *dw = grad_of(net, nd->inputs[1]);
             float *db = nd->ninputs > 2 ? grad_of(net, nd->inputs[2]) : NULL;
             if (!dw) return ml_error_set(err, ML_EUNSUPP, "node '%s' (Conv): weight is not trainable", nd->name);
-            ml_status st = ml_conv_backward(net, &pl->g, a, ml_val(net, nd->inputs[1], x), dy, batch, dx, dw, db, err);
+            ml_status st = ml_conv_backward(net, i, &pl->g, a, ml_val(net, nd->inputs[1], x), dy, batch, dx, dw, db, err);
             if (st) return st;
             break;
         }
