@@ -166,6 +166,8 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
             if (pl->fuse_bn >= 0) fold_bn(net, pl->fuse_bn, &s, &sh);
             const float *bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL;
             const float *w = ml_val(net, nd->inputs[1], x);
+            if (ml_dnnl_conv_ok(&pl->g) && !ml_dnnl_conv_infer(net, i, &pl->g, a, w, bias, s, sh, relu, batch, y))
+                break;
             if (ml_conv_wino_ok(&pl->g))
                 ml_conv_wino_forward(&pl->g, a, w, bias, s, sh, relu, batch, p->wino, y);
             else

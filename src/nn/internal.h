@@ -122,6 +122,11 @@ int ml_dnnl_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x
                          const float *bias, int batch, float *y);
 int ml_dnnl_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
                           const float *dy, int batch, int bias, float *dx, float *dw_parts);
+/* inference: y = relu((conv(x, w) + bias) * scale + shift) as ml_conv_forward, with the
+ * scale folded into the weights and Winograd where oneDNN has it */
+int ml_dnnl_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                       const float *bias, const float *scale, const float *shift, int relu, int batch,
+                       float *y);
 void ml_dnnl_free(struct ml_dnnl *d);
 
 /* bn.c */
