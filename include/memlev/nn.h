@@ -150,6 +150,9 @@ size_t ml_net_num_params(const ml_net *net);
 
 /* Multiply-accumulates of one forward pass of one image (Conv, Gemm, MatMul). */
 double ml_net_macs(const ml_net *net);
+/* The convolution engine in use, e.g. "oneDNN avx512_core" (oneDNN's kernels for that
+ * instruction set) or "builtin" (im2col and Winograd on sgemm; MEMLEV_CONV=builtin). */
+const char *ml_nn_conv_engine(void);
 
 /* Top-1 accuracy on the first limit images of ds (0 = all) with batch size batch.
  * images_per_s (may be NULL) gets the inference throughput. Shows a progress bar unless

@@ -48,14 +48,15 @@ int ml_cmd_bench(int argc, char **argv)
         if (ml_net_forward(net, x, (int)batch, y, &err)) rc = cli_fail_err("bench", &err);
     double dt = ml_now() - t0, ips = (double)batch * iters / dt, gf = 2 * ml_net_macs(net) * ips / 1e9;
     if (!rc) {
-        printf("%s: batch %ld, %.1f images/s, %.1f GFLOP/s (OpenBLAS %s kernels)\n", model ? model : arch,
-               batch, ips, gf, ml_cli_blas_core());
+        printf("%s: batch %ld, %.1f images/s, %.1f GFLOP/s (convolutions: %s; BLAS: OpenBLAS %s)\n",
+               model ? model : arch, batch, ips, gf, ml_nn_conv_engine(), ml_cli_blas_core());
         if (json) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddNumberToObject(j, "images_per_s", ips);
             cJSON_AddNumberToObject(j, "gflops", gf);
             cJSON_AddNumberToObject(j, "batch", (double)batch);
             cJSON_AddStringToObject(j, "blas_core", ml_cli_blas_core());
+            cJSON_AddStringToObject(j, "conv_engine", ml_nn_conv_engine());
             rc = cli_write_json("bench", json, j);
             cJSON_Delete(j);
         }

@@ -1,0 +1,81 @@
+/* Private parts of the oneDNN convolution back end (dnnl_plan.c, dnnl_state.c,
+ * conv_dnnl.c): per-layer plans of oneDNN primitives, per-net state, chunked execution. */
+#ifndef ML_NN_DNNL_PRIV_H
+#define ML_NN_DNNL_PRIV_H
+
+#include <dnnl.h>
+#include "nn/internal.h"
+
+#define SLOTS 4 /* chunk sizes remembered per layer (a batch gives at most two) */
+
+/* plan flags */
+#define F_BIAS 1  /* the forward adds a bias */
+#define F_INFER 2 /* inference: forward only, Winograd where it applies, fused ReLU */
+#define F_RELU 4
+
+typedef struct {
+    int nb;    /* images per chunk; 0 = empty slot */
+    int flags; /* F_* */
+    dnnl_primitive_t fwd, bwd_d, bwd_w;
+    dnnl_primitive_t r_x, r_y, r_w, r_wd, r_dy, r_dx, r_dw; /* reorders */
+    dnnl_memory_desc_t u_src, u_wei, u_dst, u_bias;          /* memlev's layouts */
+    dnnl_memory_desc_t b_src, b_wei, b_dst, bd_wei, bd_dst, bd_src, bw_dwei;
+    dnnl_memory_desc_t pad_fwd, pad_bwd_d, pad_bwd_w, pad_rw, pad_rwd; /* scratchpads (user-managed) */
+} plan;
+
+struct ml_dnnl {
+    dnnl_engine_t eng;
+    int threads;
+    dnnl_stream_t *stream;   /* per thread */
+    int nnodes;
+    plan (*plans)[SLOTS];    /* per node */
+    int *next;               /* per node: slot to replace next */
+    float **scratch;         /* per thread: blocked src | dst | dsrc | dwei */
+    size_t scratch_bytes;
+    float *wblk;             /* blocked weights of the layer being run */
+    size_t wblk_bytes;
+    float *fold;             /* inference: weights and bias with the BN folded in */
+    size_t fold_cap;
+    /* inference: per node, the weights already in the plan's layout (oneDNN's Winograd
+     * weight transform costs more than the convolution of a batch), with the hash of the
+     * weights, bias and BN they were made from */
+    float **wcache;
+    size_t *wcache_bytes;
+    uint64_t *wcache_key;
+    size_t wcache_total;
+};
+
+/* inference weight caches use at most this much memory in all (ResNet-34: 340 MB) */
+#define WCACHE_MAX ((size_t)1 << 30)
+
+typedef struct {
+    int arg;
+    const dnnl_memory_desc_t *md;
+    void *ptr;
+} marg;
+
+/* dnnl_plan.c: primitives for chunks of nb images (0 on success), freeing, sizes */
+int dn_plan_make(dnnl_engine_t eng, const ml_geom *g, int nb, int flags, plan *p);
+void dn_plan_free(plan *p);
+dnnl_primitive_t dn_make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *a,
+                                 const dnnl_memory_desc_t *b, int sum, dnnl_memory_desc_t *pad);
+size_t dn_bytes(const dnnl_memory_desc_t *md);
+size_t dn_pad_bytes(const plan *p);
+
+/* dnnl_state.c: the net's oneDNN state (made on first use), plans per chunk, execution */
+struct ml_dnnl *dn_state(ml_net *net);
+int dn_chunk_count(int batch);
+int dn_chunk_start(int batch, int ch);
+int dn_plans_ready(ml_net *net, int node, const ml_geom *g, int batch, int flags, const plan **pl);
+int dn_run(struct ml_dnnl *d, int thread, dnnl_primitive_t prim, int n, const marg *a,
+           const dnnl_memory_desc_t *pad, void *pad_ptr);
+int dn_reorder(struct ml_dnnl *d, int thread, dnnl_primitive_t r, const dnnl_memory_desc_t *from,
+               const void *src, const dnnl_memory_desc_t *to, void *dst);
+void dn_carve(const struct ml_dnnl *d, const plan *p, int thread, float **xb, float **yb,
+              float **dxb, float **dwb, float **pad);
+int dn_weights_to(struct ml_dnnl *d, const plan *p, dnnl_primitive_t r, const dnnl_memory_desc_t *to,
+                  const dnnl_memory_desc_t *pad, const float *w);
+int dn_forward_chunks(struct ml_dnnl *d, const plan **pl, const ml_geom *g, const float *x,
+                      const float *wb, const float *bias, int batch, float *y);
+
+#endif
