@@ -6,7 +6,8 @@
 #include <dnnl.h>
 #include "nn/internal.h"
 
-#define SLOTS 4 /* chunk sizes remembered per layer (a batch gives at most two) */
+#define SLOTS 8 /* plans remembered per layer: a batch size gives at most two chunk sizes,
+                 * training and inference (and a last, smaller batch) each their own */
 
 /* plan flags */
 #define F_BIAS 1  /* the forward adds a bias */
