@@ -38,13 +38,13 @@ int ml_dnnl_conv_backward(ml_net *net, int node, const ml_geom *g, const float *
     struct ml_dnnl *d = net->priv->dnnl;
     if (dx && dn_weights_to(d, pl[0], pl[0]->r_wd, &pl[0]->bd_wei, &pl[0]->pad_rwd, w))
         return -1;
-    const int nch = dn_chunk_count(batch);
+    const int nch = dn_chunk_count(batch, 0);
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * g->oh * g->ow;
     const size_t wsize = (size_t)g->m * g->c * g->kh * g->kw;
     int bad = 0;
 #pragma omp parallel for schedule(static) reduction(| : bad)
     for (int ch = 0; ch < nch; ch++) {
-        const int t = omp_get_thread_num(), n0 = dn_chunk_start(batch, ch);
+        const int t = omp_get_thread_num(), n0 = dn_chunk_start(batch, 0, ch);
         const plan *p = pl[ch];
         float *xb, *dyb, *dxb, *dwb, *pad;
         dn_carve(d, p, t, &xb, &dyb, &dxb, &dwb, &pad);

@@ -65,8 +65,8 @@ size_t dn_pad_bytes(const plan *p);
 
 /* dnnl_state.c: the net's oneDNN state (made on first use), plans per chunk, execution */
 struct ml_dnnl *dn_state(ml_net *net);
-int dn_chunk_count(int batch);
-int dn_chunk_start(int batch, int ch);
+int dn_chunk_count(int batch, int flags);
+int dn_chunk_start(int batch, int flags, int ch);
 int dn_plans_ready(ml_net *net, int node, const ml_geom *g, int batch, int flags, const plan **pl);
 int dn_run(struct ml_dnnl *d, int thread, dnnl_primitive_t prim, int n, const marg *a,
            const dnnl_memory_desc_t *pad, void *pad_ptr);
