@@ -295,6 +295,39 @@ static void results_do_not_depend_on_thread_count(void **state)
     ml_net_free(net);
 }
 
+/* From the second batch on, a convolution read only by the next one leaves its output in
+ * oneDNN's layout: the logits must not change, also when the batch size changes between
+ * calls (the buffers are remade) and against memlev's own kernels. */
+static void carried_outputs_change_nothing(void **state)
+{
+    ml_net *net = NULL;
+    ml_error err = {0};
+    assert_int_equal(ml_arch_build("resnet20", 1, 12, 10, 16, 4, &net, &err), ML_OK);
+    enum { B = 70 };
+    float *x = malloc(B * 144 * sizeof *x), l1[B * 10], l2[B * 10], l3[B * 10], l4[B * 10];
+    for (int i = 0; i < B * 144; i++)
+        x[i] = (float)ml_uniform(5, (uint64_t)i, 0, ML_RNG_DATA);
+    assert_int_equal(ml_net_forward(net, x, B, l1, &err), ML_OK);
+    assert_int_equal(ml_dnnl_carried(net), 0); /* first batch: the reader's plans are new */
+    assert_int_equal(ml_net_forward(net, x, B, l2, &err), ML_OK);
+    assert_true(ml_dnnl_carried(net) > 0);
+    assert_memory_equal(l1, l2, sizeof l1);
+    assert_int_equal(ml_net_forward(net, x, 33, l3, &err), ML_OK);
+    assert_int_equal(ml_net_forward(net, x, 33, l3, &err), ML_OK);
+    assert_int_equal(ml_net_forward(net, x, B, l3, &err), ML_OK);
+    assert_memory_equal(l1, l3, sizeof l1);
+    ml_dnnl_conv_enable(0);
+    assert_int_equal(ml_net_forward(net, x, B, l4, &err), ML_OK);
+    ml_dnnl_conv_enable(1);
+    double worst = 0;
+    for (int i = 0; i < B * 10; i++)
+        worst = fmax(worst, fabs((double)l1[i] - l4[i]));
+    print_message("oneDNN vs builtin kernels: max |logit difference| %.3g\n", worst);
+    assert_true(worst < 1e-3);
+    free(x);
+    ml_net_free(net);
+}
+
 /* Winograd F(4,3) inference conv (partial edge tiles, two chunks) against a direct
  * convolution in double, with bias, folded BN and ReLU. */
 static void winograd_conv_matches_direct_convolution(void **state)
@@ -584,6 +617,7 @@ int main(void)
         cmocka_unit_test(resnet20_gradient_matches_directional_difference),
         cmocka_unit_test(gradients_match_without_onednn_convolutions),
         cmocka_unit_test(results_do_not_depend_on_thread_count),
+        cmocka_unit_test(carried_outputs_change_nothing),
         cmocka_unit_test(winograd_conv_matches_direct_convolution),
         cmocka_unit_test(winograd_input_gradient_matches_direct),
         cmocka_unit_test(sgemm_is_row_major_in_both_back_ends),

@@ -26,7 +26,7 @@ int ml_dnnl_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x
     struct ml_dnnl *d = net->priv->dnnl;
     if (dn_weights_to(d, pl[0], pl[0]->r_w, &pl[0]->b_wei, &pl[0]->pad_rw, w))
         return -1;
-    return dn_forward_chunks(d, pl, g, x, d->wblk, bias, batch, y);
+    return dn_forward_chunks(d, pl, g, x, d->wblk, bias, batch, y, NULL, NULL);
 }
 
 int ml_dnnl_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
@@ -157,17 +157,91 @@ static const float *infer_weights(struct ml_dnnl *d, int node, const plan *p, co
     return dst;
 }
 
+/* Can this node's output be left in oneDNN's layout for node next? Only when next's plans
+ * for this batch exist already (from an earlier batch) and read exactly that layout. */
+static int can_carry(ml_net *net, const plan **pl, int batch, int next, int next_flags)
+{
+    struct ml_dnnl *d = net->priv->dnnl;
+    if (next < 0 || next >= d->nnodes)
+        return 0;
+    const int flags = pl[0]->flags, nch = dn_chunk_count(batch, flags);
+    if (dn_chunk_count(batch, next_flags) != nch)
+        return 0;
+    for (int ch = 0; ch < nch; ch++) {
+        const plan *q = NULL;
+        for (int s = 0; s < SLOTS && !q; s++)
+            if (d->plans[next][s].nb == pl[ch]->nb && d->plans[next][s].flags == next_flags)
+                q = &d->plans[next][s];
+        if (!q || !dnnl_memory_desc_equal(&q->b_src, &pl[ch]->b_dst))
+            return 0;
+    }
+    for (int ch = 0; ch < nch; ch++) { /* the other buffer from the one being read */
+        const int b = !d->carry_buf;
+        const size_t need = dn_bytes(&pl[ch]->b_dst);
+        if (d->carry_bytes[b][ch] < need) {
+            free(d->carry[b][ch]);
+            d->carry_bytes[b][ch] = 0;
+            if (!(d->carry[b][ch] = aligned_alloc(64, (need + 63) / 64 * 64)))
+                return 0;
+            d->carry_bytes[b][ch] = need;
+        }
+    }
+    return 1;
+}
+
 int ml_dnnl_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
                        const float *bias, const float *scale, const float *shift, int relu, int batch,
-                       float *y)
+                       float *y, int next, int next_flags)
 {
     const plan *pl[ML_DW_CHUNKS];
     const int has_bias = bias || scale;
-    if (!dn_plans_ready(net, node, g, batch, F_INFER | (has_bias ? F_BIAS : 0) | (relu ? F_RELU : 0), pl))
-        return -1;
     struct ml_dnnl *d = net->priv->dnnl;
-    const float *wb = infer_weights(d, node, pl[0], g, w, bias, scale, shift, &bias);
-    if (!wb)
+    const int carried_in = d && d->carry_node == node && d->carry_batch == batch;
+    if (d && d->carry_node >= 0 && !carried_in && dn_carry_flush(d))
         return -1;
-    return dn_forward_chunks(d, pl, g, x, wb, bias, batch, y);
+    if (!dn_plans_ready(net, node, g, batch, F_INFER | (has_bias ? F_BIAS : 0) | (relu ? F_RELU : 0), pl) ||
+        (carried_in && !dnnl_memory_desc_equal(&pl[0]->b_src, &d->carry_pl[0]->b_dst))) {
+        if (carried_in) dn_carry_flush(d); /* the fallback reads x */
+        return -1;
+    }
+    d = net->priv->dnnl;
+    const float *wb = infer_weights(d, node, pl[0], g, w, bias, scale, shift, &bias);
+    if (!wb) {
+        if (carried_in) dn_carry_flush(d);
+        return -1;
+    }
+    const int carry_out = can_carry(net, pl, batch, next, next_flags);
+    const int in_buf = d->carry_buf, out_buf = !d->carry_buf;
+    if (dn_forward_chunks(d, pl, g, x, wb, bias, batch, y, carried_in ? d->carry[in_buf] : NULL,
+                          carry_out ? d->carry[out_buf] : NULL)) {
+        d->carry_node = -1;
+        return -1;
+    }
+    d->carry_node = -1;
+    if (carry_out) {
+        d->carried++;
+        d->carry_node = next;
+        d->carry_buf = out_buf;
+        d->carry_batch = batch;
+        d->carry_y = y;
+        for (int ch = 0; ch < dn_chunk_count(batch, pl[0]->flags); ch++)
+            d->carry_pl[ch] = pl[ch];
+    }
+    return 0;
+}
+
+int ml_dnnl_infer_flags(int bias, int relu)
+{
+    return F_INFER | (bias ? F_BIAS : 0) | (relu ? F_RELU : 0);
+}
+
+long ml_dnnl_carried(const ml_net *net)
+{
+    return net->priv && net->priv->dnnl ? net->priv->dnnl->carried : 0;
+}
+
+void ml_dnnl_carry_reset(ml_net *net)
+{
+    if (net->priv->dnnl)
+        net->priv->dnnl->carry_node = -1;
 }

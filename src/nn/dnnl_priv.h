@@ -44,6 +44,16 @@ struct ml_dnnl {
     size_t *wcache_bytes;
     uint64_t *wcache_key;
     size_t wcache_total;
+    /* inference: a convolution whose output only the next convolution reads leaves it in
+     * oneDNN's layout (two reorders fewer); carry[buf][ch] per chunk, double-buffered */
+    float *carry[2][ML_DW_CHUNKS];
+    size_t carry_bytes[2][ML_DW_CHUNKS];
+    int carry_buf;           /* buffer holding the pending output */
+    int carry_node;          /* node that reads it, -1 when none is pending */
+    int carry_batch;
+    float *carry_y;          /* where the producer would have written it (NCHW) */
+    const plan *carry_pl[ML_DW_CHUNKS]; /* the producer's plans */
+    long carried;            /* outputs passed on in oneDNN's layout so far (tests) */
 };
 
 /* inference weight caches use at most this much memory in all (ResNet-34: 340 MB) */
@@ -76,7 +86,11 @@ void dn_carve(const struct ml_dnnl *d, const plan *p, int thread, float **xb, fl
               float **dxb, float **dwb, float **pad);
 int dn_weights_to(struct ml_dnnl *d, const plan *p, dnnl_primitive_t r, const dnnl_memory_desc_t *to,
                   const dnnl_memory_desc_t *pad, const float *w);
+/* xbl / ybl: per-chunk input / output already in (left in) oneDNN's layout, or NULL */
 int dn_forward_chunks(struct ml_dnnl *d, const plan **pl, const ml_geom *g, const float *x,
-                      const float *wb, const float *bias, int batch, float *y);
+                      const float *wb, const float *bias, int batch, float *y, float *const *xbl,
+                      float *const *ybl);
+/* write a pending carried output back to NCHW and forget it */
+int dn_carry_flush(struct ml_dnnl *d);
 
 #endif

@@ -19,6 +19,9 @@ void ml_dnnl_free(struct ml_dnnl *d)
     if (d->eng) dnnl_engine_destroy(d->eng);
     for (int n = 0; d->wcache && n < d->nnodes; n++)
         free(d->wcache[n]);
+    for (int b = 0; b < 2; b++)
+        for (int ch = 0; ch < ML_DW_CHUNKS; ch++)
+            free(d->carry[b][ch]);
     free(d->wcache);
     free(d->wcache_bytes);
     free(d->wcache_key);
@@ -77,6 +80,7 @@ struct ml_dnnl *dn_state(ml_net *net)
         return NULL;
     d->threads = threads;
     d->nnodes = net->nnodes;
+    d->carry_node = -1;
     d->stream = calloc((size_t)threads, sizeof *d->stream);
     d->scratch = calloc((size_t)threads, sizeof *d->scratch);
     d->plans = calloc((size_t)net->nnodes, sizeof *d->plans);
@@ -262,9 +266,10 @@ int dn_plans_ready(ml_net *net, int node, const ml_geom *g, int batch, int flags
 }
 
 /* y = conv(x) chunk by chunk: reorder in, convolve with the weights wb already in the
- * plans' layout, reorder out */
+ * plans' layout, reorder out (the reorders skipped for chunks carried in xbl / out in ybl) */
 int dn_forward_chunks(struct ml_dnnl *d, const plan **pl, const ml_geom *g, const float *x,
-                          const float *wb, const float *bias, int batch, float *y)
+                      const float *wb, const float *bias, int batch, float *y, float *const *xbl,
+                      float *const *ybl)
 {
     const int flags = pl[0]->flags, nch = dn_chunk_count(batch, flags);
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * g->oh * g->ow;
@@ -275,12 +280,33 @@ int dn_forward_chunks(struct ml_dnnl *d, const plan **pl, const ml_geom *g, cons
         const plan *p = pl[ch];
         float *xb, *yb, *dxb, *dwb, *pad;
         dn_carve(d, p, t, &xb, &yb, &dxb, &dwb, &pad);
+        if (xbl)
+            xb = xbl[ch];
+        if (ybl)
+            yb = ybl[ch];
         const marg a[4] = {{DNNL_ARG_SRC, &p->b_src, xb}, {DNNL_ARG_WEIGHTS, &p->b_wei, (void *)wb},
                            {DNNL_ARG_DST, &p->b_dst, yb}, {DNNL_ARG_BIAS, &p->u_bias, (void *)bias}};
-        bad |= dn_reorder(d, t, p->r_x, &p->u_src, x + (size_t)n0 * xin, &p->b_src, xb) ||
+        bad |= (!xbl && dn_reorder(d, t, p->r_x, &p->u_src, x + (size_t)n0 * xin, &p->b_src, xb)) ||
                dn_run(d, t, p->fwd, bias ? 4 : 3, a, &p->pad_fwd, pad) ||
-               dn_reorder(d, t, p->r_y, &p->b_dst, yb, &p->u_dst, y + (size_t)n0 * yout);
+               (!ybl && dn_reorder(d, t, p->r_y, &p->b_dst, yb, &p->u_dst, y + (size_t)n0 * yout));
     }
     return bad ? -1 : 0;
 }
 
+int dn_carry_flush(struct ml_dnnl *d)
+{
+    if (d->carry_node < 0)
+        return 0;
+    const int b = d->carry_buf, batch = d->carry_batch, flags = d->carry_pl[0]->flags;
+    const int nch = dn_chunk_count(batch, flags);
+    const size_t yout = dn_bytes(&d->carry_pl[0]->u_dst) / sizeof(float) / (size_t)d->carry_pl[0]->nb;
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+    for (int ch = 0; ch < nch; ch++) {
+        const plan *p = d->carry_pl[ch];
+        bad |= dn_reorder(d, omp_get_thread_num(), p->r_y, &p->b_dst, d->carry[b][ch], &p->u_dst,
+                          d->carry_y + (size_t)dn_chunk_start(batch, flags, ch) * yout);
+    }
+    d->carry_node = -1;
+    return bad ? -1 : 0;
+}

@@ -145,10 +145,26 @@ int ml_forward_common(ml_net *net, const ml_node *nd, const float *x, const floa
     }
 }
 
+/* The node that runs right after conv node i when it is a convolution and the only reader of
+ * i's output `out` (which may then stay in oneDNN's layout between them), else -1. */
+static int conv_reader(const ml_net *net, int i, int out, int *flags)
+{
+    const struct ml_net_priv *p = net->priv;
+    int k = i + 1;
+    while (k < net->nnodes && p->plan[k].skip)
+        k++;
+    if (k >= net->nnodes || net->nodes[k].op != ML_OP_CONV || net->nodes[k].inputs[0] != out ||
+        p->nuse[out] != 1 || out == net->output || !ml_dnnl_conv_ok(&p->plan[k].g))
+        return -1;
+    *flags = ml_dnnl_infer_flags(net->nodes[k].ninputs > 2 || p->plan[k].fuse_bn >= 0, p->plan[k].fuse_relu >= 0);
+    return k;
+}
+
 ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, ml_error *err)
 {
     ml_status st = ml_ws_reserve(net, batch, 0, err);
     if (st) return st;
+    ml_dnnl_carry_reset(net); /* nothing pending from a forward that stopped half-way */
     struct ml_net_priv *p = net->priv;
     for (int i = 0; i < net->nnodes; i++) {
         const ml_node *nd = &net->nodes[i];
@@ -166,7 +182,10 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
             if (pl->fuse_bn >= 0) fold_bn(net, pl->fuse_bn, &s, &sh);
             const float *bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL;
             const float *w = ml_val(net, nd->inputs[1], x);
-            if (ml_dnnl_conv_ok(&pl->g) && !ml_dnnl_conv_infer(net, i, &pl->g, a, w, bias, s, sh, relu, batch, y))
+            int next_flags = 0;
+            const int next = conv_reader(net, i, out, &next_flags);
+            if (ml_dnnl_conv_ok(&pl->g) &&
+                !ml_dnnl_conv_infer(net, i, &pl->g, a, w, bias, s, sh, relu, batch, y, next, next_flags))
                 break;
             if (ml_conv_wino_ok(&pl->g))
                 ml_conv_wino_forward(&pl->g, a, w, bias, s, sh, relu, batch, p->wino, y);

@@ -123,10 +123,17 @@ int ml_dnnl_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x
 int ml_dnnl_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
                           const float *dy, int batch, int bias, float *dx, float *dw_parts);
 /* inference: y = relu((conv(x, w) + bias) * scale + shift) as ml_conv_forward, with the
- * scale folded into the weights and Winograd where oneDNN has it */
+ * scale folded into the weights and Winograd where oneDNN has it. When node `next` is the
+ * next one to run and the only reader of y, a convolution run by ml_dnnl_conv_infer with
+ * flags next_flags (ml_dnnl_infer_flags), y may be left unwritten and passed to it in
+ * oneDNN's layout (next < 0: y is always written); ml_dnnl_carry_reset forgets such a
+ * pending y (at the start of a forward pass). */
 int ml_dnnl_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
                        const float *bias, const float *scale, const float *shift, int relu, int batch,
-                       float *y);
+                       float *y, int next, int next_flags);
+int ml_dnnl_infer_flags(int bias, int relu);
+void ml_dnnl_carry_reset(ml_net *net);
+long ml_dnnl_carried(const ml_net *net); /* tests: outputs passed on so far */
 void ml_dnnl_free(struct ml_dnnl *d);
 
 /* bn.c */
