@@ -328,6 +328,25 @@ static void carried_outputs_change_nothing(void **state)
     ml_net_free(net);
 }
 
+/* A 3x3, stride-1, pad-1 convolution in double at output (n, co, i, j) of an input with cin
+ * channels: weights w[co][cin][3][3]; transposed (the input gradient): in is dy, the taps
+ * are mirrored and the weights are w[cin][cout][3][3]. */
+static double direct3x3(const float *in, int cin, int cout, int H, int W, const float *w, int n, int co,
+                        int i, int j, int transposed)
+{
+    double acc = 0.0;
+    for (int ci = 0; ci < cin; ci++)
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++) {
+                const int yy = transposed ? i - ki + 1 : i + ki - 1, xx = transposed ? j - kj + 1 : j + kj - 1;
+                if (yy < 0 || yy >= H || xx < 0 || xx >= W)
+                    continue;
+                const size_t wi = (size_t)(transposed ? ci * cout + co : co * cin + ci) * 9 + ki * 3 + kj;
+                acc += (double)in[((size_t)(n * cin + ci) * H + yy) * W + xx] * w[wi];
+            }
+    return acc;
+}
+
 /* Winograd F(4,3) inference conv (partial edge tiles, two chunks) against a direct
  * convolution in double, with bias, folded BN and ReLU. */
 static void winograd_conv_matches_direct_convolution(void **state)
@@ -351,16 +370,7 @@ static void winograd_conv_matches_direct_convolution(void **state)
         for (int m = 0; m < M; m++)
             for (int i = 0; i < H; i++)
                 for (int j = 0; j < W; j++) {
-                    double acc = 0.0;
-                    for (int c = 0; c < C; c++)
-                        for (int ki = 0; ki < 3; ki++)
-                            for (int kj = 0; kj < 3; kj++) {
-                                int yy = i + ki - 1, xx = j + kj - 1;
-                                if (yy >= 0 && yy < H && xx >= 0 && xx < W)
-                                    acc += (double)x[((size_t)(n * C + c) * H + yy) * W + xx] *
-                                           w[(m * C + c) * 9 + ki * 3 + kj];
-                            }
-                    double ref = (acc + bias[m]) * sc[m] + sh[m];
+                    double ref = (direct3x3(x, C, M, H, W, w, n, m, i, j, 0) + bias[m]) * sc[m] + sh[m];
                     if (ref < 0) ref = 0;
                     double d = fabs(ref - y[((size_t)(n * M + m) * H + i) * W + j]);
                     if (d > worst) worst = d;
@@ -397,16 +407,7 @@ static void winograd_input_gradient_matches_direct(void **state)
             for (int i = 0; i < H; i++)
                 for (int j = 0; j < W; j++) {
                     const size_t o = ((size_t)(n * C + c) * H + i) * W + j;
-                    double acc = dx0[o]; /* dx[i][j] += sum dy[i-ki+1][j-kj+1] w[ki][kj] */
-                    for (int m = 0; m < M; m++)
-                        for (int ki = 0; ki < 3; ki++)
-                            for (int kj = 0; kj < 3; kj++) {
-                                int yy = i - ki + 1, xx = j - kj + 1;
-                                if (yy >= 0 && yy < H && xx >= 0 && xx < W)
-                                    acc += (double)dy[((size_t)(n * M + m) * H + yy) * W + xx] *
-                                           w[(m * C + c) * 9 + ki * 3 + kj];
-                            }
-                    double d = fabs(acc - dx[o]);
+                    double d = fabs(dx0[o] + direct3x3(dy, M, C, H, W, w, n, c, i, j, 1) - dx[o]);
                     if (d > worst) worst = d;
                 }
     print_message("winograd input gradient: max |dx - direct| = %.3g\n", worst);
