@@ -111,7 +111,7 @@ void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float 
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < ngroups; s++) {
         float *col = ml_ws_scratch(net, omp_get_thread_num());
-        const int n0 = (int)((long)batch * s / ngroups), nb = (int)((long)batch * (s + 1) / ngroups) - n0;
+        const int n0 = ml_split(batch, ngroups, s), nb = ml_split(batch, ngroups, s + 1) - n0;
         const size_t ld = (size_t)nb * ohw;
         float *yb = col + (size_t)K * ld;
         for (int grp = 0; grp < g->group; grp++) {
@@ -181,7 +181,7 @@ ml_status ml_conv_backward(ml_net *net, int node, const ml_geom *g, const float 
     const int K = cg * g->kh * g->kw;
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * ohw;
     const size_t wsize = (size_t)g->m * K;
-    const int nch = batch < ML_DW_CHUNKS ? batch : ML_DW_CHUNKS;
+    const int nch = ml_dw_chunks(batch);
     const int nbs = ml_conv_group_images(g, batch);
     if (p->wpart_cap < (size_t)nch * wsize)
         return ml_error_set(err, ML_ENOMEM, "conv backward: workspace too small");
@@ -200,11 +200,11 @@ ml_status ml_conv_backward(ml_net *net, int node, const ml_geom *g, const float 
         float *dcol = col + p->scratch_per;
         float *part = p->wpart + (size_t)ch * wsize;
         memset(part, 0, wsize * sizeof *part);
-        const int c0 = (int)((long)batch * ch / nch), c1 = (int)((long)batch * (ch + 1) / nch);
+        const int c0 = ml_split(batch, nch, ch), c1 = ml_split(batch, nch, ch + 1);
         const int ng = (c1 - c0 + nbs - 1) / nbs; /* groups of even size, each <= nbs */
         for (int gi = 0; gi < ng; gi++) {
-            const int n0 = c0 + (int)((long)(c1 - c0) * gi / ng);
-            const int nb = c0 + (int)((long)(c1 - c0) * (gi + 1) / ng) - n0;
+            const int n0 = c0 + ml_split(c1 - c0, ng, gi);
+            const int nb = c0 + ml_split(c1 - c0, ng, gi + 1) - n0;
             const size_t ld = (size_t)nb * ohw;
             float *dyb = col + (size_t)K * ld;
             for (int grp = 0; grp < g->group; grp++) {

@@ -24,7 +24,7 @@ int ml_dnnl_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x
     if (!dn_plans_ready(net, node, g, batch, bias ? F_BIAS : 0, pl))
         return -1;
     struct ml_dnnl *d = net->priv->dnnl;
-    if (dn_weights_to(d, pl[0], pl[0]->r_w, &pl[0]->b_wei, &pl[0]->pad_rw, w))
+    if (dn_weights_to(d, pl[0], pl[0]->r_w, &pl[0]->b_wei, &pl[0]->pad_rw, w, d->wblk))
         return -1;
     return dn_forward_chunks(d, pl, g, x, d->wblk, bias, batch, y, NULL, NULL);
 }
@@ -36,7 +36,7 @@ int ml_dnnl_conv_backward(ml_net *net, int node, const ml_geom *g, const float *
     if (!dn_plans_ready(net, node, g, batch, bias ? F_BIAS : 0, pl))
         return -1;
     struct ml_dnnl *d = net->priv->dnnl;
-    if (dx && dn_weights_to(d, pl[0], pl[0]->r_wd, &pl[0]->bd_wei, &pl[0]->pad_rwd, w))
+    if (dx && dn_weights_to(d, pl[0], pl[0]->r_wd, &pl[0]->bd_wei, &pl[0]->pad_rwd, w, d->wblk))
         return -1;
     const int nch = dn_chunk_count(batch, 0);
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * g->oh * g->ow;
@@ -147,11 +147,7 @@ static const float *infer_weights(struct ml_dnnl *d, int node, const plan *p, co
         }
     }
     float *dst = d->wcache[node] ? d->wcache[node] : d->wblk;
-    float *keep = d->wblk;
-    d->wblk = dst; /* weights_to writes into d->wblk */
-    const int bad = dn_weights_to(d, p, p->r_w, &p->b_wei, &p->pad_rw, w);
-    d->wblk = keep;
-    if (bad)
+    if (dn_weights_to(d, p, p->r_w, &p->b_wei, &p->pad_rw, w, dst))
         return NULL;
     d->wcache_key[node] = d->wcache[node] ? key : 0;
     return dst;

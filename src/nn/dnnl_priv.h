@@ -85,7 +85,7 @@ int dn_reorder(struct ml_dnnl *d, int thread, dnnl_primitive_t r, const dnnl_mem
 void dn_carve(const struct ml_dnnl *d, const plan *p, int thread, float **xb, float **yb,
               float **dxb, float **dwb, float **pad);
 int dn_weights_to(struct ml_dnnl *d, const plan *p, dnnl_primitive_t r, const dnnl_memory_desc_t *to,
-                  const dnnl_memory_desc_t *pad, const float *w);
+                  const dnnl_memory_desc_t *pad, const float *w, float *dst);
 /* xbl / ybl: per-chunk input / output already in (left in) oneDNN's layout, or NULL */
 int dn_forward_chunks(struct ml_dnnl *d, const plan **pl, const ml_geom *g, const float *x,
                       const float *wb, const float *bias, int batch, float *y, float *const *xbl,

@@ -210,14 +210,14 @@ void dn_carve(const struct ml_dnnl *d, const plan *p, int thread, float **xb, fl
     *pad = align_up((float *)((char *)*dwb + dn_bytes(&p->bw_dwei)));
 }
 
-/* the layer's weights into d->wblk in layout `to` (before the chunk loop, on thread 0's
+/* the layer's weights into dst in layout `to` (before the chunk loop, on thread 0's
  * scratch) */
 int dn_weights_to(struct ml_dnnl *d, const plan *p, dnnl_primitive_t r, const dnnl_memory_desc_t *to,
-                      const dnnl_memory_desc_t *pad, const float *w)
+                      const dnnl_memory_desc_t *pad, const float *w, float *dst)
 {
     float *xb, *yb, *dxb, *dwb, *sp;
     dn_carve(d, p, 0, &xb, &yb, &dxb, &dwb, &sp);
-    const marg a[2] = {{DNNL_ARG_FROM, &p->u_wei, (void *)w}, {DNNL_ARG_TO, to, d->wblk}};
+    const marg a[2] = {{DNNL_ARG_FROM, &p->u_wei, (void *)w}, {DNNL_ARG_TO, to, dst}};
     return dn_run(d, 0, r, 2, a, pad, sp);
 }
 
@@ -228,7 +228,7 @@ int dn_weights_to(struct ml_dnnl *d, const plan *p, dnnl_primitive_t r, const dn
 int dn_chunk_count(int batch, int flags)
 {
     if (!(flags & F_INFER))
-        return batch < ML_DW_CHUNKS ? batch : ML_DW_CHUNKS;
+        return ml_dw_chunks(batch);
     int n = (batch + 31) / 32;
     if (n < 2) n = 2;
     if (n > ML_DW_CHUNKS) n = ML_DW_CHUNKS;
@@ -237,7 +237,7 @@ int dn_chunk_count(int batch, int flags)
 
 int dn_chunk_start(int batch, int flags, int ch)
 {
-    return (int)((long)batch * ch / dn_chunk_count(batch, flags));
+    return ml_split(batch, dn_chunk_count(batch, flags), ch);
 }
 
 /* Make the plans for every chunk size of this batch (floor and ceil of batch/chunks) and

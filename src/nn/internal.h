@@ -45,12 +45,18 @@ struct ml_net_priv {
     size_t fold_cap;
     float *wino;            /* inference: Winograd transforms of the widest eligible conv */
     size_t wino_cap;
-    struct ml_dnnl *dnnl;   /* training: oneDNN convolution plans (conv_dnnl.c), lazily made */
+    struct ml_dnnl *dnnl;   /* oneDNN convolution state and plans (dnnl_state.c), lazily made */
 };
 
 /* Fixed number of partial sums for weight gradients: results are independent of the
  * thread count because the partition depends only on the batch size. */
 #define ML_DW_CHUNKS 8
+
+/* chunks of a training batch: ML_DW_CHUNKS, or one per image for smaller batches */
+static inline int ml_dw_chunks(int batch) { return batch < ML_DW_CHUNKS ? batch : ML_DW_CHUNKS; }
+
+/* first item of part i when n items are cut into `parts` runs of near-equal length */
+static inline int ml_split(int n, int parts, int i) { return (int)((long)n * i / parts); }
 
 static inline size_t ml_tensor_numel(const ml_tensor *t)
 {

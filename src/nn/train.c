@@ -55,19 +55,17 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
         if (nd->op == ML_OP_RELU && relu_absorbed(net, i))
             continue;
         switch (nd->op) {
-        case ML_OP_CONV:
-            if (ml_dnnl_conv_ok(&pl->g) &&
-                !ml_dnnl_conv_forward(net, i, &pl->g, a, ml_val(net, nd->inputs[1], x),
-                                      nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL, batch, y))
+        case ML_OP_CONV: {
+            const float *w = ml_val(net, nd->inputs[1], x);
+            const float *bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL;
+            if (ml_dnnl_conv_ok(&pl->g) && !ml_dnnl_conv_forward(net, i, &pl->g, a, w, bias, batch, y))
                 break;
             if (ml_conv_wino_ok(&pl->g))
-                ml_conv_wino_forward(&pl->g, a, ml_val(net, nd->inputs[1], x),
-                                     nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL, NULL, NULL, 0, batch,
-                                     p->wino, y);
+                ml_conv_wino_forward(&pl->g, a, w, bias, NULL, NULL, 0, batch, p->wino, y);
             else
-                ml_conv_forward(net, &pl->g, a, ml_val(net, nd->inputs[1], x),
-                                nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL, NULL, NULL, 0, batch, y);
+                ml_conv_forward(net, &pl->g, a, w, bias, NULL, NULL, 0, batch, y);
             break;
+        }
         case ML_OP_BATCHNORM: {
             int c = (int)ti->dims[1], hw = (int)(p->item[nd->inputs[0]] / (size_t)c);
             if (!p->bn_mean[i]) p->bn_mean[i] = malloc((size_t)c * sizeof(float));
