@@ -26,6 +26,12 @@ void ml_outfile_abort(ml_outfile *o);
 /* Write a whole NUL-terminated string atomically. */
 ml_status ml_write_text_atomic(const char *path, const char *text, ml_error *err);
 
+/* Progress callback through which long library calls report: label names the stage
+ * ("transfer", "inference", ...), done of total units are finished. Called on the calling
+ * thread, between units of work; ctx is the caller's. The library never draws progress
+ * itself: the CLI passes a callback that draws the bar below. */
+typedef void (*ml_progress_fn)(void *ctx, const char *label, double done, double total);
+
 /* Progress bar on stderr with rate and ETA; silent when stderr is not a terminal
  * or when quiet is set. */
 typedef struct ml_progress {
