@@ -28,5 +28,12 @@ static inline double ml_exp_poly(double x)
     return p * b.d;
 }
 
+/* Test hook (for tests only, never called by the library): replace p's public per-device
+ * parameter arrays (g_min .. g_inf_d) by NaN-filled ones, so that code which reads them
+ * instead of pulsing and reading fails visibly. Pulses, resets and relaxation keep acting on
+ * the real parameters, which the returned population (owned by p, freed with it; NULL on out
+ * of memory) exposes for the test's own comparisons. The conductance state stays public. */
+const ml_population *ml_population_seal(ml_population *p);
+
 static inline double ml_clamp(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
 #endif

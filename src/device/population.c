@@ -8,9 +8,54 @@
 #include "memlev/rng.h"
 #include "device/internal.h"
 
+/* A population as this file allocates it: the public struct, then the live parameter set
+ * that pulses act on once ml_population_seal() has poisoned the public arrays (NULL until
+ * then: pulses use the public arrays). */
+typedef struct pop_alloc {
+    ml_population pub;
+    ml_population *live;
+} pop_alloc;
+
+static ml_population *live(ml_population *p)
+{
+    ml_population *l = ((pop_alloc *)p)->live;
+    return l ? l : p;
+}
+
+static void free_params(ml_population *p)
+{
+    free(p->g_min); free(p->g_max); free(p->a_p); free(p->a_d);
+    free(p->v0_p); free(p->v0_d); free(p->g_inf_p); free(p->g_inf_d);
+}
+
+const ml_population *ml_population_seal(ml_population *p)
+{
+    pop_alloc *pa = (pop_alloc *)p;
+    if (pa->live) return pa->live;
+    ml_population *l = malloc(sizeof *l);
+    if (!l) return NULL;
+    *l = *p; /* shares the state arrays (g, counters, relaxation), keeps the parameters */
+    double **arrs[] = {&p->g_min, &p->g_max, &p->a_p, &p->a_d, &p->v0_p, &p->v0_d, &p->g_inf_p, &p->g_inf_d};
+    const size_t na = sizeof arrs / sizeof arrs[0];
+    double *poison[sizeof arrs / sizeof arrs[0]] = {0};
+    for (size_t k = 0; k < na; k++) {
+        if (!(poison[k] = malloc(p->n * sizeof(double)))) {
+            for (size_t q = 0; q < k; q++) free(poison[q]);
+            free(l);
+            return NULL;
+        }
+        for (size_t i = 0; i < p->n; i++) poison[k][i] = NAN;
+    }
+    for (size_t k = 0; k < na; k++) *arrs[k] = poison[k];
+    pa->live = l;
+    return l;
+}
+
 void ml_population_free(ml_population *p)
 {
     if (!p) return;
+    ml_population *l = ((pop_alloc *)p)->live;
+    if (l) { free_params(l); free(l); }
     free(p->g); free(p->g_min); free(p->g_max); free(p->a_p); free(p->a_d);
     free(p->v0_p); free(p->v0_d); free(p->g_inf_p); free(p->g_inf_d);
     free(p->npulse); free(p->nread); free(p->t_idle); free(p->g_end);
@@ -38,7 +83,8 @@ ml_status ml_population_new_at(const ml_device *d, size_t n, uint64_t base, uint
         return ml_error_set(err, ML_EINVAL, "devices: %zu is out of range (1..2^34)", n);
     ml_status st = ml_device_validate(d, NULL, err);
     if (st) return st;
-    ml_population *p = calloc(1, sizeof *p);
+    pop_alloc *pa = calloc(1, sizeof *pa);
+    ml_population *p = pa ? &pa->pub : NULL;
     if (!p) return ml_error_set(err, ML_ENOMEM, "out of memory for %zu devices", n);
     if (ml_device_copy(&p->dev, d)) { free(p); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
     p->n = n;
@@ -93,6 +139,7 @@ ml_devparams ml_population_params(const ml_population *p, size_t i)
 
 void ml_population_reset(ml_population *p)
 {
+    p = live(p);
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < p->n; i++) {
         p->g[i] = p->g_end[i] = p->g_min[i];
@@ -135,6 +182,7 @@ static inline double step_noisy(const ml_population *p, size_t i, double v, doub
 
 double ml_pulse1(ml_population *p, size_t i, double v, double width)
 {
+    p = live(p);
     double g = step_noisy(p, i, v, width);
     p->g[i] = g;
     p->g_end[i] = g;
@@ -203,6 +251,7 @@ ML_CLONES static void sb_range(const sb_args *A, size_t i0, size_t i1, int noisy
 
 void ml_pulse_range(ml_population *p, size_t i0, size_t i1, double v, double w)
 {
+    p = live(p);
     const ml_device *d = &p->dev;
     if (i1 > p->n) i1 = p->n;
     if (d->model != ML_MODEL_SOFTBOUNDS && d->model != ML_MODEL_NEUROSIM) {
@@ -256,6 +305,7 @@ void ml_read_all(ml_population *p, double *out)
 
 void ml_relax_all(ml_population *p, double dt)
 {
+    p = live(p);
     const ml_device *d = &p->dev;
     if (d->relax_r <= 0 || dt <= 0) return;
     #pragma omp parallel for schedule(static)
