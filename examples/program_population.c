@@ -37,7 +37,11 @@ int main(int argc, char **argv)
     if (!mean) return 1;
     for (size_t i = 0; i < st->ndev; i++)
         for (size_t k = 0; k < st->npts; k++) mean[k] += st->g_mean[i * st->npts + k] / (double)st->ndev;
-    double sigma = ml_measure_sigma_read(pop, 32);
+    double sigma = 0;
+    if (ml_measure_sigma_read(pop, 32, &sigma, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     ml_nonlin nl = ml_nonlinearity(mean, st->npts);
     int states = ml_states_open(st, 3, sigma, 0.9);
     printf("tio2x, %zu devices, feedforward, %d pulses: %.2f -> %.2f uS\n", devices, pulses, mean[0] * 1e6,

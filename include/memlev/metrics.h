@@ -20,9 +20,10 @@ typedef struct ml_nonlin {
 /* Nonlinearity of one curve g[0..npts-1] (G after 0..P pulses). */
 ml_nonlin ml_nonlinearity(const double *g, size_t npts);
 
-/* Read-noise sigma measured from `reads` repeated reads of every device at its present
- * state: median over devices of the per-device standard deviation (S). */
-double ml_measure_sigma_read(ml_population *pop, int reads);
+/* Read-noise sigma measured from `reads` (>= 2) repeated reads of every device at its present
+ * state, from the reads alone: median over devices of the per-device standard deviation,
+ * into *sigma (S). ML_EINVAL for reads < 2, ML_ENOMEM when out of memory (*sigma untouched). */
+ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml_error *err);
 
 /* Distinguishable uniform levels of an open-loop staircase (identical, ramp, feedforward):
  * the largest N (2..P+1) such that every level of an evenly spaced N-grid across each

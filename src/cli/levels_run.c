@@ -36,13 +36,15 @@ typedef struct run_out {
     int states;
 } run_out;
 
+static void run_free(run_out *o);
+
 static ml_status run_one(const levels_req *r, const ml_scheme *s, run_out *o, ml_error *err)
 {
     ml_status st = ml_population_new(r->dev, r->devices, r->seed, &o->pop, err);
     if (st) return st;
     st = ml_program_staircase(o->pop, s, r->P, r->dir, &o->st, err);
     if (st) { ml_population_free(o->pop); o->pop = NULL; return st; }
-    o->sigma = ml_measure_sigma_read(o->pop, 32);
+    if ((st = ml_measure_sigma_read(o->pop, 32, &o->sigma, err))) { run_free(o); return st; }
     o->states = s->kind == ML_SCHEME_VERIFY ? 0 : ml_states_open(o->st, r->k, o->sigma, r->frac);
     return ML_OK;
 }
@@ -143,6 +145,8 @@ ml_status levels_run(const levels_req *r, cJSON **json, ml_error *err)
     cJSON_AddNumberToObject(j, "seed", (double)r->seed);
     cJSON_AddNumberToObject(j, "k", r->k);
     cJSON_AddNumberToObject(j, "states", states);
+    /* states == P + 1 is the metric's ceiling: a lower bound, not a measured count */
+    cJSON_AddBoolToObject(j, "states_saturated", states >= (int)np);
     cJSON_AddNumberToObject(j, "staircase_states", ml_staircase_states(st, r->k, best.sigma));
     cJSON_AddNumberToObject(j, "nonlinearity", nl.label);
     cJSON_AddNumberToObject(j, "max_deviation", nl.max_dev);

@@ -1,6 +1,7 @@
 /* Distinguishable states: uniform-grid programmability (DESIGN.md "States") for open-loop
  * and closed-loop schemes, ArC-style staircase states, and the measured read sigma. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "memlev/util.h"
@@ -12,24 +13,27 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-double ml_measure_sigma_read(ml_population *pop, int reads)
+ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml_error *err)
 {
+    if (reads < 2) return ml_error_set(err, ML_EINVAL, "sigma_read: %d reads per device (need >= 2)", reads);
     size_t n = pop->n;
-    double *sd = malloc(n * sizeof *sd);
-    if (!sd || reads < 2) { free(sd); return 0; }
+    double *sd = n <= SIZE_MAX / sizeof *sd ? malloc(n * sizeof *sd) : NULL;
+    if (!sd) return ml_error_set(err, ML_ENOMEM, "sigma_read: out of memory for %zu devices", n);
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        double m = 0, m2 = 0;
-        for (int r = 0; r < reads; r++) {
-            double x = ml_read1(pop, i) - pop->g[i];
+        /* the reads alone, as a lab has them: deviations from the first read (a shift that
+         * keeps the sums small; the standard deviation does not depend on it) */
+        double first = ml_read1(pop, i), m = 0, m2 = 0;
+        for (int r = 1; r < reads; r++) {
+            double x = ml_read1(pop, i) - first;
             m += x; m2 += x * x;
         }
         m /= reads;
         sd[i] = sqrt(fmax(0, (m2 - reads * m * m) / (reads - 1)));
     }
-    double s = median(sd, n);
+    *sigma = median(sd, n);
     free(sd);
-    return s;
+    return ML_OK;
 }
 
 /* Does an N-level grid pass on the open-loop staircase? */

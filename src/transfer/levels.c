@@ -65,7 +65,11 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
         ls->mean[k] = sum / m;
         ml_sort_doubles(ls->samples + k * m, m);
     }
-    double sigma = ml_measure_sigma_read(pop, 32);
+    double sigma = 0;
+    if ((rc = ml_measure_sigma_read(pop, 32, &sigma, err))) {
+        ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
+        return rc;
+    }
     ls->states = ml_states_open(st, 3, sigma, 0.9);
     ls->pulses_per_level = (st->cost.pulses - (double)m) / ((double)m * (np - 1));
     if (s.kind != ML_SCHEME_VERIFY) ls->pulses_per_level = 0.5 * (np - 1); /* level j takes j pulses */
