@@ -77,6 +77,37 @@ static void neurosim_device_reproduces_gp_curve(void **state)
     }
 }
 
+/* A NeuroSim population draws its devices' windows and step sizes: with 10 % spread of the
+ * step scale and 5 % of g_max, the conductance after 20 nominal pulses and after
+ * saturation varies across devices by about those amounts (only pulses observed). */
+static void neurosim_population_draws_device_to_device_spread(void **state)
+{
+    ml_device d;
+    assert_int_equal(ml_device_preset("agsi", &d, NULL), ML_OK);
+    d.s_c2c = d.s_abs = d.s_read_abs = d.s_read_rel = 0;
+    d.d2d_a_p = 0.10;
+    d.d2d_g_max = 0.05;
+    d.d2d_g_min = d.d2d_v0_p = 0;
+    enum { N = 400 };
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, N, 5, &p, NULL), ML_OK);
+    double g0[N], m = 0, m2 = 0;
+    for (size_t i = 0; i < N; i++) g0[i] = ml_read1(p, i);
+    for (int k = 0; k < 20; k++) ml_pulse_all(p, NULL, NULL, d.v_pulse_p, d.width);
+    for (size_t i = 0; i < N; i++) { double x = ml_read1(p, i) - g0[i]; m += x; m2 += x * x; }
+    m /= N;
+    double cv_step = sqrt(m2 / N - m * m) / m;
+    for (int k = 0; k < 2000; k++) ml_pulse_all(p, NULL, NULL, d.v_pulse_p, d.width);
+    m = m2 = 0;
+    for (size_t i = 0; i < N; i++) { double x = ml_read1(p, i); m += x; m2 += x * x; }
+    m /= N;
+    double cv_top = sqrt(m2 / N - m * m) / m;
+    print_message("NeuroSim D2D: CV after 20 pulses %.3f, of the saturated level %.3f\n", cv_step, cv_top);
+    assert_true(cv_step > 0.04 && cv_step < 0.2);
+    assert_true(fabs(cv_top / 0.05 - 1) < 0.3);
+    ml_population_free(p);
+}
+
 static void serb_closed_form_matches_euler(void **state)
 {
     ml_device d;
@@ -171,6 +202,7 @@ int main(void)
         cmocka_unit_test(neurosim_param_a_matches_table),
         cmocka_unit_test(softbounds_step_is_the_design_equation),
         cmocka_unit_test(neurosim_device_reproduces_gp_curve),
+        cmocka_unit_test(neurosim_population_draws_device_to_device_spread),
         cmocka_unit_test(serb_closed_form_matches_euler),
         cmocka_unit_test(table_interpolates_linearly),
         cmocka_unit_test(json_accepts_design_form_and_rejects_unknown_keys),
