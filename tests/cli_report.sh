@@ -37,8 +37,10 @@ pngs_ok() { python3 "$T/png.py" "$@"; }
 svgs_ok() { for f in "$@"; do head -c 300 "$f" | grep -q "<svg" && tail -c 100 "$f" | grep -q "</svg>" || { echo "$f: not an SVG"; return 1; }; done; }
 
 # 1. demo writes results and calls report (short population: the figures, not the figures' numbers)
-"$ML" demo --out "$T/demo" --devices 20 --images 200 --trials 1 --quiet >"$T/demo.out" 2>"$T/demo.err"
-check "demo exit status ($(tail -1 "$T/demo.err"))" [ $? -eq 0 ]
+# (the status is saved before anything else runs: $? inside check's arguments would be that of
+# the $(...) in the message)
+"$ML" demo --out "$T/demo" --devices 20 --images 200 --trials 1 --quiet >"$T/demo.out" 2>"$T/demo.err"; rc=$?
+check "demo exit status $rc ($(tail -1 "$T/demo.err"))" [ $rc -eq 0 ]
 for f in staircase steps levels states sweep cost; do
   check "demo: $f.png" pngs_ok "$T/demo/$f.png"
   check "demo: $f.svg" svgs_ok "$T/demo/$f.svg"
@@ -46,8 +48,8 @@ done
 check "demo: index.html" [ -s "$T/demo/index.html" ]
 
 # 2. report with a transfer result as well, into a new folder; PNG only for this one
-"$ML" report "$T"/demo/levels-*.json "$SRC/tests/fixtures/transfer-small.json" --out "$T/rep" --no-svg --title "Test <report>" >"$T/rep.out" 2>"$T/rep.err"
-check "report exit status ($(cat "$T/rep.err"))" [ $? -eq 0 ]
+"$ML" report "$T"/demo/levels-*.json "$SRC/tests/fixtures/transfer-small.json" --out "$T/rep" --no-svg --title "Test <report>" >"$T/rep.out" 2>"$T/rep.err"; rc=$?
+check "report exit status $rc ($(cat "$T/rep.err"))" [ $rc -eq 0 ]
 check "report: stderr empty" [ ! -s "$T/rep.err" ]
 check "report: one line on stdout" [ "$(wc -l <"$T/rep.out")" -eq 1 ]
 check "report: all PNGs valid" pngs_ok "$T"/rep/*.png
