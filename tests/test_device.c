@@ -93,11 +93,11 @@ static void neurosim_population_draws_device_to_device_spread(void **state)
     assert_int_equal(ml_population_new(&d, N, 5, &p, NULL), ML_OK);
     double g0[N], m = 0, m2 = 0;
     for (size_t i = 0; i < N; i++) g0[i] = ml_read1(p, i);
-    for (int k = 0; k < 20; k++) ml_pulse_all(p, NULL, NULL, d.v_pulse_p, d.width);
+    for (int k = 0; k < 20; k++) ml_pulse_range(p, 0, N, d.v_pulse_p, d.width);
     for (size_t i = 0; i < N; i++) { double x = ml_read1(p, i) - g0[i]; m += x; m2 += x * x; }
     m /= N;
     double cv_step = sqrt(m2 / N - m * m) / m;
-    for (int k = 0; k < 2000; k++) ml_pulse_all(p, NULL, NULL, d.v_pulse_p, d.width);
+    for (int k = 0; k < 2000; k++) ml_pulse_range(p, 0, N, d.v_pulse_p, d.width);
     m = m2 = 0;
     for (size_t i = 0; i < N; i++) { double x = ml_read1(p, i); m += x; m2 += x * x; }
     m /= N;

@@ -200,7 +200,7 @@ static void sigma_read_is_measured_and_errors_are_reported(void **state)
     d.s_read_abs = 3e-9;
     ml_population *p;
     assert_int_equal(ml_population_new(&d, 200, 3, &p, NULL), ML_OK);
-    for (int k = 0; k < 30; k++) ml_pulse_all(p, NULL, NULL, d.v_pulse_p, d.width);
+    for (int k = 0; k < 30; k++) ml_pulse_range(p, 0, p->n, d.v_pulse_p, d.width);
     double sigma = -1;
     assert_int_equal(ml_measure_sigma_read(p, 32, &sigma, NULL), ML_OK);
     assert_true(fabs(sigma / 3e-9 - 1) < 0.1);
