@@ -25,7 +25,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ml_scheme s;
-    ml_scheme_defaults(&s, ML_SCHEME_FEEDFORWARD); /* calibrates each device, then plans equal steps */
+    ml_scheme_defaults(&s, ml_scheme_feedforward); /* calibrates each device, then plans equal steps */
     if (ml_program_staircase(pop, &s, pulses, +1, &st, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         ml_population_free(pop);

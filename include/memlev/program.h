@@ -1,27 +1,31 @@
-/* Pulse schemes: identical, ramp, closed-loop verify and calibrated feedforward.
- * A scheme turns a device population and targets into pulses and records what it did
- * (pulses, reads, time, energy, convergence). Schemes see devices only through pulses
- * and noisy reads; the feedforward scheme calibrates its own model from measured
- * responses and never reads the population's hidden parameters. */
+/* Pulse schemes: identical, ramp, closed-loop verify and calibrated feedforward, each a
+ * scheme type (a const table) behind an opaque program plan: ml_program_plan_new calibrates
+ * and plans, ml_program_plan_run programs, ml_program_plan_free. Schemes see devices only
+ * through the target interface (pulses, noisy reads, cost accounting), so a simulated
+ * population and a real instrument are interchangeable; the feedforward scheme calibrates its
+ * own model from measured responses and never reads the population's hidden parameters.
+ * Thread safety: see ml_program_plan below and docs/architecture.md. */
 #ifndef MEMLEV_PROGRAM_H
 #define MEMLEV_PROGRAM_H
 
 #include <stddef.h>
+#include "memlev/api.h"
 #include "memlev/device.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum ml_scheme_kind {
-    ML_SCHEME_IDENTICAL = 0,
-    ML_SCHEME_RAMP = 1,
-    ML_SCHEME_VERIFY = 2,
-    ML_SCHEME_FEEDFORWARD = 3
-} ml_scheme_kind;
+/* A scheme type: a const table of the functions one scheme implements (calibrate, plan a
+ * staircase, program a target), chosen by pointer as GSL chooses its generators. Opaque. */
+typedef struct ml_scheme_type ml_scheme_type;
+ML_API extern const ml_scheme_type *const ml_scheme_identical;   /* one fixed pulse, repeated */
+ML_API extern const ml_scheme_type *const ml_scheme_ramp;        /* a linear amplitude/width ramp */
+ML_API extern const ml_scheme_type *const ml_scheme_verify;      /* closed-loop write-verify */
+ML_API extern const ml_scheme_type *const ml_scheme_feedforward; /* calibrated open-loop schedule */
 
 typedef struct ml_scheme {
-    ml_scheme_kind kind;
+    const ml_scheme_type *type;
     double v;              /* identical: amplitude (V); 0 = the one that traverses the window in P pulses */
     double width;          /* pulse width (s); 0 = the device's default */
     int modulate_width;    /* ramp/feedforward: modulate width instead of amplitude */
@@ -36,13 +40,30 @@ typedef struct ml_scheme {
     double coverage;       /* fraction of the calibrated window a staircase spans (default 0.95) */
     double target_top;     /* if > 0: the staircase's last level (S) instead of coverage; must lie
                               inside every device's calibrated window */
-    const struct ml_fit *shared, *shared_other; /* with calib_per_device = 0: use these fits
-                                                   instead of calibrating (e.g. a level set's) */
 } ml_scheme;
 
-void ml_scheme_defaults(ml_scheme *s, ml_scheme_kind kind);
-ml_status ml_scheme_parse(const char *name, ml_scheme_kind *kind, ml_error *err);
-const char *ml_scheme_name(ml_scheme_kind kind);
+/* Defaults of every option for a scheme of the given type. */
+ML_API void ml_scheme_defaults(ml_scheme *s, const ml_scheme_type *type);
+/* Look a scheme type up by name ("identical", "ramp", "verify", "feedforward"); NULL if unknown. */
+ML_API const ml_scheme_type *ml_scheme_lookup(const char *name);
+/* The same with an error naming the known schemes (ML_EINVAL). */
+ML_API ml_status ml_scheme_parse(const char *name, const ml_scheme_type **type, ml_error *err);
+/* The type's name ("?" for NULL). */
+ML_API const char *ml_scheme_name(const ml_scheme_type *type);
+/* Properties of a scheme the studies ask instead of its kind:
+ * closed_loop: it programs by reading toward each target, so a level is reached straight
+ *   from reset and its pulse count is measured, not the level index;
+ * fixed_amplitude: every pulse has one amplitude (a staircase's v_fixed);
+ * shares_schedule: every device gets the same pulse sequence (one model, no reads), which a
+ *   simulated population can run in lockstep. */
+ML_API int ml_scheme_closed_loop(const ml_scheme *s);
+ML_API int ml_scheme_fixed_amplitude(const ml_scheme *s);
+ML_API int ml_scheme_shares_schedule(const ml_scheme *s);
+/* Candidate amplitudes (V, magnitudes) of a scheme whose amplitude is free (identical with v = 0)
+ * for a sweep on device d in direction dir: writes up to max of them to v (v may be NULL to
+ * count) and the top of the swept range to *v_hi; returns how many there are, 0 when the scheme
+ * has nothing to sweep. */
+ML_API int ml_scheme_sweep(const ml_scheme *s, const ml_device *d, int dir, double *v, int max, double *v_hi);
 
 typedef struct ml_cost {
     double pulses, reads, time_s, energy_j;
@@ -77,11 +98,38 @@ double ml_fit_solve_width(const ml_fit *f, double g, double dg, double v, double
 ml_status ml_fit_pairs(const double *g0, const double *v, const double *w, const double *g1, size_t n,
                        int direction, double t_ref, double v_th, ml_fit *out, ml_error *err);
 
+/* The target interface: what a scheme may do to devices. A simulated population and a real
+ * source-measure unit are interchangeable behind it. Operations on distinct devices may run
+ * concurrently (schemes program devices in parallel); one device is used by one thread. */
+typedef struct ml_target_ops {
+    /* One pulse of v volts (sign = polarity) and width seconds on device i; adds its cost
+     * (one pulse, its width, its energy) to *cost. */
+    void (*pulse)(void *ctx, size_t i, double v, double width, ml_cost *cost);
+    /* One read of device i (S); adds its cost to *cost unless cost is NULL. */
+    double (*read)(void *ctx, size_t i, ml_cost *cost);
+    /* The true conductance of device i (S) where known (simulation), else NAN. */
+    double (*truth)(void *ctx, size_t i);
+} ml_target_ops;
+
+typedef struct ml_target {
+    const ml_target_ops *ops;
+    void *ctx;              /* the implementation's state */
+    size_t n;               /* devices */
+    const ml_device *dev;   /* the devices' kind: limits and nominal pulses (not owned) */
+} ml_target;
+
+/* A target over a simulated population (borrowed: pop must outlive the target). The fast
+ * lockstep path for a shared schedule is the simulated population's own (ml_pulse_range). */
+ML_API void ml_target_population(ml_target *t, ml_population *pop);
+
 /* Calibrate: characterisation pulse trains on every device (reset, trains at several
  * amplitudes, reads after each pulse), least-squares fit. fits has pop->n entries
  * (per-device) or one shared fit in every entry. Cost of calibration added to *cost. */
-ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int direction, ml_fit *fits, ml_cost *cost,
-                       ml_error *err);
+ML_API ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int direction, ml_fit *fits, ml_cost *cost,
+                              ml_error *err);
+/* The same on any target. */
+ML_API ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int direction, ml_fit *fits,
+                                     ml_cost *cost, ml_error *err);
 
 /* A programmed staircase: P equal target steps from the reset state, per device. */
 typedef struct ml_staircase {
@@ -95,23 +143,54 @@ typedef struct ml_staircase {
     double *pulses;       /* pulses used for step k */
     ml_fit *fits;         /* calibration per device (staircase direction) */
     ml_fit *fits_other;   /* verify: calibration of the opposite polarity (else NULL) */
-    double v_fixed;       /* identical: amplitude used */
+    double v_fixed;       /* the fixed amplitude (V, signed) of schemes with one; else NAN */
     ml_cost cost, calib_cost;
 } ml_staircase;
+
+/* A program plan (FFTW's plan/execute): made once by calibrating a scheme on a target's
+ * devices and precomputing what it can (grids, a shared schedule, a fixed amplitude), then
+ * run any number of times. A plan holds no pointer to its target: it runs on any target with
+ * as many devices of the same kind. Thread safety: making, running and freeing different
+ * plans may happen concurrently; a plan is read-only while it runs, so one plan may run on
+ * several targets at once; a target must not be used by two runs at once. */
+typedef struct ml_program_plan ml_program_plan;
+
+/* Calibrate scheme s on the devices of t (cost added to *calib) and plan staircases of P
+ * steps in direction dir (+1 potentiation, -1 depression). On success *out is the caller's
+ * (ml_program_plan_free). Errors: ML_EINVAL (out-of-range options, a device that does not
+ * respond, a target_top outside a device's window), ML_ENOMEM. */
+ML_API ml_status ml_program_plan_new(const ml_target *t, const ml_scheme *s, int P, int dir, ml_cost *calib,
+                                     ml_program_plan **out, ml_error *err);
+/* A plan of the same scheme, P and direction for the devices of another target t. Sharing a
+ * calibration is a property of the plan: with one model for the population
+ * (calib_per_device = 0) the new plan reuses src's model and costs nothing; otherwise it
+ * calibrates t's devices (cost added to *calib). */
+ML_API ml_status ml_program_plan_for(const ml_program_plan *src, const ml_target *t, ml_cost *calib,
+                                     ml_program_plan **out, ml_error *err);
+/* Program device i of t from reset to step level[i] (0..P) of its staircase (closed-loop
+ * schemes go straight to that target); the cost is added to *cost. Devices run in parallel,
+ * results do not depend on the thread count. t must have the plan's device count. */
+ML_API ml_status ml_program_plan_run(const ml_program_plan *pl, const ml_target *t, const int *level, ml_cost *cost,
+                                     ml_error *err);
+/* Program the whole staircase on every device of t, recording each step; *out is the
+ * caller's (ml_staircase_free) and keeps a copy of the plan's calibration. */
+ML_API ml_status ml_program_plan_staircase(const ml_program_plan *pl, const ml_target *t, ml_staircase **out,
+                                           ml_error *err);
+/* Free a plan (NULL is fine). */
+ML_API void ml_program_plan_free(ml_program_plan *pl);
+/* The plan's calibration of device i (staircase polarity) and of the opposite polarity (NULL
+ * unless the scheme calibrates it). */
+ML_API const ml_fit *ml_program_plan_fit(const ml_program_plan *pl, size_t i);
+ML_API const ml_fit *ml_program_plan_fit_other(const ml_program_plan *pl, size_t i);
 
 /* Reset to the start of a staircase (strong pulse of the opposite polarity). */
 void ml_program_reset(ml_population *pop, int direction, ml_cost *cost);
 void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *cost);
-/* Program a staircase of P steps with a scheme; direction +1 potentiation, -1 depression.
- * The population is reset first. */
-ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, int direction, ml_staircase **out,
-                               ml_error *err);
+/* Plan, calibrate and program a staircase of P steps on a population in one call
+ * (ml_program_plan_new + ml_program_plan_staircase). The population is reset first. */
+ML_API ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, int direction,
+                                      ml_staircase **out, ml_error *err);
 void ml_staircase_free(ml_staircase *st);
-/* Calibrate as for a staircase of P steps, then program device i from reset to step
- * level[i] of its staircase (verify: straight to that target). Costs of programming and of
- * calibration are added to *prog and *calib. */
-ml_status ml_program_levels(ml_population *pop, const ml_scheme *s, int P, int dir, const int *level, ml_cost *prog,
-                            ml_cost *calib, ml_error *err);
 
 /* Closed-loop write-verify of device i from its present state to target (S); tol_s in S.
  * fit_up/fit_down: calibrated models of the two polarities (either may be NULL: the ramp

@@ -28,6 +28,8 @@ typedef struct ml_levelset {
     double *v, *w;          /* one shared open-loop schedule (pulse k = 1..n-1), or NULL */
     double pulses_per_level;/* programming pulses per level (mean over levels, from reset) */
     double calib_pulses_per_device; /* calibration cost per device of the sample */
+    ml_program_plan *plan;  /* the sample's plan: pulse-mode programming plans from it (sharing
+                               its calibration when the scheme calibrates one model) */
 } ml_levelset;
 
 /* Characterise n levels on sample_devices devices (a separate chip sample: seed is mixed),

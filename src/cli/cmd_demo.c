@@ -58,12 +58,12 @@ int ml_cmd_demo(int argc, char **argv)
     ml_device dev;
     ml_error err = {0};
     if (ml_device_preset("tio2x", &dev, &err)) return cli_fail_err("demo", &err);
-    static const ml_scheme_kind kinds[] = {ML_SCHEME_IDENTICAL, ML_SCHEME_FEEDFORWARD, ML_SCHEME_VERIFY};
+    const ml_scheme_type *const kinds[] = {ml_scheme_identical, ml_scheme_feedforward, ml_scheme_verify};
     char *files[4];
     static char paths[3][4200];
     printf("memlev demo: tio2x (HRS/LRS 1.19), %ld devices per scheme, 512-pulse budget, k = 3\n", devices);
     for (int q = 0; q < 3; q++) {
-        levels_req r = {0};
+        ml_levels_study_opts r = {0};
         r.dev = &dev;
         ml_scheme_defaults(&r.scheme, kinds[q]);
         r.P = 512;
@@ -92,7 +92,7 @@ int ml_cmd_demo(int argc, char **argv)
         t.data = "fashion-mnist";
         t.dev = &dev;
         t.device_name = "tio2x";
-        t.schemes[0] = ML_SCHEME_IDENTICAL; t.schemes[1] = ML_SCHEME_FEEDFORWARD; t.schemes[2] = ML_SCHEME_VERIFY;
+        t.schemes[0] = ml_scheme_identical; t.schemes[1] = ml_scheme_feedforward; t.schemes[2] = ml_scheme_verify;
         t.nschemes = 3;
         static const int lv[] = {4, 8, 16, 64, 256, 512};
         memcpy(t.levels, lv, sizeof lv);

@@ -52,7 +52,7 @@ int ml_cmd_export_conductances(int argc, char **argv)
         return cli_fail(cmd, "--calibrate: '%s' must be device or population", calibrate);
     ml_error err = {0};
     ml_scheme s;
-    ml_scheme_kind kind;
+    const ml_scheme_type *kind;
     if (ml_scheme_parse(scheme, &kind, &err)) return cli_fail(cmd, "--scheme: %s", err.msg);
     ml_scheme_defaults(&s, kind);
     s.calib_per_device = !strcmp(calibrate, "device");

@@ -24,7 +24,7 @@ int ml_cmd_levels(int argc, char **argv)
     if (target < 2 || target > 100000) return cli_fail("levels", "--target-states: %ld is out of range (2..100000)", target);
     if (!(k > 0 && k < 100)) return cli_fail("levels", "--k: %g is out of range (0..100)", k);
     if (!(frac > 0 && frac <= 1)) return cli_fail("levels", "--pass-fraction: %g must be within (0, 1]", frac);
-    levels_req r = {0};
+    ml_levels_study_opts r = {0};
     ml_device dev;
     if (prog_opts_resolve("levels", &o, o.scheme, &dev, &r.scheme, &r.dir)) return 2;
     r.dev = &dev;

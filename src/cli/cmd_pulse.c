@@ -16,7 +16,7 @@ static int write_csv(const char *path, const ml_staircase *st, const ml_scheme *
         for (size_t k = 0; k < st->npts; k++) {
             size_t x = i * st->npts + k;
             fprintf(f.fp, "%zu,%zu,%.6g,%.6g,%.9e,%s\n", i, k, st->v[x], k ? st->w[x] : 0.0, st->g_read[x],
-                    k ? ml_scheme_name(s->kind) : "reset");
+                    k ? ml_scheme_name(s->type) : "reset");
         }
     if (ml_outfile_commit(&f, &err)) return cli_fail_err("pulse", &err);
     return 0;
@@ -61,14 +61,14 @@ int ml_cmd_pulse(int argc, char **argv)
     }
     ml_nonlin nl = ml_nonlinearity(mean, np);
     printf("%s on %s: %zu devices x %ld pulses  NL %+.2f  maxdev %.4f  G %.3f -> %.3f uS  pulses %.0f  reads %.0f  energy %.3g J\n",
-           ml_scheme_name(s.kind), dev.name, nd, pulses, nl.label, nl.max_dev, mean[0] * 1e6, mean[np - 1] * 1e6,
+           ml_scheme_name(s.type), dev.name, nd, pulses, nl.label, nl.max_dev, mean[0] * 1e6, mean[np - 1] * 1e6,
            st->cost.pulses, st->cost.reads, st->cost.energy_j);
     rc = 0;
     if (csv) rc = write_csv(csv, st, &s);
     if (!rc && json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "device", dev.name);
-        cJSON_AddStringToObject(j, "scheme", ml_scheme_name(s.kind));
+        cJSON_AddStringToObject(j, "scheme", ml_scheme_name(s.type));
         cJSON_AddNumberToObject(j, "devices", (double)nd);
         cJSON_AddNumberToObject(j, "pulses", (double)pulses);
         cJSON_AddNumberToObject(j, "nonlinearity", nl.label);

@@ -28,7 +28,7 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
                       int *dir)
 {
     ml_error err = {0};
-    ml_scheme_kind kind;
+    const ml_scheme_type *kind;
     if (o->devices < 1 || o->devices > 100000000) return cli_fail(cmd, "--devices: %ld is out of range (1..1e8)", o->devices);
     if (o->seed < 0) return cli_fail(cmd, "--seed: must not be negative");
     if (o->width < 0) return cli_fail(cmd, "--width: %g s must be positive", o->width);
@@ -86,4 +86,18 @@ int cli_write_json(const char *cmd, const char *path, cJSON *root)
     ml_status st = ml_write_text_atomic(path, t2, &err);
     free(t2);
     return st ? cli_fail_err(cmd, &err) : 0;
+}
+
+void cli_progress(void *ctx, const char *label, double done, double total)
+{
+    cli_bar *b = ctx;
+    if (!b->on) { ml_progress_begin(&b->p, label, total, 0); b->on = 1; }
+    ml_progress_update(&b->p, done);
+    if (done >= total) cli_progress_end(b);
+}
+
+void cli_progress_end(cli_bar *b)
+{
+    if (b->on) ml_progress_end(&b->p);
+    b->on = 0;
 }

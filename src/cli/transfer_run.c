@@ -1,6 +1,5 @@
-/* Transfer sweep: baseline, then per (scheme, levels): level set, quantised baseline and
- * Monte-Carlo trials of programming + inference. Results are written after every point so an
- * interrupted sweep resumes (--resume) with exactly the results of an uninterrupted one. */
+/* transfer: run the library's transfer study, print its table, journal its results to JSON after
+ * every point (the study resumes from them with --resume) and write the CSV. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +27,6 @@ int parse_int_list(const char *s, int *out, int max)
     return n ? n : -1;
 }
 
-/* two-sided 95 % Student t quantile for df degrees of freedom */
-static double t95(int df)
-{
-    static const double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086};
-    return df < 1 ? 0 : df <= 20 ? t[df] : 1.96 + 2.5 / df;
-}
-
 static cJSON *config_json(const transfer_req *r)
 {
     cJSON *c = cJSON_CreateObject();
@@ -54,16 +45,55 @@ static cJSON *config_json(const transfer_req *r)
     return c;
 }
 
-/* a finished point of a previous run with the same configuration, or NULL */
-static cJSON *find_point(cJSON *old, const char *scheme, int levels)
+static cJSON *point_json(const ml_transfer_point *p)
 {
-    cJSON *pts = cJSON_GetObjectItemCaseSensitive(old, "points"), *p;
+    cJSON *pt = cJSON_CreateObject();
+    cJSON_AddStringToObject(pt, "scheme", p->scheme);
+    cJSON_AddNumberToObject(pt, "levels", p->levels);
+    cJSON_AddNumberToObject(pt, "accuracy_mean", p->accuracy_mean);
+    cJSON_AddNumberToObject(pt, "accuracy_std", p->accuracy_std);
+    cJSON_AddNumberToObject(pt, "ci95", p->ci95);
+    cJSON_AddNumberToObject(pt, "quantized_accuracy", p->quantized_accuracy);
+    cJSON_AddBoolToObject(pt, "distinguishable", p->distinguishable);
+    cJSON_AddNumberToObject(pt, "states", p->states);
+    cJSON_AddNumberToObject(pt, "pulses_per_device", p->pulses_per_device);
+    cJSON_AddNumberToObject(pt, "calibration_pulses_per_device", p->calibration_pulses_per_device);
+    cJSON_AddNumberToObject(pt, "devices", p->devices);
+    cJSON_AddNumberToObject(pt, "program_seconds", p->program_seconds);
+    cJSON_AddNumberToObject(pt, "energy_J", p->energy_j);
+    cJSON_AddNumberToObject(pt, "trials", p->trials);
+    return pt;
+}
+
+/* the finished points of a previous run's JSON (the inverse of point_json) */
+static ml_transfer_point *points_of(const cJSON *old, size_t *n)
+{
+    const cJSON *pts = cJSON_GetObjectItemCaseSensitive(old, "points"), *p;
+    int m = cJSON_GetArraySize(pts);
+    ml_transfer_point *v = calloc(m > 0 ? (size_t)m : 1, sizeof *v);
+    *n = 0;
+    if (!v) return NULL;
     cJSON_ArrayForEach(p, pts) {
+#define N(k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, k))
+        ml_transfer_point *q = &v[(*n)++];
         const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "scheme"));
-        if (s && !strcmp(s, scheme) && (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "levels")) == levels)
-            return p;
+        snprintf(q->scheme, sizeof q->scheme, "%s", s ? s : "");
+        q->levels = (int)N("levels");
+        q->accuracy_mean = N("accuracy_mean");
+        q->accuracy_std = N("accuracy_std");
+        q->ci95 = N("ci95");
+        q->quantized_accuracy = N("quantized_accuracy");
+        q->distinguishable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "distinguishable"));
+        q->states = N("states");
+        q->pulses_per_device = N("pulses_per_device");
+        q->calibration_pulses_per_device = N("calibration_pulses_per_device");
+        q->devices = N("devices");
+        q->program_seconds = N("program_seconds");
+        q->energy_j = N("energy_J");
+        q->trials = (int)N("trials");
+#undef N
     }
-    return NULL;
+    return v;
 }
 
 static int write_csv(const char *cmd, const char *path, const cJSON *pts)
@@ -85,6 +115,54 @@ static int write_csv(const char *cmd, const char *path, const cJSON *pts)
     return ml_outfile_commit(&f, &err) ? cli_fail_err(cmd, &err) : 0;
 }
 
+/* What the per-point callback needs: the request, the configuration object, whether the
+ * callback already reported an error. */
+typedef struct journal {
+    const char *cmd;
+    const transfer_req *r;
+    const cJSON *cfg;
+    cli_bar bar;
+    int reported;
+} journal;
+
+static cJSON *result_json(const journal *jn, const ml_transfer_result *res, int complete)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "config", cJSON_Duplicate(jn->cfg, 1));
+    cJSON_AddNumberToObject(j, "baseline_accuracy", res->baseline_accuracy);
+    cJSON_AddNumberToObject(j, "images", (double)res->images);
+    cJSON *pts = cJSON_AddArrayToObject(j, "points");
+    for (size_t q = 0; q < res->npoints; q++) cJSON_AddItemToArray(pts, point_json(&res->points[q]));
+    if (complete >= 0) cJSON_AddBoolToObject(j, "complete", complete);
+    return j;
+}
+
+/* After the baseline: the table's head. After every point: its row, and the results file
+ * rewritten so an interrupted run resumes. */
+static ml_status on_point(void *ctx, const ml_transfer_result *res, int point)
+{
+    journal *jn = ctx;
+    const transfer_req *r = jn->r;
+    if (point < 0) {
+        printf("baseline (float) accuracy %.4f on %zu images\n", res->baseline_accuracy, res->images);
+        printf("%-12s %6s %9s %8s %8s %9s %6s %7s %10s %10s %7s\n", "scheme", "levels", "accuracy", "std", "ci95",
+               "quantized", "dist", "states", "pulses/dev", "device_s", "sim_s");
+        return ML_OK;
+    }
+    const ml_transfer_point *p = &res->points[point];
+    printf("%-12s %6d %9.4f %8.4f %8.4f %9.4f %6s %7.0f %10.2f %10.3g %7.2f\n", p->scheme, p->levels, p->accuracy_mean,
+           p->accuracy_std, p->ci95, p->quantized_accuracy, p->distinguishable ? "yes" : "no", p->states,
+           p->pulses_per_device, p->program_seconds, p->sim_seconds);
+    fflush(stdout);
+    if (r->json_path) {
+        cJSON *j = result_json(jn, res, point == r->nschemes * r->nlevels - 1);
+        int rc = j ? cli_write_json(jn->cmd, r->json_path, j) : cli_fail(jn->cmd, "out of memory");
+        cJSON_Delete(j);
+        if (rc) { jn->reported = 1; return ML_EIO; }
+    }
+    return ML_OK;
+}
+
 int transfer_run(const char *cmd, const transfer_req *r)
 {
     ml_error err = {0};
@@ -94,6 +172,9 @@ int transfer_run(const char *cmd, const transfer_req *r)
     if (ml_dataset_load(r->data, 0, &ds, &err)) { ml_net_free(net); return cli_fail_err(cmd, &err); }
     int rc = 0;
     cJSON *old = NULL, *cfg = config_json(r);
+    ml_transfer_point *done = NULL;
+    size_t ndone = 0;
+    ml_transfer_result *res = NULL;
     if (r->resume && r->json_path) {
         char *buf;
         size_t len;
@@ -101,105 +182,48 @@ int transfer_run(const char *cmd, const transfer_req *r)
             old = cJSON_Parse(buf);
             free(buf);
             if (!old || !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(old, "config"), cfg, 1)) {
-                cJSON_Delete(old); cJSON_Delete(cfg); ml_net_free(net); ml_dataset_free(ds);
-                return cli_fail(cmd, "%s: --resume needs results of the same configuration", r->json_path);
+                rc = cli_fail(cmd, "%s: --resume needs results of the same configuration", r->json_path);
+                goto out;
             }
+            if (!(done = points_of(old, &ndone))) { rc = cli_fail(cmd, "out of memory"); goto out; }
         }
     }
-    double base_acc = 0, ips = 0;
+    ml_transfer_study_opts o = {0};
+    o.dev = r->dev;
+    for (int si = 0; si < r->nschemes; si++) o.schemes[si] = r->schemes[si];
+    o.nschemes = r->nschemes;
+    o.levels = r->levels;
+    o.nlevels = r->nlevels;
+    o.trials = r->trials;
+    o.mode = r->mode;
+    o.per_channel = r->per_channel;
+    o.limit = r->limit;
+    o.seed = r->seed;
+    o.sample_devices = r->sample_devices;
+    o.relax_time = r->relax_time;
+    o.batch = r->batch;
+    o.calib_per_device = r->calib_per_device;
+    o.verify_every = r->verify_every;
     cJSON *ob = old ? cJSON_GetObjectItemCaseSensitive(old, "baseline_accuracy") : NULL;
-    if (ob) base_acc = cJSON_GetNumberValue(ob);
-    else if (ml_net_evaluate(net, ds, r->limit, r->batch, &base_acc, &ips, &err)) { rc = cli_fail_err(cmd, &err); goto out; }
-    size_t images = r->limit && r->limit < ds->n ? r->limit : ds->n;
-    printf("baseline (float) accuracy %.4f on %zu images\n", base_acc, images);
-    printf("%-12s %6s %9s %8s %8s %9s %6s %7s %10s %10s %7s\n", "scheme", "levels", "accuracy", "std", "ci95", "quantized",
-           "dist", "states", "pulses/dev", "device_s", "sim_s");
-    cJSON *res = cJSON_CreateObject();
-    cJSON_AddItemToObject(res, "config", cfg);
-    cfg = NULL;
-    cJSON_AddNumberToObject(res, "baseline_accuracy", base_acc);
-    cJSON_AddNumberToObject(res, "images", (double)images);
-    cJSON *pts = cJSON_AddArrayToObject(res, "points");
-    ml_progress pr;
-    ml_progress_begin(&pr, "transfer", (double)r->nschemes * r->nlevels, 0);
-    for (int si = 0; si < r->nschemes && !rc; si++) {
-        for (int li = 0; li < r->nlevels && !rc; li++) {
-            const char *sname = ml_scheme_name(r->schemes[si]);
-            int N = r->levels[li];
-            cJSON *prev = old ? find_point(old, sname, N) : NULL;
-            cJSON *pt;
-            double sim_s = 0;
-            if (prev) pt = cJSON_Duplicate(prev, 1);
-            else {
-                ml_scheme s;
-                ml_scheme_defaults(&s, r->schemes[si]);
-                s.calib_per_device = r->calib_per_device;
-                if (s.kind == ML_SCHEME_FEEDFORWARD) s.verify_every = r->verify_every;
-                ml_levelset *ls = NULL;
-                ml_net *pn = ml_net_clone(net);
-                if (!pn) { rc = cli_fail(cmd, "out of memory"); break; }
-                if (ml_levelset_build(r->dev, &s, N, r->sample_devices, r->seed, &ls, &err)) { ml_net_free(pn); rc = cli_fail_err(cmd, &err); break; }
-                ml_transfer_opts o = {ML_TRANSFER_QUANTIZE, r->per_channel, 0, r->seed};
-                double qacc = 0, sum = 0, sum2 = 0;
-                ml_transfer_stats st = {0};
-                if (ml_transfer_net(net, pn, ls, &o, NULL, &err) || ml_net_evaluate(pn, ds, r->limit, r->batch, &qacc, NULL, &err)) {
-                    rc = cli_fail_err(cmd, &err);
-                }
-                for (int t = 0; t < r->trials && !rc; t++) {
-                    double acc;
-                    o.mode = r->mode;
-                    o.relax_time = r->relax_time;
-                    o.seed = ml_seed_mix(r->seed, (uint64_t)t);
-                    if (ml_transfer_net(net, pn, ls, &o, &st, &err) || ml_net_evaluate(pn, ds, r->limit, r->batch, &acc, NULL, &err)) {
-                        rc = cli_fail_err(cmd, &err);
-                        break;
-                    }
-                    sum += acc;
-                    sum2 += acc * acc;
-                }
-                if (rc) { ml_levelset_free(ls); ml_net_free(pn); break; }
-                int T = r->trials;
-                double mean = sum / T, sd = T > 1 ? sqrt(fmax(0, (sum2 - T * mean * mean) / (T - 1))) : 0;
-                pt = cJSON_CreateObject();
-                cJSON_AddStringToObject(pt, "scheme", sname);
-                cJSON_AddNumberToObject(pt, "levels", N);
-                cJSON_AddNumberToObject(pt, "accuracy_mean", mean);
-                cJSON_AddNumberToObject(pt, "accuracy_std", sd);
-                cJSON_AddNumberToObject(pt, "ci95", T > 1 ? t95(T - 1) * sd / sqrt(T) : 0);
-                cJSON_AddNumberToObject(pt, "quantized_accuracy", qacc);
-                cJSON_AddBoolToObject(pt, "distinguishable", ls->states >= N);
-                cJSON_AddNumberToObject(pt, "states", ls->states < N ? ls->states : N);
-                cJSON_AddNumberToObject(pt, "pulses_per_device", st.devices > 0 ? st.pulses / st.devices : 0);
-                cJSON_AddNumberToObject(pt, "calibration_pulses_per_device", st.devices > 0 ? st.calib_pulses / st.devices : 0);
-                cJSON_AddNumberToObject(pt, "devices", st.devices / T);
-                /* device time, not wall clock: results must be byte-identical run to run */
-                cJSON_AddNumberToObject(pt, "program_seconds", st.device_seconds / T);
-                cJSON_AddNumberToObject(pt, "energy_J", st.energy_j / T);
-                sim_s = st.seconds / T;
-                cJSON_AddNumberToObject(pt, "trials", T);
-                ml_levelset_free(ls);
-                ml_net_free(pn);
-            }
-            cJSON_AddItemToArray(pts, pt);
-#define N_(k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pt, k))
-            printf("%-12s %6d %9.4f %8.4f %8.4f %9.4f %6s %7.0f %10.2f %10.3g %7.2f\n", sname, N, N_("accuracy_mean"),
-                       N_("accuracy_std"), N_("ci95"), N_("quantized_accuracy"),
-                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pt, "distinguishable")) ? "yes" : "no", N_("states"),
-                       N_("pulses_per_device"), N_("program_seconds"), sim_s);
-#undef N_
-            fflush(stdout);
-            if (r->json_path) {
-                cJSON_DeleteItemFromObjectCaseSensitive(res, "complete");
-                cJSON_AddBoolToObject(res, "complete", si == r->nschemes - 1 && li == r->nlevels - 1);
-                if ((rc = cli_write_json(cmd, r->json_path, res))) break;
-            }
-            ml_progress_update(&pr, (double)si * r->nlevels + li + 1);
-        }
+    o.baseline_accuracy = ob ? cJSON_GetNumberValue(ob) : -1;
+    o.done = done;
+    o.ndone = ndone;
+    journal jn = {.cmd = cmd, .r = r, .cfg = cfg};
+    o.on_point = on_point;
+    o.ctx = &jn;
+    o.progress = cli_progress;
+    o.progress_ctx = &jn.bar;
+    ml_status st = ml_transfer_study(net, ds, &o, &res, &err);
+    cli_progress_end(&jn.bar);
+    if (st) { rc = jn.reported ? 2 : cli_fail_err(cmd, &err); goto out; }
+    if (r->csv_path) {
+        cJSON *j = result_json(&jn, res, -1);
+        rc = j ? write_csv(cmd, r->csv_path, cJSON_GetObjectItemCaseSensitive(j, "points")) : cli_fail(cmd, "out of memory");
+        cJSON_Delete(j);
     }
-    ml_progress_end(&pr);
-    if (!rc && r->csv_path) rc = write_csv(cmd, r->csv_path, pts);
-    cJSON_Delete(res);
 out:
+    ml_transfer_result_free(res);
+    free(done);
     cJSON_Delete(cfg);
     cJSON_Delete(old);
     ml_net_free(net);

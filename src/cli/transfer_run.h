@@ -2,13 +2,13 @@
 #ifndef ML_CLI_TRANSFER_RUN_H
 #define ML_CLI_TRANSFER_RUN_H
 #include <cjson/cJSON.h>
-#include "memlev/transfer.h"
+#include "memlev/study.h"
 
 typedef struct transfer_req {
     const char *model_path, *data;
     const ml_device *dev;
     const char *device_name;
-    ml_scheme_kind schemes[4];
+    const ml_scheme_type *schemes[4];
     int nschemes;
     int levels[64];
     int nlevels;

@@ -11,10 +11,17 @@
 static const double k_ladder[CAL_TRAINS] = {0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5};
 
 /* Reset: the strongest allowed pulse of the opposite polarity, as long as allowed. */
+void pg_reset1(const ml_target *t, size_t i, int direction, ml_cost *c)
+{
+    const ml_device *d = t->dev;
+    pg_pulse(t, i, direction > 0 ? -d->v_max : d->v_max, d->width_max, c);
+}
+
 void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *c)
 {
-    const ml_device *d = &pop->dev;
-    ml_do_pulse(pop, i, direction > 0 ? -d->v_max : d->v_max, d->width_max, c);
+    ml_target t;
+    ml_target_population(&t, pop);
+    pg_reset1(&t, i, direction, c);
 }
 
 void ml_program_reset(ml_population *pop, int direction, ml_cost *cost)
@@ -23,21 +30,21 @@ void ml_program_reset(ml_population *pop, int direction, ml_cost *cost)
         ml_program_reset1(pop, i, direction, cost);
 }
 
-/* Characterise device i; fills pairs (g0, v, w, g1) of length CAL_TRAINS*CAL_LEN and g_start. */
 /* Saturation level: a burst at the safety limit, then the mean of 4 reads. */
-static double saturate(ml_population *pop, size_t i, int dir, ml_cost *c)
+static double saturate(const ml_target *t, size_t i, int dir, ml_cost *c)
 {
-    const ml_device *d = &pop->dev;
-    for (int k = 0; k < 4; k++) ml_do_pulse(pop, i, dir * d->v_max, d->width, c);
+    const ml_device *d = t->dev;
+    for (int k = 0; k < 4; k++) pg_pulse(t, i, dir * d->v_max, d->width, c);
     double m = 0;
-    for (int r = 0; r < 4; r++) m += ml_do_read(pop, i, c);
+    for (int r = 0; r < 4; r++) m += pg_read(t, i, c);
     return m / 4;
 }
 
-static void characterise(ml_population *pop, size_t i, const ml_scheme *s, int dir, double *g0, double *v,
+/* Characterise device i; fills pairs (g0, v, w, g1) of length CAL_TRAINS*CAL_LEN and g_start. */
+static void characterise(const ml_target *tg, size_t i, const ml_scheme *s, int dir, double *g0, double *v,
                          double *w, double *g1, double *g_start, double *g_sat, ml_cost *c)
 {
-    const ml_device *d = &pop->dev;
+    const ml_device *d = tg->dev;
     double vn = fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d);
     double width = s->width > 0 ? s->width : d->width;
     size_t k = 0;
@@ -45,19 +52,19 @@ static void characterise(ml_population *pop, size_t i, const ml_scheme *s, int d
         double va = vn * k_ladder[t];
         if (va > d->v_max) va = d->v_max;
         if (va < d->v_th * 1.02) va = d->v_th * 1.02;
-        ml_program_reset1(pop, i, dir, c);
+        pg_reset1(tg, i, dir, c);
         double prev = 0;
-        for (int r = 0; r < 4; r++) prev += ml_do_read(pop, i, c);
+        for (int r = 0; r < 4; r++) prev += pg_read(tg, i, c);
         prev /= 4;
         if (t == 0) *g_start = prev;
         for (int p = 0; p < CAL_LEN; p++, k++) {
-            ml_do_pulse(pop, i, dir * va, width, c);
-            double now = ml_do_read(pop, i, c);
+            pg_pulse(tg, i, dir * va, width, c);
+            double now = pg_read(tg, i, c);
             g0[k] = prev; v[k] = dir * va; w[k] = width; g1[k] = now;
             prev = now;
         }
     }
-    *g_sat = saturate(pop, i, dir, c);
+    *g_sat = saturate(tg, i, dir, c);
 }
 
 /* Drop responses that ended at the saturation level: a clamp, not the model's law. */
@@ -75,7 +82,15 @@ static size_t drop_saturated(double *g0, double *v, double *w, double *g1, size_
 
 ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int dir, ml_fit *fits, ml_cost *cost, ml_error *err)
 {
-    const size_t n = pop->n, per = (size_t)CAL_TRAINS * CAL_LEN;
+    ml_target t;
+    ml_target_population(&t, pop);
+    return ml_calibrate_target(&t, s, dir, fits, cost, err);
+}
+
+ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, ml_fit *fits, ml_cost *cost,
+                              ml_error *err)
+{
+    const size_t n = t->n, per = (size_t)CAL_TRAINS * CAL_LEN;
     const size_t ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
     double *buf = malloc(ncal * per * 4 * sizeof(double));
     double *gs = malloc(ncal * sizeof(double)), *gl = malloc(ncal * sizeof(double));
@@ -86,11 +101,11 @@ ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int dir, ml_fit *
         free(buf); free(gs); free(gl); free(nk); free(cs); free(bad);
         return ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
     }
-    const ml_device *d = &pop->dev;
+    const ml_device *d = t->dev;
     #pragma omp parallel for schedule(dynamic, 16)
     for (size_t i = 0; i < ncal; i++) {
         double *b = buf + i * per * 4;
-        characterise(pop, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &gs[i], &gl[i], &cs[i]);
+        characterise(t, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &gs[i], &gl[i], &cs[i]);
         nk[i] = drop_saturated(b, b + per, b + 2 * per, b + 3 * per, per, gs[i], gl[i]);
         if (s->calib_per_device) {
             ml_fit f = {0};

@@ -40,30 +40,30 @@ void ml_schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, con
 }
 
 /* Run the schedule once on device i with a read after every pulse. */
-static void run_once(ml_population *pop, size_t i, const ml_fit *f, const ml_scheme *s, int P, int dir,
+static void run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_scheme *s, int P, int dir,
                      double *v, double *w, double *rd, double *g0, ml_cost *c)
 {
-    const ml_device *d = &pop->dev;
+    const ml_device *d = t->dev;
     double *grid = malloc((size_t)(P + 1) * sizeof *grid);
     ml_plan_grid(f, s, P, grid);
     ml_schedule_ff(f, d, s, grid, P, v - 1, w - 1);
     free(grid);
-    ml_program_reset1(pop, i, dir, c);
+    pg_reset1(t, i, dir, c);
     double m = 0;
-    for (int r = 0; r < 4; r++) m += ml_do_read(pop, i, c);
+    for (int r = 0; r < 4; r++) m += pg_read(t, i, c);
     *g0 = m / 4;
     for (int k = 0; k < P; k++) {
-        ml_do_pulse(pop, i, v[k], w[k], c);
-        rd[k] = ml_do_read(pop, i, c);
+        pg_pulse(t, i, v[k], w[k], c);
+        rd[k] = pg_read(t, i, c);
     }
 }
 
-ml_status ml_ff_refine(ml_population *pop, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
+ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
                        ml_error *err)
 {
     const int R = s->calib_rounds;
     if (R <= 0) return ML_OK;
-    const size_t n = pop->n, ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
+    const size_t n = t->n, ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
     const size_t per = (size_t)R * P * 3;
     double *buf = malloc(ncal * per * sizeof(double));
     double *g0s = malloc(ncal * (size_t)R * sizeof(double));
@@ -79,7 +79,7 @@ ml_status ml_ff_refine(ml_population *pop, const ml_scheme *s, int P, int dir, m
         for (size_t i = 0; i < ncal; i++) {
             ml_fit *f = s->calib_per_device ? &fits[i] : &shared;
             double *b = buf + i * per + (size_t)r * P * 3;
-            run_once(pop, i, f, s, P, dir, b, b + P, b + 2 * P, &g0s[i * R + r], &cs[i]);
+            run_once(t, i, f, s, P, dir, b, b + P, b + 2 * P, &g0s[i * R + r], &cs[i]);
             runs[i * R + r] = (ml_run){g0s[i * R + r], P, b, b + P, b + 2 * P};
             if (s->calib_per_device) {
                 ml_fit_runs(&runs[i * R], r + 1, f);
@@ -107,3 +107,81 @@ ml_status ml_ff_refine(ml_population *pop, const ml_scheme *s, int P, int dir, m
     free(buf); free(g0s); free(cs); free(runs);
     return ML_OK;
 }
+
+/* Feedforward + sparse verify: read, compare the displacement since the last read with
+ * what the model predicted, rescale the model's gain by the ratio (the device's own
+ * sensitivity: corrects device-to-device spread of a shared calibration), then re-plan the
+ * remaining schedule from the measured state. */
+typedef struct hybrid_state { double r_last, pred; } hybrid_state;
+
+static void hybrid_verify(const ml_target *t, size_t i, const ml_scheme *s, ml_fit *fl, const double *grid, int P,
+                          int k, int upto, double *sv, double *sw, hybrid_state *hy, ml_cost *c)
+{
+    const ml_device *d = t->dev;
+    double r = pg_read(t, i, c);
+    int dir = grid[P] > grid[0] ? 1 : -1;
+    if (k > 1) {
+        double obs = r - hy->r_last, prd = hy->pred - hy->r_last;
+        double spacing = fabs(grid[1] - grid[0]);
+        if (fabs(prd) > 2 * spacing) {
+            double ratio = obs / prd;
+            ratio = ratio < 0.5 ? 0.5 : ratio > 2 ? 2 : ratio;
+            fl->a *= ratio;
+        }
+    }
+    hy->r_last = hy->pred = r;
+    for (int j = k; j <= upto; j++) { /* re-plan the steps still to come */
+        double from = j == k ? r : grid[j - 1], dg = grid[j] - from;
+        if ((dg > 0) != (dir > 0)) { sv[j] = 0; continue; } /* at or past the target: skip */
+        if (s->modulate_width) sw[j] = ml_fit_solve_width(fl, from, dg, fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d), d->width_min, d->width_max);
+        else sv[j] = dir * ml_fit_solve_v(fl, from, dg, sw[j], d->v_max);
+    }
+}
+
+static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err)
+{
+    ml_status rc = pg_calibrate_basic(pl, t, calib, err);
+    return rc ? rc : ml_ff_refine(t, &pl->s, pl->P, pl->dir, pl->fits, calib, err);
+}
+
+static int shares_schedule(const ml_scheme *s) { return !s->calib_per_device && s->verify_every == 0; }
+
+/* One model and no reads: one grid and schedule for every device, computed once. */
+static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf, ml_error *err)
+{
+    (void)mf;
+    if (!shares_schedule(&pl->s)) return ML_OK;
+    size_t np = (size_t)pl->P + 1;
+    pl->grid = malloc(np * sizeof(double));
+    pl->sv = malloc(np * sizeof(double));
+    pl->sw = malloc(np * sizeof(double));
+    if (!pl->grid || !pl->sv || !pl->sw) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    ml_plan_grid(&pl->fits[0], &pl->s, pl->P, pl->grid);
+    ml_schedule_ff(&pl->fits[0], d, &pl->s, pl->grid, pl->P, pl->sv, pl->sw);
+    return ML_OK;
+}
+
+static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
+                    ml_staircase *st, const double *grid, double *sv, double *sw)
+{
+    const ml_scheme *s = &pl->s;
+    const ml_fit *f = &pl->fits[i];
+    ml_fit fl = *f; /* hybrid: the model this device's schedule adapts */
+    hybrid_state hy = {0, 0};
+    if (!pl->grid) ml_schedule_ff(f, t->dev, s, grid, stop, sv, sw); /* only the steps this device takes */
+    for (int k = 1; k <= stop; k++) {
+        if (s->verify_every > 0 && (k - 1) % s->verify_every == 0)
+            hybrid_verify(t, i, s, &fl, grid, pl->P, k, stop, sv, sw, &hy, c);
+        double v = sv[k], w = sw[k];
+        if (s->verify_every > 0 && v != 0) hy.pred = ml_fit_predict(&fl, hy.pred, v, w);
+        pg_open_step(t, i, k, v, w, grid[k], c, st);
+    }
+}
+
+const ml_scheme_type pg_feedforward = {
+    .name = "feedforward",
+    .calibrate = calibrate,
+    .plan = plan,
+    .program = program,
+    .shares_schedule = shares_schedule,
+};

@@ -1,4 +1,5 @@
-/* Internal pieces shared by the scheme files. */
+/* Internal pieces shared by the scheme files: the scheme type table, the program plan and
+ * pulse/read helpers through the target interface. */
 #ifndef ML_PROGRAM_INTERNAL_H
 #define ML_PROGRAM_INTERNAL_H
 #include "memlev/program.h"
@@ -14,12 +15,16 @@ typedef struct ml_run {
 void ml_fit_runs(const ml_run *runs, int nruns, ml_fit *f);
 int ml_solve3(double A[3][3], const double *b, double *x);
 
-/* Account one pulse / one read on device i of pop. */
+/* Account one pulse / one read (energy from the conductance g during it). */
 void ml_cost_pulse(ml_cost *c, double v, double g, double width);
 void ml_cost_read(ml_cost *c, const ml_device *d, double g);
-/* One pulse with cost accounting; returns new true G. */
-double ml_do_pulse(ml_population *pop, size_t i, double v, double w, ml_cost *c);
-double ml_do_read(ml_population *pop, size_t i, ml_cost *c);
+
+/* One pulse / one read on device i of a target, cost accounted into c (reads: c may be NULL). */
+static inline void pg_pulse(const ml_target *t, size_t i, double v, double w, ml_cost *c)
+{
+    t->ops->pulse(t->ctx, i, v, w, c);
+}
+static inline double pg_read(const ml_target *t, size_t i, ml_cost *c) { return t->ops->read(t->ctx, i, c); }
 
 /* Planned staircase grid: P equal steps from fit->g_start to the scheme's target_top or to
  * `coverage` of the calibrated window. */
@@ -27,6 +32,55 @@ void ml_plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid);
 /* Amplitude/width schedule realising grid[0..P] under fit (open loop): pulses 1..P. */
 void ml_schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
                     double *v, double *w);
-ml_status ml_ff_refine(ml_population *pop, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
+ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
                        ml_error *err);
+/* Closed-loop write-verify of device i of a target (see ml_verify_to). */
+int pg_verify_to(const ml_target *t, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,
+                 double target, double tol_s, ml_cost *cost, double *v_last);
+/* Reset device i of a target to the start of a staircase. */
+void pg_reset1(const ml_target *t, size_t i, int direction, ml_cost *c);
+
+/* A program plan: the scheme, its calibration and whatever it precomputed, for n devices.
+ * It holds no pointer to a target or device: it runs on any target of n devices of the kind
+ * it was calibrated on. */
+struct ml_program_plan {
+    ml_scheme s;
+    size_t n;
+    int P, dir;
+    ml_fit *fits, *other;   /* per device; other: the opposite polarity (verify) or NULL */
+    double v_fixed;         /* identical: the amplitude (signed); else NAN */
+    double r0, r1;          /* ramp: first and last amplitude (or width) */
+    double width;           /* pulse width of open-loop steps (s) */
+    double *grid, *sv, *sw; /* one shared model: its grid and feedforward schedule, computed once */
+};
+
+/* Record step k of device i into a staircase (true level, one read, mean of 4 reads). */
+void pg_record(const ml_target *t, ml_staircase *st, size_t i, int k);
+/* Open-loop step k of device i: apply (v, w) unless v is 0, record it with its planned level. */
+void pg_open_step(const ml_target *t, size_t i, int k, double v, double w, double g_pred, ml_cost *c,
+                  ml_staircase *st);
+
+/* The scheme type: a const table of the functions one scheme implements. */
+struct ml_scheme_type {
+    const char *name;
+    int closed_loop;      /* programs by reading toward each target */
+    int fixed_amplitude;  /* one amplitude for every pulse (v_fixed) */
+    /* Calibrate pl->fits (and pl->other) on the target's devices; cost added to calib. */
+    ml_status (*calibrate)(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err);
+    /* Opposite-polarity fits a shared calibration must carry (verify): 1, else 0. */
+    int opposite;
+    /* Precompute from the calibration (mf: the mean fit over devices). May be NULL. */
+    ml_status (*plan)(ml_program_plan *pl, const ml_device *d, const ml_fit *mf, ml_error *err);
+    /* Program device i, already reset, along grid from step 1 to stop; with st, record every
+     * step; sv, sw: scratch of P + 1 entries. */
+    void (*program)(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
+                    ml_staircase *st, const double *grid, double *sv, double *sw);
+    /* 1 when every device gets the same pulse sequence (no per-device model, no reads). */
+    int (*shares_schedule)(const ml_scheme *s);
+    /* Candidate values of a free amplitude the levels study sweeps; NULL: none. */
+    int (*sweep)(const ml_scheme *s, const ml_device *d, int dir, double *v, int max, double *v_hi);
+};
+
+/* Calibration of the staircase polarity (shared by every scheme). */
+ml_status pg_calibrate_basic(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err);
 #endif

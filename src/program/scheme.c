@@ -1,14 +1,21 @@
-/* Scheme names, defaults and cost bookkeeping shared by every scheme. */
+/* Scheme types by name, option defaults, the properties studies ask, and cost bookkeeping
+ * shared by every scheme. */
 #include <string.h>
 #include "memlev/program.h"
 #include "program/internal.h"
 
-static const char *k_names[] = {"identical", "ramp", "verify", "feedforward"};
+extern const ml_scheme_type pg_identical, pg_ramp, pg_verify, pg_feedforward;
+const ml_scheme_type *const ml_scheme_identical = &pg_identical;
+const ml_scheme_type *const ml_scheme_ramp = &pg_ramp;
+const ml_scheme_type *const ml_scheme_verify = &pg_verify;
+const ml_scheme_type *const ml_scheme_feedforward = &pg_feedforward;
 
-void ml_scheme_defaults(ml_scheme *s, ml_scheme_kind kind)
+static const ml_scheme_type *const k_types[] = {&pg_identical, &pg_ramp, &pg_verify, &pg_feedforward};
+
+void ml_scheme_defaults(ml_scheme *s, const ml_scheme_type *type)
 {
     memset(s, 0, sizeof *s);
-    s->kind = kind;
+    s->type = type;
     s->tol = 0.25;
     s->v_step = 0.02;
     s->max_pulses = 200;
@@ -18,16 +25,30 @@ void ml_scheme_defaults(ml_scheme *s, ml_scheme_kind kind)
     s->coverage = 0.95;
 }
 
-ml_status ml_scheme_parse(const char *name, ml_scheme_kind *kind, ml_error *err)
+const ml_scheme_type *ml_scheme_lookup(const char *name)
 {
-    for (int k = 0; k < 4; k++)
-        if (!strcmp(name, k_names[k])) { *kind = (ml_scheme_kind)k; return ML_OK; }
-    return ml_error_set(err, ML_EINVAL, "scheme '%s' is unknown (identical, ramp, verify, feedforward)", name);
+    for (size_t k = 0; name && k < sizeof k_types / sizeof k_types[0]; k++)
+        if (!strcmp(name, k_types[k]->name)) return k_types[k];
+    return NULL;
 }
 
-const char *ml_scheme_name(ml_scheme_kind kind)
+ml_status ml_scheme_parse(const char *name, const ml_scheme_type **type, ml_error *err)
 {
-    return (unsigned)kind < 4 ? k_names[kind] : "?";
+    const ml_scheme_type *t = ml_scheme_lookup(name);
+    if (!t) return ml_error_set(err, ML_EINVAL, "scheme '%s' is unknown (identical, ramp, verify, feedforward)", name);
+    *type = t;
+    return ML_OK;
+}
+
+const char *ml_scheme_name(const ml_scheme_type *type) { return type ? type->name : "?"; }
+
+int ml_scheme_closed_loop(const ml_scheme *s) { return s->type->closed_loop; }
+int ml_scheme_fixed_amplitude(const ml_scheme *s) { return s->type->fixed_amplitude; }
+int ml_scheme_shares_schedule(const ml_scheme *s) { return s->type->shares_schedule(s); }
+
+int ml_scheme_sweep(const ml_scheme *s, const ml_device *d, int dir, double *v, int max, double *v_hi)
+{
+    return s->type->sweep ? s->type->sweep(s, d, dir, v, max, v_hi) : 0;
 }
 
 void ml_cost_add(ml_cost *a, const ml_cost *b)
@@ -52,20 +73,4 @@ void ml_cost_read(ml_cost *c, const ml_device *d, double g)
     c->reads += 1;
     c->time_s += d->t_read;
     c->energy_j += ml_pulse_energy(d->v_read, g, d->t_read);
-}
-
-double ml_do_pulse(ml_population *pop, size_t i, double v, double w, ml_cost *c)
-{
-    double g0 = pop->g[i];
-    double g = ml_pulse1(pop, i, v, w);
-    /* ohmic energy with the mean conductance over the pulse */
-    ml_cost_pulse(c, v, 0.5 * (g0 + g), w);
-    return g;
-}
-
-double ml_do_read(ml_population *pop, size_t i, ml_cost *c)
-{
-    double r = ml_read1(pop, i);
-    ml_cost_read(c, &pop->dev, pop->g[i]);
-    return r;
 }

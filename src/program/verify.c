@@ -4,18 +4,19 @@
  * an overshoot reverses the polarity and restarts the ramp; give up after a pulse cap or too
  * many reversals. */
 #include <math.h>
+#include <stdlib.h>
 #include "memlev/program.h"
 #include "program/internal.h"
 
-int ml_verify_to(ml_population *pop, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,
+int pg_verify_to(const ml_target *t, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,
                  double target, double tol_s, ml_cost *cost, double *v_last)
 {
-    const ml_device *d = &pop->dev;
+    const ml_device *d = t->dev;
     double width = s->width > 0 ? s->width : d->width;
     int pol = 0, rev = 0;
     double v = 0;
     for (int p = 0; p <= s->max_pulses; p++) {
-        double r = ml_do_read(pop, i, cost);
+        double r = pg_read(t, i, cost);
         double e = target - r;
         if (fabs(e) <= tol_s) {
             cost->converged++;
@@ -33,9 +34,61 @@ int ml_verify_to(ml_population *pop, size_t i, const ml_scheme *s, const ml_fit 
             v += s->v_step;
             if (v > d->v_max) v = d->v_max;
         }
-        ml_do_pulse(pop, i, pol * v, width, cost);
+        pg_pulse(t, i, pol * v, width, cost);
         if (v_last) *v_last = pol * v;
     }
     cost->failed++;
     return 0;
 }
+
+int ml_verify_to(ml_population *pop, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,
+                 double target, double tol_s, ml_cost *cost, double *v_last)
+{
+    ml_target t;
+    ml_target_population(&t, pop);
+    return pg_verify_to(&t, i, s, fit_up, fit_down, target, tol_s, cost, v_last);
+}
+
+/* Both polarities: the staircase's and the opposite one (to correct an overshoot). */
+static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err)
+{
+    ml_status rc = pg_calibrate_basic(pl, t, calib, err);
+    if (rc) return rc;
+    if (!(pl->other = calloc(pl->n, sizeof(ml_fit)))) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    return ml_calibrate_target(t, &pl->s, -pl->dir, pl->other, calib, err);
+}
+
+/* Straight to the target level without st; with st, through every level of the staircase. */
+static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
+                    ml_staircase *st, const double *grid, double *sv, double *sw)
+{
+    (void)sv; (void)sw;
+    const ml_scheme *s = &pl->s;
+    const int dir = pl->dir;
+    const ml_fit *f = &pl->fits[i];
+    const ml_fit *up = dir > 0 ? f : (pl->other ? &pl->other[i] : NULL);
+    const ml_fit *down = dir > 0 ? (pl->other ? &pl->other[i] : NULL) : f;
+    if (!st) {
+        if (stop > 0) pg_verify_to(t, i, s, up, down, grid[stop], s->tol * fabs(grid[1] - grid[0]), c, NULL);
+        return;
+    }
+    for (int k = 1; k <= stop; k++) {
+        double before = c->pulses, vl = 0;
+        pg_verify_to(t, i, s, up, down, grid[k], s->tol * fabs(grid[1] - grid[0]), c, &vl);
+        size_t idx = i * st->npts + (size_t)k;
+        st->g_pred[idx] = grid[k];
+        st->v[idx] = vl; st->w[idx] = pl->width; st->pulses[idx] = c->pulses - before;
+        pg_record(t, st, i, k);
+    }
+}
+
+static int shares_schedule(const ml_scheme *s) { (void)s; return 0; }
+
+const ml_scheme_type pg_verify = {
+    .name = "verify",
+    .closed_loop = 1,
+    .calibrate = calibrate,
+    .opposite = 1,
+    .program = program,
+    .shares_schedule = shares_schedule,
+};

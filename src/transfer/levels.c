@@ -12,6 +12,7 @@ void ml_levelset_free(ml_levelset *ls)
 {
     if (!ls) return;
     free(ls->target); free(ls->mean); free(ls->samples); free(ls->v); free(ls->w);
+    ml_program_plan_free(ls->plan);
     ml_device_clear(&ls->dev);
     free(ls);
 }
@@ -21,22 +22,30 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
 {
     if (n < 2 || n > 65536) return ml_error_set(err, ML_EINVAL, "levels: %d is out of range (2..65536)", n);
     if (m < 8) m = 8;
-    ml_scheme s = *s0;
-    s.shared = s.shared_other = NULL;
+    const ml_scheme s = *s0;
     ml_population *pop = NULL;
     ml_staircase *st = NULL;
+    ml_program_plan *plan = NULL;
+    ml_target tg;
+    ml_cost calib = {0};
     ml_status rc = ml_population_new(d, m, ml_seed_mix(seed, 0x1e7e15e7ull), &pop, err);
-    if (!rc) rc = ml_program_staircase(pop, &s, n - 1, 1, &st, err);
-    if (rc) { ml_population_free(pop); return rc; }
+    if (!rc) {
+        ml_target_population(&tg, pop);
+        rc = ml_program_plan_new(&tg, &s, n - 1, 1, &calib, &plan, err);
+    }
+    if (!rc) rc = ml_program_plan_staircase(plan, &tg, &st, err);
+    if (rc) { ml_program_plan_free(plan); ml_population_free(pop); return rc; }
+    st->calib_cost = calib;
     ml_levelset *ls = calloc(1, sizeof *ls);
     size_t np = st->npts;
     if (!ls || ml_device_copy(&ls->dev, d) || !(ls->target = malloc(np * sizeof(double))) ||
         !(ls->mean = malloc(np * sizeof(double))) || !(ls->samples = malloc(np * m * sizeof(double)))) {
-        ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
+        ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop); ml_program_plan_free(plan);
         return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     }
+    ls->plan = plan;            /* later programming shares (or repeats) this calibration */
     /* one model and no reads: every device gets the same pulse sequence */
-    if (!s.calib_per_device && s.kind != ML_SCHEME_VERIFY && s.verify_every == 0) {
+    if (ml_scheme_shares_schedule(&s)) {
         ls->v = malloc(np * sizeof(double));
         ls->w = malloc(np * sizeof(double));
         if (ls->v && ls->w) {
@@ -72,7 +81,7 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     }
     ls->states = ml_states_open(st, 3, sigma, 0.9);
     ls->pulses_per_level = (st->cost.pulses - (double)m) / ((double)m * (np - 1));
-    if (s.kind != ML_SCHEME_VERIFY) ls->pulses_per_level = 0.5 * (np - 1); /* level j takes j pulses */
+    if (!ml_scheme_closed_loop(&s)) ls->pulses_per_level = 0.5 * (np - 1); /* level j takes j pulses */
     ls->calib_pulses_per_device = st->calib_cost.pulses / (double)m;
     ml_staircase_free(st);
     ml_population_free(pop);

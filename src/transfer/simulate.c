@@ -10,7 +10,6 @@
 #include "memlev/rng.h"
 #include "memlev/transfer.h"
 #include "memlev/util.h"
-#include "program/internal.h"
 
 #define CHUNK 1024 /* weights per work item (2048 devices) */
 
@@ -56,7 +55,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
     }
     for (int j = 0; j < nl; j++) mag[j] = fmax(ls->mean[j] - ls->mean[0], j ? mag[j - 1] : 0);
     double range = mag[nl - 1];
-    if (!(range > 0)) { free(mag); free(scale); free(cs); free(bad); return ml_error_set(err, ML_EINVAL, "transfer: the level set has no range"); }
+    if (!(range > 0)) { free(mag); free(scale); free(cs); free(cc); free(bad); return ml_error_set(err, ML_EINVAL, "transfer: the level set has no range"); }
     size_t ns = o->per_channel ? rows : 1;
     for (size_t r = 0; r < ns; r++) {
         double m = 0;
@@ -64,6 +63,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         for (size_t q = a; q < b; q++) m = fmax(m, fabs(w[q]));
         scale[r] = m > 0 ? range / m : 1; /* siemens per unit weight */
     }
+    const int closed_loop = ml_scheme_closed_loop(&ls->scheme); /* levels reached straight from reset */
     double t0 = ml_now();
     #pragma omp parallel for schedule(dynamic, 1)
     for (size_t c = 0; c < nchunks; c++) {
@@ -71,6 +71,8 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         ml_population *pop = NULL;
         if (o->mode == ML_TRANSFER_PULSE &&
             ml_population_new_at(&ls->dev, 2 * (q1 - q0), first + 2 * q0, o->seed, &pop, NULL)) { bad[c] = 1; continue; }
+        ml_target tg = {0};
+        if (pop) ml_target_population(&tg, pop);
         int *lev = malloc(2 * (q1 - q0) * sizeof *lev);
         if (!lev) { bad[c] = 1; ml_population_free(pop); continue; }
         for (size_t q = q0; q < q1; q++) {
@@ -115,7 +117,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             free(sl);
             for (size_t q = q0; q < q1; q++) {
                 double g[2];
-                for (int s2 = 0; s2 < 2; s2++) g[s2] = ml_do_read(pop, (size_t)lev[2 * (q - q0) + s2], &cs[c]);
+                for (int s2 = 0; s2 < 2; s2++) g[s2] = tg.ops->read(tg.ctx, (size_t)lev[2 * (q - q0) + s2], &cs[c]);
                 out[q] = (float)((g[0] - g[1]) / scale[o->per_channel ? q / cols : 0]);
                 if (gp) gp[q] = g[0];
                 if (gm) gm[q] = g[1];
@@ -125,20 +127,23 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             continue;
         }
         if (pop) {
-            ml_scheme s = ls->scheme;
-            if (!s.calib_per_device) { s.shared = &ls->fit; s.shared_other = &ls->fit_other; }
-            if (ml_program_levels(pop, &s, ls->n - 1, 1, lev, &cs[c], &cc[c], NULL)) bad[c] = 1;
+            /* a plan for this chunk's devices from the level set's (its calibration shared or
+             * repeated, as the scheme says), then every device programmed to its level */
+            ml_program_plan *pl = NULL;
+            if (ml_program_plan_for(ls->plan, &tg, &cc[c], &pl, NULL) || ml_program_plan_run(pl, &tg, lev, &cs[c], NULL))
+                bad[c] = 1;
+            ml_program_plan_free(pl);
             if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
         }
         for (size_t q = q0; q < q1; q++) {
             double g[2];
             for (int s = 0; s < 2; s++) {
                 size_t i = 2 * (q - q0) + s;
-                if (o->mode == ML_TRANSFER_PULSE) g[s] = ml_do_read(pop, i, &cs[c]);
+                if (o->mode == ML_TRANSFER_PULSE) g[s] = tg.ops->read(tg.ctx, i, &cs[c]);
                 else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i], o->seed, first + 2 * q + s);
                 else g[s] = ls->mean[lev[i]];
                 if (o->mode != ML_TRANSFER_PULSE) { /* what programming would take: reset + pulses */
-                    double np = ls->scheme.kind == ML_SCHEME_VERIFY ? ls->pulses_per_level : lev[i];
+                    double np = closed_loop ? ls->pulses_per_level : lev[i];
                     cs[c].pulses += 1 + np;
                     cs[c].time_s += ls->dev.width_max + np * ls->dev.width;
                 }

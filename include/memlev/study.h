@@ -1,0 +1,147 @@
+/* The studies: the levels study (a staircase on a simulated population: distinguishable
+ * states, nonlinearity, precision, cost) and the transfer study (accuracy of a network whose
+ * weights are programmed onto devices, against the number of levels, with Monte-Carlo
+ * trials, confidence intervals, a quantised baseline and resumption). They hold the science
+ * the CLI used to: the CLI parses options, calls them and prints what they return.
+ * Thread safety: a study runs its own populations and network copies; different studies may
+ * run concurrently as long as they do not share a network being evaluated (ml_transfer_study
+ * evaluates copies of net and reads net only while cloning). Callbacks are called on the
+ * calling thread, between units of work. */
+#ifndef MEMLEV_STUDY_H
+#define MEMLEV_STUDY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "memlev/api.h"
+#include "memlev/data.h"
+#include "memlev/metrics.h"
+#include "memlev/nn.h"
+#include "memlev/program.h"
+#include "memlev/transfer.h"
+#include "memlev/util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the levels study ---- */
+
+typedef struct ml_levels_study_opts {
+    const ml_device *dev;   /* the devices' kind (borrowed for the call) */
+    ml_scheme scheme;
+    int P;                  /* pulse budget: staircase steps (P + 1 levels) */
+    int dir;                /* +1 potentiation, -1 depression */
+    size_t devices;         /* simulated devices */
+    uint64_t seed;
+    double k;               /* level spacing must be >= k sigma_read */
+    double frac;            /* fraction of devices a level must hit within +-spacing/2 */
+    ml_progress_fn progress;/* the amplitude sweep's progress ("identical sweep"), or NULL */
+    void *progress_ctx;
+} ml_levels_study_opts;
+
+/* One amplitude of a sweep (schemes with a free amplitude): coverage of the calibrated
+ * window the staircase reached and its distinguishable states. */
+typedef struct ml_levels_sweep_point {
+    double v, coverage;
+    int states;
+} ml_levels_sweep_point;
+
+/* What `memlev levels --json` reports, in SI units (S, J, s). */
+typedef struct ml_levels_result {
+    char device[64];
+    const char *scheme;      /* the scheme type's name (static) */
+    int dir;
+    size_t devices;
+    int pulses;              /* P */
+    uint64_t seed;
+    double k;
+    int states;              /* distinguishable states */
+    int states_saturated;    /* states == P + 1, the metric's ceiling: a lower bound, not a count */
+    double staircase_states; /* ArC-style staircase count (median over devices) */
+    ml_nonlin nonlin;
+    double g_min, g_max, hrs_lrs_ratio; /* mean calibrated window (S) */
+    double pulses_per_state, reads_per_state, energy_per_state_j, time_per_state_s;
+    double sigma_read;
+    double calibration_pulses_per_device, calibration_reads_per_device;
+    double precision_rms, precision_sigma, precision_worst; /* programmed - planned (S) */
+    double unconverged;
+    double v_fixed;          /* fixed amplitude (V, signed) of schemes with one, else NAN */
+    double pulses_per_level_from_reset, reads_per_level_from_reset; /* closed-loop schemes, else NAN */
+    int nsweep;              /* amplitudes swept (0: none) */
+    ml_levels_sweep_point *sweep;
+    size_t npts;             /* P + 1 */
+    double *g_mean, *g_p05, *g_p95, *step, *v_mean, *pulses_mean; /* per step, over devices */
+} ml_levels_result;
+
+/* Run the levels study; on success *out is the caller's (ml_levels_result_free). A scheme
+ * with a free amplitude (identical without v) sweeps it and keeps the amplitude with the most
+ * states among those that span the scheme's coverage. Errors: ML_EINVAL (options, no amplitude
+ * spans the window), ML_ENOMEM. */
+ML_API ml_status ml_levels_study(const ml_levels_study_opts *o, ml_levels_result **out, ml_error *err);
+ML_API void ml_levels_result_free(ml_levels_result *r);
+
+/* ---- the transfer study ---- */
+
+/* One point (scheme, levels) of the transfer study, averaged over its trials. */
+typedef struct ml_transfer_point {
+    char scheme[32];
+    int levels;
+    double accuracy_mean, accuracy_std, ci95; /* ci95: half-width of the 95 % Student-t interval */
+    double quantized_accuracy;   /* weights set to the levels' means: no device variation */
+    int distinguishable;         /* the level set's states >= levels */
+    double states;               /* min(states, levels) */
+    double pulses_per_device, calibration_pulses_per_device;
+    double devices, program_seconds, energy_j; /* per trial; program_seconds: device time */
+    int trials;
+    double sim_seconds;          /* wall clock of the simulation per trial (varies; 0 when resumed) */
+} ml_transfer_point;
+
+typedef struct ml_transfer_result {
+    double baseline_accuracy;    /* float network */
+    size_t images;               /* test images evaluated */
+    size_t npoints;              /* points finished so far */
+    ml_transfer_point *points;   /* schemes x levels, scheme-major */
+} ml_transfer_result;
+
+/* Called after the baseline (point = -1) and after every finished point (its index); r holds
+ * every figure so far. A nonzero return stops the study with that status. */
+typedef ml_status (*ml_transfer_point_fn)(void *ctx, const ml_transfer_result *r, int point);
+
+typedef struct ml_transfer_study_opts {
+    const ml_device *dev;
+    const ml_scheme_type *schemes[8];
+    int nschemes;
+    const int *levels;           /* level counts (2..65536) */
+    int nlevels;
+    int trials;                  /* Monte-Carlo trials per point */
+    ml_transfer_mode mode;       /* ML_TRANSFER_STATISTICAL or ML_TRANSFER_PULSE */
+    int per_channel;
+    size_t limit;                /* first test images (0 = all) */
+    uint64_t seed;
+    size_t sample_devices;       /* devices measured per level set */
+    double relax_time;           /* pulse mode */
+    int batch;                   /* inference batch */
+    int calib_per_device;        /* 1: every device calibrates itself; 0: one model */
+    int verify_every;            /* feedforward hybrid */
+    /* resumption: figures of an earlier run of the same configuration */
+    double baseline_accuracy;    /* NAN (or negative): evaluate */
+    const ml_transfer_point *done; /* finished points, taken as they are (matched by scheme, levels) */
+    size_t ndone;
+    ml_transfer_point_fn on_point;
+    void *ctx;
+    ml_progress_fn progress;     /* points done of all points ("transfer"), or NULL */
+    void *progress_ctx;
+} ml_transfer_study_opts;
+
+/* Run the transfer study of net on ds; on success *out is the caller's
+ * (ml_transfer_result_free); on failure *out is untouched (the callback has seen every point
+ * finished before the failure). Errors: the level set's,
+ * the transfer's and the evaluation's (ML_EINVAL, ML_ENOMEM), or a callback's status. */
+ML_API ml_status ml_transfer_study(const ml_net *net, const ml_dataset *ds, const ml_transfer_study_opts *o,
+                                   ml_transfer_result **out, ml_error *err);
+ML_API void ml_transfer_result_free(ml_transfer_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

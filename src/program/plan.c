@@ -1,0 +1,236 @@
+/* The program plan: calibrate a scheme on a target's devices and precompute (planning), then
+ * program levels or whole staircases on any target of that many devices (execution). The
+ * planner knows no scheme: each scheme is a const table (struct ml_scheme_type). Devices run
+ * in parallel; each uses only its own random streams. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/program.h"
+#include "program/internal.h"
+
+void ml_staircase_free(ml_staircase *st)
+{
+    if (!st) return;
+    free(st->g_true); free(st->g_read); free(st->g_mean); free(st->g_pred);
+    free(st->v); free(st->w); free(st->pulses); free(st->fits); free(st->fits_other);
+    free(st);
+}
+
+void ml_program_plan_free(ml_program_plan *pl)
+{
+    if (!pl) return;
+    free(pl->fits);
+    free(pl->other);
+    free(pl->grid);
+    free(pl->sv);
+    free(pl->sw);
+    free(pl);
+}
+
+static ml_fit mean_fit(const ml_fit *fits, size_t n)
+{
+    ml_fit m = fits[0];
+    double a = 0, v0 = 0, gf = 0, gs = 0, gl = 0;
+    for (size_t i = 0; i < n; i++) {
+        a += log(fits[i].a); v0 += fits[i].v0; gf += fits[i].g_far; gs += fits[i].g_start; gl += fits[i].g_lim;
+    }
+    m.a = exp(a / n); m.v0 = v0 / n; m.g_far = gf / n; m.g_start = gs / n; m.g_lim = gl / n;
+    return m;
+}
+
+void pg_record(const ml_target *t, ml_staircase *st, size_t i, int k)
+{
+    size_t idx = i * st->npts + (size_t)k;
+    st->g_true[idx] = t->ops->truth(t->ctx, i);
+    st->g_read[idx] = pg_read(t, i, NULL);
+    double m = 0;
+    for (int r = 0; r < 4; r++) m += pg_read(t, i, NULL);
+    st->g_mean[idx] = m / 4;
+}
+
+void pg_open_step(const ml_target *t, size_t i, int k, double v, double w, double g_pred, ml_cost *c,
+                  ml_staircase *st)
+{
+    if (v != 0) pg_pulse(t, i, v, w, c);
+    if (st) {
+        size_t idx = i * st->npts + (size_t)k;
+        st->g_pred[idx] = g_pred;
+        st->v[idx] = v; st->w[idx] = w; st->pulses[idx] = v != 0;
+        pg_record(t, st, i, k);
+    }
+}
+
+ml_status pg_calibrate_basic(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err)
+{
+    return ml_calibrate_target(t, &pl->s, pl->dir, pl->fits, calib, err);
+}
+
+/* Validate, calibrate (or take the shared model), check the window and let the scheme
+ * precompute. shared/shared_other: one model for every device instead of calibrating. */
+static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir, const ml_fit *shared,
+                         const ml_fit *shared_other, ml_cost *calib, ml_program_plan **out, ml_error *err)
+{
+    const ml_device *d = t->dev;
+    if (!s->type) return ml_error_set(err, ML_EINVAL, "scheme: no type given");
+    if (P < 1 || P > 1000000)
+        return ml_error_set(err, ML_EINVAL, "pulses: %d is out of range (1..1000000)", P);
+    if (dir != 1 && dir != -1)
+        return ml_error_set(err, ML_EINVAL, "direction must be up or down");
+    if (s->width > 0 && (s->width < d->width_min || s->width > d->width_max))
+        return ml_error_set(err, ML_EINVAL, "width: %g s outside the device's [%g, %g] s", s->width, d->width_min,
+                            d->width_max);
+    if (!(s->coverage > 0 && s->coverage < 1))
+        return ml_error_set(err, ML_EINVAL, "coverage: %g must be within (0, 1)", s->coverage);
+    if (s->v > d->v_max)
+        return ml_error_set(err, ML_EINVAL, "v: %g V exceeds the device's v_max (%g V)", s->v, d->v_max);
+    const size_t n = t->n;
+    const ml_scheme_type *ty = s->type;
+    ml_program_plan *pl = calloc(1, sizeof *pl);
+    if (!pl) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    pl->s = *s; pl->n = n; pl->P = P; pl->dir = dir;
+    pl->width = s->width > 0 ? s->width : d->width;
+    pl->v_fixed = NAN;
+    ml_cost cal = {0};
+    ml_status rc = ML_OK;
+    if (!(pl->fits = calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+    else if (shared) {
+        /* a calibration made earlier (on other devices of the same kind) */
+        for (size_t i = 0; i < n; i++) pl->fits[i] = *shared;
+        if (ty->opposite) {
+            if (!(pl->other = calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+            else for (size_t i = 0; i < n; i++) pl->other[i] = shared_other ? *shared_other : *shared;
+        }
+    } else {
+        rc = ty->calibrate(pl, t, &cal, err);
+    }
+    if (!rc && s->target_top > 0)
+        for (size_t i = 0; i < n && !rc; i++) {
+            const ml_fit *f = &pl->fits[i];
+            double far = ml_fit_far(f), lo = fmin(f->g_start, far), hi = fmax(f->g_start, far);
+            if (!((s->target_top - f->g_start) * dir > 0 && s->target_top >= lo && s->target_top <= hi))
+                rc = ml_error_set(err, ML_EINVAL, "target: %.4g uS is outside the %s window of device %zu (%.4g-%.4g uS, start %.4g uS)",
+                                  s->target_top * 1e6, dir > 0 ? "potentiation" : "depression", i, lo * 1e6, hi * 1e6, f->g_start * 1e6);
+        }
+    if (!rc && ty->plan) {
+        ml_fit mf = mean_fit(pl->fits, n);
+        rc = ty->plan(pl, d, &mf, err);
+    }
+    if (rc) { ml_program_plan_free(pl); return rc; }
+    if (calib) ml_cost_add(calib, &cal);
+    *out = pl;
+    return ML_OK;
+}
+
+ml_status ml_program_plan_new(const ml_target *t, const ml_scheme *s, int P, int dir, ml_cost *calib,
+                              ml_program_plan **out, ml_error *err)
+{
+    return prepare(t, s, P, dir, NULL, NULL, calib, out, err);
+}
+
+ml_status ml_program_plan_for(const ml_program_plan *src, const ml_target *t, ml_cost *calib,
+                              ml_program_plan **out, ml_error *err)
+{
+    if (src->s.calib_per_device) return prepare(t, &src->s, src->P, src->dir, NULL, NULL, calib, out, err);
+    return prepare(t, &src->s, src->P, src->dir, &src->fits[0], src->other ? &src->other[0] : NULL, calib, out, err);
+}
+
+const ml_fit *ml_program_plan_fit(const ml_program_plan *pl, size_t i) { return i < pl->n ? &pl->fits[i] : NULL; }
+
+const ml_fit *ml_program_plan_fit_other(const ml_program_plan *pl, size_t i)
+{
+    return pl->other && i < pl->n ? &pl->other[i] : NULL;
+}
+
+/* Program device i from reset along its staircase up to step `stop` (<= P). With st, every
+ * step is recorded; without, closed-loop schemes go straight to their target. */
+static void program_device(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
+                           ml_staircase *st, double *grid, double *sv, double *sw)
+{
+    const ml_fit *f = &pl->fits[i];
+    pg_reset1(t, i, pl->dir, c);
+    if (pl->grid) { grid = pl->grid; sv = pl->sv; sw = pl->sw; } /* shared, precomputed */
+    else ml_plan_grid(f, &pl->s, pl->P, grid);
+    if (st) { st->g_pred[i * st->npts] = f->g_start; pg_record(t, st, i, 0); }
+    pl->s.type->program(pl, t, i, stop, c, st, grid, sv, sw);
+}
+
+/* Run program_device over all devices in parallel; per-device costs summed in order. */
+static ml_status run_all(const ml_program_plan *pl, const ml_target *t, const int *stop, ml_staircase *st,
+                         ml_cost *total, ml_error *err)
+{
+    const size_t n = t->n, np = (size_t)pl->P + 1;
+    ml_cost *cs = calloc(n, sizeof(ml_cost));
+    if (!cs) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    int oom = 0;
+    #pragma omp parallel reduction(| : oom)
+    {
+        double *grid = malloc(np * sizeof *grid), *sv = malloc(np * sizeof *sv), *sw = malloc(np * sizeof *sw);
+        if (!grid || !sv || !sw) oom = 1;
+        #pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < n; i++)
+            if (grid && sv && sw) program_device(pl, t, i, stop ? stop[i] : pl->P, &cs[i], st, grid, sv, sw);
+        free(grid); free(sv); free(sw);
+    }
+    for (size_t i = 0; i < n; i++) ml_cost_add(total, &cs[i]);
+    free(cs);
+    return oom ? ml_error_set(err, ML_ENOMEM, "out of memory") : ML_OK;
+}
+
+static ml_status check_target(const ml_program_plan *pl, const ml_target *t, ml_error *err)
+{
+    if (t->n != pl->n)
+        return ml_error_set(err, ML_EINVAL, "plan for %zu devices run on a target of %zu", pl->n, t->n);
+    return ML_OK;
+}
+
+ml_status ml_program_plan_staircase(const ml_program_plan *pl, const ml_target *t, ml_staircase **out,
+                                    ml_error *err)
+{
+    ml_status rc = check_target(pl, t, err);
+    if (rc) return rc;
+    ml_staircase *st = calloc(1, sizeof *st);
+    if (!st) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    const size_t n = t->n, np = (size_t)pl->P + 1;
+    st->ndev = n; st->npts = np; st->direction = pl->dir;
+    st->v_fixed = pl->v_fixed;
+    double **arrs[] = {&st->g_true, &st->g_read, &st->g_mean, &st->g_pred, &st->v, &st->w, &st->pulses};
+    for (size_t k = 0; k < sizeof arrs / sizeof arrs[0] && !rc; k++)
+        if (!(*arrs[k] = calloc(n * np, sizeof(double)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory for the staircase");
+    /* the staircase keeps a copy of the calibration */
+    if (!rc && !(st->fits = malloc(n * sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+    if (!rc && pl->other && !(st->fits_other = malloc(n * sizeof(ml_fit))))
+        rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+    if (!rc) {
+        memcpy(st->fits, pl->fits, n * sizeof(ml_fit));
+        if (pl->other) memcpy(st->fits_other, pl->other, n * sizeof(ml_fit));
+        rc = run_all(pl, t, NULL, st, &st->cost, err);
+    }
+    if (rc) { ml_staircase_free(st); return rc; }
+    *out = st;
+    return ML_OK;
+}
+
+ml_status ml_program_plan_run(const ml_program_plan *pl, const ml_target *t, const int *level, ml_cost *cost,
+                              ml_error *err)
+{
+    ml_status rc = check_target(pl, t, err);
+    for (size_t i = 0; i < t->n && !rc; i++)
+        if (level[i] < 0 || level[i] > pl->P)
+            rc = ml_error_set(err, ML_EINVAL, "level %d of device %zu is outside 0..%d", level[i], i, pl->P);
+    if (!rc) rc = run_all(pl, t, level, NULL, cost, err);
+    return rc;
+}
+
+ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, int dir, ml_staircase **out,
+                               ml_error *err)
+{
+    ml_target t;
+    ml_target_population(&t, pop);
+    ml_program_plan *pl = NULL;
+    ml_cost calib = {0};
+    ml_status rc = ml_program_plan_new(&t, s, P, dir, &calib, &pl, err);
+    if (!rc) rc = ml_program_plan_staircase(pl, &t, out, err);
+    if (!rc) (*out)->calib_cost = calib;
+    ml_program_plan_free(pl);
+    return rc;
+}

@@ -1,0 +1,188 @@
+/* The levels study: program staircases on a simulated population, measure distinguishable
+ * states, nonlinearity, precision and cost; sweep a free amplitude when the scheme has one. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/study.h"
+
+void ml_levels_result_free(ml_levels_result *r)
+{
+    if (!r) return;
+    free(r->sweep);
+    free(r->g_mean); free(r->g_p05); free(r->g_p95); free(r->step); free(r->v_mean); free(r->pulses_mean);
+    free(r);
+}
+
+/* mean, 5th and 95th percentile over devices of g_mean at every step */
+static ml_status band(const ml_staircase *st, double *mean, double *p05, double *p95, ml_error *err)
+{
+    size_t nd = st->ndev, np = st->npts;
+    double *col = malloc(nd * sizeof *col);
+    if (!col) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    for (size_t k = 0; k < np; k++) {
+        double m = 0;
+        for (size_t i = 0; i < nd; i++) { col[i] = st->g_mean[i * np + k]; m += col[i]; }
+        mean[k] = m / nd;
+        ml_sort_doubles(col, nd);
+        p05[k] = col[(size_t)floor(0.05 * (nd - 1))];
+        p95[k] = col[(size_t)ceil(0.95 * (nd - 1))];
+    }
+    free(col);
+    return ML_OK;
+}
+
+typedef struct run_out {
+    ml_population *pop;
+    ml_staircase *st;
+    double sigma;
+    int states;
+} run_out;
+
+static ml_status run_one(const ml_levels_study_opts *r, const ml_scheme *s, run_out *o, ml_error *err)
+{
+    ml_status st = ml_population_new(r->dev, r->devices, r->seed, &o->pop, err);
+    if (st) return st;
+    st = ml_program_staircase(o->pop, s, r->P, r->dir, &o->st, err);
+    if (st) { ml_population_free(o->pop); o->pop = NULL; return st; }
+    if ((st = ml_measure_sigma_read(o->pop, 32, &o->sigma, err))) {
+        ml_staircase_free(o->st); ml_population_free(o->pop);
+        o->st = NULL; o->pop = NULL;
+        return st;
+    }
+    /* closed-loop schemes: counted afterwards by programming each level from reset */
+    o->states = ml_scheme_closed_loop(s) ? 0 : ml_states_open(o->st, r->k, o->sigma, r->frac);
+    return ML_OK;
+}
+
+static void run_free(run_out *o)
+{
+    ml_staircase_free(o->st);
+    ml_population_free(o->pop);
+    o->st = NULL;
+    o->pop = NULL;
+}
+
+/* Sweep the scheme's free amplitude; keep the one with the most states among those whose
+ * P-pulse staircase spans the requested coverage of the calibrated window. */
+static ml_status sweep(const ml_levels_study_opts *r, int nv, run_out *best, ml_levels_result *res, ml_error *err)
+{
+    const ml_scheme *s = &r->scheme;
+    double vhi = 0;
+    double *vs = malloc((size_t)nv * sizeof *vs);
+    if (!vs || !(res->sweep = calloc((size_t)nv, sizeof *res->sweep))) {
+        free(vs);
+        return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    }
+    ml_scheme_sweep(s, r->dev, r->dir, vs, nv, &vhi);
+    if (r->progress) r->progress(r->progress_ctx, "identical sweep", 0, nv);
+    for (int q = 0; q < nv; q++) {
+        ml_scheme t = *s;
+        t.v = vs[q];
+        run_out o = {0};
+        ml_status rc = run_one(r, &t, &o, err);
+        if (rc) { free(vs); run_free(best); return rc; }
+        size_t np = o.st->npts, nd = o.st->ndev;
+        double span = 0, win = 0;
+        for (size_t i = 0; i < nd; i++) {
+            span += o.st->g_mean[i * np + np - 1] - o.st->g_mean[i * np];
+            win += ml_fit_far(&o.st->fits[i]) - o.st->fits[i].g_start;
+        }
+        double cov = span / win;
+        res->sweep[q] = (ml_levels_sweep_point){t.v, cov, o.states};
+        res->nsweep = q + 1;
+        int ok = cov >= s->coverage - 0.005;
+        if (ok && (!best->st || o.states > best->states)) { run_free(best); *best = o; }
+        else run_free(&o);
+        if (r->progress) r->progress(r->progress_ctx, "identical sweep", q + 1, nv);
+    }
+    free(vs);
+    if (!best->st)
+        return ml_error_set(err, ML_EINVAL, "identical: no amplitude up to %g V spans %.0f%% of the window in %d pulses",
+                            vhi, 100 * s->coverage, r->P);
+    return ML_OK;
+}
+
+/* Every figure of the result from the chosen staircase. */
+static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels_result *res, ml_error *err)
+{
+    const ml_scheme *s = &r->scheme;
+    ml_staircase *st = best->st;
+    size_t nd = st->ndev, np = st->npts;
+    ml_cost vcost = {0};
+    double ppl = 0;
+    int states = best->states;
+    if (ml_scheme_closed_loop(s))
+        states = ml_states_verify(best->pop, s, st, r->k, best->sigma, r->frac, (int)np, &vcost, &ppl);
+    double **arrs[] = {&res->g_mean, &res->g_p05, &res->g_p95, &res->step, &res->v_mean, &res->pulses_mean};
+    for (size_t q = 0; q < sizeof arrs / sizeof arrs[0]; q++)
+        if (!(*arrs[q] = malloc(np * sizeof(double)))) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    res->npts = np;
+    ml_status rc = band(st, res->g_mean, res->g_p05, res->g_p95, err);
+    if (rc) return rc;
+    const double *mean = res->g_mean;
+    res->nonlin = ml_nonlinearity(mean, np);
+    res->step[0] = 0;
+    for (size_t k = 1; k < np; k++) res->step[k] = mean[k] - mean[k - 1];
+    for (size_t k = 0; k < np; k++) {
+        double v = 0, p = 0;
+        for (size_t i = 0; i < nd; i++) { v += st->v[i * np + k]; p += st->pulses[i * np + k]; }
+        res->v_mean[k] = v / nd;
+        res->pulses_mean[k] = p / nd;
+    }
+    double gmin = 0, gmax = 0;
+    for (size_t i = 0; i < nd; i++) {
+        double far = ml_fit_far(&st->fits[i]);
+        gmin += fmin(st->fits[i].g_start, far);
+        gmax += fmax(st->fits[i].g_start, far);
+    }
+    gmin /= nd; gmax /= nd;
+    ml_precision(st, &res->precision_rms, &res->precision_sigma, &res->precision_worst);
+    double nsteps = (double)nd * (np - 1);
+    /* programming cost per state: the staircase's pulses beyond the reset pulse */
+    double pulses = st->cost.pulses - (double)nd;
+    snprintf(res->device, sizeof res->device, "%s", r->dev->name);
+    res->scheme = ml_scheme_name(s->type);
+    res->dir = r->dir;
+    res->devices = nd;
+    res->pulses = (int)(np - 1);
+    res->seed = r->seed;
+    res->k = r->k;
+    res->states = states;
+    res->states_saturated = states >= (int)np;
+    res->staircase_states = ml_staircase_states(st, r->k, best->sigma);
+    res->g_min = gmin;
+    res->g_max = gmax;
+    res->hrs_lrs_ratio = gmax / gmin;
+    res->pulses_per_state = pulses / nsteps;
+    res->reads_per_state = st->cost.reads / nsteps;
+    res->energy_per_state_j = st->cost.energy_j / nsteps;
+    res->time_per_state_s = st->cost.time_s / nsteps;
+    res->sigma_read = best->sigma;
+    res->calibration_pulses_per_device = st->calib_cost.pulses / nd;
+    res->calibration_reads_per_device = st->calib_cost.reads / nd;
+    res->unconverged = (double)st->cost.failed;
+    res->v_fixed = ml_scheme_fixed_amplitude(s) ? st->v_fixed : NAN;
+    res->pulses_per_level_from_reset = res->reads_per_level_from_reset = NAN;
+    if (ml_scheme_closed_loop(s)) {
+        res->pulses_per_level_from_reset = ppl;
+        res->reads_per_level_from_reset = vcost.reads / ((double)states * nd);
+    }
+    return ML_OK;
+}
+
+ml_status ml_levels_study(const ml_levels_study_opts *r, ml_levels_result **out, ml_error *err)
+{
+    if (!r->dev || !r->scheme.type) return ml_error_set(err, ML_EINVAL, "levels: no device or scheme given");
+    if (r->devices < 1) return ml_error_set(err, ML_EINVAL, "levels: devices must be at least 1");
+    ml_levels_result *res = calloc(1, sizeof *res);
+    if (!res) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    run_out best = {0};
+    int nv = ml_scheme_sweep(&r->scheme, r->dev, r->dir, NULL, 0, NULL);
+    ml_status rc = nv > 0 ? sweep(r, nv, &best, res, err) : run_one(r, &r->scheme, &best, err);
+    if (!rc) rc = figures(r, &best, res, err);
+    run_free(&best);
+    if (rc) { ml_levels_result_free(res); return rc; }
+    *out = res;
+    return ML_OK;
+}

@@ -1,0 +1,215 @@
+/* Scheme types, program plans and the studies: lookup by name, a plan's shared calibration,
+ * the levels study against the staircase it reports, the transfer study's resumption. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/rng.h"
+#include "memlev/study.h"
+
+static void schemes_are_looked_up_by_name(void **state)
+{
+    (void)state;
+    const ml_scheme_type *const all[] = {ml_scheme_identical, ml_scheme_ramp, ml_scheme_verify, ml_scheme_feedforward};
+    const char *names[] = {"identical", "ramp", "verify", "feedforward"};
+    for (int k = 0; k < 4; k++) {
+        assert_ptr_equal(ml_scheme_lookup(names[k]), all[k]);
+        assert_string_equal(ml_scheme_name(all[k]), names[k]);
+    }
+    const ml_scheme_type *t = NULL;
+    ml_error e = {0};
+    assert_null(ml_scheme_lookup("staircase"));
+    assert_int_equal(ml_scheme_parse("staircase", &t, &e), ML_EINVAL);
+    assert_non_null(strstr(e.msg, "staircase"));
+    ml_scheme s;
+    ml_scheme_defaults(&s, ml_scheme_verify);
+    assert_true(ml_scheme_closed_loop(&s));
+    assert_false(ml_scheme_shares_schedule(&s));
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
+    s.calib_per_device = 0;
+    assert_true(ml_scheme_shares_schedule(&s));
+    s.verify_every = 4; /* reads: no longer one sequence for all */
+    assert_false(ml_scheme_shares_schedule(&s));
+}
+
+/* One model for the population: a plan for other devices reuses it and costs nothing;
+ * per-device calibration calibrates the new devices. */
+static void plan_for_shares_a_population_calibration(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    ml_population *a, *b;
+    assert_int_equal(ml_population_new(&d, 16, 1, &a, NULL), ML_OK);
+    assert_int_equal(ml_population_new_at(&d, 24, 1000, 1, &b, NULL), ML_OK);
+    ml_target ta, tb;
+    ml_target_population(&ta, a);
+    ml_target_population(&tb, b);
+    for (int per = 0; per < 2; per++) {
+        ml_scheme s;
+        ml_scheme_defaults(&s, ml_scheme_verify);
+        s.calib_per_device = per;
+        ml_program_plan *pa = NULL, *pb = NULL;
+        ml_cost ca = {0}, cb = {0};
+        assert_int_equal(ml_program_plan_new(&ta, &s, 16, 1, &ca, &pa, NULL), ML_OK);
+        assert_int_equal(ml_program_plan_for(pa, &tb, &cb, &pb, NULL), ML_OK);
+        assert_true(ca.pulses > 0);
+        if (per) assert_true(cb.pulses > 0);
+        else {
+            assert_true(cb.pulses == 0);
+            for (size_t i = 0; i < 24; i++) {
+                assert_memory_equal(ml_program_plan_fit(pb, i), ml_program_plan_fit(pa, 0), sizeof(ml_fit));
+                assert_memory_equal(ml_program_plan_fit_other(pb, i), ml_program_plan_fit_other(pa, 0), sizeof(ml_fit));
+            }
+        }
+        /* the plan runs on its own kind of target only */
+        int lev[24] = {0};
+        ml_cost c = {0};
+        assert_int_equal(ml_program_plan_run(pb, &ta, lev, &c, NULL), ML_EINVAL);
+        lev[3] = 17;
+        assert_int_equal(ml_program_plan_run(pb, &tb, lev, &c, NULL), ML_EINVAL);
+        lev[3] = 16;
+        assert_int_equal(ml_program_plan_run(pb, &tb, lev, &c, NULL), ML_OK);
+        assert_true(c.converged >= 1);
+        ml_program_plan_free(pa);
+        ml_program_plan_free(pb);
+    }
+    ml_population_free(a);
+    ml_population_free(b);
+}
+
+/* The study's figures are those of the staircase it programs (same population, same seed). */
+static void levels_study_reports_its_staircase(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    ml_levels_study_opts o = {0};
+    o.dev = &d;
+    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
+    o.P = 32; o.dir = 1; o.devices = 12; o.seed = 7; o.k = 3; o.frac = 0.9;
+    ml_levels_result *r = NULL;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    ml_population *p;
+    ml_staircase *st;
+    assert_int_equal(ml_population_new(&d, 12, 7, &p, NULL), ML_OK);
+    assert_int_equal(ml_program_staircase(p, &o.scheme, 32, 1, &st, NULL), ML_OK);
+    assert_int_equal(r->npts, 33);
+    assert_int_equal(r->pulses, 32);
+    for (size_t k = 0; k < 33; k++) {
+        double m = 0;
+        for (size_t i = 0; i < 12; i++) m += st->g_mean[i * 33 + k];
+        assert_true(fabs(r->g_mean[k] - m / 12) <= 1e-12 * fabs(m));
+        assert_true(r->g_p05[k] <= r->g_mean[k] && r->g_mean[k] <= r->g_p95[k]);
+    }
+    assert_true(isnan(r->v_fixed));
+    assert_true(isnan(r->pulses_per_level_from_reset));
+    assert_int_equal(r->nsweep, 0);
+    assert_true(r->states >= 2 && r->states <= 33);
+    assert_true(r->calibration_pulses_per_device == st->calib_cost.pulses / 12);
+    ml_staircase_free(st);
+    ml_population_free(p);
+    ml_levels_result_free(r);
+    /* identical without an amplitude sweeps one and reports it */
+    ml_scheme_defaults(&o.scheme, ml_scheme_identical);
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    assert_true(r->nsweep >= 2);
+    assert_false(isnan(r->v_fixed));
+    ml_levels_result_free(r);
+}
+
+typedef struct stopper { int stop_after, seen; } stopper;
+
+static ml_status stop_at(void *ctx, const ml_transfer_result *r, int point)
+{
+    stopper *s = ctx;
+    (void)r;
+    if (point >= 0) s->seen++;
+    return point >= 0 && point == s->stop_after ? ML_EIO : ML_OK;
+}
+
+/* A study stopped after its first point and resumed from it gives the results of one run
+ * straight through. */
+static void transfer_study_resumes_to_the_same_results(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    ml_net *net = NULL;
+    ml_dataset *ds = NULL;
+    assert_int_equal(ml_arch_build("mlp", 1, 8, 10, 16, 3, &net, NULL), ML_OK);
+    assert_int_equal(ml_dataset_new(40, 1, 8, 8, &ds, NULL), ML_OK);
+    for (size_t i = 0; i < 40 * 64; i++) ds->images[i] = (float)ml_uniform(9, i, 0, 1);
+    for (size_t i = 0; i < 40; i++) ds->labels[i] = (uint8_t)(i % 10);
+    static const int lv[] = {4, 16};
+    ml_transfer_study_opts o = {0};
+    o.dev = &d;
+    o.schemes[0] = ml_scheme_feedforward;
+    o.schemes[1] = ml_scheme_identical;
+    o.nschemes = 2;
+    o.levels = lv;
+    o.nlevels = 2;
+    o.trials = 2;
+    o.mode = ML_TRANSFER_STATISTICAL;
+    o.seed = 5;
+    o.sample_devices = 64;
+    o.batch = 20;
+    o.calib_per_device = 0;
+    o.baseline_accuracy = -1;
+    ml_transfer_result *full = NULL, *rest = NULL;
+    assert_int_equal(ml_transfer_study(net, ds, &o, &full, NULL), ML_OK);
+    assert_int_equal(full->npoints, 4);
+    for (size_t q = 0; q < 4; q++) {
+        const ml_transfer_point *p = &full->points[q];
+        assert_int_equal(p->trials, 2);
+        assert_true(p->ci95 >= 0 && p->accuracy_mean >= 0 && p->accuracy_mean <= 1);
+        assert_true(p->devices > 0);
+    }
+    assert_string_equal(full->points[0].scheme, "feedforward");
+    assert_int_equal(full->points[3].levels, 16);
+    stopper s = {1, 0};
+    o.on_point = stop_at;
+    o.ctx = &s;
+    assert_int_equal(ml_transfer_study(net, ds, &o, &rest, NULL), ML_EIO);
+    assert_int_equal(s.seen, 2);
+    /* resume: the first two points as finished, the baseline as measured */
+    o.on_point = NULL;
+    o.done = full->points;
+    o.ndone = 2;
+    o.baseline_accuracy = full->baseline_accuracy;
+    assert_int_equal(ml_transfer_study(net, ds, &o, &rest, NULL), ML_OK);
+    assert_int_equal(rest->npoints, 4);
+    for (size_t q = 0; q < 4; q++) {
+        const ml_transfer_point *a = &full->points[q], *b = &rest->points[q];
+        assert_string_equal(a->scheme, b->scheme);
+        assert_int_equal(a->levels, b->levels);
+        assert_int_equal(a->trials, b->trials);
+        assert_int_equal(a->distinguishable, b->distinguishable);
+        const double x[] = {a->accuracy_mean, a->accuracy_std, a->ci95, a->quantized_accuracy, a->states,
+                            a->pulses_per_device, a->calibration_pulses_per_device, a->devices, a->program_seconds,
+                            a->energy_j};
+        const double y[] = {b->accuracy_mean, b->accuracy_std, b->ci95, b->quantized_accuracy, b->states,
+                            b->pulses_per_device, b->calibration_pulses_per_device, b->devices, b->program_seconds,
+                            b->energy_j};
+        assert_memory_equal(x, y, sizeof x); /* bit for bit */
+    }
+    ml_transfer_result_free(full);
+    ml_transfer_result_free(rest);
+    ml_net_free(net);
+    ml_dataset_free(ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(schemes_are_looked_up_by_name),
+        cmocka_unit_test(plan_for_shares_a_population_calibration),
+        cmocka_unit_test(levels_study_reports_its_staircase),
+        cmocka_unit_test(transfer_study_resumes_to_the_same_results),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
