@@ -9,7 +9,7 @@
  * element and every GEMM is computed by one thread (BLAS is single-threaded here), so
  * results do not depend on the thread count. Training uses it for the forward pass and for
  * the input gradient, which is the same kind of convolution of dy with the filters flipped
- * and their channel axes swapped; the weight gradient stays on im2col (conv.c). */
+ * and their channel axes swapped; the weight gradient stays on im2col (conv_im2col.c). */
 #include <omp.h>
 #include <string.h>
 #include "nn/internal.h"

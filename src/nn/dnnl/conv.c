@@ -15,7 +15,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nn/dnnl_priv.h"
+#include "nn/dnnl/priv.h"
 
 int ml_dnnl_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
                          const float *bias, int batch, float *y)

@@ -3,7 +3,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nn/dnnl_priv.h"
+#include "nn/dnnl/priv.h"
 
 void ml_dnnl_free(struct ml_dnnl *d)
 {
