@@ -4,7 +4,7 @@
 #define ML_NN_DNNL_PRIV_H
 
 #include <dnnl.h>
-#include "nn/internal.h"
+#include "nn/backend.h"
 
 #define SLOTS 8 /* plans remembered per layer: a batch size gives at most two chunk sizes,
                  * training and inference (and a last, smaller batch) each their own */
