@@ -52,6 +52,7 @@ expect "levels" "$ML" transfer --model x.onnx --levels 4,abc
 expect "scheme" "$ML" transfer --model x.onnx --scheme bogus
 expect "trials" "$ML" transfer --model x.onnx --trials 0
 expect "mode" "$ML" transfer --model x.onnx --mode magic
+expect "MEMLEV_CONV" env MEMLEV_CONV=fast "$ML" bench infer --arch lenet5 --batch 1 --iters 1
 expect "model" "$ML" transfer --levels 4
 expect "relax-time" "$ML" transfer --model x.onnx --relax-time 1
 expect "levels" "$ML" export-conductances --model x.onnx --levels 1 --out "$T/o.safetensors"

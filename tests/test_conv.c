@@ -1,5 +1,6 @@
-/* Convolution kernels: Winograd forward and input gradient against direct convolutions in
- * double, ml_sgemm in both back ends, and outputs handed between oneDNN convolutions. */
+/* Convolution kernels: every back-end table against im2col, the engine chosen per layer,
+ * Winograd forward and input gradient against direct convolutions in double, ml_sgemm in
+ * both back ends, and outputs handed between oneDNN convolutions. */
 #include <math.h>
 #include <omp.h>
 #include <setjmp.h>
@@ -12,7 +13,7 @@
 #include <cmocka.h>
 #include "memlev/nn.h"
 #include "memlev/rng.h"
-#include "nn/internal.h"
+#include "nn/backend.h"
 #include "nn_fill.h"
 
 /* From the second batch on, a convolution read only by the next one leaves its output in
@@ -36,9 +37,8 @@ static void carried_outputs_change_nothing(void **state)
     assert_int_equal(ml_net_forward(net, x, 33, l3, &err), ML_OK);
     assert_int_equal(ml_net_forward(net, x, B, l3, &err), ML_OK);
     assert_memory_equal(l1, l3, sizeof l1);
-    ml_dnnl_conv_enable(0);
+    assert_int_equal(ml_net_set_conv(net, ML_CONV_BUILTIN, &err), ML_OK);
     assert_int_equal(ml_net_forward(net, x, B, l4, &err), ML_OK);
-    ml_dnnl_conv_enable(1);
     double worst = 0;
     for (int i = 0; i < B * 10; i++)
         worst = fmax(worst, fabs((double)l1[i] - l4[i]));
@@ -172,9 +172,159 @@ static void sgemm_is_row_major_in_both_back_ends(void **state)
         }
 }
 
+/* largest |a - b| relative to the largest |b| */
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0.0, m = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        m = fmax(m, fabs((double)b[i]));
+    }
+    return d / m;
+}
+
+/* A net of one convolution (bias included) on c x hw x hw images, weights from seed. */
+static ml_net *conv_net(int c, int m, int hw, int k, int stride, int pad, int group, uint64_t seed)
+{
+    ml_net *net = ml_net_new();
+    const int64_t dx[4] = {1, c, hw, hw}, dw[4] = {m, c / group, k, k}, db[1] = {m};
+    const size_t nw = (size_t)m * (c / group) * k * k;
+    float *w = malloc(nw * sizeof *w), b[64];
+    fill_normal(w, nw, seed, 0.3);
+    fill_normal(b, (size_t)m, seed + 1, 0.2);
+    ml_attrs a;
+    ml_attrs_default(&a);
+    a.strides[0] = a.strides[1] = stride;
+    a.pads[0] = a.pads[1] = a.pads[2] = a.pads[3] = pad;
+    a.group = group;
+    const int in[3] = {ml_net_add_tensor(net, "x", 4, dx, NULL, ML_TENSOR_INPUT, NULL),
+                       ml_net_add_tensor(net, "w", 4, dw, w, ML_TENSOR_PARAM | ML_TENSOR_WEIGHT, NULL),
+                       ml_net_add_tensor(net, "b", 1, db, b, ML_TENSOR_PARAM, NULL)};
+    const int y = ml_net_add_tensor(net, "y", 0, NULL, NULL, 0, NULL);
+    assert_true(ml_net_add_node(net, ML_OP_CONV, "conv", in, 3, y, &a, NULL) >= 0);
+    ml_net_set_io(net, in[0], y);
+    free(w);
+    ml_error err = {0};
+    if (ml_net_finalize(net, &err))
+        fail_msg("%s", err.msg);
+    return net;
+}
+
+/* Every table, on every geometry it supports, computes what the im2col table does: the
+ * inference convolution with a folded BN and ReLU, the training forward, and the input,
+ * weight and bias gradients (oneDNN and Winograd round differently: 1e-4 of the range). */
+static void every_engine_matches_im2col(void **state)
+{
+    static const struct { int c, m, hw, k, stride, pad, group; } geo[] = {
+        {16, 24, 11, 3, 1, 1, 1}, /* Winograd's shape, partial edge tiles */
+        {8, 16, 10, 3, 2, 1, 1},  /* strided */
+        {12, 8, 7, 1, 1, 0, 1},   /* pointwise */
+        {3, 8, 12, 5, 1, 2, 1},   /* 5x5, few channels */
+        {16, 16, 8, 3, 1, 1, 4},  /* grouped: im2col only */
+    };
+    enum { B = 10 };
+    int runs = 0;
+    for (size_t q = 0; q < sizeof geo / sizeof geo[0]; q++) {
+        ml_net *net = conv_net(geo[q].c, geo[q].m, geo[q].hw, geo[q].k, geo[q].stride, geo[q].pad,
+                               geo[q].group, 40 + q);
+        ml_error err = {0};
+        assert_int_equal(ml_ws_reserve(net, B, 1, &err), ML_OK);
+        const ml_geom *g = &net->priv->plan[0].g;
+        const size_t nx = (size_t)B * g->c * g->h * g->w, ny = (size_t)B * g->m * g->oh * g->ow;
+        const size_t nw = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
+        float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy), sc[64], sh[64];
+        fill_normal(x, nx, 60 + q, 1.0);
+        fill_normal(dy, ny, 70 + q, 1.0);
+        fill_normal(sc, (size_t)g->m, 80 + q, 0.5);
+        fill_normal(sh, (size_t)g->m, 90 + q, 0.5);
+        float *out[2][6]; /* [reference, engine][infer, forward, dx, dw, db, -] */
+        for (int r = 0; r < 2; r++) {
+            out[r][0] = malloc(ny * sizeof(float));
+            out[r][1] = malloc(ny * sizeof(float));
+            out[r][2] = malloc(nx * sizeof(float));
+            out[r][3] = malloc(nw * sizeof(float));
+            out[r][4] = malloc((size_t)g->m * sizeof(float));
+        }
+        for (const ml_conv_backend *const *b = ml_conv_backends; *b; b++) {
+            const ml_conv_backend *be[2] = {&ml_conv_im2col, *b};
+            if (!(*b)->supports(g) || *b == &ml_conv_im2col)
+                continue;
+            for (int r = 0; r < 2; r++) {
+                ml_conv_args a = {.node = 0, .g = g, .x = x, .w = net->tensors[1].data,
+                                  .bias = net->tensors[2].data, .scale = sc, .shift = sh, .relu = 1, .batch = B};
+                if (be[r]->begin_pass)
+                    be[r]->begin_pass(net);
+                be[r]->infer(net, &a, out[r][0]);
+                a.scale = a.shift = NULL;
+                a.relu = 0;
+                be[r]->forward(net, &a, out[r][1]);
+                for (size_t i = 0; i < nx; i++)
+                    out[r][2][i] = 0.25f; /* the backward adds to dx */
+                assert_int_equal(be[r]->backward(net, &a, dy, out[r][2], out[r][3], out[r][4], &err), ML_OK);
+            }
+            const double d[5] = {rel_diff(out[1][0], out[0][0], ny), rel_diff(out[1][1], out[0][1], ny),
+                                 rel_diff(out[1][2], out[0][2], nx), rel_diff(out[1][3], out[0][3], nw),
+                                 rel_diff(out[1][4], out[0][4], (size_t)g->m)};
+            print_message("%-8s c%d m%d %dx%d k%d s%d g%d: infer %.1e forward %.1e dx %.1e dw %.1e db %.1e\n",
+                          (*b)->name, g->c, g->m, g->h, g->w, g->kh, g->sh, g->group, d[0], d[1], d[2], d[3], d[4]);
+            for (int k = 0; k < 5; k++)
+                assert_true(d[k] < 1e-4);
+            runs++;
+        }
+        for (int r = 0; r < 2; r++)
+            for (int k = 0; k < 5; k++)
+                free(out[r][k]);
+        free(x);
+        free(dy);
+        ml_net_free(net);
+    }
+    assert_int_equal(runs, 5); /* oneDNN on the four ungrouped shapes, Winograd on the first */
+}
+
+/* The engine is chosen once per layer at finalize from the net's choice: oneDNN for every
+ * ungrouped convolution by default; with ML_CONV_BUILTIN, Winograd for 3x3 stride-1 layers
+ * and im2col for the rest. Clones and re-finalized nets keep the choice. */
+static void engine_is_chosen_per_layer_from_the_net_option(void **state)
+{
+    ml_net *net = NULL, *mlp = NULL;
+    ml_error err = {0};
+    assert_int_equal(ml_arch_build("resnet20", 1, 12, 10, 16, 4, &net, &err), ML_OK);
+    assert_int_equal(net->conv, ML_CONV_AUTO);
+    assert_memory_equal(ml_net_conv_engine(net), "oneDNN", 6);
+    int nconv = 0, nwino = 0;
+    for (int i = 0; i < net->nnodes; i++)
+        if (net->nodes[i].op == ML_OP_CONV) {
+            assert_ptr_equal(net->priv->plan[i].conv, &ml_conv_onednn);
+            nconv++;
+        }
+    assert_int_equal(ml_net_set_conv(net, ML_CONV_BUILTIN, &err), ML_OK);
+    assert_string_equal(ml_net_conv_engine(net), "builtin");
+    ml_net *c = ml_net_clone(net);
+    assert_non_null(c);
+    assert_int_equal(ml_net_finalize(c, &err), ML_OK);
+    for (int i = 0; i < net->nnodes; i++)
+        if (net->nodes[i].op == ML_OP_CONV) {
+            const ml_geom *g = &net->priv->plan[i].g;
+            const ml_conv_backend *want = ml_conv_wino_ok(g) ? &ml_conv_winograd : &ml_conv_im2col;
+            assert_ptr_equal(net->priv->plan[i].conv, want);
+            assert_ptr_equal(c->priv->plan[i].conv, want);
+            nwino += want == &ml_conv_winograd;
+        }
+    assert_true(nconv >= 19 && nwino > 0 && nwino < nconv);
+    assert_int_equal(ml_net_set_conv(net, (ml_conv_choice)7, &err), ML_EINVAL);
+    assert_string_equal(ml_net_conv_engine(net), "builtin");
+    assert_int_equal(ml_arch_build("mlp", 1, 8, 2, 16, 4, &mlp, &err), ML_OK);
+    assert_string_equal(ml_net_conv_engine(mlp), "none");
+    ml_net_free(mlp);
+    ml_net_free(c);
+    ml_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_engine_matches_im2col),
+        cmocka_unit_test(engine_is_chosen_per_layer_from_the_net_option),
         cmocka_unit_test(carried_outputs_change_nothing),
         cmocka_unit_test(winograd_conv_matches_direct_convolution),
         cmocka_unit_test(winograd_input_gradient_matches_direct),

@@ -173,15 +173,24 @@ static void gradients_of_every_op_match_finite_differences(void **state);
 static void resnet20_gradient_matches_directional_difference(void **state);
 static void gradients_match_without_onednn_convolutions(void **state)
 {
-    ml_dnnl_conv_enable(0);
+    static const ml_conv_choice builtin = ML_CONV_BUILTIN;
+    *state = (void *)&builtin;
     gradients_of_every_op_match_finite_differences(state);
     resnet20_gradient_matches_directional_difference(state);
-    ml_dnnl_conv_enable(1);
+    *state = NULL;
+}
+
+/* the convolution engines a test's state asks for (none: the default) */
+static void use_engine(ml_net *net, void **state)
+{
+    if (*state)
+        assert_int_equal(ml_net_set_conv(net, *(const ml_conv_choice *)*state, NULL), ML_OK);
 }
 
 static void gradients_of_every_op_match_finite_differences(void **state)
 {
     ml_net *net = mixed_net();
+    use_engine(net, state);
     double rel;
     int checked, bad = grad_check(net, 4, 12, 1e-3f, &checked, &rel);
     assert_true(checked > 60);
@@ -213,6 +222,7 @@ static void resnet20_gradient_matches_directional_difference(void **state)
     ml_net *net = NULL;
     ml_error err = {0};
     assert_int_equal(ml_arch_build("resnet20", 1, 8, 3, 4, 5, &net, &err), ML_OK);
+    use_engine(net, state);
     enum { B = 8 };
     float x[B * 64];
     uint8_t lab[B];

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "memlev/api.h"
 #include "memlev/error.h"
 #include "memlev/data.h"
 
@@ -86,6 +87,15 @@ typedef struct ml_node {
 
 struct ml_net_priv;             /* engine workspace and fusion plan (private) */
 
+/* Which engines may run a net's convolutions (ml_net_set_conv). Each layer's engine is
+ * chosen once, when the net is finalized. */
+typedef enum ml_conv_choice {
+    ML_CONV_AUTO = 0,   /* oneDNN for every ungrouped convolution, memlev's own kernels for
+                         * the rest (the default) */
+    ML_CONV_BUILTIN = 1 /* memlev's own kernels only: Winograd F(4x4,3x3) for 3x3, stride-1,
+                         * pad-1 layers, im2col + sgemm for the others */
+} ml_conv_choice;
+
 typedef struct ml_net {
     ml_tensor *tensors;
     int ntensors, cap_tensors;
@@ -97,6 +107,7 @@ typedef struct ml_net {
     int classes;                /* set by finalize: size of the output's last dim */
     int finalized;
     char *name;                 /* owned, may be NULL (ONNX graph name) */
+    ml_conv_choice conv;        /* read-only: set by ml_net_set_conv; kept by clone and finalize */
     struct ml_net_priv *priv;
 } ml_net;
 
@@ -150,9 +161,15 @@ size_t ml_net_num_params(const ml_net *net);
 
 /* Multiply-accumulates of one forward pass of one image (Conv, Gemm, MatMul). */
 double ml_net_macs(const ml_net *net);
-/* The convolution engine in use, e.g. "oneDNN avx512_core" (oneDNN's kernels for that
- * instruction set) or "builtin" (im2col and Winograd on sgemm; MEMLEV_CONV=builtin). */
-const char *ml_nn_conv_engine(void);
+/* Choose the engines of the net's convolutions (ML_CONV_AUTO when never called): remembered
+ * in net->conv, applied to each layer now if the net is finalized, else by ml_net_finalize.
+ * Results of the two choices agree to rounding, not bit for bit. ML_EINVAL for a value that
+ * is not an ml_conv_choice. Not while another call uses the net. */
+ML_API ml_status ml_net_set_conv(ml_net *net, ml_conv_choice choice, ml_error *err);
+/* The convolution engine of a finalized net in words: "oneDNN avx512_core" when oneDNN runs
+ * any of its layers (on that instruction set), "builtin" when memlev's own kernels run them
+ * all (im2col and Winograd on sgemm), "none" when it has no convolution. Static string. */
+ML_API const char *ml_net_conv_engine(const ml_net *net);
 
 /* Top-1 accuracy on the first limit images of ds (0 = all) with batch size batch.
  * images_per_s (may be NULL) gets the inference throughput. Shows a progress bar unless

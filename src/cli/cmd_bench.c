@@ -36,6 +36,10 @@ int ml_cmd_bench(int argc, char **argv)
     ml_net *net = NULL;
     if (model ? ml_onnx_load(model, &net, &err) : ml_arch_build(arch, (int)ch, (int)hw, 10, (int)width, 1, &net, &err))
         return cli_fail_err("bench", &err);
+    if (cli_net_conv("bench", net)) {
+        ml_net_free(net);
+        return 2;
+    }
     const int64_t *is = net->input_shape;
     size_t per = (size_t)(is[1] * is[2] * is[3]);
     float *x = malloc((size_t)batch * per * sizeof *x), *y = malloc((size_t)batch * net->classes * sizeof *y);
@@ -49,14 +53,14 @@ int ml_cmd_bench(int argc, char **argv)
     double dt = ml_now() - t0, ips = (double)batch * iters / dt, gf = 2 * ml_net_macs(net) * ips / 1e9;
     if (!rc) {
         printf("%s: batch %ld, %.1f images/s, %.1f GFLOP/s (convolutions: %s; BLAS: OpenBLAS %s)\n",
-               model ? model : arch, batch, ips, gf, ml_nn_conv_engine(), ml_cli_blas_core());
+               model ? model : arch, batch, ips, gf, ml_net_conv_engine(net), ml_cli_blas_core());
         if (json) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddNumberToObject(j, "images_per_s", ips);
             cJSON_AddNumberToObject(j, "gflops", gf);
             cJSON_AddNumberToObject(j, "batch", (double)batch);
             cJSON_AddStringToObject(j, "blas_core", ml_cli_blas_core());
-            cJSON_AddStringToObject(j, "conv_engine", ml_nn_conv_engine());
+            cJSON_AddStringToObject(j, "conv_engine", ml_net_conv_engine(net));
             rc = cli_write_json("bench", json, j);
             cJSON_Delete(j);
         }

@@ -27,7 +27,13 @@ int ml_cmd_eval(int argc, char **argv)
     ml_net *net = NULL;
     ml_dataset *ds = NULL;
     double acc, ips;
-    if (ml_onnx_load(model, &net, &err) || ml_dataset_load(data, 0, &ds, &err) ||
+    if (ml_onnx_load(model, &net, &err))
+        return cli_fail_err("eval", &err);
+    if (cli_net_conv("eval", net)) {
+        ml_net_free(net);
+        return 2;
+    }
+    if (ml_dataset_load(data, 0, &ds, &err) ||
         ml_net_evaluate(net, ds, (size_t)limit, (int)batch, &acc, &ips, &err)) {
         ml_net_free(net); ml_dataset_free(ds);
         return cli_fail_err("eval", &err);

@@ -59,6 +59,10 @@ int ml_cmd_train(int argc, char **argv)
         ml_dataset_free(tr); ml_dataset_free(te);
         return cli_fail_err("train", &err);
     }
+    if (cli_net_conv("train", net)) {
+        ml_net_free(net); ml_dataset_free(tr); ml_dataset_free(te);
+        return 2;
+    }
     if (tr->h != tr->w) { ml_net_free(net); ml_dataset_free(tr); ml_dataset_free(te); return cli_fail("train", "%s: images must be square", data); }
     printf("training %s (%zu parameters) on %s: %zu images, %ld epochs\n", arch, ml_net_num_params(net), data,
            limit && (size_t)limit < tr->n ? (size_t)limit : tr->n, epochs);

@@ -24,6 +24,23 @@ void cli_set_threads(long t)
     if (t > 0) omp_set_num_threads((int)t);
 }
 
+int cli_net_conv(const char *cmd, ml_net *net)
+{
+    static const char *env;
+    static int read;
+    if (!read) {
+        env = getenv("MEMLEV_CONV");
+        read = 1;
+    }
+    ml_conv_choice c = ML_CONV_AUTO;
+    if (env && !strcmp(env, "builtin"))
+        c = ML_CONV_BUILTIN;
+    else if (env && *env && strcmp(env, "auto"))
+        return cli_fail(cmd, "MEMLEV_CONV: '%s' is neither auto nor builtin", env);
+    ml_error err = {0};
+    return ml_net_set_conv(net, c, &err) ? cli_fail_err(cmd, &err) : 0;
+}
+
 int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_name, ml_device *dev, ml_scheme *s,
                       int *dir)
 {

@@ -3,6 +3,7 @@
 #define ML_CLI_COMMON_H
 #include <cjson/cJSON.h>
 #include "cli/cli.h"
+#include "memlev/nn.h"
 #include "memlev/program.h"
 #include "memlev/util.h"
 
@@ -30,6 +31,10 @@ void cli_progress(void *ctx, const char *label, double done, double total);
 void cli_progress_end(cli_bar *b);
 /* Apply --threads (0 = leave OpenMP's default). */
 void cli_set_threads(long t);
+/* Give a net just loaded or built the convolution engines MEMLEV_CONV asks for (read from
+ * the environment once: "builtin" = memlev's own kernels, unset, empty or "auto" = oneDNN
+ * where it applies); 0, or 2 after printing the error. */
+int cli_net_conv(const char *cmd, ml_net *net);
 
 #define PROG_OPT_ENTRIES(o)                                                                                   \
     {"device", OPT_STR, &(o).device, "device preset (tio2x, agsi, taox-hfox, pcmo, alox-hfo2, serb-virtualarc) or JSON file [tio2x]", 0}, \

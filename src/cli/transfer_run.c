@@ -169,6 +169,7 @@ int transfer_run(const char *cmd, const transfer_req *r)
     ml_net *net = NULL;
     ml_dataset *ds = NULL;
     if (ml_onnx_load(r->model_path, &net, &err)) return cli_fail_err(cmd, &err);
+    if (cli_net_conv(cmd, net)) { ml_net_free(net); return 2; }
     if (ml_dataset_load(r->data, 0, &ds, &err)) { ml_net_free(net); return cli_fail_err(cmd, &err); }
     int rc = 0;
     cJSON *old = NULL, *cfg = config_json(r);

@@ -15,9 +15,13 @@ typedef struct ml_geom {
     int group;
 } ml_geom;
 
+/* A convolution back end: a table of functions (nn/backend.h). */
+typedef struct ml_conv_backend ml_conv_backend;
+
 /* Per-node plan made at finalize. */
 typedef struct ml_plan {
     ml_geom g;          /* Conv / pools */
+    const ml_conv_backend *conv; /* Conv: the engine chosen for this layer (ml_conv_choose) */
     int fuse_bn;        /* Conv: node index of the BN consuming it (inference), else -1 */
     int fuse_relu;      /* Conv/BN/Add: node index of the Relu consuming it, else -1 */
     int skip;           /* inference: node computed inside another node's fused kernel */
@@ -45,7 +49,7 @@ struct ml_net_priv {
     size_t fold_cap;
     float *wino;            /* inference: Winograd transforms of the widest eligible conv */
     size_t wino_cap;
-    struct ml_dnnl *dnnl;   /* oneDNN convolution state and plans (dnnl_state.c), lazily made */
+    struct ml_dnnl *dnnl;   /* oneDNN convolution state and plans (dnnl/state.c), lazily made */
 };
 
 /* Fixed number of partial sums for weight gradients: results are independent of the
@@ -68,22 +72,21 @@ static inline size_t ml_tensor_numel(const ml_tensor *t)
 
 static inline int ml_is_activation(const ml_tensor *t) { return t->data == NULL; }
 
-/* graph.c */
+/* graph/graph.c */
 void ml_net_priv_free(struct ml_net_priv *p);
 int ml_tensor_trainable(const ml_tensor *t);
 
-/* workspace (forward.c): make buffers hold batch items; ML_ENOMEM on failure. */
+/* workspace (graph/forward.c): make buffers hold batch items; ML_ENOMEM on failure. */
 ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err);
 float *ml_ws_scratch(ml_net *net, int thread);
 /* Pointer to a tensor's values for the current batch (param data, input or activation). */
 float *ml_val(ml_net *net, int t, const float *x);
-/* forward.c: the forward kernels shared by inference and training; 0 if nd has none */
+/* graph/forward.c: the forward kernels shared by inference and training; 0 if nd has none */
 int ml_forward_common(ml_net *net, const ml_node *nd, const float *x, const float *a, int batch, int relu,
                       float *y);
 
-/* conv.c */
-/* Winograd F(4x4,3x3) inference convolution (conv_wino.c) for 3x3/stride 1/pad 1 layers;
- * ws holds ml_conv_wino_floats(g, batch, omp_get_max_threads()) floats. */
+/* kernels/conv_wino.c: Winograd F(4x4,3x3) inference convolution for 3x3/stride 1/pad 1
+ * layers; ws holds ml_conv_wino_floats(g, batch, omp_get_max_threads()) floats. */
 int ml_conv_wino_ok(const ml_geom *g);
 size_t ml_conv_wino_floats(const ml_geom *g, int batch, int threads);
 void ml_conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
@@ -94,13 +97,13 @@ void ml_conv_wino_forward(const ml_geom *g, const float *x, const float *w, cons
 size_t ml_conv_wino_bwd_floats(const ml_geom *g, int batch, int threads);
 void ml_conv_wino_backward_data(const ml_geom *g, const float *dy, const float *w, int batch,
                                 float *ws, float *dx);
-/* gemm.c: row-major C = alpha op(A) op(B) + beta C, to be called from inside an OpenMP
+/* kernels/gemm.c: row-major C = alpha op(A) op(B) + beta C, to be called from inside an OpenMP
  * loop (runs on the calling thread); ta/tb non-zero for transposed operands. */
 void ml_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
-/* Columns of one im2col block: the images of a convolution are processed in groups of
- * ml_conv_group_images(g, batch) so the GEMMs are wide; the grouping depends on the geometry
- * and batch size only. */
+/* kernels/conv_im2col.c. Columns of one im2col block: the images of a convolution are
+ * processed in groups of ml_conv_group_images(g, batch) so the GEMMs are wide; the
+ * grouping depends on the geometry and batch size only. */
 #define ML_CONV_COLS 4096
 int ml_conv_group_images(const ml_geom *g, int batch);
 /* floats of one per-thread conv scratch buffer (im2col block + one output block) */
@@ -112,37 +115,18 @@ void ml_col2im_add(const ml_geom *g, const float *col, size_t ld, int grp, float
 void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float *w,
                      const float *bias, const float *scale, const float *shift, int relu,
                      int batch, float *y);
-/* dx += dconv/dx, dw = dconv/dw (written), db = sum dy (written, may be NULL). */
-ml_status ml_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                           const float *dy, int batch, float *dx, float *dw, float *db,
-                           ml_error *err);
+/* dw = sum over the nch chunk partials at part (each m x K; transposed K x m when tr) */
+void ml_conv_reduce_parts(const ml_geom *g, const float *part, int nch, int tr, float *dw);
+/* db[m] = sum of dy over images and positions of output channel m */
+void ml_conv_bias_grad(const ml_geom *g, const float *dy, int batch, float *db);
 
-/* conv_dnnl.c: training convolutions on oneDNN, per chunk of images (see there). Both return
- * 0 when done, non-zero when oneDNN cannot run the layer (the caller falls back to im2col;
- * outputs may be partly written). The backward adds the input gradient to dx and writes the
- * weight gradient of chunk ch to dw_parts + ch * (weight size). */
-int ml_dnnl_conv_ok(const ml_geom *g);
-/* tests: 0 sends every training convolution down the im2col/Winograd path (process-wide) */
-void ml_dnnl_conv_enable(int on);
-int ml_dnnl_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                         const float *bias, int batch, float *y);
-int ml_dnnl_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                          const float *dy, int batch, int bias, float *dx, float *dw_parts);
-/* inference: y = relu((conv(x, w) + bias) * scale + shift) as ml_conv_forward, with the
- * scale folded into the weights and Winograd where oneDNN has it. When node `next` is the
- * next one to run and the only reader of y, a convolution run by ml_dnnl_conv_infer with
- * flags next_flags (ml_dnnl_infer_flags), y may be left unwritten and passed to it in
- * oneDNN's layout (next < 0: y is always written); ml_dnnl_carry_reset forgets such a
- * pending y (at the start of a forward pass). */
-int ml_dnnl_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                       const float *bias, const float *scale, const float *shift, int relu, int batch,
-                       float *y, int next, int next_flags);
-int ml_dnnl_infer_flags(int bias, int relu);
-void ml_dnnl_carry_reset(ml_net *net);
-long ml_dnnl_carried(const ml_net *net); /* tests: outputs passed on so far */
+/* dnnl/: the oneDNN state of a net (freed with the net); tests: outputs passed on in
+ * oneDNN's layout so far; the instruction set oneDNN runs on ("oneDNN avx512_core") */
 void ml_dnnl_free(struct ml_dnnl *d);
+long ml_dnnl_carried(const ml_net *net);
+const char *ml_dnnl_isa_label(void);
 
-/* bn.c */
+/* kernels/bn.c */
 void ml_bn_fold(const float *scale, const float *bias, const float *mean, const float *var,
                 float eps, int c, float *s, float *sh);
 void ml_bn_infer(const float *x, const float *s, const float *sh, int batch, int c, int hw,
@@ -155,7 +139,7 @@ void ml_bn_backward(const float *x, const float *gamma, const float *mean, const
                     const float *dy, const float *mask, int batch, int c, int hw, float *dx,
                     float *dgamma, float *dbeta);
 
-/* pool.c */
+/* kernels/pool.c */
 void ml_maxpool_forward(const ml_geom *g, const float *x, int batch, float *y);
 void ml_maxpool_backward(const ml_geom *g, const float *x, const float *dy, int batch, float *dx);
 void ml_avgpool_forward(const ml_geom *g, int include_pad, const float *x, int batch, float *y);
@@ -163,13 +147,13 @@ void ml_avgpool_backward(const ml_geom *g, int include_pad, const float *dy, int
 void ml_gap_forward(const float *x, int batch, int c, int hw, float *y);
 void ml_gap_backward(const float *dy, int batch, int c, int hw, float *dx);
 
-/* linear.c: Gemm / MatMul on [batch, k] inputs. */
+/* kernels/linear.c: Gemm / MatMul on [batch, k] inputs. */
 void ml_gemm_forward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
                      int batch, int k, int m, float *y);
 void ml_gemm_backward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
                       const float *dy, int batch, int k, int m, float *da, float *dB, float *dC);
 
-/* act.c */
+/* kernels/act.c */
 void ml_relu_forward(const float *x, size_t n, float *y);
 void ml_relu_backward(const float *y, const float *dy, size_t n, float *dx);
 void ml_binary_forward(ml_op op, const ml_plan *p, const float *a, const float *b, int batch,

@@ -1,6 +1,7 @@
-/* Convolutions on oneDNN's kernels, which JIT-compile for the CPU found (AVX-512 where
- * present) and run on channel-blocked layouts: training (forward, input gradient, weight
- * gradient; direct kernels) and inference (Winograd or direct, BN folded, ReLU fused, the
+/* The oneDNN back-end table (ml_conv_onednn, nn/backend.h): convolutions on oneDNN's
+ * kernels, which JIT-compile for the CPU found (AVX-512 where present) and run on
+ * channel-blocked layouts: training (forward, input gradient, weight gradient; direct
+ * kernels) and inference (Winograd or direct, BN folded, ReLU fused, the
  * weights kept in oneDNN's layout between batches). Activations stay NCHW in memlev; each chunk of images is
  * reordered into the blocked layout, convolved and reordered back (the input gradient is
  * added to what dx holds by the reorder's sum post-op).
@@ -15,10 +16,11 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nn/dnnl_priv.h"
+#include "nn/dnnl/priv.h"
 
-int ml_dnnl_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                         const float *bias, int batch, float *y)
+/* Training forward: y = conv(x) + bias; 0 when done, non-zero when oneDNN cannot run it */
+static int dn_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                           const float *bias, int batch, float *y)
 {
     const plan *pl[ML_DW_CHUNKS];
     if (!dn_plans_ready(net, node, g, batch, bias ? F_BIAS : 0, pl))
@@ -29,8 +31,11 @@ int ml_dnnl_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x
     return dn_forward_chunks(d, pl, g, x, d->wblk, bias, batch, y, NULL, NULL);
 }
 
-int ml_dnnl_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                          const float *dy, int batch, int bias, float *dx, float *dw_parts)
+/* Training backward: dx += the input gradient (dx may be NULL), the weight gradient of chunk
+ * ch into dw_parts + ch * (weight size); 0 when done, non-zero when oneDNN cannot run it
+ * (outputs may be partly written) */
+static int dn_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                            const float *dy, int batch, int bias, float *dx, float *dw_parts)
 {
     const plan *pl[ML_DW_CHUNKS];
     if (!dn_plans_ready(net, node, g, batch, bias ? F_BIAS : 0, pl))
@@ -185,9 +190,14 @@ static int can_carry(ml_net *net, const plan **pl, int batch, int next, int next
     return 1;
 }
 
-int ml_dnnl_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                       const float *bias, const float *scale, const float *shift, int relu, int batch,
-                       float *y, int next, int next_flags)
+/* Inference: y = relu((conv(x, w) + bias) * scale + shift), with the scale folded into the
+ * weights and Winograd where oneDNN has it. When node `next` is the next one to run and the
+ * only reader of y, a oneDNN convolution with plan flags next_flags, y may be left unwritten
+ * and passed to it in oneDNN's layout (next < 0: y is always written). 0 when done,
+ * non-zero when oneDNN cannot run it. */
+static int dn_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                         const float *bias, const float *scale, const float *shift, int relu, int batch,
+                         float *y, int next, int next_flags)
 {
     const plan *pl[ML_DW_CHUNKS];
     const int has_bias = bias || scale;
@@ -226,18 +236,99 @@ int ml_dnnl_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x, 
     return 0;
 }
 
-int ml_dnnl_infer_flags(int bias, int relu)
-{
-    return F_INFER | (bias ? F_BIAS : 0) | (relu ? F_RELU : 0);
-}
-
 long ml_dnnl_carried(const ml_net *net)
 {
     return net->priv && net->priv->dnnl ? net->priv->dnnl->carried : 0;
 }
 
-void ml_dnnl_carry_reset(ml_net *net)
+/* nothing pending from a forward that stopped half-way */
+static void onednn_begin_pass(ml_net *net)
 {
     if (net->priv->dnnl)
         net->priv->dnnl->carry_node = -1;
 }
+
+/* the tensor conv node i writes at inference: its own output, or that of the BN and ReLU
+ * fused into it */
+static int infer_output(const ml_net *net, int i)
+{
+    const ml_plan *pl = &net->priv->plan[i];
+    if (pl->fuse_relu >= 0)
+        return net->nodes[pl->fuse_relu].output;
+    if (pl->fuse_bn >= 0)
+        return net->nodes[pl->fuse_bn].output;
+    return net->nodes[i].output;
+}
+
+/* The node that runs right after conv node i when it is a oneDNN convolution and the only
+ * reader of i's output (which may then stay in oneDNN's layout between them), with its
+ * plan flags; else -1. */
+static int conv_reader(const ml_net *net, int i, int *flags)
+{
+    const struct ml_net_priv *p = net->priv;
+    const int out = infer_output(net, i);
+    int k = i + 1;
+    while (k < net->nnodes && p->plan[k].skip)
+        k++;
+    if (k >= net->nnodes || net->nodes[k].op != ML_OP_CONV || net->nodes[k].inputs[0] != out ||
+        p->nuse[out] != 1 || out == net->output || p->plan[k].conv != &ml_conv_onednn)
+        return -1;
+    const int bias = net->nodes[k].ninputs > 2 || p->plan[k].fuse_bn >= 0;
+    *flags = F_INFER | (bias ? F_BIAS : 0) | (p->plan[k].fuse_relu >= 0 ? F_RELU : 0);
+    return k;
+}
+
+/* The table's entries: oneDNN where it can run the call, else the layer's builtin engine
+ * (a batch whose chunk size oneDNN has no kernel for, or out of memory). */
+static void onednn_infer(ml_net *net, const ml_conv_args *a, float *y)
+{
+    int next_flags = 0;
+    const int next = conv_reader(net, a->node, &next_flags);
+    if (dn_conv_infer(net, a->node, a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch,
+                      y, next, next_flags))
+        ml_conv_builtin(a->g)->infer(net, a, y);
+}
+
+static void onednn_forward(ml_net *net, const ml_conv_args *a, float *y)
+{
+    if (dn_conv_forward(net, a->node, a->g, a->x, a->w, a->bias, a->batch, y))
+        ml_conv_builtin(a->g)->forward(net, a, y);
+}
+
+static ml_status onednn_backward(ml_net *net, const ml_conv_args *a, const float *dy, float *dx,
+                                 float *dw, float *db, ml_error *err)
+{
+    struct ml_net_priv *p = net->priv;
+    const ml_geom *g = a->g;
+    const int nch = ml_dw_chunks(a->batch);
+    const size_t wsize = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
+    if (p->wpart_cap < (size_t)nch * wsize)
+        return ml_error_set(err, ML_ENOMEM, "conv backward: workspace too small");
+    if (dn_conv_backward(net, a->node, g, a->x, a->w, dy, a->batch, db != NULL, dx, p->wpart))
+        return ml_conv_builtin(g)->backward(net, a, dy, dx, dw, db, err);
+    ml_conv_reduce_parts(g, p->wpart, nch, 0, dw);
+    if (db)
+        ml_conv_bias_grad(g, dy, a->batch, db);
+    return ML_OK;
+}
+
+static int onednn_supports(const ml_geom *g)
+{
+    return g->group == 1;
+}
+
+/* oneDNN keeps its buffers in the net's oneDNN state; the workspace is the fallback's */
+static void onednn_workspace(const ml_geom *g, int batch, int threads, int training, ml_conv_ws *ws)
+{
+    ml_conv_builtin(g)->workspace(g, batch, threads, training, ws);
+}
+
+const ml_conv_backend ml_conv_onednn = {
+    .name = "oneDNN",
+    .supports = onednn_supports,
+    .workspace = onednn_workspace,
+    .infer = onednn_infer,
+    .forward = onednn_forward,
+    .backward = onednn_backward,
+    .begin_pass = onednn_begin_pass,
+};

@@ -280,6 +280,7 @@ ml_net *ml_net_clone(const ml_net *src)
     d->output = src->output;
     memcpy(d->input_shape, src->input_shape, sizeof d->input_shape);
     d->classes = src->classes;
+    d->conv = src->conv;
     if (src->name && !(d->name = strdup(src->name)))
         goto fail;
     if (src->finalized && ml_net_finalize(d, NULL) != ML_OK)

@@ -9,10 +9,10 @@
  * element and every GEMM is computed by one thread (BLAS is single-threaded here), so
  * results do not depend on the thread count. Training uses it for the forward pass and for
  * the input gradient, which is the same kind of convolution of dy with the filters flipped
- * and their channel axes swapped; the weight gradient stays on im2col (conv.c). */
+ * and their channel axes swapped; the weight gradient stays on im2col (conv_im2col.c). */
 #include <omp.h>
 #include <string.h>
-#include "nn/internal.h"
+#include "nn/backend.h"
 
 #define WM 4              /* output tile size */
 #define WA (WM + 2)       /* input tile size (alpha) */
@@ -321,3 +321,43 @@ void ml_conv_wino_backward_data(const ml_geom *g, const float *dy, const float *
                 wt[((size_t)c * M + m) * 9 + e] = w[((size_t)m * C + c) * 9 + 8 - e];
     wino_conv(&t, dy, wt, NULL, NULL, NULL, 0, 1, batch, ws + (size_t)M * C * 9, dx);
 }
+
+static void wino_infer(ml_net *net, const ml_conv_args *a, float *y)
+{
+    ml_conv_wino_forward(a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch,
+                         net->priv->wino, y);
+}
+
+static void wino_forward(ml_net *net, const ml_conv_args *a, float *y)
+{
+    ml_conv_wino_forward(a->g, a->x, a->w, a->bias, NULL, NULL, 0, a->batch, net->priv->wino, y);
+}
+
+/* the weight gradient (and db) on im2col, the input gradient by the transform */
+static ml_status wino_backward(ml_net *net, const ml_conv_args *a, const float *dy, float *dx,
+                               float *dw, float *db, ml_error *err)
+{
+    ml_status st = ml_conv_im2col.backward(net, a, dy, NULL, dw, db, err);
+    if (!st && dx)
+        ml_conv_wino_backward_data(a->g, dy, a->w, a->batch, net->priv->wino, dx);
+    return st;
+}
+
+static void wino_workspace(const ml_geom *g, int batch, int threads, int training, ml_conv_ws *ws)
+{
+    ws->col = ml_conv_scratch_floats(g, batch); /* the weight gradient's im2col */
+    ws->wino = ml_conv_wino_floats(g, batch, threads);
+    if (training && ml_conv_wino_bwd_floats(g, batch, threads) > ws->wino)
+        ws->wino = ml_conv_wino_bwd_floats(g, batch, threads);
+}
+
+/* Winograd F(4x4,3x3) for the layers ml_conv_wino_ok accepts */
+const ml_conv_backend ml_conv_winograd = {
+    .name = "Winograd",
+    .supports = ml_conv_wino_ok,
+    .workspace = wino_workspace,
+    .infer = wino_infer,
+    .forward = wino_forward,
+    .backward = wino_backward,
+    .begin_pass = NULL,
+};

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "memlev/onnx.h"
 #include "memlev/util.h"
-#include "nn/onnx_priv.h"
+#include "nn/onnx/priv.h"
 
 #define ML_ONNX_OPSET 13
 #define ML_ONNX_IR_VERSION 7

@@ -3,7 +3,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nn/dnnl_priv.h"
+#include "nn/dnnl/priv.h"
 
 void ml_dnnl_free(struct ml_dnnl *d)
 {
@@ -34,29 +34,8 @@ void ml_dnnl_free(struct ml_dnnl *d)
     free(d);
 }
 
-/* on unless a test turned it off or MEMLEV_CONV=builtin asks for memlev's own kernels
- * (im2col, Winograd) for comparison */
-static int enabled = -1;
-
-void ml_dnnl_conv_enable(int on)
+const char *ml_dnnl_isa_label(void)
 {
-    enabled = on;
-}
-
-int ml_dnnl_conv_ok(const ml_geom *g)
-{
-    if (enabled < 0) {
-        const char *e = getenv("MEMLEV_CONV");
-        enabled = !(e && !strcmp(e, "builtin"));
-    }
-    return enabled && g->group == 1;
-}
-
-const char *ml_nn_conv_engine(void)
-{
-    const ml_geom g = {.group = 1};
-    if (!ml_dnnl_conv_ok(&g))
-        return "builtin";
     switch (dnnl_get_effective_cpu_isa()) {
     case dnnl_cpu_isa_avx2: return "oneDNN avx2";
     case dnnl_cpu_isa_avx2_vnni: return "oneDNN avx2_vnni";

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nn/onnx_priv.h"
+#include "nn/onnx/priv.h"
 
 #define TRY(x) do { ml_status s_ = (x); if (s_) return s_; } while (0)
 

@@ -72,7 +72,7 @@ int mlx_names_put(mlx_names *h, const char *name, int val);  /* 0, -1 (no memory
 float mlx_le_f32(const uint8_t *p);
 void mlx_put_le_f32(uint8_t *p, float v);
 
-/* ---- import state shared by onnx_import.c and onnx_fold.c ---- */
+/* ---- import state shared by import.c and fold.c ---- */
 
 /* MLX_V_PADDED: a zero Pad of the activation ti, merged into the consuming Conv or
  * AveragePool (PyTorch exports avg_pool2d and F.pad that way). */

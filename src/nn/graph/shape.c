@@ -2,7 +2,7 @@
  * (Conv -> BatchNormalization -> Relu run as one kernel). */
 #include <stdlib.h>
 #include <string.h>
-#include "nn/internal.h"
+#include "nn/backend.h"
 
 void ml_net_unfinalize(ml_net *net);
 
@@ -371,6 +371,7 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
     }
     free(defined);
     net->finalized = 1;
+    ml_conv_choose_all(net);
     return ML_OK;
 fail:
     free(defined);

@@ -1,10 +1,11 @@
-/* Convolution by im2col + sgemm. Images go through in fixed groups (ml_conv_group_images)
+/* Convolution by im2col + sgemm, and its back-end table ml_conv_im2col (nn/backend.h),
+ * which runs every geometry. Images go through in fixed groups (ml_conv_group_images)
  * whose im2col blocks sit side by side, so one GEMM covers several images; each group is
  * one OpenMP iteration with a single-threaded GEMM, and the grouping depends only on the
  * geometry and batch size, so results are bitwise independent of the thread count. */
 #include <omp.h>
 #include <string.h>
-#include "nn/internal.h"
+#include "nn/backend.h"
 
 static int is_pointwise(const ml_geom *g)
 {
@@ -139,7 +140,7 @@ void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float 
 }
 
 /* dw = sum over chunks of the partials part[ch][m][k] (im2col path: part[ch][k][m], tr) */
-static void reduce_parts(const ml_geom *g, const float *part, int nch, int tr, float *dw)
+void ml_conv_reduce_parts(const ml_geom *g, const float *part, int nch, int tr, float *dw)
 {
     const int mg = g->m / g->group, K = (g->c / g->group) * g->kh * g->kw;
     const size_t wsize = (size_t)g->m * K;
@@ -156,7 +157,7 @@ static void reduce_parts(const ml_geom *g, const float *part, int nch, int tr, f
     }
 }
 
-static void bias_grad(const ml_geom *g, const float *dy, int batch, float *db)
+void ml_conv_bias_grad(const ml_geom *g, const float *dy, int batch, float *db)
 {
     const int ohw = g->oh * g->ow;
     const size_t yout = (size_t)g->m * ohw;
@@ -172,11 +173,16 @@ static void bias_grad(const ml_geom *g, const float *dy, int batch, float *db)
     }
 }
 
-ml_status ml_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                           const float *dy, int batch, float *dx, float *dw, float *db,
-                           ml_error *err)
+/* Training backward on im2col: the weight gradient in ML_DW_CHUNKS fixed partials reduced
+ * in order, and dx += the input gradient by col2im (dx may be NULL: the Winograd table
+ * computes it by its own transform). */
+static ml_status im2col_backward(ml_net *net, const ml_conv_args *a, const float *dy, float *dx,
+                                 float *dw, float *db, ml_error *err)
 {
     struct ml_net_priv *p = net->priv;
+    const ml_geom *g = a->g;
+    const float *x = a->x, *w = a->w;
+    const int batch = a->batch;
     const int cg = g->c / g->group, mg = g->m / g->group, ohw = g->oh * g->ow;
     const int K = cg * g->kh * g->kw;
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * ohw;
@@ -185,15 +191,6 @@ ml_status ml_conv_backward(ml_net *net, int node, const ml_geom *g, const float 
     const int nbs = ml_conv_group_images(g, batch);
     if (p->wpart_cap < (size_t)nch * wsize)
         return ml_error_set(err, ML_ENOMEM, "conv backward: workspace too small");
-    if (ml_dnnl_conv_ok(g) && !ml_dnnl_conv_backward(net, node, g, x, w, dy, batch, db != NULL, dx, p->wpart)) {
-        reduce_parts(g, p->wpart, nch, 0, dw);
-        if (db)
-            bias_grad(g, dy, batch, db);
-        return ML_OK;
-    }
-    float *dxi = dx; /* input gradient here unless the Winograd transform does it below */
-    if (dx && ml_conv_wino_ok(g))
-        dxi = NULL;
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < nch; ch++) {
         float *col = ml_ws_scratch(net, omp_get_thread_num());
@@ -221,19 +218,54 @@ ml_status ml_conv_backward(ml_net *net, int node, const ml_geom *g, const float 
                 /* dW^T[K][mg] += col dy^T: the tall product, 1.5-3x faster than dW = dy col^T */
                 ml_sgemm(0, 1, K, mg, (int)ld, 1.0f, col, (int)ld, dyg, (int)ld, 1.0f,
                          part + (size_t)grp * K * mg, mg);
-                if (!dxi)
+                if (!dx)
                     continue;
                 ml_sgemm(1, 0, K, (int)ld, mg, 1.0f, w + (size_t)grp * mg * K, K, dyg, (int)ld, 0.0f,
                          dcol, (int)ld);
                 for (int j = 0; j < nb; j++)
-                    ml_col2im_add(g, dcol + (size_t)j * ohw, ld, grp, dxi + (size_t)(n0 + j) * xin);
+                    ml_col2im_add(g, dcol + (size_t)j * ohw, ld, grp, dx + (size_t)(n0 + j) * xin);
             }
         }
     }
-    if (dx && !dxi)
-        ml_conv_wino_backward_data(g, dy, w, batch, p->wino, dx);
-    reduce_parts(g, p->wpart, nch, 1, dw);
+    ml_conv_reduce_parts(g, p->wpart, nch, 1, dw);
     if (db)
-        bias_grad(g, dy, batch, db);
+        ml_conv_bias_grad(g, dy, batch, db);
     return ML_OK;
 }
+
+/* Training forward on im2col */
+static void im2col_forward(ml_net *net, const ml_conv_args *a, float *y)
+{
+    ml_conv_forward(net, a->g, a->x, a->w, a->bias, NULL, NULL, 0, a->batch, y);
+}
+
+static void im2col_infer(ml_net *net, const ml_conv_args *a, float *y)
+{
+    ml_conv_forward(net, a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch, y);
+}
+
+static int im2col_supports(const ml_geom *g)
+{
+    (void)g;
+    return 1;
+}
+
+static void im2col_workspace(const ml_geom *g, int batch, int threads, int training, ml_conv_ws *ws)
+{
+    (void)threads;
+    (void)training;
+    ws->col = ml_conv_scratch_floats(g, batch);
+    ws->wino = 0;
+}
+
+/* im2col + sgemm: runs every geometry (grouped convolutions included) */
+const ml_conv_backend ml_conv_im2col = {
+    .name = "im2col",
+    .supports = im2col_supports,
+    .workspace = im2col_workspace,
+    .infer = im2col_infer,
+    .forward = im2col_forward,
+    .backward = im2col_backward,
+    .begin_pass = NULL,
+};
+

@@ -2,7 +2,7 @@
  * and weight gradients, reorders between memlev's NCHW and oneDNN's blocked layouts) and
  * inference (Winograd or direct forward with a fused ReLU). */
 #include <string.h>
-#include "nn/dnnl_priv.h"
+#include "nn/dnnl/priv.h"
 
 void dn_plan_free(plan *p)
 {

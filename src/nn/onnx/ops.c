@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nn/onnx_priv.h"
+#include "nn/onnx/priv.h"
 
 ml_status mlx_read_file(const char *path, uint8_t **buf, size_t *len, ml_error *err)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "memlev/util.h"
-#include "nn/internal.h"
+#include "nn/backend.h"
 
 ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
 {
@@ -38,17 +38,13 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
         const ml_node *nd = &net->nodes[i];
         const ml_geom *g = &p->plan[i].g;
         if (nd->op == ML_OP_CONV) {
-            size_t k = ml_conv_scratch_floats(g, batch);
+            ml_conv_ws cw;
+            p->plan[i].conv->workspace(g, batch, threads, training, &cw);
             size_t wn = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
-            if (k > per) per = k;
+            if (cw.col > per) per = cw.col;
+            if (cw.wino > wino) wino = cw.wino;
             if (wn > wsz) wsz = wn;
             if ((size_t)g->m > fold) fold = (size_t)g->m;
-            if (ml_conv_wino_ok(g)) {
-                size_t wn_wino = ml_conv_wino_floats(g, batch, threads);
-                if (training && ml_conv_wino_bwd_floats(g, batch, threads) > wn_wino)
-                    wn_wino = ml_conv_wino_bwd_floats(g, batch, threads);
-                if (wn_wino > wino) wino = wn_wino;
-            }
         } else if (nd->op == ML_OP_BATCHNORM) {
             size_t c = (size_t)net->tensors[nd->inputs[0]].dims[1];
             if (c > fold) fold = c;
@@ -145,26 +141,13 @@ int ml_forward_common(ml_net *net, const ml_node *nd, const float *x, const floa
     }
 }
 
-/* The node that runs right after conv node i when it is a convolution and the only reader of
- * i's output `out` (which may then stay in oneDNN's layout between them), else -1. */
-static int conv_reader(const ml_net *net, int i, int out, int *flags)
-{
-    const struct ml_net_priv *p = net->priv;
-    int k = i + 1;
-    while (k < net->nnodes && p->plan[k].skip)
-        k++;
-    if (k >= net->nnodes || net->nodes[k].op != ML_OP_CONV || net->nodes[k].inputs[0] != out ||
-        p->nuse[out] != 1 || out == net->output || !ml_dnnl_conv_ok(&p->plan[k].g))
-        return -1;
-    *flags = ml_dnnl_infer_flags(net->nodes[k].ninputs > 2 || p->plan[k].fuse_bn >= 0, p->plan[k].fuse_relu >= 0);
-    return k;
-}
-
 ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, ml_error *err)
 {
     ml_status st = ml_ws_reserve(net, batch, 0, err);
     if (st) return st;
-    ml_dnnl_carry_reset(net); /* nothing pending from a forward that stopped half-way */
+    for (const ml_conv_backend *const *b = ml_conv_backends; *b; b++)
+        if ((*b)->begin_pass)
+            (*b)->begin_pass(net);
     struct ml_net_priv *p = net->priv;
     for (int i = 0; i < net->nnodes; i++) {
         const ml_node *nd = &net->nodes[i];
@@ -180,17 +163,10 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
         case ML_OP_CONV: {
             float *s = NULL, *sh = NULL;
             if (pl->fuse_bn >= 0) fold_bn(net, pl->fuse_bn, &s, &sh);
-            const float *bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL;
-            const float *w = ml_val(net, nd->inputs[1], x);
-            int next_flags = 0;
-            const int next = conv_reader(net, i, out, &next_flags);
-            if (ml_dnnl_conv_ok(&pl->g) &&
-                !ml_dnnl_conv_infer(net, i, &pl->g, a, w, bias, s, sh, relu, batch, y, next, next_flags))
-                break;
-            if (ml_conv_wino_ok(&pl->g))
-                ml_conv_wino_forward(&pl->g, a, w, bias, s, sh, relu, batch, p->wino, y);
-            else
-                ml_conv_forward(net, &pl->g, a, w, bias, s, sh, relu, batch, y);
+            const ml_conv_args ca = {.node = i, .g = &pl->g, .x = a, .w = ml_val(net, nd->inputs[1], x),
+                                     .bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL,
+                                     .scale = s, .shift = sh, .relu = relu, .batch = batch};
+            pl->conv->infer(net, &ca, y);
             break;
         }
         case ML_OP_BATCHNORM: {

@@ -1,10 +1,10 @@
-/* Private parts of the oneDNN convolution back end (dnnl_plan.c, dnnl_state.c,
- * conv_dnnl.c): per-layer plans of oneDNN primitives, per-net state, chunked execution. */
+/* Private parts of the oneDNN convolution back end (dnnl/plan.c, dnnl/state.c,
+ * dnnl/conv.c): per-layer plans of oneDNN primitives, per-net state, chunked execution. */
 #ifndef ML_NN_DNNL_PRIV_H
 #define ML_NN_DNNL_PRIV_H
 
 #include <dnnl.h>
-#include "nn/internal.h"
+#include "nn/backend.h"
 
 #define SLOTS 8 /* plans remembered per layer: a batch size gives at most two chunk sizes,
                  * training and inference (and a last, smaller batch) each their own */
@@ -65,7 +65,7 @@ typedef struct {
     void *ptr;
 } marg;
 
-/* dnnl_plan.c: primitives for chunks of nb images (0 on success), freeing, sizes */
+/* plan.c: primitives for chunks of nb images (0 on success), freeing, sizes */
 int dn_plan_make(dnnl_engine_t eng, const ml_geom *g, int nb, int flags, plan *p);
 void dn_plan_free(plan *p);
 dnnl_primitive_t dn_make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *a,
@@ -73,7 +73,7 @@ dnnl_primitive_t dn_make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *a,
 size_t dn_bytes(const dnnl_memory_desc_t *md);
 size_t dn_pad_bytes(const plan *p);
 
-/* dnnl_state.c: the net's oneDNN state (made on first use), plans per chunk, execution */
+/* state.c: the net's oneDNN state (made on first use), plans per chunk, execution */
 struct ml_dnnl *dn_state(ml_net *net);
 int dn_chunk_count(int batch, int flags);
 int dn_chunk_start(int batch, int flags, int ch);

@@ -1,12 +1,12 @@
 /* ONNX import: unpack a ModelProto with protobuf-c, check it and build an ml_net node by
- * node (constant folding is in onnx_fold.c). Every index, size and type from the file is
+ * node (constant folding is in fold.c). Every index, size and type from the file is
  * validated here; the engine's ml_net_finalize then checks shapes. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "memlev/onnx.h"
-#include "nn/onnx_priv.h"
+#include "nn/onnx/priv.h"
 
 ml_status mlx_fail(mlx_loader *L, ml_status code, const char *fmt, ...)
 {

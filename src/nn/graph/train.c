@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "memlev/util.h"
-#include "nn/internal.h"
+#include "nn/backend.h"
 
 static float *grad_of(ml_net *net, int t)
 {
@@ -56,14 +56,10 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
             continue;
         switch (nd->op) {
         case ML_OP_CONV: {
-            const float *w = ml_val(net, nd->inputs[1], x);
-            const float *bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL;
-            if (ml_dnnl_conv_ok(&pl->g) && !ml_dnnl_conv_forward(net, i, &pl->g, a, w, bias, batch, y))
-                break;
-            if (ml_conv_wino_ok(&pl->g))
-                ml_conv_wino_forward(&pl->g, a, w, bias, NULL, NULL, 0, batch, p->wino, y);
-            else
-                ml_conv_forward(net, &pl->g, a, w, bias, NULL, NULL, 0, batch, y);
+            const ml_conv_args ca = {.node = i, .g = &pl->g, .x = a, .w = ml_val(net, nd->inputs[1], x),
+                                     .bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL,
+                                     .batch = batch};
+            pl->conv->forward(net, &ca, y);
             break;
         }
         case ML_OP_BATCHNORM: {
@@ -104,7 +100,9 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
             float *dw = grad_of(net, nd->inputs[1]);
             float *db = nd->ninputs > 2 ? grad_of(net, nd->inputs[2]) : NULL;
             if (!dw) return ml_error_set(err, ML_EUNSUPP, "node '%s' (Conv): weight is not trainable", nd->name);
-            ml_status st = ml_conv_backward(net, i, &pl->g, a, ml_val(net, nd->inputs[1], x), dy, batch, dx, dw, db, err);
+            const ml_conv_args ca = {.node = i, .g = &pl->g, .x = a, .w = ml_val(net, nd->inputs[1], x),
+                                     .batch = batch};
+            ml_status st = pl->conv->backward(net, &ca, dy, dx, dw, db, err);
             if (st) return st;
             break;
         }
