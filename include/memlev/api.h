@@ -1,4 +1,4 @@
-/* The export marker of libmemlev: every function include/memlev/*.h declares carries ML_API;
+/* The export marker of libmemlev: every function the headers in include/memlev/ declare carries ML_API;
  * the library is built with hidden visibility, so nothing else leaves the shared object. */
 #ifndef MEMLEV_API_H
 #define MEMLEV_API_H
