@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "memlev/api.h"
 #include "memlev/error.h"
 
 #ifdef __cplusplus
@@ -119,6 +120,22 @@ void ml_pulse_all(ml_population *p, const double *v, const double *width, double
 /* One pulse (v, width) on devices [i0, i1), in the calling thread (vectorised for the
  * soft-bounds family; callers split ranges across threads). Same results as ml_pulse1. */
 void ml_pulse_range(ml_population *p, size_t i0, size_t i1, double v, double width);
+/* A train of k pulses (v[q] volts, width[q] seconds, q = 0..k-1) on devices [i0, i1), in the
+ * calling thread: device i receives the first count[i - i0] pulses of the train (count NULL:
+ * all k); pulses below v_th change nothing but still advance the device's pulse counter.
+ * Soft-bounds and NeuroSim devices run a float32 kernel with the state in vector registers
+ * (devices across SIMD lanes, pulses inside), the same step as ml_pulse1 to float precision
+ * (|error| < 1e-5 of the window after 2,048 pulses), with its own C2C draws: pulse t of
+ * device i takes Gaussians from Philox(seed, base + i, t / 4, ML_RNG_C2C_TRAIN) (t / 2 with
+ * additive noise), so the outcome is the same bits for any split of the devices, any thread
+ * count and any instruction set (AVX-512, AVX2 or baseline, chosen at run time). Other models
+ * apply ml_pulse1 pulse by pulse. v and width have k entries; nothing is allocated. */
+ML_API void ml_pulse_train(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
+                           const int *count);
+/* The same on all n devices, threaded with OpenMP over fixed blocks (count: n entries or NULL). */
+ML_API void ml_pulse_train_all(ml_population *p, const double *v, const double *width, int k, const int *count);
+/* Name of the instruction set ml_pulse_train runs on this CPU (static string). */
+ML_API const char *ml_pulse_train_isa(void);
 /* One noisy read of device i (true state unchanged). */
 double ml_read1(ml_population *p, size_t i);
 /* Read all devices into out[n]. */

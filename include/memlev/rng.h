@@ -20,15 +20,15 @@ enum {
     ML_RNG_D2D = 4,      /* device-to-device parameter draws */
     ML_RNG_TRANSFER = 5, /* weight-transfer sampling */
     ML_RNG_DATA = 6,     /* data shuffling / augmentation / init */
-    ML_RNG_RELAX = 7     /* relaxation */
+    ML_RNG_RELAX = 7,    /* relaxation */
+    ML_RNG_C2C_TRAIN = 8 /* step noise of the float32 pulse-train kernel (four pulses per draw) */
 };
 
 typedef struct ml_u32x4 { uint32_t v[4]; } ml_u32x4;
 
-static inline ml_u32x4 ml_philox(uint64_t seed, uint64_t stream, uint32_t counter, uint32_t purpose)
+/* Philox4x32-10 on the counter (c0, c1, c2, c3) under the key (k0, k1). */
+static inline ml_u32x4 ml_philox_words(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1)
 {
-    uint32_t c0 = (uint32_t)stream, c1 = (uint32_t)(stream >> 32), c2 = counter, c3 = purpose;
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     for (int r = 0; r < 10; r++) {
         uint64_t p0 = (uint64_t)0xD2511F53u * c0;
         uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
@@ -39,6 +39,13 @@ static inline ml_u32x4 ml_philox(uint64_t seed, uint64_t stream, uint32_t counte
     }
     ml_u32x4 o = {{c0, c1, c2, c3}};
     return o;
+}
+
+/* Four random words for (seed, stream, counter, purpose). */
+static inline ml_u32x4 ml_philox(uint64_t seed, uint64_t stream, uint32_t counter, uint32_t purpose)
+{
+    return ml_philox_words((uint32_t)stream, (uint32_t)(stream >> 32), counter, purpose, (uint32_t)seed,
+                           (uint32_t)(seed >> 32));
 }
 
 /* Uniform in (0,1) from 53 random bits; never 0 or 1. */

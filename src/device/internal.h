@@ -34,6 +34,15 @@ static inline double ml_exp_poly(double x)
  * the real parameters, which the returned population (owned by p, freed with it; NULL on out
  * of memory) exposes for the test's own comparisons. The conductance state stays public. */
 const ml_population *ml_population_seal(ml_population *p);
+/* The parameter set pulses act on: p itself, or its live copy once sealed (kernels outside
+ * population.c call this before reading the per-device parameters). */
+ml_population *ml_population_live(ml_population *p);
+
+/* Pulse-train kernel with a chosen instruction set (0 baseline, 1 AVX2, 2 AVX-512; the
+ * caller checks the CPU has it), and the best this CPU has: tests compare the variants. */
+void ml_pulse_train_isa_run(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
+                            const int *count, int isa);
+int ml_train_isa_best(void);
 
 static inline double ml_clamp(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
 #endif

@@ -22,6 +22,8 @@ static ml_population *live(ml_population *p)
     return l ? l : p;
 }
 
+ml_population *ml_population_live(ml_population *p) { return live(p); }
+
 static void free_params(ml_population *p)
 {
     free(p->g_min); free(p->g_max); free(p->a_p); free(p->a_d);

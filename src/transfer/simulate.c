@@ -106,10 +106,10 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             size_t top = m;
             for (int k = 1; k <= maxl; k++) {
                 while (top > 0 && sl[top - 1] < k) top--;
-                if (ls->v[k] != 0) ml_pulse_range(pop, 0, top, ls->v[k], ls->w[k]);
                 cs[c].pulses += (double)top;
                 cs[c].time_s += (double)top * ls->w[k]; /* device time: one device after another */
             }
+            ml_pulse_train(pop, 0, m, ls->v + 1, ls->w + 1, maxl, sl); /* slot s: the first sl[s] pulses */
             if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
             /* read in weight order through the slot map */
             for (size_t i = 0; i < m; i++) lev[i] = (int)at[i];

@@ -1,0 +1,297 @@
+/* Pulse trains on soft-bounds populations: a whole train of pulses applied to a block of
+ * devices with the state in float32 lane arrays (pulses in the outer loop, devices across
+ * SIMD lanes), C2C noise from Philox4x32-10 with four Gaussians per call (Box-Muller on
+ * 32-bit words). Compiled for AVX-512, AVX2 and baseline x86-64 and picked at run time;
+ * every variant performs the same IEEE operations per device, so results are bit-identical
+ * whichever runs and for any split of the devices across threads. */
+#include <math.h>
+#include <string.h>
+#include "memlev/device.h"
+#include "memlev/rng.h"
+#include "device/internal.h"
+#include "device/train_f32.h"
+
+#define LANES 64 /* devices per block: several vectors in flight hide the update's latency */
+
+/* One block of devices: lane arrays, offsets from each device's g_min (float keeps the
+ * window's precision: the state is x = G - g_min, 0 <= x <= g_max - g_min). */
+typedef struct tr_block {
+    float x[LANES], tp[LANES], td[LANES], hx[LANES];
+    float a0p[LANES], a0d[LANES], r0p[LANES], r0d[LANES]; /* a and 1/v0 */
+    float al[LANES];                                      /* fraction of the current pulse */
+    uint32_t s0[LANES], s1[LANES], np[LANES], cnt[LANES];
+    float z[4][LANES];                                    /* four Gaussians per Philox call */
+} tr_block;
+
+typedef struct tr_job {
+    const double *v, *w;
+    int k;
+    float sc, sa, vth, tref;
+    uint32_t k0, k1;
+    int per; /* pulses per Philox call: 4 (C2C only), 2 (C2C and additive), 0 (noiseless) */
+} tr_job;
+
+/* Philox4x32-10 for every lane: counters (s0, s1, ctr, ML_RNG_C2C_TRAIN), outputs w[4][LANES].
+ * The 32x32 -> 64-bit products are written out for each instruction set (compilers widen them
+ * to slow 64-bit multiplies); integer arithmetic, so all variants give the same words. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define ML_TRAIN_X86 1
+#define TR_V4 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#define TR_V3 __attribute__((target("arch=x86-64-v3")))
+
+/* hi and lo words of a * m for 16 lanes: even lanes by vpmuludq, odd lanes shifted down */
+TR_V4 static inline __attribute__((always_inline)) void mul16(__m512i a, __m512i m, __m512i *hi, __m512i *lo)
+{
+    __m512i pe = _mm512_mul_epu32(a, m), po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+    *lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+}
+
+TR_V4 static void philox_v4(const uint32_t *s0, const uint32_t *s1,
+                                                                  const uint32_t *ctr, uint32_t k0, uint32_t k1,
+                                                                  uint32_t w[4][LANES])
+{
+    const __m512i m0 = _mm512_set1_epi32((int)0xD2511F53u), m1 = _mm512_set1_epi32((int)0xCD9E8D57u);
+    for (int j = 0; j < LANES; j += 16) {
+        __m512i c0 = _mm512_loadu_si512(s0 + j), c1 = _mm512_loadu_si512(s1 + j);
+        __m512i c2 = _mm512_loadu_si512(ctr + j), c3 = _mm512_set1_epi32(ML_RNG_C2C_TRAIN);
+        uint32_t q0 = k0, q1 = k1;
+        for (int r = 0; r < 10; r++) {
+            __m512i h0, l0, h1, l1;
+            mul16(c0, m0, &h0, &l0);
+            mul16(c2, m1, &h1, &l1);
+            c0 = _mm512_xor_si512(_mm512_xor_si512(h1, c1), _mm512_set1_epi32((int)q0));
+            c2 = _mm512_xor_si512(_mm512_xor_si512(h0, c3), _mm512_set1_epi32((int)q1));
+            c1 = l1;
+            c3 = l0;
+            q0 += 0x9E3779B9u; q1 += 0xBB67AE85u;
+        }
+        _mm512_storeu_si512(w[0] + j, c0); _mm512_storeu_si512(w[1] + j, c1);
+        _mm512_storeu_si512(w[2] + j, c2); _mm512_storeu_si512(w[3] + j, c3);
+    }
+}
+
+TR_V3 static inline __attribute__((always_inline)) void mul8(__m256i a, __m256i m, __m256i *hi, __m256i *lo)
+{
+    __m256i pe = _mm256_mul_epu32(a, m), po = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+    *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
+}
+
+TR_V3 static void philox_v3(const uint32_t *s0, const uint32_t *s1,
+                                                                  const uint32_t *ctr, uint32_t k0, uint32_t k1,
+                                                                  uint32_t w[4][LANES])
+{
+    const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53u), m1 = _mm256_set1_epi32((int)0xCD9E8D57u);
+    for (int j = 0; j < LANES; j += 8) {
+        __m256i c0 = _mm256_loadu_si256((const __m256i *)(s0 + j)), c1 = _mm256_loadu_si256((const __m256i *)(s1 + j));
+        __m256i c2 = _mm256_loadu_si256((const __m256i *)(ctr + j)), c3 = _mm256_set1_epi32(ML_RNG_C2C_TRAIN);
+        uint32_t q0 = k0, q1 = k1;
+        for (int r = 0; r < 10; r++) {
+            __m256i h0, l0, h1, l1;
+            mul8(c0, m0, &h0, &l0);
+            mul8(c2, m1, &h1, &l1);
+            c0 = _mm256_xor_si256(_mm256_xor_si256(h1, c1), _mm256_set1_epi32((int)q0));
+            c2 = _mm256_xor_si256(_mm256_xor_si256(h0, c3), _mm256_set1_epi32((int)q1));
+            c1 = l1;
+            c3 = l0;
+            q0 += 0x9E3779B9u; q1 += 0xBB67AE85u;
+        }
+        _mm256_storeu_si256((__m256i *)(w[0] + j), c0); _mm256_storeu_si256((__m256i *)(w[1] + j), c1);
+        _mm256_storeu_si256((__m256i *)(w[2] + j), c2); _mm256_storeu_si256((__m256i *)(w[3] + j), c3);
+    }
+}
+#endif
+
+/* Gaussians for every lane at pulse k of the train: the Philox call that holds pulse
+ * np + k, i.e. counter (np + k) / per; isa is a constant at each call site. */
+static inline __attribute__((always_inline)) void tr_gauss(tr_block *restrict B, const tr_job *J, int k, const int isa)
+{
+    const uint32_t sh = J->per == 4 ? 2 : 1;
+    uint32_t ctr[LANES], w[4][LANES];
+    for (int j = 0; j < LANES; j++) ctr[j] = (B->np[j] + (uint32_t)k) >> sh;
+#ifdef ML_TRAIN_X86
+    if (isa == 2) philox_v4(B->s0, B->s1, ctr, J->k0, J->k1, w);
+    else if (isa == 1) philox_v3(B->s0, B->s1, ctr, J->k0, J->k1, w);
+    else
+#endif
+        for (int j = 0; j < LANES; j++) {
+            ml_u32x4 r = ml_philox_words(B->s0[j], B->s1[j], ctr[j], ML_RNG_C2C_TRAIN, J->k0, J->k1);
+            w[0][j] = r.v[0]; w[1][j] = r.v[1]; w[2][j] = r.v[2]; w[3][j] = r.v[3];
+        }
+    #pragma omp simd
+    for (int j = 0; j < LANES; j++) {
+        float a, b, c, d;
+        mlf_normal2(w[0][j], w[1][j], &a, &b);
+        mlf_normal2(w[2][j], w[3][j], &c, &d);
+        B->z[0][j] = a; B->z[1][j] = b; B->z[2][j] = c; B->z[3][j] = d;
+    }
+}
+
+/* alpha = a (exp(|V|/v0) - 1) (t/t_ref) for every lane (unclamped, as in population.c) */
+static inline __attribute__((always_inline)) void tr_alpha(tr_block *restrict B, int pos, float av, float wt)
+{
+    const float *restrict a0 = pos ? B->a0p : B->a0d, *restrict r0 = pos ? B->r0p : B->r0d;
+    #pragma omp simd
+    for (int j = 0; j < LANES; j++) B->al[j] = a0[j] * (mlf_exp(av * r0[j]) - 1.0f) * wt;
+}
+
+/* One pulse (k) on every lane still in its train: the soft-bounds step of step_noisy().
+ * per is a constant at each call site (4, 2 or 0), so the lane loop has no branches. */
+static inline __attribute__((always_inline)) void tr_step(tr_block *restrict B, const tr_job *J, int k, int pos,
+                                                         const int per)
+{
+    const float *restrict t = pos ? B->tp : B->td;
+    const float sc = J->sc, sa = J->sa;
+    const uint32_t uk = (uint32_t)k;
+    #pragma omp simd
+    for (int j = 0; j < LANES; j++) {
+        float n1 = 0.0f, n2 = 0.0f;
+        if (per == 4) {
+            uint32_t q = (B->np[j] + uk) & 3u;
+            float z0 = B->z[0][j], z1 = B->z[1][j], z2 = B->z[2][j], z3 = B->z[3][j];
+            n1 = q & 2u ? (q & 1u ? z3 : z2) : (q & 1u ? z1 : z0);
+        } else if (per == 2) {
+            uint32_t q = (B->np[j] + uk) & 1u;
+            float z0 = B->z[0][j], z1 = B->z[1][j], z2 = B->z[2][j], z3 = B->z[3][j];
+            n1 = q ? z2 : z0;
+            n2 = q ? z3 : z1;
+        }
+        float a = B->al[j] * (1.0f + sc * n1);
+        a = a > 1.0f ? 1.0f : a;
+        a = a < 0.0f ? 0.0f : a;
+        float x = B->x[j];
+        float xn = x + a * (t[j] - x);
+        if (per == 2) xn = xn + sa * n2;
+        xn = xn < 0.0f ? 0.0f : xn;
+        xn = xn > B->hx[j] ? B->hx[j] : xn;
+        B->x[j] = uk < B->cnt[j] ? xn : x;
+    }
+}
+
+/* Apply the train to one loaded block; every variant below inlines this body. */
+static inline __attribute__((always_inline)) void tr_run(tr_block *restrict B, const tr_job *J, int kmax,
+                                                        int uniform, const int isa)
+{
+    float pav = -1, pwt = -1;
+    int ppos = -1, have = 0;
+    for (int k = 0; k < kmax; k++) {
+        double v = J->v[k], w = J->w[k];
+        int pos = v >= 0;
+        if (J->per && (!have || !uniform || ((B->np[0] + (uint32_t)k) & (uint32_t)(J->per - 1)) == 0)) {
+            tr_gauss(B, J, k, isa);
+            have = 1;
+        }
+        if (!(fabs(v) >= J->vth) || !(w > 0)) continue; /* below threshold: counter only */
+        float av = (float)fabs(v), wt = (float)w / J->tref;
+        if (av != pav || wt != pwt || pos != ppos) { tr_alpha(B, pos, av, wt); pav = av; pwt = wt; ppos = pos; }
+        if (J->per == 4) tr_step(B, J, k, pos, 4);
+        else if (J->per == 2) tr_step(B, J, k, pos, 2);
+        else tr_step(B, J, k, pos, 0);
+    }
+}
+
+#ifdef ML_TRAIN_X86
+TR_V4 static void tr_run_v4(tr_block *B, const tr_job *J, int kmax, int uniform) { tr_run(B, J, kmax, uniform, 2); }
+TR_V3 static void tr_run_v3(tr_block *B, const tr_job *J, int kmax, int uniform) { tr_run(B, J, kmax, uniform, 1); }
+#endif
+static void tr_run_base(tr_block *B, const tr_job *J, int kmax, int uniform) { tr_run(B, J, kmax, uniform, 0); }
+
+int ml_train_isa_best(void)
+{
+#ifdef ML_TRAIN_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd"))
+        return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2"))
+        return 1;
+#endif
+    return 0;
+}
+
+const char *ml_pulse_train_isa(void)
+{
+    static const char *const names[] = {"x86-64 baseline (SSE2)", "AVX2 (x86-64-v3)", "AVX-512 (x86-64-v4)"};
+#ifdef ML_TRAIN_X86
+    return names[ml_train_isa_best()];
+#else
+    (void)names;
+    return "generic";
+#endif
+}
+
+void ml_pulse_train_isa_run(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
+                            const int *count, int isa)
+{
+    const ml_device *d = &p->dev;
+    if (i1 > p->n) i1 = p->n;
+    if (k <= 0 || i0 >= i1) return;
+    if (d->model != ML_MODEL_SOFTBOUNDS && d->model != ML_MODEL_NEUROSIM) {
+        for (size_t i = i0; i < i1; i++) {
+            int c = count ? count[i - i0] : k;
+            for (int q = 0; q < c && q < k; q++) ml_pulse1(p, i, v[q], width[q]);
+        }
+        return;
+    }
+    p = ml_population_live(p); /* the real parameters, also when a test sealed the public ones */
+    tr_job J = {v, width, k, (float)d->s_c2c, (float)d->s_abs, (float)d->v_th, (float)d->t_ref,
+                (uint32_t)p->seed, (uint32_t)(p->seed >> 32), d->s_abs > 0 ? 2 : d->s_c2c > 0 ? 4 : 0};
+    tr_block B;
+    for (size_t b = i0; b < i1; b += LANES) {
+        int nl = i1 - b < LANES ? (int)(i1 - b) : LANES, kmax = 0, uniform = 1;
+        for (int j = 0; j < LANES; j++) {
+            size_t i = b + (j < nl ? (size_t)j : 0); /* padding lanes copy lane 0, count 0 */
+            double lo = p->g_min[i];
+            uint64_t s = p->base + i;
+            B.x[j] = (float)(p->g[i] - lo);
+            B.tp[j] = (float)(p->g_inf_p[i] - lo);
+            B.td[j] = (float)(p->g_inf_d[i] - lo);
+            B.hx[j] = (float)(p->g_max[i] - lo);
+            B.a0p[j] = (float)p->a_p[i];
+            B.a0d[j] = (float)p->a_d[i];
+            B.r0p[j] = (float)(1.0 / p->v0_p[i]);
+            B.r0d[j] = (float)(1.0 / p->v0_d[i]);
+            B.s0[j] = (uint32_t)s;
+            B.s1[j] = (uint32_t)(s >> 32);
+            B.np[j] = p->npulse[i];
+            int c = j < nl ? (count ? count[i - i0] : k) : 0;
+            c = c < 0 ? 0 : c > k ? k : c;
+            B.cnt[j] = (uint32_t)c;
+            kmax = c > kmax ? c : kmax;
+            if (J.per && c > 0 && ((B.np[j] ^ B.np[0]) & (uint32_t)(J.per - 1))) uniform = 0;
+        }
+#ifdef ML_TRAIN_X86
+        if (isa == 2) tr_run_v4(&B, &J, kmax, uniform);
+        else if (isa == 1) tr_run_v3(&B, &J, kmax, uniform);
+        else
+#endif
+            tr_run_base(&B, &J, kmax, uniform);
+        for (int j = 0; j < nl; j++) {
+            size_t i = b + (size_t)j;
+            if (!B.cnt[j]) continue;
+            double lo = p->g_min[i];
+            p->g[i] = p->g_end[i] = ml_clamp(lo + (double)B.x[j], lo, p->g_max[i]);
+            p->t_idle[i] = 0;
+            p->npulse[i] += B.cnt[j];
+        }
+    }
+}
+
+void ml_pulse_train(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
+                    const int *count)
+{
+    ml_pulse_train_isa_run(p, i0, i1, v, width, k, count, ml_train_isa_best());
+}
+
+void ml_pulse_train_all(ml_population *p, const double *v, const double *width, int k, const int *count)
+{
+    const size_t chunk = 4096, nc = (p->n + chunk - 1) / chunk;
+    const int isa = ml_train_isa_best();
+    #pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < nc; c++) {
+        size_t i0 = c * chunk, i1 = i0 + chunk < p->n ? i0 + chunk : p->n;
+        ml_pulse_train_isa_run(p, i0, i1, v, width, k, count ? count + i0 : NULL, isa);
+    }
+}

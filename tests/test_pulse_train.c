@@ -1,0 +1,237 @@
+/* Pulse-train kernel (src/device/train.c): float32 error against a double reference on the
+ * same random words, bit-identity across instruction sets, thread counts and block phases,
+ * its Gaussian against the normal CDF, and its conductance distributions against the
+ * one-pulse double kernel (two-sample KS at the real sample sizes). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "memlev/device.h"
+#include "memlev/rng.h"
+#include "memlev/transfer.h"
+#include "device/internal.h"
+#include "device/train_f32.h"
+
+static int short_run(void) { return getenv("ML_TEST_SHORT") != NULL; }
+
+/* Double-precision reference of the train kernel, device by device: the same Philox words
+ * (counter t / 4, or t / 2 with additive noise, purpose ML_RNG_C2C_TRAIN) turned into
+ * Gaussians with libm, and the soft-bounds step of population.c in double. */
+static void reference_train(ml_population *p, size_t i, const double *v, const double *w, int k)
+{
+    const ml_device *d = &p->dev;
+    const int per = d->s_abs > 0 ? 2 : d->s_c2c > 0 ? 4 : 0;
+    double g = p->g[i];
+    for (int q = 0; q < k; q++) {
+        uint32_t t = p->npulse[i] + (uint32_t)q;
+        double z[4] = {0, 0, 0, 0}, n1 = 0, n2 = 0;
+        if (per) {
+            ml_u32x4 r = ml_philox(p->seed, p->base + i, t / (uint32_t)per, ML_RNG_C2C_TRAIN);
+            for (int h = 0; h < 2; h++) {
+                double u1 = ((double)(r.v[2 * h] >> 1) + 0.5) / 2147483648.0;
+                double u2 = (double)(r.v[2 * h + 1] >> 8) / 16777216.0;
+                double rad = sqrt(-2.0 * log(u1));
+                z[2 * h] = rad * cos(6.283185307179586 * u2);
+                z[2 * h + 1] = rad * sin(6.283185307179586 * u2);
+            }
+            if (per == 4) n1 = z[t & 3];
+            else { n1 = z[2 * (t & 1)]; n2 = z[2 * (t & 1) + 1]; }
+        }
+        double av = fabs(v[q]);
+        if (av < d->v_th || w[q] <= 0) continue;
+        int pos = v[q] >= 0;
+        double a = (pos ? p->a_p[i] : p->a_d[i]) * (exp(av / (pos ? p->v0_p[i] : p->v0_d[i])) - 1) * (w[q] / d->t_ref);
+        double tg = pos ? p->g_inf_p[i] : p->g_inf_d[i];
+        a *= 1 + d->s_c2c * n1;
+        a = a > 1 ? 1 : a < 0 ? 0 : a;
+        g = g + a * (tg - g) + d->s_abs * n2;
+        g = g < p->g_min[i] ? p->g_min[i] : g > p->g_max[i] ? p->g_max[i] : g;
+    }
+    p->g[i] = g;
+    p->npulse[i] += (uint32_t)k;
+}
+
+/* 2,048 pulses: potentiation ramps, depression, sub-threshold and width changes */
+static void schedule(double *v, double *w, int k, double width)
+{
+    for (int q = 0; q < k; q++) {
+        int ph = (q / 256) % 4;
+        v[q] = ph == 0 ? 0.9 + 0.001 * (q % 256) : ph == 1 ? -1.0 : ph == 2 ? (q % 7 ? 1.2 : 0.1) : -1.3;
+        w[q] = width * (ph == 2 ? 0.5 : 1.0);
+    }
+}
+
+static void float_train_tracks_double_reference(void **state)
+{
+    enum { N = 1000, K = 2048 };
+    static double v[K], w[K];
+    for (int noise = 0; noise < 2; noise++) {
+        ml_device d;
+        ml_device_preset("tio2x", &d, NULL);
+        if (noise) { d.s_c2c = 0.05; d.s_abs = 2e-8; }
+        schedule(v, w, K, d.width);
+        ml_population *a, *b;
+        assert_int_equal(ml_population_new(&d, N, 5, &a, NULL), ML_OK);
+        assert_int_equal(ml_population_new(&d, N, 5, &b, NULL), ML_OK);
+        ml_pulse_train(a, 0, N, v, w, K, NULL);
+        double worst = 0;
+        for (size_t i = 0; i < N; i++) {
+            reference_train(b, i, v, w, K);
+            double err = fabs(a->g[i] - b->g[i]) / (a->g_max[i] - a->g_min[i]);
+            worst = err > worst ? err : worst;
+            assert_int_equal(a->npulse[i], K);
+        }
+        /* the budget is 1/1024 of the window; float32 keeps ~1e-6 */
+        printf("# float32 vs double after %d pulses (noise %d): max error %.3g of the window\n", K, noise, worst);
+        assert_true(worst < 1e-5);
+        ml_population_free(a);
+        ml_population_free(b);
+    }
+}
+
+static void train_is_bit_identical_on_every_instruction_set(void **state)
+{
+    enum { N = 777, K = 300 };
+    static double v[K], w[K];
+    int best = ml_train_isa_best(), cnt[N];
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    d.s_abs = 1e-8;
+    schedule(v, w, K, d.width);
+    for (int i = 0; i < N; i++) cnt[i] = (i * 37) % (K + 1);
+    for (int abs_noise = 0; abs_noise < 2; abs_noise++) {
+        if (!abs_noise) d.s_abs = 0;
+        ml_population *p[3] = {NULL, NULL, NULL};
+        for (int isa = 0; isa <= best; isa++) {
+            assert_int_equal(ml_population_new(&d, N, 9, &p[isa], NULL), ML_OK);
+            ml_pulse_train_isa_run(p[isa], 0, N, v, w, K, cnt, isa);
+            ml_pulse_train_isa_run(p[isa], 0, N, v, w, K / 3, NULL, isa);
+            if (isa) {
+                assert_memory_equal(p[isa]->g, p[0]->g, N * sizeof(double));
+                assert_memory_equal(p[isa]->npulse, p[0]->npulse, N * sizeof(uint32_t));
+            }
+        }
+        printf("# instruction sets compared: %d (best here: %s)\n", best + 1, ml_pulse_train_isa());
+        for (int isa = 0; isa < 3; isa++) ml_population_free(p[isa]);
+    }
+}
+
+static void train_does_not_depend_on_threads_or_blocks(void **state)
+{
+    enum { N = 10007, K = 64 };
+    double v[K], w[K];
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    schedule(v, w, K, d.width);
+    int *cnt = malloc(N * sizeof *cnt);
+    for (int i = 0; i < N; i++) cnt[i] = i % 3 ? K : i % K;
+    ml_population *p[3];
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(ml_population_new(&d, N, 42, &p[t], NULL), ML_OK);
+        omp_set_num_threads(t == 1 ? 2 : 1);
+        /* phases mixed on purpose: the second train starts at a different counter per device */
+        if (t < 2) { ml_pulse_train_all(p[t], v, w, K, cnt); ml_pulse_train_all(p[t], v, w, K, NULL); }
+        else
+            for (size_t i = 0; i < N; i++) { /* one device at a time: every block uniform */
+                ml_pulse_train(p[t], i, i + 1, v, w, K, cnt + i);
+                ml_pulse_train(p[t], i, i + 1, v, w, K, NULL);
+            }
+    }
+    omp_set_num_threads(2);
+    assert_memory_equal(p[0]->g, p[1]->g, N * sizeof(double));
+    assert_memory_equal(p[0]->g, p[2]->g, N * sizeof(double));
+    assert_memory_equal(p[0]->npulse, p[2]->npulse, N * sizeof(uint32_t));
+    for (int t = 0; t < 3; t++) ml_population_free(p[t]);
+    free(cnt);
+}
+
+/* KS critical value at alpha = 0.001 (Smirnov's asymptotic c = 1.949) for sizes n and m */
+static double ks_crit(size_t n, size_t m) { return 1.949 * sqrt((double)(n + m) / ((double)n * (double)m)); }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void gaussian_matches_the_normal_cdf(void **state)
+{
+    const size_t n = short_run() ? 1 << 16 : 1 << 20;
+    double *z = malloc(n * sizeof *z);
+    size_t tail = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        ml_u32x4 r = ml_philox(3, i, 0, ML_RNG_C2C_TRAIN);
+        float a, b, c, e;
+        mlf_normal2(r.v[0], r.v[1], &a, &b);
+        mlf_normal2(r.v[2], r.v[3], &c, &e);
+        z[i] = a; z[i + 1] = b; z[i + 2] = c; z[i + 3] = e;
+    }
+    qsort(z, n, sizeof *z, cmp_double);
+    double D = 0;
+    for (size_t i = 0; i < n; i++) {
+        double F = 0.5 * erfc(-z[i] / sqrt(2.0));
+        double d1 = fabs(F - (double)i / n), d2 = fabs((double)(i + 1) / n - F);
+        D = fmax(D, fmax(d1, d2));
+        tail += fabs(z[i]) > 3;
+    }
+    /* one-sample KS at the real n; the 3-sigma tail within 5 binomial standard deviations */
+    double pt = 2.6997960632601913e-3, sd = sqrt(pt * (1 - pt) / n);
+    printf("# Gaussian: n %zu, KS D %.3g (critical %.3g), P(|z|>3) %.5f (expected %.5f)\n", n, D,
+           1.949 / sqrt((double)n), (double)tail / n, pt);
+    assert_true(D < 1.949 / sqrt((double)n));
+    assert_true(fabs((double)tail / n - pt) < 5 * sd);
+    assert_true(z[0] > -6.7 && z[n - 1] < 6.7);
+    free(z);
+}
+
+static void train_distributions_match_the_one_pulse_kernel(void **state)
+{
+    const size_t n = short_run() ? 4000 : 20000;
+    for (int dd = 0; dd < 2; dd++) {
+        ml_device d;
+        ml_device_preset("tio2x", &d, NULL);
+        d.s_c2c = 0.05;
+        if (!dd) d.d2d_a_p = d.d2d_a_d = d.d2d_g_min = d.d2d_g_max = d.d2d_v0_p = d.d2d_v0_d = 0; /* C2C only */
+        const int marks[3] = {10, 100, 600};
+        ml_population *a, *b;
+        /* different seeds: the two samples are independent, as the KS critical value assumes */
+        assert_int_equal(ml_population_new(&d, n, 11, &a, NULL), ML_OK);
+        assert_int_equal(ml_population_new(&d, n, 12, &b, NULL), ML_OK);
+        double v[600], w[600];
+        for (int q = 0; q < 600; q++) { v[q] = q < 400 ? 1.0 : -0.9; w[q] = d.width; }
+        int done = 0;
+        double *ga = malloc(n * sizeof *ga), *gb = malloc(n * sizeof *gb);
+        for (int m = 0; m < 3; m++) {
+            ml_pulse_train_all(a, v + done, w + done, marks[m] - done, NULL);
+            for (int q = done; q < marks[m]; q++) ml_pulse_all(b, NULL, NULL, v[q], w[q]);
+            done = marks[m];
+            memcpy(ga, a->g, n * sizeof *ga);
+            memcpy(gb, b->g, n * sizeof *gb);
+            double D = ml_ks_statistic(ga, n, gb, n);
+            printf("# KS train vs one-pulse, d2d %d, %d pulses: D %.4f (critical %.4f, n = m = %zu)\n", dd, done, D,
+                   ks_crit(n, n), n);
+            assert_true(D < ks_crit(n, n));
+        }
+        free(ga); free(gb);
+        ml_population_free(a);
+        ml_population_free(b);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(float_train_tracks_double_reference),
+        cmocka_unit_test(train_is_bit_identical_on_every_instruction_set),
+        cmocka_unit_test(train_does_not_depend_on_threads_or_blocks),
+        cmocka_unit_test(gaussian_matches_the_normal_cdf),
+        cmocka_unit_test(train_distributions_match_the_one_pulse_kernel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
