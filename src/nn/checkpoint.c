@@ -217,8 +217,9 @@ ml_status ml_ckpt_load(const char *path, ml_net *net, const ml_train_opts *o, si
     if (!src) { free(b); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
     uint32_t want = 0;
     for (int t = 0; t < net->ntensors; t++) want += net->tensors[t].data != NULL;
-    if (get_hdr(&r, &h) || h.epoch > h.epochs || h.next >= nb) bad = "corrupt checkpoint (header)";
+    if (get_hdr(&r, &h)) bad = "corrupt checkpoint (header)";
     else if ((bad = mismatch(&h, o, n, nb, why, sizeof why))) {}
+    else if (h.epoch > h.epochs || h.next >= nb) bad = "corrupt checkpoint (position)";
     else if (h.ntens != want) {
         snprintf(why, sizeof why, "%u tensors in the checkpoint, %u in the model", h.ntens, want);
         bad = why;

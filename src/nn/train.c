@@ -223,7 +223,9 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
             !(vel[t] = calloc(ml_tensor_numel(&net->tensors[t]), sizeof(float))))
             st = ml_error_set(err, ML_ENOMEM, "train: out of memory");
     ml_train_pos pos = {0, 0, 0, -1};
-    if (!st && o->checkpoint && o->resume) st = ml_ckpt_load(o->checkpoint, net, o, n, nb, vel, &pos, err);
+    if (!st && o->resume)
+        st = o->checkpoint ? ml_ckpt_load(o->checkpoint, net, o, n, nb, vel, &pos, err)
+                           : ml_error_set(err, ML_EINVAL, "train: resume needs a checkpoint file");
     double total = (double)o->epochs * nb, acc = pos.acc, saved_s = ml_now();
     ml_progress pr;
     ml_progress_begin(&pr, "training", total, 0);
