@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""ResNet-20 training steps, memlev vs PyTorch, side by side in one run.
+"""ResNet training steps, memlev vs PyTorch, side by side in one run.
 
-Same architecture on both sides (CIFAR-style ResNet-20: 3x3 stem, 3 stages of 3 basic
-blocks, widths 16/32/64; 1x28x28 input, 10 classes), random data, training mode (BN on
-batch statistics), forward + backward + SGD (momentum 0.9, weight decay 5e-4) per step,
-batch 128, 2 threads. Prints images/s for both and the ratio memlev/PyTorch.
+Same architecture on both sides (--arch resnet20: CIFAR-style, 3x3 stem, 3 stages of 3
+basic blocks, widths 16/32/64; resnet18/resnet34: 3x3 stride-1 stem, no max-pool,
+torchvision stage layout, widths 64..512; 1x28x28 input, 10 classes), random data,
+training mode (BN on batch statistics), forward + backward + SGD (momentum 0.9, weight
+decay 5e-4) per step, 2 threads. Prints images/s for both and the ratio memlev/PyTorch.
 
-usage: /usr/bin/python3 bench/train_vs_torch.py [--build build] [--seconds 10] [--batch 128] [--threads 2]
+usage: /usr/bin/python3 bench/train_vs_torch.py [--build build] [--arch resnet20] [--seconds 10]
+       [--batch 128] [--threads 2]
 Needs Debian's python3-torch (run with /usr/bin/python3) and a built bench_train_step.
 """
 import argparse
@@ -22,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from infer_vs_torch import BasicBlock, alternate
+from infer_vs_torch import ARCHS, BasicBlock, ResNet, alternate
 
 
 class ResNet20(nn.Module):
@@ -45,8 +47,8 @@ class ResNet20(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-def torch_ips(batch, seconds):
-    model = ResNet20().train()
+def torch_ips(arch, batch, seconds):
+    model = (ResNet20() if arch == "resnet20" else ResNet(ARCHS[arch])).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.rand(batch, 1, 28, 28)
     y = torch.randint(0, 10, (batch,))
@@ -69,6 +71,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--build", default=os.path.join(here, "..", "build"))
+    ap.add_argument("--arch", default="resnet20", choices=["resnet20"] + sorted(ARCHS))
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
@@ -81,11 +84,11 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     t_rates, t_cpu, m_rates, m_cpu, (_, _, t_params), m = alternate(
-        a.rounds, lambda: torch_ips(a.batch, a.seconds / a.rounds),
-        [exe, "resnet20", str(a.batch), str(a.threads), str(a.seconds / a.rounds)])
+        a.rounds, lambda: torch_ips(a.arch, a.batch, a.seconds / a.rounds),
+        [exe, a.arch, str(a.batch), str(a.threads), str(a.seconds / a.rounds)])
     t_ips, m_ips = sum(t_rates) / a.rounds, sum(m_rates) / a.rounds
     t_ipc, m_ipc = sum(t_cpu) / a.rounds, sum(m_cpu) / a.rounds
-    row = {"arch": "resnet20", "batch": a.batch, "threads": a.threads, "torch_params": t_params,
+    row = {"arch": a.arch, "batch": a.batch, "threads": a.threads, "torch_params": t_params,
            "memlev_params": m["params"], "torch_images_per_s": t_ips, "memlev_images_per_s": m_ips,
            "ratio": m_ips / t_ips, "torch_rounds": t_rates, "memlev_rounds": m_rates,
            "torch_images_per_cpu_s": t_ipc, "memlev_images_per_cpu_s": m_ipc,
@@ -93,7 +96,7 @@ def main():
     print("torch %s (%d threads)  batch %d  training steps (fwd+bwd+SGD)" % (torch.__version__, a.threads, a.batch))
     print("%-9s %8s %11s %12s %6s %8s %8s %5s" % ("model", "params", "torch img/s", "memlev img/s", "ratio",
           "torch/c", "memlev/c", "load"))
-    print("%-9s %8d %11.1f %12.1f %6.2f %8.1f %8.1f %5.1f" % ("resnet20", t_params, t_ips, m_ips, row["ratio"],
+    print("%-9s %8d %11.1f %12.1f %6.2f %8.1f %8.1f %5.1f" % (a.arch, t_params, t_ips, m_ips, row["ratio"],
           t_ipc, m_ipc, row["load_average"]))
     if a.json:
         with open(a.json + ".tmp", "w") as f:

@@ -214,15 +214,37 @@ typedef struct ml_train_opts {
     const ml_dataset *val;  /* evaluated after each epoch when not NULL */
     ml_epoch_cb on_epoch;   /* checkpoint hook, may be NULL */
     void *user;
+    const char *checkpoint; /* resumable state file (see ml_checkpoint_info_read), NULL = none */
+    double checkpoint_every_s; /* also save it mid-epoch when this many seconds have passed
+                               * since the last save (0: after every batch); default 300 */
+    int resume;             /* continue from checkpoint (which must exist and match) */
 } ml_train_opts;
 
 void ml_train_opts_default(ml_train_opts *o);
 
 /* SGD with momentum and weight decay, cosine schedule from lr to 0 over all steps
  * (per step), seeded shuffling and augmentation. Progress bar unless quiet.
- * final_acc (may be NULL) gets the last validation accuracy (or -1). */
+ * final_acc (may be NULL) gets the last validation accuracy (or -1).
+ * With opts->checkpoint set, the model's tensors, the momentum buffers, the options that
+ * decide the result and the position (epoch, batch) are saved there atomically at the end
+ * of every epoch and every checkpoint_every_s seconds; with opts->resume, training
+ * continues from that file and ends with the same weights, bit for bit, as a run never
+ * interrupted (same instruction set). A checkpoint that is corrupt or was written for
+ * another model, data size or options gives ML_EFORMAT naming the file and field, with
+ * net unchanged. */
 ml_status ml_net_train(ml_net *net, const ml_dataset *train, const ml_train_opts *opts,
                        double *final_acc, ml_error *err);
+
+/* Where a training checkpoint stands: epoch under way (0-based; epochs when training
+ * finished) and the next batch within it, of batches per epoch. */
+typedef struct ml_checkpoint_info {
+    int epoch, epochs;
+    size_t batch, batches;
+} ml_checkpoint_info;
+
+/* Read and verify (format, checksum) the checkpoint at path and fill *info. ML_EIO when it
+ * cannot be read, ML_EFORMAT when it is not an intact checkpoint; messages name the file. */
+ML_API ml_status ml_checkpoint_info_read(const char *path, ml_checkpoint_info *info, ml_error *err);
 
 #ifdef __cplusplus
 }

@@ -19,10 +19,10 @@ static int on_epoch(ml_net *net, int epoch, double loss, double acc, void *user)
 
 int ml_cmd_train(int argc, char **argv)
 {
-    const char *arch = "resnet20", *data = "fashion-mnist", *out = NULL;
+    const char *arch = "resnet20", *data = "fashion-mnist", *out = NULL, *checkpoint = NULL;
     long epochs = 10, width = 0, seed = 1, batch = 128, limit = 0, threads = 0, pad = 2;
-    double lr = 0.1, wd = 5e-4, momentum = 0.9, warmup = 0;
-    int no_flip = 0;
+    double lr = 0.1, wd = 5e-4, momentum = 0.9, warmup = 0, every = 300;
+    int no_flip = 0, resume = 0;
     cli_opt opts[] = {
         {"arch", OPT_STR, &arch, "mlp | lenet5 | resnet20 | resnet18 | resnet34 [resnet20]", 0},
         {"data", OPT_STR, &data, "fashion-mnist, a CIFAR-10 folder (cifar10:DIR) or an IDX folder [fashion-mnist]", 0},
@@ -39,8 +39,11 @@ int ml_cmd_train(int argc, char **argv)
         {"limit", OPT_INT, &limit, "use the first N training images [0 = all]", 0},
         {"threads", OPT_INT, &threads, "OpenMP threads [all cores]; results do not depend on it", 0},
         {"out", OPT_STR, &out, "model file (ONNX), rewritten after every epoch (required)", 0},
+        {"checkpoint", OPT_STR, &checkpoint, "training state (weights, momentum, position), saved after every epoch and every --checkpoint-every s", 0},
+        {"checkpoint-every", OPT_DBL, &every, "seconds between mid-epoch checkpoints (0 = after every batch) [300]", 0},
+        {"resume", OPT_FLAG, &resume, "continue from --checkpoint; ends bit-identical to an uninterrupted run with the same options", 0},
         {NULL, 0, NULL, NULL, 0}};
-    cli_spec spec = {"train", "--arch resnet20 --data fashion-mnist [--epochs N] [--width W] [--seed S] --out model.onnx",
+    cli_spec spec = {"train", "--arch resnet20 --data fashion-mnist [--epochs N] [--width W] [--seed S] [--checkpoint FILE [--resume]] --out model.onnx",
                      "Train a network and save it as ONNX.", opts, 0};
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : 2;
@@ -50,8 +53,19 @@ int ml_cmd_train(int argc, char **argv)
     if (!(lr > 0 && lr < 100)) return cli_fail("train", "--lr: %g is out of range", lr);
     if (wd < 0 || momentum < 0 || momentum >= 1 || warmup < 0 || pad < 0 || pad > 64 || seed < 0 || limit < 0 || width < 0)
         return cli_fail("train", "--weight-decay/--momentum/--warmup/--pad/--seed/--limit/--width out of range");
+    if (!(every >= 0 && every <= 1e9)) return cli_fail("train", "--checkpoint-every: %g is out of range (0..1e9 s)", every);
+    if (resume && !checkpoint) return cli_fail("train", "--resume needs --checkpoint FILE");
     cli_set_threads(threads);
     ml_error err = {0};
+    if (resume) {
+        ml_checkpoint_info ci;
+        if (ml_checkpoint_info_read(checkpoint, &ci, &err)) return cli_fail_err("train", &err);
+        if (ci.epoch < ci.epochs)
+            printf("resuming from %s: epoch %d of %d, at batch %zu of %zu\n", checkpoint, ci.epoch + 1, ci.epochs,
+                   ci.batch, ci.batches);
+        else
+            printf("resuming from %s: all %d epochs done\n", checkpoint, ci.epochs);
+    }
     ml_dataset *tr = NULL, *te = NULL;
     ml_net *net = NULL;
     if (ml_dataset_load(data, 1, &tr, &err) || ml_dataset_load(data, 0, &te, &err) ||
@@ -71,10 +85,12 @@ int ml_cmd_train(int argc, char **argv)
     o.epochs = (int)epochs; o.batch = (int)batch; o.lr = lr; o.weight_decay = wd; o.momentum = momentum;
     o.warmup_epochs = warmup; o.augment_pad = (int)pad; o.augment_flip = !no_flip; o.limit = (size_t)limit;
     o.seed = (uint64_t)seed; o.val = te; o.on_epoch = on_epoch;
+    o.checkpoint = checkpoint; o.checkpoint_every_s = every; o.resume = resume;
     ckpt c = {out, 0};
     o.user = &c;
     double acc;
     ml_status st = ml_net_train(net, tr, &o, &acc, &err);
+    if (!st) st = ml_onnx_save(net, out, &err); /* also when resumed from a finished checkpoint */
     if (!st) printf("final test accuracy %.4f; model written to %s\n", acc, out);
     ml_net_free(net);
     ml_dataset_free(tr);

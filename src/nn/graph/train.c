@@ -7,6 +7,8 @@
 #include <string.h>
 #include "memlev/util.h"
 #include "nn/backend.h"
+#include "nn/checkpoint.h"
+#include "nn/internal.h"
 
 static float *grad_of(ml_net *net, int t)
 {
@@ -194,6 +196,7 @@ void ml_train_opts_default(ml_train_opts *o)
     o->augment_pad = 2;
     o->augment_flip = 1;
     o->seed = 1;
+    o->checkpoint_every_s = 300;
 }
 
 ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o, double *final_acc, ml_error *err)
@@ -218,13 +221,17 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
         if (net->tensors[t].data && ml_tensor_trainable(&net->tensors[t]) &&
             !(vel[t] = calloc(ml_tensor_numel(&net->tensors[t]), sizeof(float))))
             st = ml_error_set(err, ML_ENOMEM, "train: out of memory");
-    double total = (double)o->epochs * nb, acc = -1;
+    ml_train_pos pos = {0, 0, 0, -1};
+    if (!st && o->resume)
+        st = o->checkpoint ? ml_ckpt_load(o->checkpoint, net, o, n, nb, vel, &pos, err)
+                           : ml_error_set(err, ML_EINVAL, "train: resume needs a checkpoint file");
+    double total = (double)o->epochs * nb, acc = pos.acc, saved_s = ml_now();
     ml_progress pr;
     ml_progress_begin(&pr, "training", total, 0);
-    for (int ep = 0; ep < o->epochs && !st; ep++) {
+    for (int ep = pos.epoch; ep < o->epochs && !st; ep++) {
         ml_shuffle(perm, n, o->seed, (uint32_t)ep);
-        double lsum = 0;
-        for (size_t b = 0; b < nb && !st; b++) {
+        double lsum = ep == pos.epoch ? pos.loss_sum : 0;
+        for (size_t b = ep == pos.epoch ? pos.batch : 0; b < nb && !st; b++) {
             #pragma omp parallel for schedule(static)
             for (int k = 0; k < o->batch; k++) {
                 size_t idx = perm[b * (size_t)o->batch + (size_t)k];
@@ -251,9 +258,16 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
                 }
             }
             ml_progress_update(&pr, (double)ep * nb + (double)b + 1);
+            if (o->checkpoint && b + 1 < nb && ml_now() - saved_s >= o->checkpoint_every_s) {
+                st = ml_ckpt_save(o->checkpoint, net, o, n, nb, vel, &(ml_train_pos){ep, b + 1, lsum, acc}, err);
+                saved_s = ml_now();
+            }
         }
         if (st) break;
         if (o->val && (st = ml_net_evaluate(net, o->val, 0, 250, &acc, NULL, err))) break;
+        if (o->checkpoint && (st = ml_ckpt_save(o->checkpoint, net, o, n, nb, vel, &(ml_train_pos){ep + 1, 0, 0, acc}, err)))
+            break;
+        saved_s = ml_now();
         if (o->on_epoch && o->on_epoch(net, ep + 1, lsum / nb, acc, o->user)) break;
     }
     ml_progress_end(&pr);
