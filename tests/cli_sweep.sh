@@ -58,6 +58,25 @@ test ! -e "$T/r.json"
 "$ML" sweep --config "$T/c.json" --json "$T/r.json" --resume --quiet >/dev/null
 same_points "$T/ref.json" "$T/r.json"
 test ! -e "$T/r.json.journal"
+# levels only (no network) and the report of both kinds of sweep
+printf '{"levels_only": true, "devices": ["tio2x", "agsi"], "schemes": ["feedforward", "verify"], "levels": 16, "population": 20}' > "$T/l.json"
+"$ML" sweep --config "$T/l.json" --json "$T/l.out" --csv "$T/l.csv" --quiet >/dev/null
+python3 - "$T/l.out" <<'PY'
+import json, sys
+pts = json.load(open(sys.argv[1]))["points"]
+assert [(p["device"], p["scheme"]) for p in pts] == [("tio2x", "feedforward"), ("tio2x", "verify"), ("agsi", "feedforward"), ("agsi", "verify")]
+assert all(p["levels"] == 16 and p["population"] == 20 and p["states"] >= 2 for p in pts), pts
+PY
+export LSAN_OPTIONS="suppressions=$SRC/tests/lsan-fontconfig.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+"$ML" report "$T/ref.json" "$T/l.out" --out "$T/rep" --no-svg >/dev/null
+for f in sweep-lines sweep-heatmap sweep-lines-2 sweep-heatmap-2; do
+  [ "$(head -c 8 "$T/rep/$f.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "$f.png is not a PNG"; exit 1; }
+done
+grep -q 'id="sweeps"' "$T/rep/index.html"
+grep -q "sweep, 8 points" "$T/rep/index.html"
+python3 -c "import json,sys; j=json.load(open(sys.argv[1])); del j['points'][3]['device']; json.dump(j, open(sys.argv[2], 'w'))" "$T/ref.json" "$T/broken.json"
+set +e; "$ML" report "$T/broken.json" --out "$T/rep2" 2>"$T/err" >/dev/null; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q "points\[3\]: 'device'" "$T/err" || { cat "$T/err"; exit 1; }
 # bad configs: one line naming the key, exit 2, nothing written
 bad() {
   printf '%s' "$1" > "$T/bad.json"

@@ -9,7 +9,11 @@ if [ -z "${ML_MPIEXEC:-}" ]; then echo "memlev built without MPI: skipped"; exit
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 source "$ML_SOURCE_DIR/tests/sweep_lib.sh"
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
-export LSAN_OPTIONS="suppressions=$SRC/tests/lsan-openmpi.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# Under AddressSanitizer: Open MPI loads its components with dlopen and unloads them in
+# MPI_Finalize, so the allocations they keep for the life of the process are reported from
+# "<unknown module>" and cannot be suppressed by name. Leak checking is off for the ranks
+# (memory errors are still caught); cli_sweep.sh checks the same sweep code for leaks serially.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 export OMP_NUM_THREADS=1
 MPI=("$ML_MPIEXEC" --oversubscribe --bind-to none)
 write_config "$T/c.json"
