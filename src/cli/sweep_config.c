@@ -1,6 +1,7 @@
 /* Sweep config: a JSON object whose keys are axes (a value or a non-empty list of values).
  * Validated once, on every rank, before anything is written: unknown keys, empty lists, wrong
  * types, out-of-range values and missing required keys give one line naming the key. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +81,8 @@ static int check_value(const char *path, const char *what, const key_spec *s, co
     case SW_NUM: {
         if (!cJSON_IsNumber(v)) return fail(msg, n, "%s: %s: expected %s", path, what, kind_name(s->kind));
         double d = v->valuedouble;
-        if (s->kind == SW_INT && d != (double)(long long)d) return fail(msg, n, "%s: %s: %g is not an integer", path, what, d);
         if (!(d >= s->lo && d <= s->hi)) return fail(msg, n, "%s: %s: %g is out of range (%g..%g)", path, what, d, s->lo, s->hi);
+        if (s->kind == SW_INT && d != floor(d)) return fail(msg, n, "%s: %s: %g is not an integer", path, what, d);
         return 0;
     }
     }
