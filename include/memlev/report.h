@@ -13,7 +13,8 @@ extern "C" {
 
 typedef enum ml_result_kind {
     ML_RESULT_LEVELS = 1,   /* memlev levels --json: staircase, states, nonlinearity, cost */
-    ML_RESULT_TRANSFER = 2  /* memlev transfer --json: accuracy vs levels per scheme */
+    ML_RESULT_TRANSFER = 2, /* memlev transfer --json: accuracy vs levels per scheme */
+    ML_RESULT_SWEEP = 3     /* memlev sweep --json: a grid of transfer or levels points */
 } ml_result_kind;
 
 /* Collected results (opaque). */
@@ -32,8 +33,9 @@ ml_status ml_report_new(ml_report **out, ml_error *err);
 void ml_report_free(ml_report *r);
 
 /* Read one result file and detect its kind by its keys (levels: "staircase" and
- * "states"; transfer: "baseline_accuracy" and "points"). Errors name the file and the
- * field. *kind (may be NULL) receives the kind. */
+ * "states"; transfer: "baseline_accuracy" and "points"; sweep: "points" and a "config"
+ * with "levels_only"). Errors name the file and the field. *kind (may be NULL) receives
+ * the kind. */
 ml_status ml_report_add_file(ml_report *r, const char *path, ml_result_kind *kind, ml_error *err);
 /* The same from JSON text; src names it in messages. */
 ml_status ml_report_add_json(ml_report *r, const char *text, const char *src, ml_result_kind *kind, ml_error *err);

@@ -124,7 +124,7 @@ ml_status rep_html_write(const ml_report *r, const char *path, const char *title
     rep_buf_escape(&b, title);
     rep_buf_printf(&b, "</h1>\n<p class=\"note\">Written by memlev from %zu result file%s. Open the figures' SVG "
                        "versions for print.</p>\n",
-                   r->nlv + r->ntr, r->nlv + r->ntr == 1 ? "" : "s");
+                   r->nlv + r->ntr + r->nsw, r->nlv + r->ntr + r->nsw == 1 ? "" : "s");
     if (r->nlv) {
         summary(&b, r);
         rep_buf_printf(&b, "<h2 id=\"staircases\">Staircases</h2>\n");
@@ -139,6 +139,10 @@ ml_status rep_html_write(const ml_report *r, const char *path, const char *title
         figures(&b, imgs, nimgs, "transfer", svg);
         for (size_t i = 0; i < r->ntr; i++) transfer_table(&b, &r->tr[i]);
     }
+    if (r->nsw) {
+        rep_buf_printf(&b, "<h2 id=\"sweeps\">Sweeps</h2>\n");
+        figures(&b, imgs, nimgs, "sweeps", svg);
+    }
     rep_buf_printf(&b, "<h2 id=\"inputs\">Inputs</h2>\n<ul>\n");
     for (size_t i = 0; i < r->nlv; i++) {
         rep_buf_printf(&b, "<li><code>");
@@ -151,6 +155,11 @@ ml_status rep_html_write(const ml_report *r, const char *path, const char *title
         rep_buf_printf(&b, "<li><code>");
         rep_buf_escape(&b, r->tr[i].file);
         rep_buf_printf(&b, "</code>: transfer, %zu points</li>\n", r->tr[i].n);
+    }
+    for (size_t i = 0; i < r->nsw; i++) {
+        rep_buf_printf(&b, "<li><code>");
+        rep_buf_escape(&b, r->sw[i].file);
+        rep_buf_printf(&b, "</code>: sweep%s, %zu points</li>\n", r->sw[i].levels_only ? " (levels only)" : "", r->sw[i].n);
     }
     rep_buf_printf(&b, "</ul>\n</body>\n</html>\n");
     ml_status st;

@@ -34,17 +34,41 @@ typedef struct rep_transfer {
     rep_point *pts;
 } rep_transfer;
 
+/* One `memlev sweep` result: values are accuracy in % (or states with levels_only). */
+typedef struct rep_sweep_pt {
+    double levels, value, ci95;
+    int series, device, scheme; /* indices into the lists below */
+} rep_sweep_pt;
+
+typedef struct rep_sweep {
+    char *file;
+    int levels_only;
+    size_t n;
+    rep_sweep_pt *pts;
+    char **series;            /* label per series: the values of the axes that vary, levels aside */
+    int *series_scheme;       /* scheme index of each series */
+    size_t nseries;
+    char **devices, **schemes;
+    size_t ndev, nsch;
+} rep_sweep;
+
 struct ml_report {
     rep_levels *lv;
     size_t nlv;
     rep_transfer *tr;
     size_t ntr;
+    rep_sweep *sw;
+    size_t nsw;
     char **written;
     size_t nwritten;
 };
 
 void rep_levels_clear(rep_levels *l);
 void rep_transfer_clear(rep_transfer *t);
+void rep_sweep_clear(rep_sweep *s);
+struct cJSON;
+/* Read a sweep result (fig_sweep.c); errors name the file and the point. */
+ml_status rep_load_sweep(const struct cJSON *j, const char *src, rep_sweep *s, ml_error *err);
 
 /* --- plot.c: one PLplot page written atomically to a PNG or SVG file --- */
 enum { REP_BG = 0, REP_FG = 1, REP_GRID = 2, REP_GREY = 13 };
@@ -82,6 +106,8 @@ void rep_fig_sweep(const ml_report *r, const void *arg);
 void rep_fig_cost(const ml_report *r, const void *arg);
 void rep_fig_accuracy(const ml_report *r, const void *arg);   /* arg: const rep_transfer * */
 void rep_fig_transfer_cost(const ml_report *r, const void *arg);
+void rep_fig_sweep_lines(const ml_report *r, const void *arg);   /* arg: const rep_sweep * */
+void rep_fig_sweep_heatmap(const ml_report *r, const void *arg); /* arg: const rep_sweep * */
 
 /* --- html.c --- */
 typedef struct rep_buf {

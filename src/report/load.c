@@ -220,6 +220,16 @@ ml_status ml_report_add_json(ml_report *r, const char *text, const char *src, ml
             st = relabel(r, err);
             if (kind) *kind = ML_RESULT_LEVELS;
         }
+    } else if (cJSON_HasObjectItem(j, "points") &&
+               cJSON_HasObjectItem(cJSON_GetObjectItemCaseSensitive(j, "config"), "levels_only")) {
+        rep_sweep s = {0};
+        rep_sweep *ns = realloc(r->sw, (r->nsw + 1) * sizeof *ns);
+        if (!ns) st = ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
+        else if (r->sw = ns, (st = rep_load_sweep(j, src, &s, err))) rep_sweep_clear(&s);
+        else {
+            r->sw[r->nsw++] = s;
+            if (kind) *kind = ML_RESULT_SWEEP;
+        }
     } else if (cJSON_HasObjectItem(j, "baseline_accuracy") && cJSON_HasObjectItem(j, "points")) {
         rep_transfer t = {0};
         rep_transfer *nt = realloc(r->tr, (r->ntr + 1) * sizeof *nt);
@@ -232,7 +242,7 @@ ml_status ml_report_add_json(ml_report *r, const char *text, const char *src, ml
     } else {
         st = ml_error_set(err, ML_EFORMAT,
                           "%s: not a memlev result (levels results have 'staircase' and 'states', transfer results "
-                          "'baseline_accuracy' and 'points')", src);
+                          "'baseline_accuracy' and 'points', sweep results 'points' and 'config')", src);
     }
     cJSON_Delete(j);
     return st;

@@ -36,6 +36,8 @@ void ml_report_free(ml_report *r)
     if (!r) return;
     for (size_t i = 0; i < r->nlv; i++) rep_levels_clear(&r->lv[i]);
     for (size_t i = 0; i < r->ntr; i++) rep_transfer_clear(&r->tr[i]);
+    for (size_t i = 0; i < r->nsw; i++) rep_sweep_clear(&r->sw[i]);
+    free(r->sw);
     free(r->lv);
     free(r->tr);
     forget_written(r);
@@ -77,7 +79,7 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
     ml_report_opts_defaults(&o);
     if (opts) o = *opts;
     if (!r || !dir || !*dir) return ml_error_set(err, ML_EINVAL, "ml_report_write: no report or folder");
-    if (!r->nlv && !r->ntr) return ml_error_set(err, ML_EINVAL, "no results to report");
+    if (!r->nlv && !r->ntr && !r->nsw) return ml_error_set(err, ML_EINVAL, "no results to report");
     if (o.width_px < 200 || o.width_px > 8000 || o.height_px < 150 || o.height_px > 8000)
         return ml_error_set(err, ML_EINVAL, "plot size %d x %d px is out of range (200..8000 x 150..8000)", o.width_px,
                             o.height_px);
@@ -87,7 +89,7 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) return ml_error_set(err, ML_EIO, "%s: not a folder", dir);
     forget_written(r);
     int w = o.width_px, h = o.height_px;
-    size_t nmax = 6 + 2 * r->ntr, n = 0;
+    size_t nmax = 6 + 2 * r->ntr + 2 * r->nsw, n = 0;
     rep_figure *figs = calloc(nmax, sizeof *figs);
     rep_img *imgs = calloc(nmax, sizeof *imgs);
     if (!figs || !imgs) { free(figs); free(imgs); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
@@ -127,6 +129,19 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
             "trials; dashed: float baseline.", w, h, rep_fig_accuracy, &r->tr[i]);
         ADD("transfer", c, "Pulses per device to program the network, per scheme and number of levels.", w, (int)(h * 0.8),
             rep_fig_transfer_cost, &r->tr[i]);
+    }
+    for (size_t i = 0; i < r->nsw; i++) {
+        const rep_sweep *s = &r->sw[i];
+        if (!s->n) continue;
+        char a[48], c[48];
+        snprintf(a, sizeof a, i ? "sweep-lines-%zu" : "sweep-lines", i + 1);
+        snprintf(c, sizeof c, i ? "sweep-heatmap-%zu" : "sweep-heatmap", i + 1);
+        ADD("sweeps", a, s->levels_only ? "Sweep: distinguishable states vs pulse budget, one line per device and scheme "
+            "(and every other axis that varies)." : "Sweep: test accuracy vs levels, one line per device and scheme (and "
+            "every other axis that varies); bars: 95 % CI over trials.", w, h, rep_fig_sweep_lines, s);
+        if (s->ndev >= 2)
+            ADD("sweeps", c, "Sweep: devices against levels per scheme (mean over the other axes); the device axis "
+                "of the grid as a heatmap.", w, (int)(90 + 60 * s->nsch * (s->ndev + 2.5)), rep_fig_sweep_heatmap, s);
     }
 #undef ADD
     ml_status st = ML_OK;
