@@ -93,7 +93,7 @@ static int check_value(const char *path, const char *what, const key_spec *s, co
 static int check_word(const char *path, const char *what, const char *key, const char *v, char *msg, size_t n)
 {
     ml_error err = {0};
-    ml_scheme_kind kind;
+    const ml_scheme_type *kind;
     if (!strcmp(key, "mode") && strcmp(v, "pulse") && strcmp(v, "statistical"))
         return fail(msg, n, "%s: %s: '%s' must be pulse or statistical", path, what, v);
     if (!strcmp(key, "calibrate") && strcmp(v, "device") && strcmp(v, "population"))

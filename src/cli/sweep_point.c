@@ -103,9 +103,9 @@ static ml_status run_transfer(const sweep_point *p, cJSON **out, ml_error *err)
 
 static ml_status run_levels(const sweep_point *p, cJSON **out, ml_error *err)
 {
-    levels_req r;
+    ml_levels_study_opts r;
     memset(&r, 0, sizeof r);
-    ml_scheme_kind kind;
+    const ml_scheme_type *kind;
     ml_status st = ml_scheme_parse(str_of(p, "scheme"), &kind, err);
     if (st) return st;
     ml_scheme_defaults(&r.scheme, kind);
