@@ -1,6 +1,7 @@
 /* Inference throughput of an ONNX model in memlev: images/s and GFLOP/s at a batch size
  * and thread count. Used by bench/infer_vs_torch.py; prints one JSON line.
  * usage: bench_infer_onnx MODEL.onnx [batch=64] [threads=2] [seconds=10] */
+#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ static double cpu_seconds(void)
 
 int main(int argc, char **argv)
 {
+    openblas_set_num_threads(1); /* one BLAS thread per call: the layer kernels split batches across OpenMP threads */
     if (argc < 2) {
         fprintf(stderr, "usage: %s MODEL.onnx [batch] [threads] [seconds]\n", argv[0]);
         return 2;

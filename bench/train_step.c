@@ -2,6 +2,7 @@
  * (momentum 0.9, weight decay 5e-4) steps per second on random data. Used by
  * bench/train_vs_torch.py; prints one JSON line.
  * usage: bench_train_step [arch=resnet20] [batch=128] [threads=2] [seconds=10] */
+#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ static double cpu_seconds(void)
 
 int main(int argc, char **argv)
 {
+    openblas_set_num_threads(1); /* one BLAS thread per call: the layer kernels split batches across OpenMP threads */
     const char *arch = argc > 1 ? argv[1] : "resnet20";
     int batch = argc > 2 ? atoi(argv[2]) : 128;
     int threads = argc > 3 ? atoi(argv[3]) : 2;

@@ -3,6 +3,7 @@
  * with the feedforward scheme at 512 levels; devices/s, seconds, peak memory. With the network
  * engine present, the programmed ResNet-34 then runs inference on test images.
  * Usage: bench_transfer_scale [levels=512] [calibrate=population|device] [verify_every=0] [images=1000] */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "memlev/rng.h"
 #include "memlev/transfer.h"
 #include "memlev/util.h"
+#include "cli/progress.h"
 
 
 typedef struct { int out, in, k; } conv_t;
@@ -45,6 +47,7 @@ static double peak_rss_gib(void)
 
 int main(int argc, char **argv)
 {
+    openblas_set_num_threads(1); /* one BLAS thread per call: the layer kernels split batches across OpenMP threads */
     int levels = argc > 1 ? atoi(argv[1]) : 512;
     int per_device = argc > 2 && !strcmp(argv[2], "device");
     int verify_every = argc > 3 ? atoi(argv[3]) : 0;
@@ -75,8 +78,8 @@ int main(int argc, char **argv)
     ml_transfer_opts o = {ML_TRANSFER_PULSE, 0, 0, 3};
     ml_transfer_stats st = {0};
     uint64_t first = 0;
-    ml_progress pr;
-    ml_progress_begin(&pr, "programming", (double)total, 0);
+    cli_progress pr;
+    cli_progress_begin(&pr, "programming", (double)total);
     double tp = ml_now();
     size_t done = 0;
     for (int k = 0; k < nt; k++) {
@@ -98,9 +101,9 @@ int main(int argc, char **argv)
         free(out);
         first += 2 * n;
         done += n;
-        ml_progress_update(&pr, (double)done);
+        cli_progress_update(&pr, (double)done);
     }
-    ml_progress_end(&pr);
+    cli_progress_end(&pr);
     double sec = ml_now() - tp;
     printf("programmed %.0f devices in %.1f s: %.3g devices/s, %.1f pulses/device (+%.1f calibration), %.2f reads/device, "
            "%.3g J, peak RSS %.2f GiB\n",
@@ -109,9 +112,12 @@ int main(int argc, char **argv)
     if (net) {
         ml_dataset *ds = NULL;
         double acc = 0, ips = 0;
-        if (ml_dataset_load("fashion-mnist", 0, &ds, &err) || ml_net_evaluate(net, ds, images, 64, &acc, &ips, &err)) {
+        cli_progress bar = {0};
+        if (ml_dataset_load("fashion-mnist", 0, &ds, &err) || ml_net_evaluate(net, ds, images, 64, cli_progress_cb, &bar, &acc, &ips, &err)) {
+            cli_progress_end(&bar);
             fprintf(stderr, "inference: %s\n", err.msg);
         } else {
+            cli_progress_end(&bar);
             printf("inference of the programmed ResNet-34 (random weights) on %zu test images: %.1f images/s "
                    "(accuracy %.3f: untrained weights, this checks the pipeline, not the model)\n",
                    images, ips, acc);

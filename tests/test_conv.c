@@ -1,6 +1,7 @@
 /* Convolution kernels: every back-end table against im2col, the engine chosen per layer,
  * Winograd forward and input gradient against direct convolutions in double, ml_sgemm in
  * both back ends, and outputs handed between oneDNN convolutions. */
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <setjmp.h>
@@ -322,6 +323,7 @@ static void engine_is_chosen_per_layer_from_the_net_option(void **state)
 
 int main(void)
 {
+    openblas_set_num_threads(1); /* one BLAS thread per call: the layer kernels split batches across OpenMP threads */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_engine_matches_im2col),
         cmocka_unit_test(engine_is_chosen_per_layer_from_the_net_option),

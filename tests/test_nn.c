@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cblas.h>
 #include <cmocka.h>
 #include "memlev/nn.h"
 #include "memlev/rng.h"
@@ -301,6 +302,26 @@ static void results_do_not_depend_on_thread_count(void **state)
     ml_net_free(net);
 }
 
+/* The library leaves OpenBLAS's thread count to the program (the CLI, benches and tests
+ * set one thread per call): running a net must not change it. (With several BLAS threads
+ * per call the mlp's products are split differently and the bits change; measured.) */
+static void library_leaves_blas_threads_alone(void **state)
+{
+    ml_net *net = NULL;
+    ml_error err = {0};
+    assert_int_equal(ml_arch_build("mlp", 1, 8, 10, 16, 5, &net, &err), ML_OK);
+    enum { B = 4 };
+    float x[B * 64] = {0}, l[B * 10];
+    uint8_t lab[B] = {0, 1, 2, 3};
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(2);
+    assert_int_equal(ml_net_forward(net, x, B, l, &err), ML_OK);
+    assert_int_equal(ml_net_loss_grad(net, x, lab, B, 0, NULL, NULL, &err), ML_OK);
+    assert_int_equal(openblas_get_num_threads(), 2);
+    openblas_set_num_threads(saved);
+    ml_net_free(net);
+}
+
 static void builtin_architectures_have_torchvision_sizes(void **state)
 {
     ml_net *net = NULL;
@@ -418,7 +439,17 @@ static ml_dataset *halves(size_t n, uint64_t seed)
     return ds;
 }
 
-static int epochs_seen;
+static int epochs_seen, progress_calls;
+static double progress_done, progress_total;
+static void count_progress(void *ctx, const char *label, double done, double total)
+{
+    assert_string_equal(label, "training");
+    assert_ptr_equal(ctx, &progress_calls);
+    assert_true(done > progress_done);
+    progress_calls++;
+    progress_done = done;
+    progress_total = total;
+}
 static int count_epochs(ml_net *net, int epoch, double loss, double acc, void *user)
 {
     epochs_seen++;
@@ -441,11 +472,16 @@ static void training_learns_a_separable_task_reproducibly(void **state)
         o.augment_flip = 0; /* a flip swaps the classes here */
         o.val = te;
         o.on_epoch = count_epochs;
-        epochs_seen = 0;
+        o.progress = count_progress;
+        o.progress_ctx = &progress_calls;
+        epochs_seen = progress_calls = 0;
+        progress_done = 0;
         double acc = 0;
         ml_error err = {0};
         assert_int_equal(ml_net_train(net, tr, &o, &acc, &err), ML_OK);
         assert_int_equal(epochs_seen, 4);
+        assert_int_equal(progress_calls, 4 * (256 / 32)); /* one report per step */
+        assert_true(progress_done == progress_total && progress_total == 4 * (256 / 32));
         assert_true(acc >= 0.95);
         int wi[4];
         assert_int_equal(ml_net_weights(net, wi, 4), 3);
@@ -462,11 +498,13 @@ static void training_learns_a_separable_task_reproducibly(void **state)
 
 int main(void)
 {
+    openblas_set_num_threads(1); /* the layer kernels split batches across OpenMP threads */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gradients_of_every_op_match_finite_differences),
         cmocka_unit_test(resnet20_gradient_matches_directional_difference),
         cmocka_unit_test(gradients_match_without_onednn_convolutions),
         cmocka_unit_test(results_do_not_depend_on_thread_count),
+        cmocka_unit_test(library_leaves_blas_threads_alone),
         cmocka_unit_test(builtin_architectures_have_torchvision_sizes),
         cmocka_unit_test(init_is_seeded),
         cmocka_unit_test(bad_graphs_fail_with_the_node_name),

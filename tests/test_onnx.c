@@ -1,5 +1,6 @@
 /* ONNX import/export: PyTorch parity on the committed fixtures, export -> import round
  * trips, malformed and unsupported files, onnx.checker on exported models. */
+#include <cblas.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -540,6 +541,7 @@ static int teardown(void **state)
  * python3-onnx or python3-numpy is missing, or fails when CI=true (CI installs both). */
 int main(int argc, char **argv)
 {
+    openblas_set_num_threads(1); /* one BLAS thread per call: the layer kernels split batches across OpenMP threads */
     if (argc > 1 && !strcmp(argv[1], "--checker")) {
         g_py = python_with_onnx();
         if (!g_py) {

@@ -4,7 +4,14 @@
  * The graph maps one to one onto ONNX: a tensor is an initializer (data != NULL) or a
  * value computed by a node (data == NULL; buffers live in the engine's workspace), a
  * node is an ONNX node with its attributes decoded. Activation tensors keep dims[0] = 1
- * after ml_net_finalize: the batch size is chosen at each call. */
+ * after ml_net_finalize: the batch size is chosen at each call.
+ *
+ * Thread safety: one call at a time per ml_net (inference and training use the net's
+ * workspace); different nets may run concurrently (clone a net to run it in parallel).
+ * The kernels split the batch across OpenMP threads; results do not depend on their
+ * number. Bitwise reproducibility also needs OpenBLAS at one thread per call
+ * (openblas_set_num_threads(1), as the CLI, benches and tests do): the library never
+ * changes that process-wide setting itself. */
 #ifndef MEMLEV_NN_H
 #define MEMLEV_NN_H
 
@@ -13,6 +20,7 @@
 #include "memlev/api.h"
 #include "memlev/error.h"
 #include "memlev/data.h"
+#include "memlev/util.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -172,9 +180,11 @@ ML_API ml_status ml_net_set_conv(ml_net *net, ml_conv_choice choice, ml_error *e
 ML_API const char *ml_net_conv_engine(const ml_net *net);
 
 /* Top-1 accuracy on the first limit images of ds (0 = all) with batch size batch.
- * images_per_s (may be NULL) gets the inference throughput. Shows a progress bar unless
- * quiet (util.h). */
+ * images_per_s (may be NULL) gets the inference throughput. progress (may be NULL) is
+ * called with label "inference" and images done of the total after every batch, with
+ * progress_ctx. */
 ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int batch,
+                          ml_progress_fn progress, void *progress_ctx,
                           double *accuracy, double *images_per_s, ml_error *err);
 
 /* Build a built-in architecture: "mlp", "lenet5", "resnet20" (CIFAR-style: 3x3 stem,
@@ -218,12 +228,14 @@ typedef struct ml_train_opts {
     double checkpoint_every_s; /* also save it mid-epoch when this many seconds have passed
                                * since the last save (0: after every batch); default 300 */
     int resume;             /* continue from checkpoint (which must exist and match) */
+    ml_progress_fn progress; /* label "training", steps done of epochs x batches; may be NULL */
+    void *progress_ctx;
 } ml_train_opts;
 
 void ml_train_opts_default(ml_train_opts *o);
 
 /* SGD with momentum and weight decay, cosine schedule from lr to 0 over all steps
- * (per step), seeded shuffling and augmentation. Progress bar unless quiet.
+ * (per step), seeded shuffling and augmentation. Reports through opts->progress.
  * final_acc (may be NULL) gets the last validation accuracy (or -1).
  * With opts->checkpoint set, the model's tensors, the momentum buffers, the options that
  * decide the result and the position (epoch, batch) are saved there atomically at the end

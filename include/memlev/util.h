@@ -1,4 +1,6 @@
-/* Small shared utilities: atomic output files and a progress bar for long work. */
+/* Small shared utilities: atomic output files, the progress callback type, file reading,
+ * sorting and a clock.
+ * Thread safety: no shared state; an ml_outfile belongs to one thread at a time. */
 #ifndef MEMLEV_UTIL_H
 #define MEMLEV_UTIL_H
 
@@ -29,24 +31,9 @@ ml_status ml_write_text_atomic(const char *path, const char *text, ml_error *err
 /* Progress callback through which long library calls report: label names the stage
  * ("transfer", "inference", ...), done of total units are finished. Called on the calling
  * thread, between units of work; ctx is the caller's. The library never draws progress
- * itself: the CLI passes a callback that draws the bar below. */
+ * itself: the command-line tool passes a callback that draws a bar. A NULL callback means
+ * no reports. */
 typedef void (*ml_progress_fn)(void *ctx, const char *label, double done, double total);
-
-/* Progress bar on stderr with rate and ETA; silent when stderr is not a terminal
- * or when quiet is set. */
-typedef struct ml_progress {
-    const char *label;
-    double total;
-    double start_s, last_s;
-    int enabled;
-} ml_progress;
-
-void ml_progress_begin(ml_progress *p, const char *label, double total, int quiet);
-void ml_progress_update(ml_progress *p, double done);
-void ml_progress_end(ml_progress *p);
-/* Global quiet flag set by the CLI (--quiet); the library itself never prints otherwise. */
-void ml_set_quiet(int quiet);
-int ml_get_quiet(void);
 
 /* Read a whole file (NUL-terminated, *len excludes the NUL) of at most max_bytes;
  * caller frees *buf. Errors name the file. */

@@ -3,6 +3,7 @@
 #include "cli/common.h"
 #include "memlev/nn.h"
 #include "memlev/onnx.h"
+#include "cli/progress.h"
 
 int ml_cmd_eval(int argc, char **argv)
 {
@@ -27,6 +28,7 @@ int ml_cmd_eval(int argc, char **argv)
     ml_net *net = NULL;
     ml_dataset *ds = NULL;
     double acc, ips;
+    cli_progress bar = {0};
     if (ml_onnx_load(model, &net, &err))
         return cli_fail_err("eval", &err);
     if (cli_net_conv("eval", net)) {
@@ -34,10 +36,12 @@ int ml_cmd_eval(int argc, char **argv)
         return 2;
     }
     if (ml_dataset_load(data, 0, &ds, &err) ||
-        ml_net_evaluate(net, ds, (size_t)limit, (int)batch, &acc, &ips, &err)) {
+        ml_net_evaluate(net, ds, (size_t)limit, (int)batch, cli_progress_cb, &bar, &acc, &ips, &err)) {
+        cli_progress_end(&bar);
         ml_net_free(net); ml_dataset_free(ds);
         return cli_fail_err("eval", &err);
     }
+    cli_progress_end(&bar);
     size_t n = limit && (size_t)limit < ds->n ? (size_t)limit : ds->n;
     printf("accuracy %.4f on %zu images (%.1f images/s)\n", acc, n, ips);
     if (json) {

@@ -186,7 +186,7 @@ int ml_cmd_sweep(int argc, char **argv)
         return rc;
     }
     cli_set_threads(threads);
-    sweep_state s = {&cfg, NULL, {{0}, -1}, 0, 0, ml_get_quiet(), ml_now()};
+    sweep_state s = {&cfg, NULL, {{0}, -1}, 0, 0, cli_quiet(), ml_now()};
     unsigned char *todo = NULL;
     if (m.rank == 0) {
         s.points = calloc(cfg.npoints, sizeof *s.points);

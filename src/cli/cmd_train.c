@@ -4,6 +4,7 @@
 #include "cli/common.h"
 #include "memlev/nn.h"
 #include "memlev/onnx.h"
+#include "cli/progress.h"
 
 typedef struct ckpt { const char *out; int quiet; } ckpt;
 
@@ -88,8 +89,12 @@ int ml_cmd_train(int argc, char **argv)
     o.checkpoint = checkpoint; o.checkpoint_every_s = every; o.resume = resume;
     ckpt c = {out, 0};
     o.user = &c;
+    cli_progress bar = {0};
+    o.progress = cli_progress_cb;
+    o.progress_ctx = &bar;
     double acc;
     ml_status st = ml_net_train(net, tr, &o, &acc, &err);
+    cli_progress_end(&bar);
     if (!st) st = ml_onnx_save(net, out, &err); /* also when resumed from a finished checkpoint */
     if (!st) printf("final test accuracy %.4f; model written to %s\n", acc, out);
     ml_net_free(net);

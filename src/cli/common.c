@@ -105,16 +105,3 @@ int cli_write_json(const char *cmd, const char *path, cJSON *root)
     return st ? cli_fail_err(cmd, &err) : 0;
 }
 
-void cli_progress(void *ctx, const char *label, double done, double total)
-{
-    cli_bar *b = ctx;
-    if (!b->on) { ml_progress_begin(&b->p, label, total, 0); b->on = 1; }
-    ml_progress_update(&b->p, done);
-    if (done >= total) cli_progress_end(b);
-}
-
-void cli_progress_end(cli_bar *b)
-{
-    if (b->on) ml_progress_end(&b->p);
-    b->on = 0;
-}

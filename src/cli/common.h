@@ -6,6 +6,7 @@
 #include "memlev/nn.h"
 #include "memlev/program.h"
 #include "memlev/util.h"
+#include "cli/progress.h"
 
 typedef struct prog_opts {
     const char *device, *scheme, *direction, *calibrate;
@@ -20,15 +21,6 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
                       int *dir);
 /* Write a cJSON object atomically to path; returns 0 or 2 after printing the error. */
 int cli_write_json(const char *cmd, const char *path, cJSON *root);
-/* A progress bar drawn from a library progress callback (ml_progress_fn): cli_progress is
- * the callback (ctx = a zeroed cli_bar); the bar ends when done reaches total or at
- * cli_progress_end. */
-typedef struct cli_bar {
-    ml_progress p;
-    int on;
-} cli_bar;
-void cli_progress(void *ctx, const char *label, double done, double total);
-void cli_progress_end(cli_bar *b);
 /* Apply --threads (0 = leave OpenMP's default). */
 void cli_set_threads(long t);
 /* Give a net just loaded or built the convolution engines MEMLEV_CONV asks for (read from

@@ -71,9 +71,9 @@ static cJSON *to_json(const ml_levels_result *r)
 
 ml_status levels_run(const ml_levels_study_opts *r, cJSON **json, ml_error *err)
 {
-    cli_bar bar = {0};
+    cli_progress bar = {0};
     ml_levels_study_opts o = *r;
-    o.progress = cli_progress;
+    o.progress = cli_progress_cb;
     o.progress_ctx = &bar;
     ml_levels_result *res = NULL;
     ml_status rc = ml_levels_study(&o, &res, err);

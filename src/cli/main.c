@@ -1,4 +1,5 @@
 /* memlev command-line entry: dispatches to one file per subcommand. */
+#include <cblas.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
@@ -49,6 +50,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     ml_cli_blas_setup(argv);
+    openblas_set_num_threads(1); /* one BLAS thread per call: the layer kernels split batches across OpenMP threads */
     if (argc < 2) {
         usage(stderr);
         return 2;

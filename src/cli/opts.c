@@ -8,6 +8,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "memlev/util.h"
+#include "cli/progress.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
@@ -154,7 +155,7 @@ int cli_parse(cli_spec *s, int argc, char **argv, char **pos, int *npos)
             cli_print_help(s, stdout);
             return 1;
         }
-        if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { ml_set_quiet(1); continue; }
+        if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { cli_set_quiet(1); continue; }
         if (strncmp(a, "--", 2)) {
             if (!pos || *npos >= s->max_positional)
                 return cli_fail(s->cmd, "unexpected argument '%s' (see memlev %s --help)", a, s->cmd);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/levels_run.h"
+#include "cli/progress.h"
 #include "cli/sweep.h"
 #include "cli/transfer_run.h"
 #include "memlev/util.h"
@@ -75,10 +76,10 @@ static ml_status run_transfer(const sweep_point *p, cJSON **out, ml_error *err)
     if (fd < 0) return ml_error_set(err, ML_EIO, "%s: cannot create a temporary file", tmp);
     close(fd);
     r.json_path = tmp;
-    int quiet = ml_get_quiet(), saved = mute_stdout();
-    ml_set_quiet(1);
+    int quiet = cli_quiet(), saved = mute_stdout();
+    cli_set_quiet(1);
     int rc = transfer_run("sweep", &r);
-    ml_set_quiet(quiet);
+    cli_set_quiet(quiet);
     unmute_stdout(saved);
     char *buf = NULL;
     size_t len;
@@ -118,10 +119,10 @@ static ml_status run_levels(const sweep_point *p, cJSON **out, ml_error *err)
     r.seed = p->seed;
     r.k = num_of(p, "k");
     r.frac = num_of(p, "pass_fraction");
-    int quiet = ml_get_quiet();
-    ml_set_quiet(1);
+    int quiet = cli_quiet();
+    cli_set_quiet(1);
     st = levels_run(&r, out, err);
-    ml_set_quiet(quiet);
+    cli_set_quiet(quiet);
     return st;
 }
 

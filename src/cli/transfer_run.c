@@ -121,7 +121,7 @@ typedef struct journal {
     const char *cmd;
     const transfer_req *r;
     const cJSON *cfg;
-    cli_bar bar;
+    cli_progress bar;
     int reported;
 } journal;
 
@@ -212,7 +212,7 @@ int transfer_run(const char *cmd, const transfer_req *r)
     journal jn = {.cmd = cmd, .r = r, .cfg = cfg};
     o.on_point = on_point;
     o.ctx = &jn;
-    o.progress = cli_progress;
+    o.progress = cli_progress_cb;
     o.progress_ctx = &jn.bar;
     ml_status st = ml_transfer_study(net, ds, &o, &res, &err);
     cli_progress_end(&jn.bar);

@@ -49,14 +49,14 @@ static ml_status run_point(const ml_net *net, const ml_dataset *ds, const ml_tra
     double qacc = 0, sum = 0, sum2 = 0;
     ml_transfer_stats st = {0};
     rc = ml_transfer_net(net, pn, ls, &o, NULL, err);
-    if (!rc) rc = ml_net_evaluate(pn, ds, r->limit, r->batch, &qacc, NULL, err);
+    if (!rc) rc = ml_net_evaluate(pn, ds, r->limit, r->batch, NULL, NULL, &qacc, NULL, err);
     for (int t = 0; t < r->trials && !rc; t++) {
         double acc;
         o.mode = r->mode;
         o.relax_time = r->relax_time;
         o.seed = ml_seed_mix(r->seed, (uint64_t)t);
         rc = ml_transfer_net(net, pn, ls, &o, &st, err);
-        if (!rc) rc = ml_net_evaluate(pn, ds, r->limit, r->batch, &acc, NULL, err);
+        if (!rc) rc = ml_net_evaluate(pn, ds, r->limit, r->batch, NULL, NULL, &acc, NULL, err);
         if (rc) break;
         sum += acc;
         sum2 += acc * acc;
@@ -107,7 +107,7 @@ ml_status ml_transfer_study(const ml_net *net, const ml_dataset *ds, const ml_tr
         ml_net *bn = ml_net_clone(net);
         double ips = 0;
         if (!bn) rc = ml_error_set(err, ML_ENOMEM, "transfer: out of memory");
-        else rc = ml_net_evaluate(bn, ds, r->limit, r->batch, &res->baseline_accuracy, &ips, err);
+        else rc = ml_net_evaluate(bn, ds, r->limit, r->batch, NULL, NULL, &res->baseline_accuracy, &ips, err);
         ml_net_free(bn);
     }
     res->images = r->limit && r->limit < ds->n ? r->limit : ds->n;

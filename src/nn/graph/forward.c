@@ -2,7 +2,6 @@
  * (Conv+BN+Relu, BN+Relu, Add+Relu), and top-1 evaluation on a data set. Batch items are
  * split across OpenMP threads inside the layer kernels; no reduction crosses items, so
  * results do not depend on the thread count. */
-#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,6 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
     struct ml_net_priv *p = net->priv;
     if (!net->finalized || !p) return ml_error_set(err, ML_EINVAL, "net: not finalized");
     if (batch < 1) return ml_error_set(err, ML_EINVAL, "net: batch %d must be positive", batch);
-    /* one BLAS thread per call: the layer kernels already split the batch across threads */
-    openblas_set_num_threads(1);
     if (batch > p->cap) {
         for (int t = 0; t < net->ntensors; t++) {
             if (!p->item[t] || t == net->input) continue;
@@ -185,8 +182,8 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
     return ML_OK;
 }
 
-ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int batch, double *accuracy,
-                          double *images_per_s, ml_error *err)
+ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int batch, ml_progress_fn progress,
+                          void *progress_ctx, double *accuracy, double *images_per_s, ml_error *err)
 {
     if (!net->finalized) return ml_error_set(err, ML_EINVAL, "net: not finalized");
     size_t n = limit && limit < ds->n ? limit : ds->n;
@@ -198,8 +195,6 @@ ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int b
     float *logits = malloc((size_t)batch * net->classes * sizeof *logits);
     if (!logits) return ml_error_set(err, ML_ENOMEM, "evaluate: out of memory");
     size_t correct = 0;
-    ml_progress pr;
-    ml_progress_begin(&pr, "inference", (double)n, 0);
     double t0 = ml_now();
     for (size_t b0 = 0; b0 < n; b0 += (size_t)batch) {
         int bn = (int)(n - b0 < (size_t)batch ? n - b0 : (size_t)batch);
@@ -212,9 +207,8 @@ ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int b
                 if (l[k] > l[best]) best = k;
             correct += best == ds->labels[b0 + (size_t)i];
         }
-        ml_progress_update(&pr, (double)(b0 + (size_t)bn));
+        if (progress) progress(progress_ctx, "inference", (double)(b0 + (size_t)bn), (double)n);
     }
-    ml_progress_end(&pr);
     double dt = ml_now() - t0;
     free(logits);
     *accuracy = (double)correct / (double)n;

@@ -226,8 +226,6 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
         st = o->checkpoint ? ml_ckpt_load(o->checkpoint, net, o, n, nb, vel, &pos, err)
                            : ml_error_set(err, ML_EINVAL, "train: resume needs a checkpoint file");
     double total = (double)o->epochs * nb, acc = pos.acc, saved_s = ml_now();
-    ml_progress pr;
-    ml_progress_begin(&pr, "training", total, 0);
     for (int ep = pos.epoch; ep < o->epochs && !st; ep++) {
         ml_shuffle(perm, n, o->seed, (uint32_t)ep);
         double lsum = ep == pos.epoch ? pos.loss_sum : 0;
@@ -257,20 +255,19 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
                     w[q] -= lrf * v[q];
                 }
             }
-            ml_progress_update(&pr, (double)ep * nb + (double)b + 1);
+            if (o->progress) o->progress(o->progress_ctx, "training", (double)ep * nb + (double)b + 1, total);
             if (o->checkpoint && b + 1 < nb && ml_now() - saved_s >= o->checkpoint_every_s) {
                 st = ml_ckpt_save(o->checkpoint, net, o, n, nb, vel, &(ml_train_pos){ep, b + 1, lsum, acc}, err);
                 saved_s = ml_now();
             }
         }
         if (st) break;
-        if (o->val && (st = ml_net_evaluate(net, o->val, 0, 250, &acc, NULL, err))) break;
+        if (o->val && (st = ml_net_evaluate(net, o->val, 0, 250, NULL, NULL, &acc, NULL, err))) break;
         if (o->checkpoint && (st = ml_ckpt_save(o->checkpoint, net, o, n, nb, vel, &(ml_train_pos){ep + 1, 0, 0, acc}, err)))
             break;
         saved_s = ml_now();
         if (o->on_epoch && o->on_epoch(net, ep + 1, lsum / nb, acc, o->user)) break;
     }
-    ml_progress_end(&pr);
     for (int t = 0; vel && t < net->ntensors; t++) free(vel[t]);
     free(vel); free(xb); free(yb); free(perm);
     if (final_acc) *final_acc = acc;

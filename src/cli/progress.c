@@ -1,30 +1,25 @@
-/* Progress bar with rate and ETA on stderr, only for interactive terminals. */
+/* Progress bar with rate and ETA on stderr, only for interactive terminals and without
+ * --quiet; the library reports through ml_progress_fn and this file draws. */
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
+#include "cli/progress.h"
 #include "memlev/util.h"
 
 static int g_quiet;
 
-void ml_set_quiet(int quiet) { g_quiet = quiet; }
-int ml_get_quiet(void) { return g_quiet; }
+void cli_set_quiet(int quiet) { g_quiet = quiet; }
+int cli_quiet(void) { return g_quiet; }
 
-double ml_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-void ml_progress_begin(ml_progress *p, const char *label, double total, int quiet)
+void cli_progress_begin(cli_progress *p, const char *label, double total)
 {
     p->label = label;
     p->total = total > 0 ? total : 1;
     p->start_s = p->last_s = ml_now();
-    p->enabled = !quiet && !g_quiet && isatty(2);
+    p->enabled = !g_quiet && isatty(2);
+    p->begun = 1;
 }
 
-void ml_progress_update(ml_progress *p, double done)
+void cli_progress_update(cli_progress *p, double done)
 {
     if (!p->enabled)
         return;
@@ -43,10 +38,19 @@ void ml_progress_update(ml_progress *p, double done)
     fflush(stderr);
 }
 
-void ml_progress_end(ml_progress *p)
+void cli_progress_end(cli_progress *p)
 {
-    if (!p->enabled)
+    if (!p->begun || !p->enabled)
         return;
-    ml_progress_update(p, p->total);
+    cli_progress_update(p, p->total);
     fprintf(stderr, " %.1fs\n", ml_now() - p->start_s);
+    p->begun = 0;
+}
+
+void cli_progress_cb(void *ctx, const char *label, double done, double total)
+{
+    cli_progress *p = ctx;
+    if (!p->begun)
+        cli_progress_begin(p, label, total);
+    cli_progress_update(p, done);
 }
