@@ -1,5 +1,8 @@
 /* Metrics of programmed staircases: NeuroSim nonlinearity label, deviation from linear,
- * R^2, distinguishable states (k sigma_read rule), precision and cost. */
+ * R^2, distinguishable states (k sigma_read rule), precision and cost.
+ * Thread safety: the functions on a staircase or curve only read it and may run
+ * concurrently; ml_measure_sigma_read and ml_states_verify pulse and read the population,
+ * so the population rule of device.h applies (one call at a time per population). */
 #ifndef MEMLEV_METRICS_H
 #define MEMLEV_METRICS_H
 
@@ -28,17 +31,20 @@ ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml
 /* Distinguishable uniform levels of an open-loop staircase (identical, ramp, feedforward):
  * the largest N (2..P+1) such that every level of an evenly spaced N-grid across each
  * device's planned window, programmed with the pulse count the scheme predicts nearest,
- * reads back within +-spacing/2 on at least `frac` of devices, and spacing >= k sigma_read. */
+ * reads back within +-spacing/2 on at least `frac` of devices, and spacing >= k sigma_read.
+ * -1 when out of memory. */
 int ml_states_open(const ml_staircase *st, double k, double sigma_read, double frac);
 
 /* Same figure for the closed-loop verify scheme: programs every level of candidate grids
  * from the reset state with write-verify (binary search on N). Adds the programming cost
- * of the final grid to *cost and its pulses per level to *pulses_per_level. */
+ * of the final grid to *cost and its pulses per level to *pulses_per_level. -1 when out
+ * of memory (*cost and *pulses_per_level then untouched). */
 int ml_states_verify(ml_population *pop, const ml_scheme *s, const ml_staircase *st, double k, double sigma_read,
                      double frac, int n_max, ml_cost *cost, double *pulses_per_level);
 
 /* ArC-style staircase states: walk each device's staircase of mean reads and count a new
- * state when it is at least k sigma_read from the last counted one; median over devices. */
+ * state when it is at least k sigma_read from the last counted one; median over devices.
+ * -1 when out of memory. */
 double ml_staircase_states(const ml_staircase *st, double k, double sigma_read);
 
 /* Precision of a staircase: programmed (true) minus planned conductance over all steps

@@ -35,14 +35,14 @@ ml_status ml_safetensors_write(const char *path, const ml_tensor_out *t, size_t 
     size_t hl = strlen(txt), pad = (8 - hl % 8) % 8; /* keep the data 8-byte aligned */
     ml_outfile o;
     ml_status st = ml_outfile_open(&o, path, 1, err);
-    if (st) { free(txt); return st; }
+    if (st) { cJSON_free(txt); return st; }
     uint64_t len = hl + pad;
     unsigned char le[8];
     for (int b = 0; b < 8; b++) le[b] = (unsigned char)(len >> (8 * b));
     fwrite(le, 1, 8, o.fp);
     fwrite(txt, 1, hl, o.fp);
     for (size_t p = 0; p < pad; p++) fputc(' ', o.fp);
-    free(txt);
+    cJSON_free(txt);
     for (size_t k = 0; k < n; k++) fwrite(t[k].data, 8, numel(&t[k]), o.fp); /* x86-64/ARM: little-endian */
     return ml_outfile_commit(&o, err);
 }

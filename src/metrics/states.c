@@ -36,11 +36,12 @@ ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml
     return ML_OK;
 }
 
-/* Does an N-level grid pass on the open-loop staircase? */
+/* Does an N-level grid pass on the open-loop staircase? -1: out of memory. */
 static int open_pass(const ml_staircase *st, int N, double k, double sigma, double frac)
 {
     const size_t np = st->npts, nd = st->ndev;
     int *ok = calloc((size_t)N, sizeof *ok);
+    if (!ok) return -1;
     double spacing_sum = 0;
     for (size_t d = 0; d < nd; d++) {
         const double *gp = st->g_pred + d * np, *rd = st->g_read + d * np;
@@ -66,14 +67,18 @@ static int open_pass(const ml_staircase *st, int N, double k, double sigma, doub
 
 int ml_states_open(const ml_staircase *st, double k, double sigma, double frac)
 {
-    int nmax = (int)st->npts, best = 1;
-    #pragma omp parallel for schedule(dynamic, 8) reduction(max : best)
-    for (int N = 2; N <= nmax; N++)
-        if (open_pass(st, N, k, sigma, frac) && N > best) best = N;
-    return best;
+    int nmax = (int)st->npts, best = 1, oom = 0;
+    #pragma omp parallel for schedule(dynamic, 8) reduction(max : best) reduction(| : oom)
+    for (int N = 2; N <= nmax; N++) {
+        int p = open_pass(st, N, k, sigma, frac);
+        if (p < 0) oom = 1;
+        else if (p && N > best) best = N;
+    }
+    return oom ? -1 : best;
 }
 
-/* Program every level of an N-grid from reset with write-verify; 1 if the grid passes. */
+/* Program every level of an N-grid from reset with write-verify; 1 if the grid passes,
+ * -1 when out of memory. */
 static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircase *st, int N, double k,
                        double sigma, double frac, ml_cost *cost, double *ppl)
 {
@@ -81,6 +86,7 @@ static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircas
     int dir = st->direction;
     int *ok = calloc((size_t)N * nd, sizeof *ok);
     ml_cost *cs = calloc(nd, sizeof *cs);
+    if (!ok || !cs) { free(ok); free(cs); return -1; }
     double spacing_sum = 0;
     for (size_t i = 0; i < nd; i++)
         spacing_sum += fabs(st->g_pred[i * np + np - 1] - st->g_pred[i * np]) / (N - 1);
@@ -117,7 +123,9 @@ int ml_states_verify(ml_population *pop, const ml_scheme *s, const ml_staircase 
 {
     ml_cost c;
     double ppl;
-    if (verify_pass(pop, s, st, n_max, k, sigma, frac, &c, &ppl)) {
+    int p = verify_pass(pop, s, st, n_max, k, sigma, frac, &c, &ppl);
+    if (p < 0) return -1;
+    if (p) {
         *cost = c;
         *pulses_per_level = ppl;
         return n_max;
@@ -127,7 +135,8 @@ int ml_states_verify(ml_population *pop, const ml_scheme *s, const ml_staircase 
     double bp = 0;
     while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
-        if (verify_pass(pop, s, st, mid, k, sigma, frac, &c, &ppl)) { lo = mid; bc = c; bp = ppl; }
+        if ((p = verify_pass(pop, s, st, mid, k, sigma, frac, &c, &ppl)) < 0) return -1;
+        if (p) { lo = mid; bc = c; bp = ppl; }
         else hi = mid;
     }
     *cost = bc;
@@ -139,7 +148,7 @@ double ml_staircase_states(const ml_staircase *st, double k, double sigma)
 {
     const size_t nd = st->ndev, np = st->npts;
     double *cnt = malloc(nd * sizeof *cnt);
-    if (!cnt) return 0;
+    if (!cnt) return -1;
     for (size_t i = 0; i < nd; i++) {
         const double *g = st->g_mean + i * np;
         double last = g[0];

@@ -50,6 +50,8 @@ struct ml_net_priv {
     float *wino;            /* inference: Winograd transforms of the widest eligible conv */
     size_t wino_cap;
     struct ml_dnnl *dnnl;   /* oneDNN convolution state and plans (dnnl/state.c), lazily made */
+    int dnnl_oom;           /* the oneDNN path ran out of memory: the call fails with ML_ENOMEM
+                               rather than fall back to kernels whose bits differ */
 };
 
 /* Fixed number of partial sums for weight gradients: results are independent of the

@@ -39,12 +39,13 @@ void ml_schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, con
     }
 }
 
-/* Run the schedule once on device i with a read after every pulse. */
-static void run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_scheme *s, int P, int dir,
+/* Run the schedule once on device i with a read after every pulse; -1: out of memory. */
+static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_scheme *s, int P, int dir,
                      double *v, double *w, double *rd, double *g0, ml_cost *c)
 {
     const ml_device *d = t->dev;
     double *grid = malloc((size_t)(P + 1) * sizeof *grid);
+    if (!grid) return -1;
     ml_plan_grid(f, s, P, grid);
     ml_schedule_ff(f, d, s, grid, P, v - 1, w - 1);
     free(grid);
@@ -56,6 +57,7 @@ static void run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sch
         pg_pulse(t, i, v[k], w[k], c);
         rd[k] = pg_read(t, i, c);
     }
+    return 0;
 }
 
 ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
@@ -74,12 +76,13 @@ ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, m
         return ml_error_set(err, ML_ENOMEM, "feedforward calibration: out of memory");
     }
     ml_fit shared = fits[0];
-    for (int r = 0; r < R; r++) {
-        #pragma omp parallel for schedule(dynamic, 16)
+    int oom = 0;
+    for (int r = 0; r < R && !oom; r++) {
+        #pragma omp parallel for schedule(dynamic, 16) reduction(| : oom)
         for (size_t i = 0; i < ncal; i++) {
             ml_fit *f = s->calib_per_device ? &fits[i] : &shared;
             double *b = buf + i * per + (size_t)r * P * 3;
-            run_once(t, i, f, s, P, dir, b, b + P, b + 2 * P, &g0s[i * R + r], &cs[i]);
+            if (run_once(t, i, f, s, P, dir, b, b + P, b + 2 * P, &g0s[i * R + r], &cs[i])) { oom = 1; continue; }
             runs[i * R + r] = (ml_run){g0s[i * R + r], P, b, b + P, b + 2 * P};
             if (s->calib_per_device) {
                 ml_fit_runs(&runs[i * R], r + 1, f);
@@ -88,10 +91,10 @@ ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, m
                 f->g_start = gs / (r + 1);
             }
         }
-        if (!s->calib_per_device) {
+        if (!oom && !s->calib_per_device) {
             /* pooled refit over every calibration device's runs so far */
             ml_run *pool = malloc(ncal * (size_t)(r + 1) * sizeof(ml_run));
-            if (!pool) break;
+            if (!pool) { oom = 1; break; }
             double gs = 0;
             size_t m = 0;
             for (size_t i = 0; i < ncal; i++)
@@ -100,6 +103,10 @@ ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, m
             shared.g_start = gs / (double)m;
             free(pool);
         }
+    }
+    if (oom) {
+        free(buf); free(g0s); free(cs); free(runs);
+        return ml_error_set(err, ML_ENOMEM, "feedforward calibration: out of memory");
     }
     if (!s->calib_per_device)
         for (size_t i = 0; i < n; i++) fits[i] = shared;

@@ -48,13 +48,12 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     if (ml_scheme_shares_schedule(&s)) {
         ls->v = malloc(np * sizeof(double));
         ls->w = malloc(np * sizeof(double));
-        if (ls->v && ls->w) {
-            memcpy(ls->v, st->v, np * sizeof(double));
-            memcpy(ls->w, st->w, np * sizeof(double));
-        } else {
-            free(ls->v); free(ls->w);
-            ls->v = ls->w = NULL;
+        if (!ls->v || !ls->w) {
+            ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
+            return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
         }
+        memcpy(ls->v, st->v, np * sizeof(double));
+        memcpy(ls->w, st->w, np * sizeof(double));
     }
     ls->scheme = s;
     ls->n = n;
@@ -79,7 +78,10 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
         ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
         return rc;
     }
-    ls->states = ml_states_open(st, 3, sigma, 0.9);
+    if ((ls->states = ml_states_open(st, 3, sigma, 0.9)) < 0) {
+        ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
+        return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    }
     ls->pulses_per_level = (st->cost.pulses - (double)m) / ((double)m * (np - 1));
     if (!ml_scheme_closed_loop(&s)) ls->pulses_per_level = 0.5 * (np - 1); /* level j takes j pulses */
     ls->calib_pulses_per_device = st->calib_cost.pulses / (double)m;

@@ -104,10 +104,11 @@ static uint64_t hash_floats(const float *v, size_t n, uint64_t h)
 }
 
 /* The node's weights in the plan's layout, from the cache when weights, bias and BN are
- * unchanged; else folded, reordered and kept (within WCACHE_MAX). NULL on failure. */
+ * unchanged; else folded, reordered and kept (within WCACHE_MAX). NULL on failure, with
+ * *oom set when memory ran out. */
 static const float *infer_weights(struct ml_dnnl *d, int node, const plan *p, const ml_geom *g,
                                   const float *w, const float *bias, const float *scale,
-                                  const float *shift, const float **bias_out)
+                                  const float *shift, const float **bias_out, int *oom)
 {
     const size_t K = (size_t)g->c * g->kh * g->kw, M = (size_t)g->m;
     uint64_t key = hash_floats(w, M * K, 1469598103934665603ull);
@@ -120,6 +121,7 @@ static const float *infer_weights(struct ml_dnnl *d, int node, const plan *p, co
         free(d->fold);
         if (!(d->fold = malloc(sizeof(float) * M * (K + 1)))) {
             d->fold_cap = 0;
+            *oom = 1;
             return NULL;
         }
         d->fold_cap = M * (K + 1);
@@ -211,7 +213,7 @@ static int dn_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x
         return -1;
     }
     d = net->priv->dnnl;
-    const float *wb = infer_weights(d, node, pl[0], g, w, bias, scale, shift, &bias);
+    const float *wb = infer_weights(d, node, pl[0], g, w, bias, scale, shift, &bias, &net->priv->dnnl_oom);
     if (!wb) {
         if (carried_in) dn_carry_flush(d);
         return -1;
@@ -279,19 +281,21 @@ static int conv_reader(const ml_net *net, int i, int *flags)
 }
 
 /* The table's entries: oneDNN where it can run the call, else the layer's builtin engine
- * (a batch whose chunk size oneDNN has no kernel for, or out of memory). */
+ * (a batch whose chunk size oneDNN has no kernel for). Out of memory inside oneDNN is no
+ * reason to fall back (the builtin kernels' bits differ): the flag dnnl_oom is left set and
+ * the driver fails the call with ML_ENOMEM. */
 static void onednn_infer(ml_net *net, const ml_conv_args *a, float *y)
 {
     int next_flags = 0;
     const int next = conv_reader(net, a->node, &next_flags);
     if (dn_conv_infer(net, a->node, a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch,
-                      y, next, next_flags))
+                      y, next, next_flags) && !net->priv->dnnl_oom)
         ml_conv_builtin(a->g)->infer(net, a, y);
 }
 
 static void onednn_forward(ml_net *net, const ml_conv_args *a, float *y)
 {
-    if (dn_conv_forward(net, a->node, a->g, a->x, a->w, a->bias, a->batch, y))
+    if (dn_conv_forward(net, a->node, a->g, a->x, a->w, a->bias, a->batch, y) && !net->priv->dnnl_oom)
         ml_conv_builtin(a->g)->forward(net, a, y);
 }
 
@@ -304,8 +308,13 @@ static ml_status onednn_backward(ml_net *net, const ml_conv_args *a, const float
     const size_t wsize = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
     if (p->wpart_cap < (size_t)nch * wsize)
         return ml_error_set(err, ML_ENOMEM, "conv backward: workspace too small");
-    if (dn_conv_backward(net, a->node, g, a->x, a->w, dy, a->batch, db != NULL, dx, p->wpart))
+    if (dn_conv_backward(net, a->node, g, a->x, a->w, dy, a->batch, db != NULL, dx, p->wpart)) {
+        if (p->dnnl_oom) { /* no fallback: its bits differ */
+            p->dnnl_oom = 0;
+            return ml_error_set(err, ML_ENOMEM, "conv backward: out of memory");
+        }
         return ml_conv_builtin(g)->backward(net, a, dy, dx, dw, db, err);
+    }
     ml_conv_reduce_parts(g, p->wpart, nch, 0, dw);
     if (db)
         ml_conv_bias_grad(g, dy, a->batch, db);

@@ -55,8 +55,10 @@ struct ml_dnnl *dn_state(ml_net *net)
         return p->dnnl;
     ml_dnnl_free(p->dnnl);
     struct ml_dnnl *d = p->dnnl = calloc(1, sizeof *d);
-    if (!d)
+    if (!d) {
+        p->dnnl_oom = 1;
         return NULL;
+    }
     d->threads = threads;
     d->nnodes = net->nnodes;
     d->carry_node = -1;
@@ -68,7 +70,11 @@ struct ml_dnnl *dn_state(ml_net *net)
     d->wcache_bytes = calloc((size_t)net->nnodes, sizeof *d->wcache_bytes);
     d->wcache_key = calloc((size_t)net->nnodes, sizeof *d->wcache_key);
     if (!d->stream || !d->scratch || !d->plans || !d->next || !d->wcache || !d->wcache_bytes ||
-        !d->wcache_key || dnnl_engine_create(&d->eng, dnnl_cpu, 0))
+        !d->wcache_key) {
+        p->dnnl_oom = 1;
+        goto fail;
+    }
+    if (dnnl_engine_create(&d->eng, dnnl_cpu, 0))
         goto fail;
     for (int t = 0; t < threads; t++)
         if (dnnl_stream_create(&d->stream[t], d->eng, dnnl_stream_default_flags))
@@ -119,6 +125,7 @@ const plan *dn_plan_for(ml_net *net, int node, const ml_geom *g, int nb, int fla
         for (int t = 0; t < d->threads; t++) {
             free(d->scratch[t]);
             if (!(d->scratch[t] = aligned_alloc(64, (need + 63) / 64 * 64))) {
+                net->priv->dnnl_oom = 1;
                 d->scratch_bytes = 0;
                 dn_plan_free(p);
                 return NULL;
@@ -130,6 +137,7 @@ const plan *dn_plan_for(ml_net *net, int node, const ml_geom *g, int nb, int fla
     if (wb > d->wblk_bytes) {
         free(d->wblk);
         if (!(d->wblk = aligned_alloc(64, (wb + 63) / 64 * 64))) {
+            net->priv->dnnl_oom = 1;
             d->wblk_bytes = 0;
             dn_plan_free(p);
             return NULL;

@@ -47,7 +47,7 @@ static int param(builder *b, const char *kind, int ndim, const int64_t *dims, do
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)dims[i];
     float *v = malloc(n * sizeof *v);
-    if (!v) { b->failed = 1; return -1; }
+    if (!v) { b->failed = 1; ml_error_set(b->err, ML_ENOMEM, "arch: out of memory"); return -1; }
     uint64_t stream = (uint64_t)b->count << 32;
     for (size_t i = 0; i < n; i++)
         v[i] = std > 0 ? (float)(std * ml_normal(b->seed, stream + i, 0, ML_RNG_DATA)) : (float)constant;
@@ -191,11 +191,11 @@ ml_status ml_arch_build(const char *arch, int in_ch, int in_hw, int classes, int
         ml_net_free(b.net);
         return ml_error_set(err, ML_EINVAL, "arch '%s' is unknown (mlp, lenet5, resnet20, resnet18, resnet34)", arch);
     }
-    if (b.failed || y < 0) { ml_net_free(b.net); return err ? err->code : ML_ENOMEM; }
+    if (b.failed || y < 0) { ml_net_free(b.net); return err && err->code ? err->code : ML_ENOMEM; }
     ml_net_set_io(b.net, 0, y);
     ml_status st = ml_net_finalize(b.net, err);
     if (st) { ml_net_free(b.net); return st; }
-    b.net->name = strdup(arch);
+    if (!(b.net->name = strdup(arch))) { ml_net_free(b.net); return ml_error_set(err, ML_ENOMEM, "arch: out of memory"); }
     *out = b.net;
     return ML_OK;
 }

@@ -164,6 +164,10 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
                                      .bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL,
                                      .scale = s, .shift = sh, .relu = relu, .batch = batch};
             pl->conv->infer(net, &ca, y);
+            if (p->dnnl_oom) {
+                p->dnnl_oom = 0;
+                return ml_error_set(err, ML_ENOMEM, "node '%s': out of memory", nd->name);
+            }
             break;
         }
         case ML_OP_BATCHNORM: {

@@ -62,6 +62,10 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
                                      .bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL,
                                      .batch = batch};
             pl->conv->forward(net, &ca, y);
+            if (p->dnnl_oom) {
+                p->dnnl_oom = 0;
+                return ml_error_set(err, ML_ENOMEM, "train: out of memory");
+            }
             break;
         }
         case ML_OP_BATCHNORM: {
