@@ -1,5 +1,7 @@
 /* Image data sets for the network engine: MNIST-format IDX (optionally gzip), CIFAR-10
- * binary, and the training-time augmentation (random crop with padding, flip). */
+ * binary, and the training-time augmentation (random crop with padding, flip).
+ * Thread safety: a loaded ml_dataset is read-only, so any number of threads may read
+ * one at once; loading and freeing different data sets may run concurrently. */
 #ifndef MEMLEV_DATA_H
 #define MEMLEV_DATA_H
 

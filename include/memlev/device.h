@@ -1,7 +1,11 @@
 /* Device models and device populations (struct-of-arrays).
  * A device spec (ml_device) holds a model's nominal parameters and its device-to-device
  * spreads; a population instantiates M devices of one spec, each with its own drawn
- * parameters, conductance state and random stream. Units are SI (S, V, s). */
+ * parameters, conductance state and random stream. Units are SI (S, V, s).
+ * Thread safety: a device spec is read-only once made and may be shared. A population
+ * changes on every pulse and read: one call at a time per population (the calls split
+ * their devices across OpenMP threads themselves); different populations may be used
+ * from different threads at once. */
 #ifndef MEMLEV_DEVICE_H
 #define MEMLEV_DEVICE_H
 

@@ -1,4 +1,5 @@
-/* memlev status codes and the caller-owned error buffer shared by every module. */
+/* memlev status codes and the caller-owned error buffer shared by every module.
+ * Thread safety: an ml_error belongs to its caller; use one per thread. */
 #ifndef MEMLEV_ERROR_H
 #define MEMLEV_ERROR_H
 

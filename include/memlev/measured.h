@@ -1,5 +1,7 @@
 /* Measured pulse-response data (CSV with columns device, pulse, V, width, G_read; extra
- * columns such as tag are ignored) and model fits from it. */
+ * columns such as tag are ignored) and model fits from it.
+ * Thread safety: no shared state; calls on different data may run concurrently, and a
+ * loaded data set may be read from several threads. */
 #ifndef MEMLEV_MEASURED_H
 #define MEMLEV_MEASURED_H
 #include <stddef.h>

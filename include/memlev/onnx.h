@@ -1,4 +1,6 @@
-/* ONNX model files: import into and export from the network engine (nn.h). */
+/* ONNX model files: import into and export from the network engine (nn.h).
+ * Thread safety: loading and saving different nets may run concurrently; saving reads
+ * the net, so nothing may change it meanwhile. */
 #ifndef MEMLEV_ONNX_H
 #define MEMLEV_ONNX_H
 

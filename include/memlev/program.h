@@ -4,7 +4,9 @@
  * through the target interface (pulses, noisy reads, cost accounting), so a simulated
  * population and a real instrument are interchangeable; the feedforward scheme calibrates its
  * own model from measured responses and never reads the population's hidden parameters.
- * Thread safety: see ml_program_plan below and docs/architecture.md. */
+ * Thread safety: schemes pulse and read a population, so one call at a time per population
+ * (device.h); fits, plans and scheme options are read-only once made and may be shared; see
+ * ml_program_plan below and docs/architecture.md. */
 #ifndef MEMLEV_PROGRAM_H
 #define MEMLEV_PROGRAM_H
 

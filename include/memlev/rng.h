@@ -1,7 +1,8 @@
 /* Counter-based random numbers (Philox4x32-10, Salmon et al. SC'11).
  * Every draw is a pure function of (seed, stream, counter, purpose), so results do not
  * depend on the number of threads or on the order in which work is done.
- * The functions are static inline so hot loops over devices can be vectorised. */
+ * The functions are static inline so hot loops over devices can be vectorised.
+ * Thread safety: pure functions, callable from any thread. */
 #ifndef MEMLEV_RNG_H
 #define MEMLEV_RNG_H
 

@@ -1,5 +1,6 @@
 /* Writers for standard tensor files: safetensors (one file, many tensors) and NumPy .npy.
- * Both write atomically (temporary file, then rename). */
+ * Both write atomically (temporary file, then rename).
+ * Thread safety: no shared state; writes to different paths may run concurrently. */
 #ifndef MEMLEV_TENSORIO_H
 #define MEMLEV_TENSORIO_H
 #include <stddef.h>

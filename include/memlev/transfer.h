@@ -1,6 +1,9 @@
 /* Weight transfer: map a trained network's weights onto differential conductance pairs,
  * program every device with a pulse scheme (pulse-level) or sample the measured level
- * distributions (statistical), read back, and evaluate the perturbed network. */
+ * distributions (statistical), read back, and evaluate the perturbed network.
+ *
+ * Thread safety: a level set is read-only once built and may be shared by threads;
+ * ml_transfer_net writes dst (one call at a time per dst) and only reads src. */
 #ifndef MEMLEV_TRANSFER_H
 #define MEMLEV_TRANSFER_H
 
