@@ -63,21 +63,21 @@ typedef struct ml_device {
 } ml_device;
 
 /* Fill *d with defaults for a model kind (all noise off). */
-void ml_device_defaults(ml_device *d, ml_model_kind kind);
+ML_API void ml_device_defaults(ml_device *d, ml_model_kind kind);
 /* Check the parameters; message names the field. */
-ml_status ml_device_validate(const ml_device *d, const char *src, ml_error *err);
+ML_API ml_status ml_device_validate(const ml_device *d, const char *src, ml_error *err);
 /* Built-in presets: "tio2x", "agsi" (NeuroSim Ag:a-Si), "taox-hfox", "pcmo", "alox-hfo2",
  * "serb-virtualarc". */
-ml_status ml_device_preset(const char *name, ml_device *d, ml_error *err);
-const char *const *ml_device_preset_names(void);
+ML_API ml_status ml_device_preset(const char *name, ml_device *d, ml_error *err);
+ML_API const char *const *ml_device_preset_names(void);
 /* Load a device from a preset name or a JSON file (DESIGN.md form; unknown keys rejected). */
-ml_status ml_device_load(const char *name_or_path, ml_device *d, ml_error *err);
-ml_status ml_device_from_json_text(const char *text, const char *src, ml_device *d, ml_error *err);
+ML_API ml_status ml_device_load(const char *name_or_path, ml_device *d, ml_error *err);
+ML_API ml_status ml_device_from_json_text(const char *text, const char *src, ml_device *d, ml_error *err);
 /* Serialise to JSON (caller frees with free()). */
-char *ml_device_to_json(const ml_device *d);
+ML_API char *ml_device_to_json(const ml_device *d);
 /* Copy (deep for the table) and free owned parts. */
-ml_status ml_device_copy(ml_device *dst, const ml_device *src);
-void ml_device_clear(ml_device *d);
+ML_API ml_status ml_device_copy(ml_device *dst, const ml_device *src);
+ML_API void ml_device_clear(ml_device *d);
 
 /* Ideal (noise-free) single-pulse response of one device with parameters p: returns G+.
  * This is the model equation; schemes must not call it on the simulated devices' true
@@ -85,11 +85,11 @@ void ml_device_clear(ml_device *d);
 typedef struct ml_devparams {
     double g_min, g_max, a_p, a_d, v0_p, v0_d, g_inf_p, g_inf_d;
 } ml_devparams;
-double ml_model_step(const ml_device *d, const ml_devparams *p, double g, double v, double width);
+ML_API double ml_model_step(const ml_device *d, const ml_devparams *p, double g, double v, double width);
 /* Messaritaki/Serb exact single-pulse response (noise-free), for tests and fits. */
-double ml_serb_step_public(const ml_device *d, double g, double v, double width);
+ML_API double ml_serb_step_public(const ml_device *d, double g, double v, double width);
 /* Step fraction a(V, width) of the soft-bounds family (0 below threshold, clamped to 1). */
-double ml_softbounds_alpha(double a, double v0, double v_th, double t_ref, double v, double width);
+ML_API double ml_softbounds_alpha(double a, double v0, double v_th, double t_ref, double v, double width);
 
 /* A population of devices. Arrays are owned; length n. */
 typedef struct ml_population {
@@ -106,24 +106,24 @@ typedef struct ml_population {
 } ml_population;
 
 /* Create n devices; D2D parameters drawn from seed; all start at their g_min (reset). */
-ml_status ml_population_new(const ml_device *d, size_t n, uint64_t seed, ml_population **out, ml_error *err);
+ML_API ml_status ml_population_new(const ml_device *d, size_t n, uint64_t seed, ml_population **out, ml_error *err);
 /* The same for devices base .. base+n-1 of a larger population (identical draws to the
  * corresponding devices of one big population): for programming networks in chunks. */
-ml_status ml_population_new_at(const ml_device *d, size_t n, uint64_t base, uint64_t seed, ml_population **out,
+ML_API ml_status ml_population_new_at(const ml_device *d, size_t n, uint64_t base, uint64_t seed, ml_population **out,
                                ml_error *err);
-void ml_population_free(ml_population *p);
-ml_devparams ml_population_params(const ml_population *p, size_t i);
+ML_API void ml_population_free(ml_population *p);
+ML_API ml_devparams ml_population_params(const ml_population *p, size_t i);
 /* Reset every device to its g_min (a strong reset pulse; counters keep running). */
-void ml_population_reset(ml_population *p);
+ML_API void ml_population_reset(ml_population *p);
 
 /* One pulse (v, width) on device i (with C2C noise); returns the new true G. */
-double ml_pulse1(ml_population *p, size_t i, double v, double width);
+ML_API double ml_pulse1(ml_population *p, size_t i, double v, double width);
 /* One pulse on devices [0, n): per-device v[] and width[] (either may be NULL to use
  * v0/w0 for all). Threaded with OpenMP; results independent of thread count. */
-void ml_pulse_all(ml_population *p, const double *v, const double *width, double v0, double w0);
+ML_API void ml_pulse_all(ml_population *p, const double *v, const double *width, double v0, double w0);
 /* One pulse (v, width) on devices [i0, i1), in the calling thread (vectorised for the
  * soft-bounds family; callers split ranges across threads). Same results as ml_pulse1. */
-void ml_pulse_range(ml_population *p, size_t i0, size_t i1, double v, double width);
+ML_API void ml_pulse_range(ml_population *p, size_t i0, size_t i1, double v, double width);
 /* A train of k pulses (v[q] volts, width[q] seconds, q = 0..k-1) on devices [i0, i1), in the
  * calling thread: device i receives the first count[i - i0] pulses of the train (count NULL:
  * all k); pulses below v_th change nothing but still advance the device's pulse counter.
@@ -141,23 +141,23 @@ ML_API void ml_pulse_train_all(ml_population *p, const double *v, const double *
 /* Name of the instruction set ml_pulse_train runs on this CPU (static string). */
 ML_API const char *ml_pulse_train_isa(void);
 /* One noisy read of device i (true state unchanged). */
-double ml_read1(ml_population *p, size_t i);
+ML_API double ml_read1(ml_population *p, size_t i);
 /* Read all devices into out[n]. */
-void ml_read_all(ml_population *p, double *out);
+ML_API void ml_read_all(ml_population *p, double *out);
 /* Let every device relax for dt seconds after its last pulse. */
-void ml_relax_all(ml_population *p, double dt);
+ML_API void ml_relax_all(ml_population *p, double dt);
 
 /* Energy of one pulse, ohmic approximation V^2 G t (J). */
 static inline double ml_pulse_energy(double v, double g, double width) { return v * v * g * width; }
 
 /* Table model from one-pulse responses (g0 -> g1 under v, w); owned by *out. */
-ml_status ml_table_from_pairs(const double *g0, const double *v, const double *w, const double *g1, size_t n,
+ML_API ml_status ml_table_from_pairs(const double *g0, const double *v, const double *w, const double *g1, size_t n,
                               double gmin, double gmax, ml_dev_table **out, ml_error *err);
 
 /* NeuroSim normalised A parameter for a nonlinearity label (table from formula.cpp,
  * NL 0.01..9 step 0.01, negative for depression); and its inverse (NL from A/Pmax). */
-double ml_neurosim_param_a(double nl);
-double ml_neurosim_nl_from_a(double a_norm);
+ML_API double ml_neurosim_param_a(double nl);
+ML_API double ml_neurosim_nl_from_a(double a_norm);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
  * Thread safety: an ml_error belongs to its caller; use one per thread. */
 #ifndef MEMLEV_ERROR_H
 #define MEMLEV_ERROR_H
+#include "memlev/api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,11 +24,11 @@ typedef struct ml_error {
 } ml_error;
 
 /* Set err (may be NULL) with a printf-style message; returns code. */
-ml_status ml_error_set(ml_error *err, ml_status code, const char *fmt, ...)
+ML_API ml_status ml_error_set(ml_error *err, ml_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Short English name of a status code. */
-const char *ml_status_str(ml_status s);
+ML_API const char *ml_status_str(ml_status s);
 
 #ifdef __cplusplus
 }

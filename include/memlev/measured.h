@@ -4,6 +4,7 @@
  * loaded data set may be read from several threads. */
 #ifndef MEMLEV_MEASURED_H
 #define MEMLEV_MEASURED_H
+#include "memlev/api.h"
 #include <stddef.h>
 #include "memlev/device.h"
 
@@ -17,12 +18,12 @@ typedef struct ml_measured {
     double *v, *width, *g;   /* V, s, S */
 } ml_measured;
 
-ml_status ml_measured_load(const char *path, ml_measured **out, ml_error *err);
+ML_API ml_status ml_measured_load(const char *path, ml_measured **out, ml_error *err);
 /* The same from text in memory (len bytes, need not be NUL-terminated); path names it in errors. */
-ml_status ml_measured_parse(const char *text, size_t len, const char *path, ml_measured **out, ml_error *err);
-void ml_measured_free(ml_measured *m);
+ML_API ml_status ml_measured_parse(const char *text, size_t len, const char *path, ml_measured **out, ml_error *err);
+ML_API void ml_measured_free(ml_measured *m);
 /* Fit a device model ("softbounds" or "table") to the data; src names the file in errors. */
-ml_status ml_measured_fit(const ml_measured *m, const char *model, const char *src, ml_device *out, ml_error *err);
+ML_API ml_status ml_measured_fit(const ml_measured *m, const char *model, const char *src, ml_device *out, ml_error *err);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
  * so the population rule of device.h applies (one call at a time per population). */
 #ifndef MEMLEV_METRICS_H
 #define MEMLEV_METRICS_H
+#include "memlev/api.h"
 
 #include <stddef.h>
 #include "memlev/program.h"
@@ -21,35 +22,35 @@ typedef struct ml_nonlin {
 } ml_nonlin;
 
 /* Nonlinearity of one curve g[0..npts-1] (G after 0..P pulses). */
-ml_nonlin ml_nonlinearity(const double *g, size_t npts);
+ML_API ml_nonlin ml_nonlinearity(const double *g, size_t npts);
 
 /* Read-noise sigma measured from `reads` (>= 2) repeated reads of every device at its present
  * state, from the reads alone: median over devices of the per-device standard deviation,
  * into *sigma (S). ML_EINVAL for reads < 2, ML_ENOMEM when out of memory (*sigma untouched). */
-ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml_error *err);
+ML_API ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml_error *err);
 
 /* Distinguishable uniform levels of an open-loop staircase (identical, ramp, feedforward):
  * the largest N (2..P+1) such that every level of an evenly spaced N-grid across each
  * device's planned window, programmed with the pulse count the scheme predicts nearest,
  * reads back within +-spacing/2 on at least `frac` of devices, and spacing >= k sigma_read.
  * -1 when out of memory. */
-int ml_states_open(const ml_staircase *st, double k, double sigma_read, double frac);
+ML_API int ml_states_open(const ml_staircase *st, double k, double sigma_read, double frac);
 
 /* Same figure for the closed-loop verify scheme: programs every level of candidate grids
  * from the reset state with write-verify (binary search on N). Adds the programming cost
  * of the final grid to *cost and its pulses per level to *pulses_per_level. -1 when out
  * of memory (*cost and *pulses_per_level then untouched). */
-int ml_states_verify(ml_population *pop, const ml_scheme *s, const ml_staircase *st, double k, double sigma_read,
+ML_API int ml_states_verify(ml_population *pop, const ml_scheme *s, const ml_staircase *st, double k, double sigma_read,
                      double frac, int n_max, ml_cost *cost, double *pulses_per_level);
 
 /* ArC-style staircase states: walk each device's staircase of mean reads and count a new
  * state when it is at least k sigma_read from the last counted one; median over devices.
  * -1 when out of memory. */
-double ml_staircase_states(const ml_staircase *st, double k, double sigma_read);
+ML_API double ml_staircase_states(const ml_staircase *st, double k, double sigma_read);
 
 /* Precision of a staircase: programmed (true) minus planned conductance over all steps
  * and devices: rms, standard deviation and worst absolute error (S). */
-void ml_precision(const ml_staircase *st, double *rms, double *sigma, double *worst);
+ML_API void ml_precision(const ml_staircase *st, double *rms, double *sigma, double *worst);
 
 #ifdef __cplusplus
 }

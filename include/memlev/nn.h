@@ -120,55 +120,55 @@ typedef struct ml_net {
 } ml_net;
 
 /* ONNX op_type string of an op ("Conv", "BatchNormalization", ...); NULL if out of range. */
-const char *ml_op_name(ml_op op);
+ML_API const char *ml_op_name(ml_op op);
 /* Op for an ONNX op_type; returns 0 and sets *op, or -1 if unsupported. Dropout -> Identity. */
-int ml_op_from_name(const char *onnx_name, ml_op *op);
+ML_API int ml_op_from_name(const char *onnx_name, ml_op *op);
 
-void ml_attrs_default(ml_attrs *a);
+ML_API void ml_attrs_default(ml_attrs *a);
 
 /* Empty net (NULL on out of memory). Free with ml_net_free (accepts NULL). */
-ml_net *ml_net_new(void);
-void ml_net_free(ml_net *net);
+ML_API ml_net *ml_net_new(void);
+ML_API void ml_net_free(ml_net *net);
 
 /* Add a tensor; name is copied, data (if not NULL) is copied (product of dims floats).
  * flags: ML_TENSOR_*. Returns its index (>= 0), or -1 on a duplicate name, bad ndim or
  * allocation failure (err set). Tensors without data are activations or the input. */
-int ml_net_add_tensor(ml_net *net, const char *name, int ndim, const int64_t *dims,
+ML_API int ml_net_add_tensor(ml_net *net, const char *name, int ndim, const int64_t *dims,
                       const float *data, unsigned flags, ml_error *err);
 /* Index of the tensor with this name, or -1. */
-int ml_net_find_tensor(const ml_net *net, const char *name);
+ML_API int ml_net_find_tensor(const ml_net *net, const char *name);
 
 /* Append a node (nodes must be added in topological order); attrs NULL = defaults.
  * inputs are copied; output is a tensor index. Returns the node index, or -1 (err set). */
-int ml_net_add_node(ml_net *net, ml_op op, const char *name, const int *inputs, int ninputs,
+ML_API int ml_net_add_node(ml_net *net, ml_op op, const char *name, const int *inputs, int ninputs,
                     int output, const ml_attrs *attrs, ml_error *err);
 
 /* Declare the graph input (tensor with ndim 4, dims N,C,H,W; N is ignored) and output. */
-void ml_net_set_io(ml_net *net, int input, int output);
+ML_API void ml_net_set_io(ml_net *net, int input, int output);
 
 /* Validate and infer shapes. Errors name the node: "node 'conv3' (Conv): weight has 3
  * channels, input has 1". ML_EFORMAT for inconsistent graphs, ML_EUNSUPP for valid but
  * unsupported attribute values. Must be called again after structural edits. Changing
  * tensor data (e.g. perturbing weights) needs no re-finalize. */
-ml_status ml_net_finalize(ml_net *net, ml_error *err);
+ML_API ml_status ml_net_finalize(ml_net *net, ml_error *err);
 
 /* Inference (eval mode: BN uses running statistics, folded into the convolution output).
  * x: batch images NCHW matching input_shape; logits: batch * classes floats (caller's).
  * Thread count from OpenMP (omp_set_num_threads); results do not depend on it. */
-ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, ml_error *err);
+ML_API ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, ml_error *err);
 
 /* Indices of weight tensors (ML_TENSOR_WEIGHT) in tensor order; writes up to max into idx
  * (idx may be NULL) and returns how many there are. */
-int ml_net_weights(const ml_net *net, int *idx, int max);
+ML_API int ml_net_weights(const ml_net *net, int *idx, int max);
 
 /* Deep copy (tensors, nodes, finalized state); NULL on out of memory. */
-ml_net *ml_net_clone(const ml_net *net);
+ML_API ml_net *ml_net_clone(const ml_net *net);
 
 /* Number of trainable parameters (PARAM tensors that are neither STAT nor CONST). */
-size_t ml_net_num_params(const ml_net *net);
+ML_API size_t ml_net_num_params(const ml_net *net);
 
 /* Multiply-accumulates of one forward pass of one image (Conv, Gemm, MatMul). */
-double ml_net_macs(const ml_net *net);
+ML_API double ml_net_macs(const ml_net *net);
 /* Choose the engines of the net's convolutions (ML_CONV_AUTO when never called): remembered
  * in net->conv, applied to each layer now if the net is finalized, else by ml_net_finalize.
  * Results of the two choices agree to rounding, not bit for bit. ML_EINVAL for a value that
@@ -183,7 +183,7 @@ ML_API const char *ml_net_conv_engine(const ml_net *net);
  * images_per_s (may be NULL) gets the inference throughput. progress (may be NULL) is
  * called with label "inference" and images done of the total after every batch, with
  * progress_ctx. */
-ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int batch,
+ML_API ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int batch,
                           ml_progress_fn progress, void *progress_ctx,
                           double *accuracy, double *images_per_s, ml_error *err);
 
@@ -193,7 +193,7 @@ ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int b
  * w = 64). width <= 0 selects the default (mlp: 256 hidden units, lenet5: 6, resnet20:
  * 16, resnet18/34: 64). Kaiming-normal init (fan_out for conv, like torchvision) from
  * rng.h with the given seed; BN scale 1, bias 0. *out owned by the caller, finalized. */
-ml_status ml_arch_build(const char *arch, int in_ch, int in_hw, int classes, int width,
+ML_API ml_status ml_arch_build(const char *arch, int in_ch, int in_hw, int classes, int width,
                         uint64_t seed, ml_net **out, ml_error *err);
 
 /* ---- training ---- */
@@ -203,7 +203,7 @@ ml_status ml_arch_build(const char *arch, int in_ch, int in_hw, int classes, int
  * gradients are written (not accumulated) to every trainable tensor's grad (allocated
  * on first use). loss (may be NULL) gets the mean loss, correct (may be NULL) the number
  * of correct top-1 predictions. */
-ml_status ml_net_loss_grad(ml_net *net, const float *x, const uint8_t *labels, int batch,
+ML_API ml_status ml_net_loss_grad(ml_net *net, const float *x, const uint8_t *labels, int batch,
                            int update_stats, double *loss, int *correct, ml_error *err);
 
 /* Called after every epoch; return non-zero to stop training. test_acc < 0 when no
@@ -232,7 +232,7 @@ typedef struct ml_train_opts {
     void *progress_ctx;
 } ml_train_opts;
 
-void ml_train_opts_default(ml_train_opts *o);
+ML_API void ml_train_opts_default(ml_train_opts *o);
 
 /* SGD with momentum and weight decay, cosine schedule from lr to 0 over all steps
  * (per step), seeded shuffling and augmentation. Reports through opts->progress.
@@ -244,7 +244,7 @@ void ml_train_opts_default(ml_train_opts *o);
  * interrupted (same instruction set). A checkpoint that is corrupt or was written for
  * another model, data size or options gives ML_EFORMAT naming the file and field, with
  * net unchanged. */
-ml_status ml_net_train(ml_net *net, const ml_dataset *train, const ml_train_opts *opts,
+ML_API ml_status ml_net_train(ml_net *net, const ml_dataset *train, const ml_train_opts *opts,
                        double *final_acc, ml_error *err);
 
 /* Where a training checkpoint stands: epoch under way (0-based; epochs when training

@@ -3,6 +3,7 @@
  * the net, so nothing may change it meanwhile. */
 #ifndef MEMLEV_ONNX_H
 #define MEMLEV_ONNX_H
+#include "memlev/api.h"
 
 #include <stddef.h>
 #include "memlev/error.h"
@@ -22,10 +23,10 @@ extern "C" {
  *   ML_EFORMAT  malformed protobuf, wrong types, undefined inputs, bad sizes or dims
  *   ML_EUNSUPP  valid ONNX memlev does not run: "path: node 'n': unsupported op 'Tanh'"
  *   ML_ENOMEM   out of memory */
-ml_status ml_onnx_load(const char *path, ml_net **out, ml_error *err);
+ML_API ml_status ml_onnx_load(const char *path, ml_net **out, ml_error *err);
 
 /* The same from len bytes in memory; name stands for the path in messages. */
-ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml_net **out, ml_error *err);
+ML_API ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml_net **out, ml_error *err);
 
 /* Write net as an ONNX model (IR version 7, opset 13, initializers as little-endian
  * raw_data, batch axis symbolic "N") that onnx.checker accepts and PyTorch/onnxruntime
@@ -33,7 +34,7 @@ ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml
  * recorded when known). Only tensors that nodes use are written. The file is written
  * atomically (temp file, then rename): no partial file on failure.
  * Errors: ML_EIO (cannot write), ML_EINVAL (net not exportable), ML_ENOMEM. */
-ml_status ml_onnx_save(const ml_net *net, const char *path, ml_error *err);
+ML_API ml_status ml_onnx_save(const ml_net *net, const char *path, ml_error *err);
 
 #ifdef __cplusplus
 }

@@ -71,7 +71,7 @@ typedef struct ml_cost {
     double pulses, reads, time_s, energy_j;
     size_t converged, failed;
 } ml_cost;
-void ml_cost_add(ml_cost *a, const ml_cost *b);
+ML_API void ml_cost_add(ml_cost *a, const ml_cost *b);
 
 /* A calibrated soft-bounds model of one device, for one direction (+1 potentiation,
  * -1 depression): step = a (exp(|V|/v0) - 1) (t/t_ref) (g_far - G). */
@@ -87,17 +87,17 @@ typedef struct ml_fit {
 
 /* End of the usable window under a fit: the asymptote or the measured saturation level,
  * whichever is nearer the start. */
-double ml_fit_far(const ml_fit *f);
+ML_API double ml_fit_far(const ml_fit *f);
 /* Predicted G after one pulse under a fit. */
-double ml_fit_predict(const ml_fit *f, double g, double v, double width);
+ML_API double ml_fit_predict(const ml_fit *f, double g, double v, double width);
 /* Amplitude (width fixed) or width (amplitude fixed) that moves G by dg under the fit;
  * clipped to the device's limits. */
-double ml_fit_solve_v(const ml_fit *f, double g, double dg, double width, double v_max);
-double ml_fit_solve_width(const ml_fit *f, double g, double dg, double v, double wmin, double wmax);
+ML_API double ml_fit_solve_v(const ml_fit *f, double g, double dg, double width, double v_max);
+ML_API double ml_fit_solve_width(const ml_fit *f, double g, double dg, double v, double wmin, double wmax);
 
 /* Fit a soft-bounds model to measured pulse responses: pairs (g_before, v, width, g_after)
  * read through the noisy read path. Linear least squares for fixed v0, golden-section on v0. */
-ml_status ml_fit_pairs(const double *g0, const double *v, const double *w, const double *g1, size_t n,
+ML_API ml_status ml_fit_pairs(const double *g0, const double *v, const double *w, const double *g1, size_t n,
                        int direction, double t_ref, double v_th, ml_fit *out, ml_error *err);
 
 /* The target interface: what a scheme may do to devices. A simulated population and a real
@@ -186,18 +186,18 @@ ML_API const ml_fit *ml_program_plan_fit(const ml_program_plan *pl, size_t i);
 ML_API const ml_fit *ml_program_plan_fit_other(const ml_program_plan *pl, size_t i);
 
 /* Reset to the start of a staircase (strong pulse of the opposite polarity). */
-void ml_program_reset(ml_population *pop, int direction, ml_cost *cost);
-void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *cost);
+ML_API void ml_program_reset(ml_population *pop, int direction, ml_cost *cost);
+ML_API void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *cost);
 /* Plan, calibrate and program a staircase of P steps on a population in one call
  * (ml_program_plan_new + ml_program_plan_staircase). The population is reset first. */
 ML_API ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, int direction,
                                       ml_staircase **out, ml_error *err);
-void ml_staircase_free(ml_staircase *st);
+ML_API void ml_staircase_free(ml_staircase *st);
 
 /* Closed-loop write-verify of device i from its present state to target (S); tol_s in S.
  * fit_up/fit_down: calibrated models of the two polarities (either may be NULL: the ramp
  * then starts at threshold). Returns 1 if converged. Updates cost. */
-int ml_verify_to(ml_population *pop, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,
+ML_API int ml_verify_to(ml_population *pop, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,
                  double target, double tol_s, ml_cost *cost, double *v_last);
 
 #ifdef __cplusplus

@@ -3,6 +3,7 @@
  * Not thread-safe: PLplot keeps global state, so call it from one thread at a time. */
 #ifndef MEMLEV_REPORT_H
 #define MEMLEV_REPORT_H
+#include "memlev/api.h"
 
 #include <stddef.h>
 #include "memlev/error.h"
@@ -26,28 +27,28 @@ typedef struct ml_report_opts {
     const char *title;      /* page title (default "memlev report") */
 } ml_report_opts;
 
-void ml_report_opts_defaults(ml_report_opts *o);
+ML_API void ml_report_opts_defaults(ml_report_opts *o);
 
-ml_status ml_report_new(ml_report **out, ml_error *err);
+ML_API ml_status ml_report_new(ml_report **out, ml_error *err);
 /* Frees everything; accepts NULL. */
-void ml_report_free(ml_report *r);
+ML_API void ml_report_free(ml_report *r);
 
 /* Read one result file and detect its kind by its keys (levels: "staircase" and
  * "states"; transfer: "baseline_accuracy" and "points"; sweep: "points" and a "config"
  * with "levels_only"). Errors name the file and the field. *kind (may be NULL) receives
  * the kind. */
-ml_status ml_report_add_file(ml_report *r, const char *path, ml_result_kind *kind, ml_error *err);
+ML_API ml_status ml_report_add_file(ml_report *r, const char *path, ml_result_kind *kind, ml_error *err);
 /* The same from JSON text; src names it in messages. */
-ml_status ml_report_add_json(ml_report *r, const char *text, const char *src, ml_result_kind *kind, ml_error *err);
+ML_API ml_status ml_report_add_json(ml_report *r, const char *text, const char *src, ml_result_kind *kind, ml_error *err);
 
 /* Write plots and index.html into dir (created if missing; its parent must exist).
  * Every file is written to a temporary name and renamed into place. */
-ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o, ml_error *err);
+ML_API ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o, ml_error *err);
 
 /* Files written by the last ml_report_write (paths inside dir, index.html last);
  * owned by the report. */
-size_t ml_report_nfiles(const ml_report *r);
-const char *ml_report_file(const ml_report *r, size_t i);
+ML_API size_t ml_report_nfiles(const ml_report *r);
+ML_API const char *ml_report_file(const ml_report *r, size_t i);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
  * ml_transfer_net writes dst (one call at a time per dst) and only reads src. */
 #ifndef MEMLEV_TRANSFER_H
 #define MEMLEV_TRANSFER_H
+#include "memlev/api.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,9 +38,9 @@ typedef struct ml_levelset {
 
 /* Characterise n levels on sample_devices devices (a separate chip sample: seed is mixed),
  * calibrated as the scheme says (per device, or one model for the population). */
-ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s, int n, size_t sample_devices, uint64_t seed,
+ML_API ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s, int n, size_t sample_devices, uint64_t seed,
                             ml_levelset **out, ml_error *err);
-void ml_levelset_free(ml_levelset *ls);
+ML_API void ml_levelset_free(ml_levelset *ls);
 
 typedef enum { ML_TRANSFER_PULSE = 0, ML_TRANSFER_STATISTICAL = 1, ML_TRANSFER_QUANTIZE = 2 } ml_transfer_mode;
 
@@ -61,16 +62,16 @@ typedef struct ml_transfer_stats {
 /* Transfer one weight array w[n] (rows = output channels of cols weights each, for
  * per-channel scaling) whose devices are numbered from first_device; writes the read-back
  * weights to out[n] and, when gp/gm are not NULL, the conductances (S). */
-ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_levelset *ls,
+ML_API ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_levelset *ls,
                             const ml_transfer_opts *o, uint64_t first_device, float *out, double *gp, double *gm,
                             ml_transfer_stats *st, ml_error *err);
 
 /* Transfer every weight tensor of src into dst (a clone of src: same tensors). */
-ml_status ml_transfer_net(const ml_net *src, ml_net *dst, const ml_levelset *ls, const ml_transfer_opts *o,
+ML_API ml_status ml_transfer_net(const ml_net *src, ml_net *dst, const ml_levelset *ls, const ml_transfer_opts *o,
                           ml_transfer_stats *st, ml_error *err);
 
 /* Two-sample Kolmogorov-Smirnov statistic D of a[na] and b[nb] (sorted in place). */
-double ml_ks_statistic(double *a, size_t na, double *b, size_t nb);
+ML_API double ml_ks_statistic(double *a, size_t na, double *b, size_t nb);
 
 #ifdef __cplusplus
 }

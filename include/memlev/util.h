@@ -3,6 +3,7 @@
  * Thread safety: no shared state; an ml_outfile belongs to one thread at a time. */
 #ifndef MEMLEV_UTIL_H
 #define MEMLEV_UTIL_H
+#include "memlev/api.h"
 
 #include <stdio.h>
 #include <stddef.h>
@@ -20,13 +21,13 @@ typedef struct ml_outfile {
     char tmp[4160];
 } ml_outfile;
 
-ml_status ml_outfile_open(ml_outfile *o, const char *path, int binary, ml_error *err);
+ML_API ml_status ml_outfile_open(ml_outfile *o, const char *path, int binary, ml_error *err);
 /* Flush, close and rename; on any failure the temp file is removed. */
-ml_status ml_outfile_commit(ml_outfile *o, ml_error *err);
+ML_API ml_status ml_outfile_commit(ml_outfile *o, ml_error *err);
 /* Close and remove the temp file (error paths). Safe to call twice. */
-void ml_outfile_abort(ml_outfile *o);
+ML_API void ml_outfile_abort(ml_outfile *o);
 /* Write a whole NUL-terminated string atomically. */
-ml_status ml_write_text_atomic(const char *path, const char *text, ml_error *err);
+ML_API ml_status ml_write_text_atomic(const char *path, const char *text, ml_error *err);
 
 /* Progress callback through which long library calls report: label names the stage
  * ("transfer", "inference", ...), done of total units are finished. Called on the calling
@@ -37,13 +38,13 @@ typedef void (*ml_progress_fn)(void *ctx, const char *label, double done, double
 
 /* Read a whole file (NUL-terminated, *len excludes the NUL) of at most max_bytes;
  * caller frees *buf. Errors name the file. */
-ml_status ml_read_file(const char *path, char **buf, size_t *len, size_t max_bytes, ml_error *err);
+ML_API ml_status ml_read_file(const char *path, char **buf, size_t *len, size_t max_bytes, ml_error *err);
 
 /* Sort n doubles ascending (in place). */
-void ml_sort_doubles(double *v, size_t n);
+ML_API void ml_sort_doubles(double *v, size_t n);
 
 /* Monotonic wall clock in seconds. */
-double ml_now(void);
+ML_API double ml_now(void);
 
 #ifdef __cplusplus
 }
