@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 
 ml_status ml_outfile_open(ml_outfile *o, const char *path, int binary, ml_error *err)
@@ -67,17 +68,17 @@ ml_status ml_read_file(const char *path, char **buf, size_t *len, size_t max_byt
     if (!f)
         return ml_error_set(err, ML_EIO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 65536, n = 0;
-    char *b = malloc(cap);
+    char *b = ml__malloc(cap);
     if (!b) { fclose(f); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
     for (;;) {
         if (n + 1 >= cap) {
             if (cap >= max_bytes + 1) {
-                free(b); fclose(f);
+                ml__free(b); fclose(f);
                 return ml_error_set(err, ML_EFORMAT, "%s: file larger than %zu bytes", path, max_bytes);
             }
             cap *= 2;
-            char *nb = realloc(b, cap);
-            if (!nb) { free(b); fclose(f); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
+            char *nb = ml__realloc(b, cap);
+            if (!nb) { ml__free(b); fclose(f); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
             b = nb;
         }
         size_t r = fread(b + n, 1, cap - 1 - n, f);
@@ -86,8 +87,8 @@ ml_status ml_read_file(const char *path, char **buf, size_t *len, size_t max_byt
     }
     int bad = ferror(f);
     fclose(f);
-    if (bad) { free(b); return ml_error_set(err, ML_EIO, "%s: read error", path); }
-    if (n > max_bytes) { free(b); return ml_error_set(err, ML_EFORMAT, "%s: file larger than %zu bytes", path, max_bytes); }
+    if (bad) { ml__free(b); return ml_error_set(err, ML_EIO, "%s: read error", path); }
+    if (n > max_bytes) { ml__free(b); return ml_error_set(err, ML_EFORMAT, "%s: file larger than %zu bytes", path, max_bytes); }
     b[n] = 0;
     *buf = b;
     *len = n;

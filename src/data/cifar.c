@@ -1,6 +1,7 @@
 /* CIFAR-10 binary batches: records of 1 label byte + 3072 bytes (3 x 32 x 32, CHW). */
 #include <stdio.h>
 #include <stdlib.h>
+#include "core/alloc.h"
 #include "memlev/data.h"
 
 #define REC 3073
@@ -23,7 +24,7 @@ ml_status ml_cifar_load(const char *const *paths, int npaths, ml_dataset **out, 
     ml_dataset *d;
     ml_status st = ml_dataset_new(total, 3, 32, 32, &d, err);
     if (st) return st;
-    unsigned char *rec = malloc(REC);
+    unsigned char *rec = ml__malloc(REC);
     size_t i = 0;
     for (int k = 0; k < npaths && !st; k++) {
         FILE *f = fopen(paths[k], "rb");
@@ -37,7 +38,7 @@ ml_status ml_cifar_load(const char *const *paths, int npaths, ml_dataset **out, 
         }
         fclose(f);
     }
-    free(rec);
+    ml__free(rec);
     if (st) { ml_dataset_free(d); return st; }
     snprintf(d->name, sizeof d->name, "cifar10");
     *out = d;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "core/alloc.h"
 #include "memlev/data.h"
 
 ml_status ml_dataset_new(size_t n, int c, int h, int w, ml_dataset **out, ml_error *err)
@@ -12,10 +13,10 @@ ml_status ml_dataset_new(size_t n, int c, int h, int w, ml_dataset **out, ml_err
     size_t per = (size_t)c * h * w;
     if (n > ((size_t)1 << 40) / per)
         return ml_error_set(err, ML_ENOMEM, "data set: %zu images of %zu pixels is too large", n, per);
-    ml_dataset *d = calloc(1, sizeof *d);
+    ml_dataset *d = ml__calloc(1, sizeof *d);
     if (!d) return ml_error_set(err, ML_ENOMEM, "data set: out of memory");
-    d->images = calloc(n * per, sizeof(float));
-    d->labels = calloc(n, 1);
+    d->images = ml__calloc(n * per, sizeof(float));
+    d->labels = ml__calloc(n, 1);
     if (!d->images || !d->labels) {
         ml_dataset_free(d);
         return ml_error_set(err, ML_ENOMEM, "data set: out of memory for %zu images", n);
@@ -29,9 +30,9 @@ ml_status ml_dataset_new(size_t n, int c, int h, int w, ml_dataset **out, ml_err
 void ml_dataset_free(ml_dataset *ds)
 {
     if (!ds) return;
-    free(ds->images);
-    free(ds->labels);
-    free(ds);
+    ml__free(ds->images);
+    ml__free(ds->labels);
+    ml__free(ds);
 }
 
 static int exists(const char *p)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "core/alloc.h"
 #include "memlev/data.h"
 
 #define IDX_MAX_BYTES ((size_t)1 << 30)
@@ -14,18 +15,18 @@ static ml_status slurp(const char *path, unsigned char **buf, size_t *len, ml_er
     gzFile f = gzopen(path, "rb");
     if (!f) return ml_error_set(err, ML_EIO, "%s: cannot open", path);
     size_t cap = 1 << 20, n = 0;
-    unsigned char *b = malloc(cap);
+    unsigned char *b = ml__malloc(cap);
     if (!b) { gzclose(f); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
     for (;;) {
         if (n == cap) {
-            if (cap >= IDX_MAX_BYTES) { free(b); gzclose(f); return ml_error_set(err, ML_EFORMAT, "%s: larger than 1 GiB", path); }
-            unsigned char *nb = realloc(b, cap * 2);
-            if (!nb) { free(b); gzclose(f); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
+            if (cap >= IDX_MAX_BYTES) { ml__free(b); gzclose(f); return ml_error_set(err, ML_EFORMAT, "%s: larger than 1 GiB", path); }
+            unsigned char *nb = ml__realloc(b, cap * 2);
+            if (!nb) { ml__free(b); gzclose(f); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
             b = nb;
             cap *= 2;
         }
         int r = gzread(f, b + n, (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n));
-        if (r < 0) { free(b); gzclose(f); return ml_error_set(err, ML_EFORMAT, "%s: corrupt gzip data", path); }
+        if (r < 0) { ml__free(b); gzclose(f); return ml_error_set(err, ML_EFORMAT, "%s: corrupt gzip data", path); }
         if (r == 0) break;
         n += (size_t)r;
     }
@@ -80,7 +81,7 @@ ml_status ml_idx_load(const char *images_path, const char *labels_path, ml_datas
     ml_status st = slurp(images_path, &im, &il, err);
     if (!st) st = slurp(labels_path, &lb, &ll, err);
     if (!st) st = ml_idx_parse(im, il, lb, ll, images_path, labels_path, out, err);
-    free(im);
-    free(lb);
+    ml__free(im);
+    ml__free(lb);
     return st;
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/device.h"
 #include "memlev/util.h"
 #include "device/internal.h"
@@ -45,11 +46,11 @@ static ml_status array(const cJSON *o, const char *key, const char *src, double 
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) > 1000000)
         return ml_error_set(err, ML_EFORMAT, "%s: table.%s must be a non-empty array", src, key);
     int m = cJSON_GetArraySize(a), i = 0;
-    double *v = malloc((size_t)m * sizeof *v);
+    double *v = ml__malloc((size_t)m * sizeof *v);
     if (!v) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
     for (const cJSON *e = a->child; e; e = e->next, i++) {
         if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
-            free(v);
+            ml__free(v);
             return ml_error_set(err, ML_EFORMAT, "%s: table.%s[%d] must be a finite number", src, key, i);
         }
         v[i] = e->valuedouble;
@@ -68,7 +69,7 @@ static ml_status parse_table(const cJSON *o, const char *src, ml_device *d, ml_e
         for (int k = 0; k < 5; k++) ok |= !strcmp(it->string, keys[k]);
         if (!ok) return ml_error_set(err, ML_EFORMAT, "%s: unknown key 'table.%s'", src, it->string);
     }
-    ml_dev_table *t = calloc(1, sizeof *t);
+    ml_dev_table *t = ml__calloc(1, sizeof *t);
     if (!t) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
     d->table = t;
     int nm = 0, ns = 0;
@@ -166,7 +167,7 @@ ml_status ml_device_load(const char *name, ml_device *d, ml_error *err)
     ml_status st = ml_read_file(name, &buf, &len, 256u << 20, err);
     if (st) return st;
     st = ml_device_from_json_text(buf, name, d, err);
-    free(buf);
+    ml__free(buf);
     return st;
 }
 

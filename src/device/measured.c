@@ -4,14 +4,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/measured.h"
 #include "memlev/util.h"
 
 void ml_measured_free(ml_measured *m)
 {
     if (!m) return;
-    free(m->device); free(m->pulse); free(m->v); free(m->width); free(m->g);
-    free(m);
+    ml__free(m->device); ml__free(m->pulse); ml__free(m->v); ml__free(m->width); ml__free(m->g);
+    ml__free(m);
 }
 
 static const char *k_cols[] = {"device", "pulse", "V", "width", "G_read"};
@@ -23,26 +24,26 @@ ml_status ml_measured_load(const char *path, ml_measured **out, ml_error *err)
     ml_status st = ml_read_file(path, &buf, &len, (size_t)1 << 31, err);
     if (st) return st;
     st = ml_measured_parse(buf, len, path, out, err);
-    free(buf);
+    ml__free(buf);
     return st;
 }
 
 ml_status ml_measured_parse(const char *text, size_t len, const char *path, ml_measured **out, ml_error *err)
 {
     if (memchr(text, 0, len)) return ml_error_set(err, ML_EFORMAT, "%s: binary data in a CSV file", path);
-    char *buf = malloc(len + 1);
+    char *buf = ml__malloc(len + 1);
     if (!buf) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path);
     memcpy(buf, text, len);
     buf[len] = 0;
     ml_status st;
     size_t lines = 0;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
-    ml_measured *m = calloc(1, sizeof *m);
+    ml_measured *m = ml__calloc(1, sizeof *m);
     size_t cap = lines + 1;
-    if (!m || !(m->device = malloc(cap * sizeof(long))) || !(m->pulse = malloc(cap * sizeof(long))) ||
-        !(m->v = malloc(cap * sizeof(double))) || !(m->width = malloc(cap * sizeof(double))) ||
-        !(m->g = malloc(cap * sizeof(double)))) {
-        ml_measured_free(m); free(buf);
+    if (!m || !(m->device = ml__malloc(cap * sizeof(long))) || !(m->pulse = ml__malloc(cap * sizeof(long))) ||
+        !(m->v = ml__malloc(cap * sizeof(double))) || !(m->width = ml__malloc(cap * sizeof(double))) ||
+        !(m->g = ml__malloc(cap * sizeof(double)))) {
+        ml_measured_free(m); ml__free(buf);
         return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path);
     }
     int map[64];
@@ -99,7 +100,7 @@ ml_status ml_measured_parse(const char *text, size_t len, const char *path, ml_m
         m->device[i] = (long)val[0]; m->pulse[i] = (long)val[1];
         m->v[i] = val[2]; m->width[i] = val[3]; m->g[i] = val[4];
     }
-    free(buf);
+    ml__free(buf);
     if (!st && m->n < 2) st = ml_error_set(err, ML_EFORMAT, "%s: no data rows", path);
     if (st) { ml_measured_free(m); return st; }
     *out = m;

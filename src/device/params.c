@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/device.h"
 
 void ml_device_defaults(ml_device *d, ml_model_kind kind)
@@ -88,15 +89,15 @@ void ml_device_clear(ml_device *d)
 {
     if (d && d->table) {
         ml_dev_table *t = d->table;
-        free(t->v); free(t->w); free(t->g); free(t->dg_mean); free(t->dg_std);
-        free(t);
+        ml__free(t->v); ml__free(t->w); ml__free(t->g); ml__free(t->dg_mean); ml__free(t->dg_std);
+        ml__free(t);
         d->table = NULL;
     }
 }
 
 static double *dup_arr(const double *a, size_t n)
 {
-    double *b = malloc(n * sizeof *b);
+    double *b = ml__malloc(n * sizeof *b);
     if (b) memcpy(b, a, n * sizeof *b);
     return b;
 }
@@ -108,7 +109,7 @@ ml_status ml_device_copy(ml_device *dst, const ml_device *src)
     if (!src->table)
         return ML_OK;
     const ml_dev_table *s = src->table;
-    ml_dev_table *t = calloc(1, sizeof *t);
+    ml_dev_table *t = ml__calloc(1, sizeof *t);
     if (!t) return ML_ENOMEM;
     size_t nn = (size_t)s->nv * s->nw * s->ng;
     *t = *s;

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/device.h"
 #include "memlev/rng.h"
 #include "device/internal.h"
@@ -26,24 +27,24 @@ ml_population *ml_population_live(ml_population *p) { return live(p); }
 
 static void free_params(ml_population *p)
 {
-    free(p->g_min); free(p->g_max); free(p->a_p); free(p->a_d);
-    free(p->v0_p); free(p->v0_d); free(p->g_inf_p); free(p->g_inf_d);
+    ml__free(p->g_min); ml__free(p->g_max); ml__free(p->a_p); ml__free(p->a_d);
+    ml__free(p->v0_p); ml__free(p->v0_d); ml__free(p->g_inf_p); ml__free(p->g_inf_d);
 }
 
 const ml_population *ml_population_seal(ml_population *p)
 {
     pop_alloc *pa = (pop_alloc *)p;
     if (pa->live) return pa->live;
-    ml_population *l = malloc(sizeof *l);
+    ml_population *l = ml__malloc(sizeof *l);
     if (!l) return NULL;
     *l = *p; /* shares the state arrays (g, counters, relaxation), keeps the parameters */
     double **arrs[] = {&p->g_min, &p->g_max, &p->a_p, &p->a_d, &p->v0_p, &p->v0_d, &p->g_inf_p, &p->g_inf_d};
     const size_t na = sizeof arrs / sizeof arrs[0];
     double *poison[sizeof arrs / sizeof arrs[0]] = {0};
     for (size_t k = 0; k < na; k++) {
-        if (!(poison[k] = malloc(p->n * sizeof(double)))) {
-            for (size_t q = 0; q < k; q++) free(poison[q]);
-            free(l);
+        if (!(poison[k] = ml__malloc(p->n * sizeof(double)))) {
+            for (size_t q = 0; q < k; q++) ml__free(poison[q]);
+            ml__free(l);
             return NULL;
         }
         for (size_t i = 0; i < p->n; i++) poison[k][i] = NAN;
@@ -57,12 +58,12 @@ void ml_population_free(ml_population *p)
 {
     if (!p) return;
     ml_population *l = ((pop_alloc *)p)->live;
-    if (l) { free_params(l); free(l); }
-    free(p->g); free(p->g_min); free(p->g_max); free(p->a_p); free(p->a_d);
-    free(p->v0_p); free(p->v0_d); free(p->g_inf_p); free(p->g_inf_d);
-    free(p->npulse); free(p->nread); free(p->t_idle); free(p->g_end);
+    if (l) { free_params(l); ml__free(l); }
+    ml__free(p->g); ml__free(p->g_min); ml__free(p->g_max); ml__free(p->a_p); ml__free(p->a_d);
+    ml__free(p->v0_p); ml__free(p->v0_d); ml__free(p->g_inf_p); ml__free(p->g_inf_d);
+    ml__free(p->npulse); ml__free(p->nread); ml__free(p->t_idle); ml__free(p->g_end);
     ml_device_clear(&p->dev);
-    free(p);
+    ml__free(p);
 }
 
 /* multiplicative spread, truncated so that a parameter keeps its sign */
@@ -85,18 +86,18 @@ ml_status ml_population_new_at(const ml_device *d, size_t n, uint64_t base, uint
         return ml_error_set(err, ML_EINVAL, "devices: %zu is out of range (1..2^34)", n);
     ml_status st = ml_device_validate(d, NULL, err);
     if (st) return st;
-    pop_alloc *pa = calloc(1, sizeof *pa);
+    pop_alloc *pa = ml__calloc(1, sizeof *pa);
     ml_population *p = pa ? &pa->pub : NULL;
     if (!p) return ml_error_set(err, ML_ENOMEM, "out of memory for %zu devices", n);
-    if (ml_device_copy(&p->dev, d)) { free(p); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
+    if (ml_device_copy(&p->dev, d)) { ml__free(p); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
     p->n = n;
     p->seed = seed;
     p->base = base;
     double **arrs[] = {&p->g, &p->g_min, &p->g_max, &p->a_p, &p->a_d, &p->v0_p, &p->v0_d,
                        &p->g_inf_p, &p->g_inf_d, &p->t_idle, &p->g_end};
     for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++)
-        if (!(*arrs[k] = malloc(n * sizeof(double)))) goto oom;
-    if (!(p->npulse = calloc(n, sizeof(uint32_t))) || !(p->nread = calloc(n, sizeof(uint32_t))))
+        if (!(*arrs[k] = ml__malloc(n * sizeof(double)))) goto oom;
+    if (!(p->npulse = ml__calloc(n, sizeof(uint32_t))) || !(p->nread = ml__calloc(n, sizeof(uint32_t))))
         goto oom;
     double w0 = d->g_max - d->g_min;
     #pragma omp parallel for schedule(static)

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 #include "memlev/device.h"
 
@@ -13,7 +14,7 @@
 /* sorted unique values (relative tolerance 1e-6), reduced to MAXAX quantiles */
 static int axis(const double *x, size_t n, double *out)
 {
-    double *s = malloc(n * sizeof *s);
+    double *s = ml__malloc(n * sizeof *s);
     if (!s) return -1;
     memcpy(s, x, n * sizeof *s);
     ml_sort_doubles(s, n);
@@ -22,7 +23,7 @@ static int axis(const double *x, size_t n, double *out)
         if (!u || fabs(s[i] - s[u - 1]) > 1e-6 * fabs(s[i])) s[u++] = s[i];
     int m = u > MAXAX ? MAXAX : (int)u;
     for (int i = 0; i < m; i++) out[i] = s[u > MAXAX ? (size_t)((double)i * (u - 1) / (MAXAX - 1)) : (size_t)i];
-    free(s);
+    ml__free(s);
     return m;
 }
 
@@ -37,21 +38,21 @@ static int nearest(const double *ax, int n, double x)
 ml_status ml_table_from_pairs(const double *g0, const double *v, const double *w, const double *g1, size_t n,
                               double gmin, double gmax, ml_dev_table **out, ml_error *err)
 {
-    ml_dev_table *t = calloc(1, sizeof *t);
+    ml_dev_table *t = ml__calloc(1, sizeof *t);
     if (!t) return ml_error_set(err, ML_ENOMEM, "out of memory");
     double av[MAXAX], aw[MAXAX];
     t->nv = axis(v, n, av);
     t->nw = axis(w, n, aw);
     t->ng = NG;
     size_t cells = (size_t)t->nv * t->nw * NG;
-    double *cnt = calloc(cells, sizeof *cnt);
-    t->v = malloc(t->nv * sizeof(double));
-    t->w = malloc(t->nw * sizeof(double));
-    t->g = malloc(NG * sizeof(double));
-    t->dg_mean = calloc(cells, sizeof(double));
-    t->dg_std = calloc(cells, sizeof(double));
+    double *cnt = ml__calloc(cells, sizeof *cnt);
+    t->v = ml__malloc(t->nv * sizeof(double));
+    t->w = ml__malloc(t->nw * sizeof(double));
+    t->g = ml__malloc(NG * sizeof(double));
+    t->dg_mean = ml__calloc(cells, sizeof(double));
+    t->dg_std = ml__calloc(cells, sizeof(double));
     if (t->nv < 1 || t->nw < 1 || !cnt || !t->v || !t->w || !t->g || !t->dg_mean || !t->dg_std) {
-        free(cnt); free(t->v); free(t->w); free(t->g); free(t->dg_mean); free(t->dg_std); free(t);
+        ml__free(cnt); ml__free(t->v); ml__free(t->w); ml__free(t->g); ml__free(t->dg_mean); ml__free(t->dg_std); ml__free(t);
         return ml_error_set(err, ML_ENOMEM, "table: out of memory");
     }
     memcpy(t->v, av, t->nv * sizeof(double));
@@ -84,7 +85,7 @@ ml_status ml_table_from_pairs(const double *g0, const double *v, const double *w
                 }
             }
         }
-    free(cnt);
+    ml__free(cnt);
     *out = t;
     return ML_OK;
 }

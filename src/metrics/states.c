@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 #include "memlev/metrics.h"
 
@@ -17,7 +18,7 @@ ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml
 {
     if (reads < 2) return ml_error_set(err, ML_EINVAL, "sigma_read: %d reads per device (need >= 2)", reads);
     size_t n = pop->n;
-    double *sd = n <= SIZE_MAX / sizeof *sd ? malloc(n * sizeof *sd) : NULL;
+    double *sd = n <= SIZE_MAX / sizeof *sd ? ml__malloc(n * sizeof *sd) : NULL;
     if (!sd) return ml_error_set(err, ML_ENOMEM, "sigma_read: out of memory for %zu devices", n);
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -32,7 +33,7 @@ ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml
         sd[i] = sqrt(fmax(0, (m2 - reads * m * m) / (reads - 1)));
     }
     *sigma = median(sd, n);
-    free(sd);
+    ml__free(sd);
     return ML_OK;
 }
 
@@ -40,7 +41,7 @@ ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml
 static int open_pass(const ml_staircase *st, int N, double k, double sigma, double frac)
 {
     const size_t np = st->npts, nd = st->ndev;
-    int *ok = calloc((size_t)N, sizeof *ok);
+    int *ok = ml__calloc((size_t)N, sizeof *ok);
     if (!ok) return -1;
     double spacing_sum = 0;
     for (size_t d = 0; d < nd; d++) {
@@ -61,7 +62,7 @@ static int open_pass(const ml_staircase *st, int N, double k, double sigma, doub
     int pass = spacing_sum / nd >= k * sigma;
     for (int j = 0; j < N && pass; j++)
         if (ok[j] < frac * nd) pass = 0;
-    free(ok);
+    ml__free(ok);
     return pass;
 }
 
@@ -84,9 +85,9 @@ static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircas
 {
     const size_t nd = st->ndev, np = st->npts;
     int dir = st->direction;
-    int *ok = calloc((size_t)N * nd, sizeof *ok);
-    ml_cost *cs = calloc(nd, sizeof *cs);
-    if (!ok || !cs) { free(ok); free(cs); return -1; }
+    int *ok = ml__calloc((size_t)N * nd, sizeof *ok);
+    ml_cost *cs = ml__calloc(nd, sizeof *cs);
+    if (!ok || !cs) { ml__free(ok); ml__free(cs); return -1; }
     double spacing_sum = 0;
     for (size_t i = 0; i < nd; i++)
         spacing_sum += fabs(st->g_pred[i * np + np - 1] - st->g_pred[i * np]) / (N - 1);
@@ -113,8 +114,8 @@ static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircas
     for (size_t i = 0; i < nd; i++) ml_cost_add(&tot, &cs[i]);
     *cost = tot;
     *ppl = tot.pulses / ((double)N * nd);
-    free(ok);
-    free(cs);
+    ml__free(ok);
+    ml__free(cs);
     return pass;
 }
 
@@ -147,7 +148,7 @@ int ml_states_verify(ml_population *pop, const ml_scheme *s, const ml_staircase 
 double ml_staircase_states(const ml_staircase *st, double k, double sigma)
 {
     const size_t nd = st->ndev, np = st->npts;
-    double *cnt = malloc(nd * sizeof *cnt);
+    double *cnt = ml__malloc(nd * sizeof *cnt);
     if (!cnt) return -1;
     for (size_t i = 0; i < nd; i++) {
         const double *g = st->g_mean + i * np;
@@ -158,7 +159,7 @@ double ml_staircase_states(const ml_staircase *st, double k, double sigma)
         cnt[i] = c;
     }
     double m = median(cnt, nd);
-    free(cnt);
+    ml__free(cnt);
     return m;
 }
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 #include "nn/checkpoint.h"
 #include "nn/internal.h"
@@ -116,25 +117,25 @@ static ml_status read_verified(const char *path, unsigned char **buf, size_t *le
         fclose(f);
         return ml_error_set(err, ML_EIO, "%s: cannot read checkpoint", path);
     }
-    unsigned char *b = malloc(sz > 0 ? (size_t)sz : 1);
+    unsigned char *b = ml__malloc(sz > 0 ? (size_t)sz : 1);
     if (!b) { fclose(f); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
     size_t got = fread(b, 1, (size_t)sz, f);
     fclose(f);
-    if (got != (size_t)sz) { free(b); return ml_error_set(err, ML_EIO, "%s: cannot read checkpoint", path); }
+    if (got != (size_t)sz) { ml__free(b); return ml_error_set(err, ML_EIO, "%s: cannot read checkpoint", path); }
     uint32_t marker;
     uint64_t h;
     if ((size_t)sz < sizeof MAGIC + 4 + 8 || memcmp(b, MAGIC, sizeof MAGIC)) {
-        free(b);
+        ml__free(b);
         return ml_error_set(err, ML_EFORMAT, "%s: not a memlev training checkpoint", path);
     }
     memcpy(&marker, b + sizeof MAGIC, 4);
     memcpy(&h, b + sz - 8, 8);
     if (marker != MARKER) {
-        free(b);
+        ml__free(b);
         return ml_error_set(err, ML_EFORMAT, "%s: checkpoint written on a machine of other byte order", path);
     }
     if (fnv(FNV_OFFSET, b, (size_t)sz - 8) != h) {
-        free(b);
+        ml__free(b);
         return ml_error_set(err, ML_EFORMAT, "%s: corrupt checkpoint (checksum mismatch)", path);
     }
     *buf = b;
@@ -170,14 +171,14 @@ ml_status ml_checkpoint_info_read(const char *path, ml_checkpoint_info *info, ml
     rd r = {b, b + len};
     hdr h;
     if (get_hdr(&r, &h) || h.epoch > h.epochs || h.next >= (h.nb ? h.nb : 1)) {
-        free(b);
+        ml__free(b);
         return ml_error_set(err, ML_EFORMAT, "%s: corrupt checkpoint (header)", path);
     }
     info->epoch = (int)h.epoch;
     info->epochs = (int)h.epochs;
     info->batch = h.next;
     info->batches = h.nb;
-    free(b);
+    ml__free(b);
     return ML_OK;
 }
 
@@ -213,8 +214,8 @@ ml_status ml_ckpt_load(const char *path, ml_net *net, const ml_train_opts *o, si
     hdr h;
     char why[512];
     const char *bad = NULL;
-    const unsigned char **src = calloc((size_t)net->ntensors, sizeof *src);
-    if (!src) { free(b); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
+    const unsigned char **src = ml__calloc((size_t)net->ntensors, sizeof *src);
+    if (!src) { ml__free(b); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path); }
     uint32_t want = 0;
     for (int t = 0; t < net->ntensors; t++) want += net->tensors[t].data != NULL;
     if (get_hdr(&r, &h)) bad = "corrupt checkpoint (header)";
@@ -254,8 +255,8 @@ ml_status ml_ckpt_load(const char *path, ml_net *net, const ml_train_opts *o, si
     }
     if (!bad && r.p != r.end) bad = "corrupt checkpoint (trailing bytes)";
     if (bad) {
-        free(src);
-        free(b);
+        ml__free(src);
+        ml__free(b);
         return ml_error_set(err, ML_EFORMAT, "%s: %s", path, bad);
     }
     /* Second pass: everything matched, so copy. */
@@ -269,7 +270,7 @@ ml_status ml_ckpt_load(const char *path, ml_net *net, const ml_train_opts *o, si
     pos->batch = h.next;
     pos->loss_sum = h.loss_sum;
     pos->acc = h.acc;
-    free(src);
-    free(b);
+    ml__free(src);
+    ml__free(b);
     return ML_OK;
 }

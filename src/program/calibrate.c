@@ -3,6 +3,7 @@
  * squares fit of the soft-bounds step law to the measured (read) responses. */
 #include <math.h>
 #include <stdlib.h>
+#include "core/alloc.h"
 #include "memlev/program.h"
 #include "program/internal.h"
 
@@ -92,13 +93,13 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
 {
     const size_t n = t->n, per = (size_t)CAL_TRAINS * CAL_LEN;
     const size_t ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
-    double *buf = malloc(ncal * per * 4 * sizeof(double));
-    double *gs = malloc(ncal * sizeof(double)), *gl = malloc(ncal * sizeof(double));
-    size_t *nk = malloc(ncal * sizeof(size_t));
-    ml_cost *cs = calloc(ncal, sizeof(ml_cost));
-    int *bad = calloc(ncal, sizeof(int));
+    double *buf = ml__malloc(ncal * per * 4 * sizeof(double));
+    double *gs = ml__malloc(ncal * sizeof(double)), *gl = ml__malloc(ncal * sizeof(double));
+    size_t *nk = ml__malloc(ncal * sizeof(size_t));
+    ml_cost *cs = ml__calloc(ncal, sizeof(ml_cost));
+    int *bad = ml__calloc(ncal, sizeof(int));
     if (!buf || !gs || !gl || !nk || !cs || !bad) {
-        free(buf); free(gs); free(gl); free(nk); free(cs); free(bad);
+        ml__free(buf); ml__free(gs); ml__free(gl); ml__free(nk); ml__free(cs); ml__free(bad);
         return ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
     }
     const ml_device *d = t->dev;
@@ -125,7 +126,7 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
     }
     if (!st && !s->calib_per_device) {
         /* one model for every device, fitted on the pooled responses of the first devices */
-        double *p = malloc(ncal * per * 4 * sizeof(double));
+        double *p = ml__malloc(ncal * per * 4 * sizeof(double));
         if (!p) st = ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
         else {
             double gsum = 0, lsum = 0;
@@ -143,9 +144,9 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
             f.g_start = gsum / (double)ncal;
             f.g_lim = lsum / (double)ncal;
             for (size_t i = 0; i < n; i++) fits[i] = f;
-            free(p);
+            ml__free(p);
         }
     }
-    free(buf); free(gs); free(gl); free(nk); free(cs); free(bad);
+    ml__free(buf); ml__free(gs); ml__free(gl); ml__free(nk); ml__free(cs); ml__free(bad);
     return st;
 }

@@ -3,6 +3,7 @@
  * Calibration is refined by running the schedule and refitting whole measured trajectories. */
 #include <math.h>
 #include <stdlib.h>
+#include "core/alloc.h"
 #include "memlev/program.h"
 #include "program/internal.h"
 
@@ -44,11 +45,11 @@ static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sche
                      double *v, double *w, double *rd, double *g0, ml_cost *c)
 {
     const ml_device *d = t->dev;
-    double *grid = malloc((size_t)(P + 1) * sizeof *grid);
+    double *grid = ml__malloc((size_t)(P + 1) * sizeof *grid);
     if (!grid) return -1;
     ml_plan_grid(f, s, P, grid);
     ml_schedule_ff(f, d, s, grid, P, v - 1, w - 1);
-    free(grid);
+    ml__free(grid);
     pg_reset1(t, i, dir, c);
     double m = 0;
     for (int r = 0; r < 4; r++) m += pg_read(t, i, c);
@@ -67,12 +68,12 @@ ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, m
     if (R <= 0) return ML_OK;
     const size_t n = t->n, ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
     const size_t per = (size_t)R * P * 3;
-    double *buf = malloc(ncal * per * sizeof(double));
-    double *g0s = malloc(ncal * (size_t)R * sizeof(double));
-    ml_cost *cs = calloc(ncal, sizeof(ml_cost));
-    ml_run *runs = malloc(ncal * (size_t)R * sizeof(ml_run));
+    double *buf = ml__malloc(ncal * per * sizeof(double));
+    double *g0s = ml__malloc(ncal * (size_t)R * sizeof(double));
+    ml_cost *cs = ml__calloc(ncal, sizeof(ml_cost));
+    ml_run *runs = ml__malloc(ncal * (size_t)R * sizeof(ml_run));
     if (!buf || !g0s || !cs || !runs) {
-        free(buf); free(g0s); free(cs); free(runs);
+        ml__free(buf); ml__free(g0s); ml__free(cs); ml__free(runs);
         return ml_error_set(err, ML_ENOMEM, "feedforward calibration: out of memory");
     }
     ml_fit shared = fits[0];
@@ -93,7 +94,7 @@ ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, m
         }
         if (!oom && !s->calib_per_device) {
             /* pooled refit over every calibration device's runs so far */
-            ml_run *pool = malloc(ncal * (size_t)(r + 1) * sizeof(ml_run));
+            ml_run *pool = ml__malloc(ncal * (size_t)(r + 1) * sizeof(ml_run));
             if (!pool) { oom = 1; break; }
             double gs = 0;
             size_t m = 0;
@@ -101,17 +102,17 @@ ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, m
                 for (int q = 0; q <= r; q++) { pool[m++] = runs[i * R + q]; gs += runs[i * R + q].g0; }
             ml_fit_runs(pool, (int)m, &shared);
             shared.g_start = gs / (double)m;
-            free(pool);
+            ml__free(pool);
         }
     }
     if (oom) {
-        free(buf); free(g0s); free(cs); free(runs);
+        ml__free(buf); ml__free(g0s); ml__free(cs); ml__free(runs);
         return ml_error_set(err, ML_ENOMEM, "feedforward calibration: out of memory");
     }
     if (!s->calib_per_device)
         for (size_t i = 0; i < n; i++) fits[i] = shared;
     for (size_t i = 0; i < ncal; i++) ml_cost_add(cost, &cs[i]);
-    free(buf); free(g0s); free(cs); free(runs);
+    ml__free(buf); ml__free(g0s); ml__free(cs); ml__free(runs);
     return ML_OK;
 }
 
@@ -159,9 +160,9 @@ static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf,
     (void)mf;
     if (!shares_schedule(&pl->s)) return ML_OK;
     size_t np = (size_t)pl->P + 1;
-    pl->grid = malloc(np * sizeof(double));
-    pl->sv = malloc(np * sizeof(double));
-    pl->sw = malloc(np * sizeof(double));
+    pl->grid = ml__malloc(np * sizeof(double));
+    pl->sv = ml__malloc(np * sizeof(double));
+    pl->sw = ml__malloc(np * sizeof(double));
     if (!pl->grid || !pl->sv || !pl->sw) return ml_error_set(err, ML_ENOMEM, "out of memory");
     ml_plan_grid(&pl->fits[0], &pl->s, pl->P, pl->grid);
     ml_schedule_ff(&pl->fits[0], d, &pl->s, pl->grid, pl->P, pl->sv, pl->sw);

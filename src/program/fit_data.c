@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 #include "memlev/measured.h"
 #include "memlev/program.h"
@@ -29,8 +30,8 @@ ml_status ml_measured_fit(const ml_measured *m, const char *model, const char *s
     if (!table && strcmp(model, "softbounds"))
         return ml_error_set(err, ML_EINVAL, "--model: '%s' must be softbounds or table", model);
     size_t n = m->n;
-    double *b = malloc(4 * n * sizeof *b), *rd = malloc(n * sizeof *rd), *wd = malloc(n * sizeof *wd);
-    if (!b || !rd || !wd) { free(b); free(rd); free(wd); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src); }
+    double *b = ml__malloc(4 * n * sizeof *b), *rd = ml__malloc(n * sizeof *rd), *wd = ml__malloc(n * sizeof *wd);
+    if (!b || !rd || !wd) { ml__free(b); ml__free(rd); ml__free(wd); return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src); }
     ml_device_defaults(d, table ? ML_MODEL_TABLE : ML_MODEL_SOFTBOUNDS);
     d->table = NULL;
     snprintf(d->name, sizeof d->name, "fitted");
@@ -104,6 +105,6 @@ ml_status ml_measured_fit(const ml_measured *m, const char *model, const char *s
     st = ml_device_validate(d, src, err);
 done:
     if (st) ml_device_clear(d);
-    free(b); free(rd); free(wd);
+    ml__free(b); ml__free(rd); ml__free(wd);
     return st;
 }

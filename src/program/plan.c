@@ -5,26 +5,27 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/program.h"
 #include "program/internal.h"
 
 void ml_staircase_free(ml_staircase *st)
 {
     if (!st) return;
-    free(st->g_true); free(st->g_read); free(st->g_mean); free(st->g_pred);
-    free(st->v); free(st->w); free(st->pulses); free(st->fits); free(st->fits_other);
-    free(st);
+    ml__free(st->g_true); ml__free(st->g_read); ml__free(st->g_mean); ml__free(st->g_pred);
+    ml__free(st->v); ml__free(st->w); ml__free(st->pulses); ml__free(st->fits); ml__free(st->fits_other);
+    ml__free(st);
 }
 
 void ml_program_plan_free(ml_program_plan *pl)
 {
     if (!pl) return;
-    free(pl->fits);
-    free(pl->other);
-    free(pl->grid);
-    free(pl->sv);
-    free(pl->sw);
-    free(pl);
+    ml__free(pl->fits);
+    ml__free(pl->other);
+    ml__free(pl->grid);
+    ml__free(pl->sv);
+    ml__free(pl->sw);
+    ml__free(pl);
 }
 
 static ml_fit mean_fit(const ml_fit *fits, size_t n)
@@ -85,19 +86,19 @@ static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir,
         return ml_error_set(err, ML_EINVAL, "v: %g V exceeds the device's v_max (%g V)", s->v, d->v_max);
     const size_t n = t->n;
     const ml_scheme_type *ty = s->type;
-    ml_program_plan *pl = calloc(1, sizeof *pl);
+    ml_program_plan *pl = ml__calloc(1, sizeof *pl);
     if (!pl) return ml_error_set(err, ML_ENOMEM, "out of memory");
     pl->s = *s; pl->n = n; pl->P = P; pl->dir = dir;
     pl->width = s->width > 0 ? s->width : d->width;
     pl->v_fixed = NAN;
     ml_cost cal = {0};
     ml_status rc = ML_OK;
-    if (!(pl->fits = calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+    if (!(pl->fits = ml__calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
     else if (shared) {
         /* a calibration made earlier (on other devices of the same kind) */
         for (size_t i = 0; i < n; i++) pl->fits[i] = *shared;
         if (ty->opposite) {
-            if (!(pl->other = calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+            if (!(pl->other = ml__calloc(n, sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
             else for (size_t i = 0; i < n; i++) pl->other[i] = shared_other ? *shared_other : *shared;
         }
     } else {
@@ -159,20 +160,20 @@ static ml_status run_all(const ml_program_plan *pl, const ml_target *t, const in
                          ml_cost *total, ml_error *err)
 {
     const size_t n = t->n, np = (size_t)pl->P + 1;
-    ml_cost *cs = calloc(n, sizeof(ml_cost));
+    ml_cost *cs = ml__calloc(n, sizeof(ml_cost));
     if (!cs) return ml_error_set(err, ML_ENOMEM, "out of memory");
     int oom = 0;
     #pragma omp parallel reduction(| : oom)
     {
-        double *grid = malloc(np * sizeof *grid), *sv = malloc(np * sizeof *sv), *sw = malloc(np * sizeof *sw);
+        double *grid = ml__malloc(np * sizeof *grid), *sv = ml__malloc(np * sizeof *sv), *sw = ml__malloc(np * sizeof *sw);
         if (!grid || !sv || !sw) oom = 1;
         #pragma omp for schedule(dynamic, 16)
         for (size_t i = 0; i < n; i++)
             if (grid && sv && sw) program_device(pl, t, i, stop ? stop[i] : pl->P, &cs[i], st, grid, sv, sw);
-        free(grid); free(sv); free(sw);
+        ml__free(grid); ml__free(sv); ml__free(sw);
     }
     for (size_t i = 0; i < n; i++) ml_cost_add(total, &cs[i]);
-    free(cs);
+    ml__free(cs);
     return oom ? ml_error_set(err, ML_ENOMEM, "out of memory") : ML_OK;
 }
 
@@ -188,17 +189,17 @@ ml_status ml_program_plan_staircase(const ml_program_plan *pl, const ml_target *
 {
     ml_status rc = check_target(pl, t, err);
     if (rc) return rc;
-    ml_staircase *st = calloc(1, sizeof *st);
+    ml_staircase *st = ml__calloc(1, sizeof *st);
     if (!st) return ml_error_set(err, ML_ENOMEM, "out of memory");
     const size_t n = t->n, np = (size_t)pl->P + 1;
     st->ndev = n; st->npts = np; st->direction = pl->dir;
     st->v_fixed = pl->v_fixed;
     double **arrs[] = {&st->g_true, &st->g_read, &st->g_mean, &st->g_pred, &st->v, &st->w, &st->pulses};
     for (size_t k = 0; k < sizeof arrs / sizeof arrs[0] && !rc; k++)
-        if (!(*arrs[k] = calloc(n * np, sizeof(double)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory for the staircase");
+        if (!(*arrs[k] = ml__calloc(n * np, sizeof(double)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory for the staircase");
     /* the staircase keeps a copy of the calibration */
-    if (!rc && !(st->fits = malloc(n * sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
-    if (!rc && pl->other && !(st->fits_other = malloc(n * sizeof(ml_fit))))
+    if (!rc && !(st->fits = ml__malloc(n * sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+    if (!rc && pl->other && !(st->fits_other = ml__malloc(n * sizeof(ml_fit))))
         rc = ml_error_set(err, ML_ENOMEM, "out of memory");
     if (!rc) {
         memcpy(st->fits, pl->fits, n * sizeof(ml_fit));

@@ -2,6 +2,7 @@
  * of the feedforward schedule of the population's mean model. */
 #include <math.h>
 #include <stdlib.h>
+#include "core/alloc.h"
 #include "memlev/program.h"
 #include "program/internal.h"
 
@@ -13,13 +14,13 @@ static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf,
     pl->r1 = s->v_stop;
     if (pl->r0 > 0 && pl->r1 > 0) return ML_OK;
     size_t np = (size_t)P + 1;
-    double *g = malloc(np * sizeof *g), *vv = malloc(np * sizeof *vv), *ww = malloc(np * sizeof *ww);
-    if (!g || !vv || !ww) { free(g); free(vv); free(ww); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
+    double *g = ml__malloc(np * sizeof *g), *vv = ml__malloc(np * sizeof *vv), *ww = ml__malloc(np * sizeof *ww);
+    if (!g || !vv || !ww) { ml__free(g); ml__free(vv); ml__free(ww); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
     ml_plan_grid(mf, s, P, g);
     ml_schedule_ff(mf, d, s, g, P, vv, ww);
     if (pl->r0 <= 0) pl->r0 = s->modulate_width ? ww[1] : fabs(vv[1]);
     if (pl->r1 <= 0) pl->r1 = s->modulate_width ? ww[P] : fabs(vv[P]);
-    free(g); free(vv); free(ww);
+    ml__free(g); ml__free(vv); ml__free(ww);
     return ML_OK;
 }
 

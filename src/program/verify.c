@@ -5,6 +5,7 @@
  * many reversals. */
 #include <math.h>
 #include <stdlib.h>
+#include "core/alloc.h"
 #include "memlev/program.h"
 #include "program/internal.h"
 
@@ -54,7 +55,7 @@ static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *cal
 {
     ml_status rc = pg_calibrate_basic(pl, t, calib, err);
     if (rc) return rc;
-    if (!(pl->other = calloc(pl->n, sizeof(ml_fit)))) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    if (!(pl->other = ml__calloc(pl->n, sizeof(ml_fit)))) return ml_error_set(err, ML_ENOMEM, "out of memory");
     return ml_calibrate_target(t, &pl->s, -pl->dir, pl->other, calib, err);
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "report/internal.h"
 
 #define MAXF 16
@@ -47,25 +48,25 @@ void rep_fig_staircase(const ml_report *r, const void *arg)
     for (size_t i = 0; i < n; i++) {
         const rep_levels *l = &r->lv[i];
         size_t m = l->npts;
-        double *x = malloc(2 * m * sizeof *x), *y = malloc(2 * m * sizeof *y);
-        if (!x || !y) { free(x); free(y); continue; }
+        double *x = ml__malloc(2 * m * sizeof *x), *y = ml__malloc(2 * m * sizeof *y);
+        if (!x || !y) { ml__free(x); ml__free(y); continue; }
         for (size_t k = 0; k < m; k++) {
             x[k] = (double)k; y[k] = l->p95[k];
             x[2 * m - 1 - k] = (double)k; y[2 * m - 1 - k] = l->p05[k];
         }
         plcol0(rep_band_colour(col[i]));
         plfill((PLINT)(2 * m), x, y);
-        free(x); free(y);
+        ml__free(x); ml__free(y);
     }
     for (size_t j = n; j-- > 0;) {
         size_t i = j;
         const rep_levels *l = &r->lv[i];
-        double *x = malloc(l->npts * sizeof *x);
+        double *x = ml__malloc(l->npts * sizeof *x);
         if (!x) continue;
         for (size_t k = 0; k < l->npts; k++) x[k] = (double)k;
         plcol0(col[i]); pllsty(sty[i]); plwidth(2.2);
         plline((PLINT)l->npts, x, l->g_mean);
-        free(x);
+        ml__free(x);
     }
     plwidth(1.0); pllsty(1);
     rep_legend((int)n, txt, col, sty, 1);
@@ -94,12 +95,12 @@ void rep_fig_steps(const ml_report *r, const void *arg)
         size_t i = j;
         const rep_levels *l = &r->lv[i];
         size_t m = l->npts - 1;
-        double *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y);
-        if (!x || !y) { free(x); free(y); continue; }
+        double *x = ml__malloc(m * sizeof *x), *y = ml__malloc(m * sizeof *y);
+        if (!x || !y) { ml__free(x); ml__free(y); continue; }
         for (size_t k = 0; k < m; k++) { x[k] = (double)(k + 1); y[k] = l->step[k + 1] * 1e3; }
         plcol0(col[i]); pllsty(sty[i]); plwidth(1.8);
         plline((PLINT)m, x, y);
-        free(x); free(y);
+        ml__free(x); ml__free(y);
     }
     plwidth(1.0); pllsty(1);
     rep_legend((int)n, txt, col, sty, 0);
@@ -242,12 +243,12 @@ void rep_fig_sweep(const ml_report *r, const void *arg)
     for (size_t i = 0; i < n; i++) {
         const rep_levels *l = &r->lv[i];
         if (!l->nsweep) continue;
-        double *y = malloc(l->nsweep * sizeof *y);
+        double *y = ml__malloc(l->nsweep * sizeof *y);
         if (!y) continue;
         for (size_t k = 0; k < l->nsweep; k++) y[k] = 100 * l->sw_cov[k];
         plcol0(col[i]); pllsty(2); plwidth(1.5);
         plline((PLINT)l->nsweep, l->sw_v, y);
-        free(y);
+        ml__free(y);
     }
     pllsty(1); plwidth(1.0);
     rep_legend(nl, lt, lc, ls, 0);

@@ -7,17 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "report/internal.h"
 
 #define MAX_SWEEP_POINTS 1000000
 
 void rep_sweep_clear(rep_sweep *s)
 {
-    for (size_t i = 0; i < s->nseries; i++) free(s->series[i]);
-    for (size_t i = 0; i < s->ndev; i++) free(s->devices[i]);
-    for (size_t i = 0; i < s->nsch; i++) free(s->schemes[i]);
-    free(s->series); free(s->series_scheme); free(s->devices); free(s->schemes);
-    free(s->file); free(s->pts);
+    for (size_t i = 0; i < s->nseries; i++) ml__free(s->series[i]);
+    for (size_t i = 0; i < s->ndev; i++) ml__free(s->devices[i]);
+    for (size_t i = 0; i < s->nsch; i++) ml__free(s->schemes[i]);
+    ml__free(s->series); ml__free(s->series_scheme); ml__free(s->devices); ml__free(s->schemes);
+    ml__free(s->file); ml__free(s->pts);
     memset(s, 0, sizeof *s);
 }
 
@@ -26,11 +27,11 @@ static int intern(char ***list, size_t *n, const char *name)
 {
     for (size_t i = 0; i < *n; i++)
         if (!strcmp((*list)[i], name)) return (int)i;
-    char **l = realloc(*list, (*n + 1) * sizeof *l);
+    char **l = ml__realloc(*list, (*n + 1) * sizeof *l);
     if (!l) return -1;
     *list = l;
     size_t len = strlen(name) + 1;
-    if (!(l[*n] = malloc(len))) return -1;
+    if (!(l[*n] = ml__malloc(len))) return -1;
     memcpy(l[*n], name, len);
     return (int)(*n)++;
 }
@@ -60,12 +61,12 @@ ml_status rep_load_sweep(const cJSON *j, const char *src, rep_sweep *s, ml_error
     const cJSON *pts = cJSON_GetObjectItemCaseSensitive(j, "points");
     s->levels_only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "levels_only"));
     size_t len = strlen(src) + 1;
-    if (!(s->file = malloc(len))) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
+    if (!(s->file = ml__malloc(len))) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
     memcpy(s->file, src, len);
     if (!cJSON_IsArray(pts)) return ml_error_set(err, ML_EFORMAT, "%s: 'points' must be an array", src);
     size_t n = (size_t)cJSON_GetArraySize(pts), i = 0;
     if (n > MAX_SWEEP_POINTS) return ml_error_set(err, ML_EFORMAT, "%s: 'points' is too long", src);
-    if (n && !(s->pts = calloc(n, sizeof *s->pts))) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
+    if (n && !(s->pts = ml__calloc(n, sizeof *s->pts))) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
     const char *vkey = s->levels_only ? "states" : "accuracy_mean";
     for (const cJSON *e = pts->child; e; e = e->next, i++) {
         rep_sweep_pt *p = &s->pts[i];
@@ -88,7 +89,7 @@ ml_status rep_load_sweep(const cJSON *j, const char *src, rep_sweep *s, ml_error
         size_t before = s->nseries;
         p->series = intern(&s->series, &s->nseries, label);
         if (p->series >= 0 && s->nseries > before) {
-            int *ss = realloc(s->series_scheme, s->nseries * sizeof *ss);
+            int *ss = ml__realloc(s->series_scheme, s->nseries * sizeof *ss);
             if (!ss) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
             s->series_scheme = ss;
         }
@@ -125,7 +126,7 @@ void rep_fig_sweep_lines(const ml_report *r, const void *arg)
 {
     const rep_sweep *s = arg;
     size_t n = s->n ? s->n : 1;
-    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), *lo = malloc(n * sizeof *lo), *hi = malloc(n * sizeof *hi);
+    double *x = ml__malloc(n * sizeof *x), *y = ml__malloc(n * sizeof *y), *lo = ml__malloc(n * sizeof *lo), *hi = ml__malloc(n * sizeof *hi);
     if (!x || !y || !lo || !hi) goto out;
     double x0 = INFINITY, x1 = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     for (size_t i = 0; i < s->n; i++) {
@@ -169,15 +170,15 @@ void rep_fig_sweep_lines(const ml_report *r, const void *arg)
     plwidth(1.0);
     rep_legend(nl, lt, lc, lsty, 1);
 out:
-    free(x); free(y); free(lo); free(hi);
+    ml__free(x); ml__free(y); ml__free(lo); ml__free(hi);
 }
 
 void rep_fig_sweep_heatmap(const ml_report *r, const void *arg)
 {
     const rep_sweep *s = arg;
-    double *lv = malloc((s->n ? s->n : 1) * sizeof *lv);
+    double *lv = ml__malloc((s->n ? s->n : 1) * sizeof *lv);
     size_t nd = s->ndev, ns = s->nsch;
-    double *sum = calloc(nd * (s->n ? s->n : 1), sizeof *sum), *cnt = calloc(nd * (s->n ? s->n : 1), sizeof *cnt);
+    double *sum = ml__calloc(nd * (s->n ? s->n : 1), sizeof *sum), *cnt = ml__calloc(nd * (s->n ? s->n : 1), sizeof *cnt);
     if (!lv || !sum || !cnt) goto out;
     size_t nlv = level_list(s, lv);
     double vmin = INFINITY, vmax = -INFINITY;
@@ -228,5 +229,5 @@ void rep_fig_sweep_heatmap(const ml_report *r, const void *arg)
         plmtex("t", 0.8, 0.5, 0.5, title);
     }
 out:
-    free(lv); free(sum); free(cnt);
+    ml__free(lv); ml__free(sum); ml__free(cnt);
 }

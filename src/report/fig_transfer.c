@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "report/internal.h"
 
 #define MAXS 8
@@ -55,9 +56,9 @@ void rep_fig_accuracy(const ml_report *r, const void *arg)
     const rep_transfer *t = arg;
     const char *names[MAXS + 2];
     int ns = schemes(t, names);
-    const rep_point **pts = malloc((t->n ? t->n : 1) * sizeof *pts);
-    double *x = malloc((t->n ? t->n : 1) * sizeof *x), *y = malloc((t->n ? t->n : 1) * sizeof *y);
-    double *lo = malloc((t->n ? t->n : 1) * sizeof *lo), *hi = malloc((t->n ? t->n : 1) * sizeof *hi);
+    const rep_point **pts = ml__malloc((t->n ? t->n : 1) * sizeof *pts);
+    double *x = ml__malloc((t->n ? t->n : 1) * sizeof *x), *y = ml__malloc((t->n ? t->n : 1) * sizeof *y);
+    double *lo = ml__malloc((t->n ? t->n : 1) * sizeof *lo), *hi = ml__malloc((t->n ? t->n : 1) * sizeof *hi);
     if (!pts || !x || !y || !lo || !hi) goto out;
     double x0, x1, ymin = t->baseline * 100, ymax = t->baseline * 100;
     level_axis(t, &x0, &x1);
@@ -107,7 +108,7 @@ void rep_fig_accuracy(const ml_report *r, const void *arg)
     lc[ns] = REP_GREY; lsty[ns] = 2; lt[ns] = "float baseline";
     rep_legend(ns + 1, lt, lc, lsty, 1);
 out:
-    free(pts); free(x); free(y); free(lo); free(hi);
+    ml__free(pts); ml__free(x); ml__free(y); ml__free(lo); ml__free(hi);
 }
 
 void rep_fig_transfer_cost(const ml_report *r, const void *arg)
@@ -115,8 +116,8 @@ void rep_fig_transfer_cost(const ml_report *r, const void *arg)
     const rep_transfer *t = arg;
     const char *names[MAXS];
     int ns = schemes(t, names);
-    const rep_point **pts = malloc((t->n ? t->n : 1) * sizeof *pts);
-    double *x = malloc((t->n ? t->n : 1) * sizeof *x), *y = malloc((t->n ? t->n : 1) * sizeof *y);
+    const rep_point **pts = ml__malloc((t->n ? t->n : 1) * sizeof *pts);
+    double *x = ml__malloc((t->n ? t->n : 1) * sizeof *x), *y = ml__malloc((t->n ? t->n : 1) * sizeof *y);
     if (!pts || !x || !y) goto out;
     double x0, x1, ymax = 1;
     level_axis(t, &x0, &x1);
@@ -140,5 +141,5 @@ void rep_fig_transfer_cost(const ml_report *r, const void *arg)
     plwidth(1.0);
     rep_legend(ns, lt, lc, lsty, 0);
 out:
-    free(pts); free(x); free(y);
+    ml__free(pts); ml__free(x); ml__free(y);
 }

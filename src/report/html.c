@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 #include "report/internal.h"
 
@@ -20,7 +21,7 @@ void rep_buf_printf(rep_buf *b, const char *fmt, ...)
         if (b->s && (size_t)w < room) { b->n += (size_t)w; return; }
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + (size_t)w + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
+        char *s = ml__realloc(b->s, cap);
         if (!s) { b->oom = 1; return; }
         b->s = s;
         b->cap = cap;
@@ -165,6 +166,6 @@ ml_status rep_html_write(const ml_report *r, const char *path, const char *title
     ml_status st;
     if (b.oom) st = ml_error_set(err, ML_ENOMEM, "%s: out of memory", path);
     else st = ml_write_text_atomic(path, b.s, err);
-    free(b.s);
+    ml__free(b.s);
     return st;
 }

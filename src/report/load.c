@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 #include "report/internal.h"
 
@@ -12,22 +13,22 @@
 
 void rep_levels_clear(rep_levels *l)
 {
-    free(l->file); free(l->scheme); free(l->device); free(l->label);
-    free(l->g_mean); free(l->p05); free(l->p95); free(l->step); free(l->v_mean); free(l->pulses_mean);
-    free(l->sw_v); free(l->sw_cov); free(l->sw_states);
+    ml__free(l->file); ml__free(l->scheme); ml__free(l->device); ml__free(l->label);
+    ml__free(l->g_mean); ml__free(l->p05); ml__free(l->p95); ml__free(l->step); ml__free(l->v_mean); ml__free(l->pulses_mean);
+    ml__free(l->sw_v); ml__free(l->sw_cov); ml__free(l->sw_states);
     memset(l, 0, sizeof *l);
 }
 
 void rep_transfer_clear(rep_transfer *t)
 {
-    free(t->file); free(t->device); free(t->pts);
+    ml__free(t->file); ml__free(t->device); ml__free(t->pts);
     memset(t, 0, sizeof *t);
 }
 
 static char *dup(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *d = malloc(n);
+    char *d = ml__malloc(n);
     if (d) memcpy(d, s, n);
     return d;
 }
@@ -68,12 +69,12 @@ static ml_status arr(const cJSON *o, const char *key, const char *src, size_t *n
     } else if (len != *n) {
         return ml_error_set(err, ML_EFORMAT, "%s: '%s' has %zu entries, expected %zu", src, key, len, *n);
     }
-    double *v = malloc(len * sizeof *v);
+    double *v = ml__malloc(len * sizeof *v);
     if (!v) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
     size_t i = 0;
     for (const cJSON *e = a->child; e; e = e->next, i++) {
         if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
-            free(v);
+            ml__free(v);
             return ml_error_set(err, ML_EFORMAT, "%s: %s[%zu] must be a finite number", src, key, i);
         }
         v[i] = e->valuedouble;
@@ -116,7 +117,7 @@ static ml_status load_levels(const cJSON *j, const char *src, rep_levels *l, ml_
         size_t n = (size_t)cJSON_GetArraySize(sw), i = 0;
         if (n > MAX_POINTS) return ml_error_set(err, ML_EFORMAT, "%s: 'sweep' is too long", src);
         if (n) {
-            l->sw_v = malloc(n * sizeof(double)); l->sw_cov = malloc(n * sizeof(double)); l->sw_states = malloc(n * sizeof(double));
+            l->sw_v = ml__malloc(n * sizeof(double)); l->sw_cov = ml__malloc(n * sizeof(double)); l->sw_states = ml__malloc(n * sizeof(double));
             if (!l->sw_v || !l->sw_cov || !l->sw_states) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
         }
         for (const cJSON *e = sw->child; e; e = e->next, i++) {
@@ -151,7 +152,7 @@ static ml_status load_transfer(const cJSON *j, const char *src, rep_transfer *t,
     if (!cJSON_IsArray(pts)) return ml_error_set(err, ML_EFORMAT, "%s: 'points' must be an array", src);
     size_t n = (size_t)cJSON_GetArraySize(pts), i = 0;
     if (n > MAX_POINTS) return ml_error_set(err, ML_EFORMAT, "%s: 'points' is too long", src);
-    if (n && !(t->pts = calloc(n, sizeof *t->pts))) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
+    if (n && !(t->pts = ml__calloc(n, sizeof *t->pts))) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
     char sub[4200];
     for (const cJSON *e = pts->child; e; e = e->next, i++) {
         rep_point *p = &t->pts[i];
@@ -192,11 +193,11 @@ static ml_status relabel(ml_report *r, ml_error *err)
         const char *base = strrchr(l->file, '/');
         base = base ? base + 1 : l->file;
         size_t n = strlen(l->scheme) + strlen(base) + 8;
-        char *s = malloc(n);
+        char *s = ml__malloc(n);
         if (!s) return ml_error_set(err, ML_ENOMEM, "out of memory");
         if (dupl) snprintf(s, n, "%s (%s)", l->scheme, base);
         else snprintf(s, n, "%s", l->scheme);
-        free(l->label);
+        ml__free(l->label);
         l->label = s;
     }
     return ML_OK;
@@ -212,7 +213,7 @@ ml_status ml_report_add_json(ml_report *r, const char *text, const char *src, ml
         st = ml_error_set(err, ML_EFORMAT, "%s: not a JSON object", src);
     } else if (cJSON_HasObjectItem(j, "staircase") && cJSON_HasObjectItem(j, "states")) {
         rep_levels l = {0};
-        rep_levels *nv = realloc(r->lv, (r->nlv + 1) * sizeof *nv);
+        rep_levels *nv = ml__realloc(r->lv, (r->nlv + 1) * sizeof *nv);
         if (!nv) st = ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
         else if (r->lv = nv, (st = load_levels(j, src, &l, err))) rep_levels_clear(&l);
         else {
@@ -223,7 +224,7 @@ ml_status ml_report_add_json(ml_report *r, const char *text, const char *src, ml
     } else if (cJSON_HasObjectItem(j, "points") &&
                cJSON_HasObjectItem(cJSON_GetObjectItemCaseSensitive(j, "config"), "levels_only")) {
         rep_sweep s = {0};
-        rep_sweep *ns = realloc(r->sw, (r->nsw + 1) * sizeof *ns);
+        rep_sweep *ns = ml__realloc(r->sw, (r->nsw + 1) * sizeof *ns);
         if (!ns) st = ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
         else if (r->sw = ns, (st = rep_load_sweep(j, src, &s, err))) rep_sweep_clear(&s);
         else {
@@ -232,7 +233,7 @@ ml_status ml_report_add_json(ml_report *r, const char *text, const char *src, ml
         }
     } else if (cJSON_HasObjectItem(j, "baseline_accuracy") && cJSON_HasObjectItem(j, "points")) {
         rep_transfer t = {0};
-        rep_transfer *nt = realloc(r->tr, (r->ntr + 1) * sizeof *nt);
+        rep_transfer *nt = ml__realloc(r->tr, (r->ntr + 1) * sizeof *nt);
         if (!nt) st = ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
         else if (r->tr = nt, (st = load_transfer(j, src, &t, err))) rep_transfer_clear(&t);
         else {
@@ -255,6 +256,6 @@ ml_status ml_report_add_file(ml_report *r, const char *path, ml_result_kind *kin
     ml_status st = ml_read_file(path, &buf, &len, MAX_RESULT_BYTES, err);
     if (st) return st;
     st = ml_report_add_json(r, buf, path, kind, err);
-    free(buf);
+    ml__free(buf);
     return st;
 }

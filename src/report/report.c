@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "core/alloc.h"
 #include "report/internal.h"
 
 void ml_report_opts_defaults(ml_report_opts *o)
@@ -17,7 +18,7 @@ void ml_report_opts_defaults(ml_report_opts *o)
 
 ml_status ml_report_new(ml_report **out, ml_error *err)
 {
-    ml_report *r = calloc(1, sizeof *r);
+    ml_report *r = ml__calloc(1, sizeof *r);
     if (!r) return ml_error_set(err, ML_ENOMEM, "out of memory");
     *out = r;
     return ML_OK;
@@ -25,8 +26,8 @@ ml_status ml_report_new(ml_report **out, ml_error *err)
 
 static void forget_written(ml_report *r)
 {
-    for (size_t i = 0; i < r->nwritten; i++) free(r->written[i]);
-    free(r->written);
+    for (size_t i = 0; i < r->nwritten; i++) ml__free(r->written[i]);
+    ml__free(r->written);
     r->written = NULL;
     r->nwritten = 0;
 }
@@ -37,11 +38,11 @@ void ml_report_free(ml_report *r)
     for (size_t i = 0; i < r->nlv; i++) rep_levels_clear(&r->lv[i]);
     for (size_t i = 0; i < r->ntr; i++) rep_transfer_clear(&r->tr[i]);
     for (size_t i = 0; i < r->nsw; i++) rep_sweep_clear(&r->sw[i]);
-    free(r->sw);
-    free(r->lv);
-    free(r->tr);
+    ml__free(r->sw);
+    ml__free(r->lv);
+    ml__free(r->tr);
     forget_written(r);
-    free(r);
+    ml__free(r);
 }
 
 size_t ml_report_nfiles(const ml_report *r) { return r ? r->nwritten : 0; }
@@ -49,11 +50,11 @@ const char *ml_report_file(const ml_report *r, size_t i) { return r && i < r->nw
 
 static ml_status note(ml_report *r, const char *path, ml_error *err)
 {
-    char **w = realloc(r->written, (r->nwritten + 1) * sizeof *w);
+    char **w = ml__realloc(r->written, (r->nwritten + 1) * sizeof *w);
     if (!w) return ml_error_set(err, ML_ENOMEM, "out of memory");
     r->written = w;
     size_t n = strlen(path) + 1;
-    if (!(w[r->nwritten] = malloc(n))) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    if (!(w[r->nwritten] = ml__malloc(n))) return ml_error_set(err, ML_ENOMEM, "out of memory");
     memcpy(w[r->nwritten++], path, n);
     return ML_OK;
 }
@@ -90,9 +91,9 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
     forget_written(r);
     int w = o.width_px, h = o.height_px;
     size_t nmax = 6 + 2 * r->ntr + 2 * r->nsw, n = 0;
-    rep_figure *figs = calloc(nmax, sizeof *figs);
-    rep_img *imgs = calloc(nmax, sizeof *imgs);
-    if (!figs || !imgs) { free(figs); free(imgs); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
+    rep_figure *figs = ml__calloc(nmax, sizeof *figs);
+    rep_img *imgs = ml__calloc(nmax, sizeof *imgs);
+    if (!figs || !imgs) { ml__free(figs); ml__free(imgs); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
     int sweep = 0;
     for (size_t i = 0; i < r->nlv; i++) sweep |= r->lv[i].nsweep > 0;
     size_t shown = r->nlv < 16 ? r->nlv : 16;
@@ -153,7 +154,7 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
         else if (!(st = rep_html_write(r, path, o.title, imgs, n, o.svg != 0, err)))
             st = note(r, path, err);
     }
-    free(figs);
-    free(imgs);
+    ml__free(figs);
+    ml__free(imgs);
     return st;
 }

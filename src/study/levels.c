@@ -4,21 +4,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/study.h"
 
 void ml_levels_result_free(ml_levels_result *r)
 {
     if (!r) return;
-    free(r->sweep);
-    free(r->g_mean); free(r->g_p05); free(r->g_p95); free(r->step); free(r->v_mean); free(r->pulses_mean);
-    free(r);
+    ml__free(r->sweep);
+    ml__free(r->g_mean); ml__free(r->g_p05); ml__free(r->g_p95); ml__free(r->step); ml__free(r->v_mean); ml__free(r->pulses_mean);
+    ml__free(r);
 }
 
 /* mean, 5th and 95th percentile over devices of g_mean at every step */
 static ml_status band(const ml_staircase *st, double *mean, double *p05, double *p95, ml_error *err)
 {
     size_t nd = st->ndev, np = st->npts;
-    double *col = malloc(nd * sizeof *col);
+    double *col = ml__malloc(nd * sizeof *col);
     if (!col) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     for (size_t k = 0; k < np; k++) {
         double m = 0;
@@ -28,7 +29,7 @@ static ml_status band(const ml_staircase *st, double *mean, double *p05, double 
         p05[k] = col[(size_t)floor(0.05 * (nd - 1))];
         p95[k] = col[(size_t)ceil(0.95 * (nd - 1))];
     }
-    free(col);
+    ml__free(col);
     return ML_OK;
 }
 
@@ -69,9 +70,9 @@ static ml_status sweep(const ml_levels_study_opts *r, int nv, run_out *best, ml_
 {
     const ml_scheme *s = &r->scheme;
     double vhi = 0;
-    double *vs = malloc((size_t)nv * sizeof *vs);
-    if (!vs || !(res->sweep = calloc((size_t)nv, sizeof *res->sweep))) {
-        free(vs);
+    double *vs = ml__malloc((size_t)nv * sizeof *vs);
+    if (!vs || !(res->sweep = ml__calloc((size_t)nv, sizeof *res->sweep))) {
+        ml__free(vs);
         return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     }
     ml_scheme_sweep(s, r->dev, r->dir, vs, nv, &vhi);
@@ -81,7 +82,7 @@ static ml_status sweep(const ml_levels_study_opts *r, int nv, run_out *best, ml_
         t.v = vs[q];
         run_out o = {0};
         ml_status rc = run_one(r, &t, &o, err);
-        if (rc) { free(vs); run_free(best); return rc; }
+        if (rc) { ml__free(vs); run_free(best); return rc; }
         size_t np = o.st->npts, nd = o.st->ndev;
         double span = 0, win = 0;
         for (size_t i = 0; i < nd; i++) {
@@ -96,7 +97,7 @@ static ml_status sweep(const ml_levels_study_opts *r, int nv, run_out *best, ml_
         else run_free(&o);
         if (r->progress) r->progress(r->progress_ctx, "identical sweep", q + 1, nv);
     }
-    free(vs);
+    ml__free(vs);
     if (!best->st)
         return ml_error_set(err, ML_EINVAL, "identical: no amplitude up to %g V spans %.0f%% of the window in %d pulses",
                             vhi, 100 * s->coverage, r->P);
@@ -116,7 +117,7 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
         states = ml_states_verify(best->pop, s, st, r->k, best->sigma, r->frac, (int)np, &vcost, &ppl);
     double **arrs[] = {&res->g_mean, &res->g_p05, &res->g_p95, &res->step, &res->v_mean, &res->pulses_mean};
     for (size_t q = 0; q < sizeof arrs / sizeof arrs[0]; q++)
-        if (!(*arrs[q] = malloc(np * sizeof(double)))) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+        if (!(*arrs[q] = ml__malloc(np * sizeof(double)))) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     res->npts = np;
     ml_status rc = band(st, res->g_mean, res->g_p05, res->g_p95, err);
     if (rc) return rc;
@@ -175,7 +176,7 @@ ml_status ml_levels_study(const ml_levels_study_opts *r, ml_levels_result **out,
 {
     if (!r->dev || !r->scheme.type) return ml_error_set(err, ML_EINVAL, "levels: no device or scheme given");
     if (r->devices < 1) return ml_error_set(err, ML_EINVAL, "levels: devices must be at least 1");
-    ml_levels_result *res = calloc(1, sizeof *res);
+    ml_levels_result *res = ml__calloc(1, sizeof *res);
     if (!res) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     run_out best = {0};
     int nv = ml_scheme_sweep(&r->scheme, r->dev, r->dir, NULL, 0, NULL);

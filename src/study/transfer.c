@@ -6,14 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/rng.h"
 #include "memlev/study.h"
 
 void ml_transfer_result_free(ml_transfer_result *r)
 {
     if (!r) return;
-    free(r->points);
-    free(r);
+    ml__free(r->points);
+    ml__free(r);
 }
 
 /* two-sided 95 % Student t quantile for df degrees of freedom */
@@ -96,9 +97,9 @@ ml_status ml_transfer_study(const ml_net *net, const ml_dataset *ds, const ml_tr
     for (int si = 0; si < r->nschemes; si++)
         if (!r->schemes[si]) return ml_error_set(err, ML_EINVAL, "transfer: scheme %d is not given", si);
     size_t total = (size_t)r->nschemes * (size_t)r->nlevels;
-    ml_transfer_result *res = calloc(1, sizeof *res);
-    if (!res || !(res->points = calloc(total, sizeof *res->points))) {
-        free(res);
+    ml_transfer_result *res = ml__calloc(1, sizeof *res);
+    if (!res || !(res->points = ml__calloc(total, sizeof *res->points))) {
+        ml__free(res);
         return ml_error_set(err, ML_ENOMEM, "transfer: out of memory");
     }
     ml_status rc = ML_OK;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 #include "memlev/metrics.h"
 #include "memlev/rng.h"
@@ -11,10 +12,10 @@
 void ml_levelset_free(ml_levelset *ls)
 {
     if (!ls) return;
-    free(ls->target); free(ls->mean); free(ls->samples); free(ls->v); free(ls->w);
+    ml__free(ls->target); ml__free(ls->mean); ml__free(ls->samples); ml__free(ls->v); ml__free(ls->w);
     ml_program_plan_free(ls->plan);
     ml_device_clear(&ls->dev);
-    free(ls);
+    ml__free(ls);
 }
 
 ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size_t m, uint64_t seed,
@@ -36,18 +37,18 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     if (!rc) rc = ml_program_plan_staircase(plan, &tg, &st, err);
     if (rc) { ml_program_plan_free(plan); ml_population_free(pop); return rc; }
     st->calib_cost = calib;
-    ml_levelset *ls = calloc(1, sizeof *ls);
+    ml_levelset *ls = ml__calloc(1, sizeof *ls);
     size_t np = st->npts;
-    if (!ls || ml_device_copy(&ls->dev, d) || !(ls->target = malloc(np * sizeof(double))) ||
-        !(ls->mean = malloc(np * sizeof(double))) || !(ls->samples = malloc(np * m * sizeof(double)))) {
+    if (!ls || ml_device_copy(&ls->dev, d) || !(ls->target = ml__malloc(np * sizeof(double))) ||
+        !(ls->mean = ml__malloc(np * sizeof(double))) || !(ls->samples = ml__malloc(np * m * sizeof(double)))) {
         ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop); ml_program_plan_free(plan);
         return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     }
     ls->plan = plan;            /* later programming shares (or repeats) this calibration */
     /* one model and no reads: every device gets the same pulse sequence */
     if (ml_scheme_shares_schedule(&s)) {
-        ls->v = malloc(np * sizeof(double));
-        ls->w = malloc(np * sizeof(double));
+        ls->v = ml__malloc(np * sizeof(double));
+        ls->w = ml__malloc(np * sizeof(double));
         if (!ls->v || !ls->w) {
             ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
             return ml_error_set(err, ML_ENOMEM, "levels: out of memory");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/rng.h"
 #include "memlev/transfer.h"
 #include "memlev/util.h"
@@ -44,18 +45,18 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
     for (size_t q = 0; q < n; q++)
         if (!isfinite(w[q])) return ml_error_set(err, ML_EINVAL, "weight %zu is not finite (%g)", q, (double)w[q]);
     int nl = ls->n;
-    double *mag = malloc((size_t)nl * sizeof *mag);
-    double *scale = malloc((o->per_channel ? rows : 1) * sizeof *scale);
+    double *mag = ml__malloc((size_t)nl * sizeof *mag);
+    double *scale = ml__malloc((o->per_channel ? rows : 1) * sizeof *scale);
     size_t nchunks = (n + CHUNK - 1) / CHUNK;
-    ml_cost *cs = calloc(nchunks, sizeof *cs), *cc = calloc(nchunks, sizeof *cc);
-    int *bad = calloc(nchunks, sizeof *bad);
+    ml_cost *cs = ml__calloc(nchunks, sizeof *cs), *cc = ml__calloc(nchunks, sizeof *cc);
+    int *bad = ml__calloc(nchunks, sizeof *bad);
     if (!mag || !scale || !cs || !cc || !bad) {
-        free(mag); free(scale); free(cs); free(cc); free(bad);
+        ml__free(mag); ml__free(scale); ml__free(cs); ml__free(cc); ml__free(bad);
         return ml_error_set(err, ML_ENOMEM, "transfer: out of memory");
     }
     for (int j = 0; j < nl; j++) mag[j] = fmax(ls->mean[j] - ls->mean[0], j ? mag[j - 1] : 0);
     double range = mag[nl - 1];
-    if (!(range > 0)) { free(mag); free(scale); free(cs); free(cc); free(bad); return ml_error_set(err, ML_EINVAL, "transfer: the level set has no range"); }
+    if (!(range > 0)) { ml__free(mag); ml__free(scale); ml__free(cs); ml__free(cc); ml__free(bad); return ml_error_set(err, ML_EINVAL, "transfer: the level set has no range"); }
     size_t ns = o->per_channel ? rows : 1;
     for (size_t r = 0; r < ns; r++) {
         double m = 0;
@@ -73,7 +74,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             ml_population_new_at(&ls->dev, 2 * (q1 - q0), first + 2 * q0, o->seed, &pop, NULL)) { bad[c] = 1; continue; }
         ml_target tg = {0};
         if (pop) ml_target_population(&tg, pop);
-        int *lev = malloc(2 * (q1 - q0) * sizeof *lev);
+        int *lev = ml__malloc(2 * (q1 - q0) * sizeof *lev);
         if (!lev) { bad[c] = 1; ml_population_free(pop); continue; }
         for (size_t q = q0; q < q1; q++) {
             double sc = scale[o->per_channel ? q / cols : 0];
@@ -86,18 +87,18 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
              * chunk's devices by level (descending, ties by position) and pulse prefixes with
              * the vectorised kernel. Device slot -> weight mapping is recorded in `at`. */
             size_t m = 2 * (q1 - q0);
-            size_t *at = malloc(m * sizeof *at);
-            int *sl = malloc(m * sizeof *sl);
-            if (!at || !sl) { free(at); free(sl); bad[c] = 1; free(lev); ml_population_free(pop); continue; }
+            size_t *at = ml__malloc(m * sizeof *at);
+            int *sl = ml__malloc(m * sizeof *sl);
+            if (!at || !sl) { ml__free(at); ml__free(sl); bad[c] = 1; ml__free(lev); ml_population_free(pop); continue; }
             int maxl = 0;
             for (size_t i = 0; i < m; i++) if (lev[i] > maxl) maxl = lev[i];
             /* counting sort by level, descending */
-            size_t *bucket = calloc((size_t)maxl + 2, sizeof *bucket);
-            if (!bucket) { free(at); free(sl); bad[c] = 1; free(lev); ml_population_free(pop); continue; }
+            size_t *bucket = ml__calloc((size_t)maxl + 2, sizeof *bucket);
+            if (!bucket) { ml__free(at); ml__free(sl); bad[c] = 1; ml__free(lev); ml_population_free(pop); continue; }
             for (size_t i = 0; i < m; i++) bucket[maxl - lev[i] + 1]++;
             for (int b = 1; b <= maxl + 1; b++) bucket[b] += bucket[b - 1];
             for (size_t i = 0; i < m; i++) { size_t slot = bucket[maxl - lev[i]]++; at[i] = slot; sl[slot] = lev[i]; }
-            free(bucket);
+            ml__free(bucket);
             const ml_device *dv = &pop->dev;
             ml_pulse_range(pop, 0, m, -dv->v_max, dv->width_max); /* reset */
             cs[c].pulses += (double)m;
@@ -113,8 +114,8 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
             /* read in weight order through the slot map */
             for (size_t i = 0; i < m; i++) lev[i] = (int)at[i];
-            free(at);
-            free(sl);
+            ml__free(at);
+            ml__free(sl);
             for (size_t q = q0; q < q1; q++) {
                 double g[2];
                 for (int s2 = 0; s2 < 2; s2++) g[s2] = tg.ops->read(tg.ctx, (size_t)lev[2 * (q - q0) + s2], &cs[c]);
@@ -122,7 +123,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
                 if (gp) gp[q] = g[0];
                 if (gm) gm[q] = g[1];
             }
-            free(lev);
+            ml__free(lev);
             ml_population_free(pop);
             continue;
         }
@@ -152,7 +153,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             if (gp) gp[q] = g[0];
             if (gm) gm[q] = g[1];
         }
-        free(lev);
+        ml__free(lev);
         ml_population_free(pop);
     }
     int failed = 0;
@@ -165,7 +166,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         }
     }
     if (st) { st->devices += 2.0 * n; st->seconds += ml_now() - t0; }
-    free(mag); free(scale); free(cs); free(cc); free(bad);
+    ml__free(mag); ml__free(scale); ml__free(cs); ml__free(cc); ml__free(bad);
     return failed ? ml_error_set(err, ML_ENOMEM, "transfer: out of memory programming devices") : ML_OK;
 }
 
@@ -173,7 +174,7 @@ ml_status ml_transfer_net(const ml_net *src, ml_net *dst, const ml_levelset *ls,
                           ml_transfer_stats *st, ml_error *err)
 {
     int nw = ml_net_weights(src, NULL, 0);
-    int *idx = malloc((size_t)(nw > 0 ? nw : 1) * sizeof *idx);
+    int *idx = ml__malloc((size_t)(nw > 0 ? nw : 1) * sizeof *idx);
     if (!idx) return ml_error_set(err, ML_ENOMEM, "transfer: out of memory");
     ml_net_weights(src, idx, nw);
     uint64_t first = 0;
@@ -191,6 +192,6 @@ ml_status ml_transfer_net(const ml_net *src, ml_net *dst, const ml_levelset *ls,
         }
         first += 2 * n;
     }
-    free(idx);
+    ml__free(idx);
     return rc;
 }

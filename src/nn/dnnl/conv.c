@@ -16,6 +16,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "nn/dnnl/priv.h"
 
 /* Training forward: y = conv(x) + bias; 0 when done, non-zero when oneDNN cannot run it */
@@ -76,7 +77,7 @@ static uint64_t hash_floats(const float *v, size_t n, uint64_t h)
     if (!v)
         return h * 0x9E3779B97F4A7C15ull + 1;
     const size_t nblk = (n + HBLK - 1) / HBLK;
-    uint64_t *part = malloc(nblk * sizeof *part);
+    uint64_t *part = ml__malloc(nblk * sizeof *part);
     if (!part)
         return 0; /* 0 is never a stored key: forces a rebuild */
 #pragma omp parallel for schedule(static)
@@ -99,7 +100,7 @@ static uint64_t hash_floats(const float *v, size_t n, uint64_t h)
     }
     for (size_t b = 0; b < nblk; b++)
         h = (h ^ part[b]) * 0x9E3779B97F4A7C15ull + (h >> 29);
-    free(part);
+    ml__free(part);
     return h;
 }
 
@@ -118,8 +119,8 @@ static const float *infer_weights(struct ml_dnnl *d, int node, const plan *p, co
     key = key ? key : 1;
     const size_t wb = dn_bytes(&p->b_wei);
     if (d->fold_cap < M * (K + 1)) {
-        free(d->fold);
-        if (!(d->fold = malloc(sizeof(float) * M * (K + 1)))) {
+        ml__free(d->fold);
+        if (!(d->fold = ml__malloc(sizeof(float) * M * (K + 1)))) {
             d->fold_cap = 0;
             *oom = 1;
             return NULL;
@@ -145,10 +146,10 @@ static const float *infer_weights(struct ml_dnnl *d, int node, const plan *p, co
     }
     if (d->wcache_bytes[node] != wb) {
         d->wcache_total -= d->wcache_bytes[node];
-        free(d->wcache[node]);
+        ml__free(d->wcache[node]);
         d->wcache[node] = NULL;
         d->wcache_bytes[node] = 0;
-        if (d->wcache_total + wb <= WCACHE_MAX && (d->wcache[node] = aligned_alloc(64, (wb + 63) / 64 * 64))) {
+        if (d->wcache_total + wb <= WCACHE_MAX && (d->wcache[node] = ml__aligned_alloc(64, (wb + 63) / 64 * 64))) {
             d->wcache_bytes[node] = wb;
             d->wcache_total += wb;
         }
@@ -182,9 +183,9 @@ static int can_carry(ml_net *net, const plan **pl, int batch, int next, int next
         const int b = !d->carry_buf;
         const size_t need = dn_bytes(&pl[ch]->b_dst);
         if (d->carry_bytes[b][ch] < need) {
-            free(d->carry[b][ch]);
+            ml__free(d->carry[b][ch]);
             d->carry_bytes[b][ch] = 0;
-            if (!(d->carry[b][ch] = aligned_alloc(64, (need + 63) / 64 * 64)))
+            if (!(d->carry[b][ch] = ml__aligned_alloc(64, (need + 63) / 64 * 64)))
                 return 0;
             d->carry_bytes[b][ch] = need;
         }

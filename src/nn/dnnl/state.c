@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "nn/dnnl/priv.h"
 
 void ml_dnnl_free(struct ml_dnnl *d)
@@ -14,24 +15,24 @@ void ml_dnnl_free(struct ml_dnnl *d)
             dn_plan_free(&d->plans[n][s]);
     for (int t = 0; t < d->threads; t++) {
         if (d->stream && d->stream[t]) dnnl_stream_destroy(d->stream[t]);
-        if (d->scratch) free(d->scratch[t]);
+        if (d->scratch) ml__free(d->scratch[t]);
     }
     if (d->eng) dnnl_engine_destroy(d->eng);
     for (int n = 0; d->wcache && n < d->nnodes; n++)
-        free(d->wcache[n]);
+        ml__free(d->wcache[n]);
     for (int b = 0; b < 2; b++)
         for (int ch = 0; ch < ML_DW_CHUNKS; ch++)
-            free(d->carry[b][ch]);
-    free(d->wcache);
-    free(d->wcache_bytes);
-    free(d->wcache_key);
-    free(d->stream);
-    free(d->scratch);
-    free(d->plans);
-    free(d->next);
-    free(d->wblk);
-    free(d->fold);
-    free(d);
+            ml__free(d->carry[b][ch]);
+    ml__free(d->wcache);
+    ml__free(d->wcache_bytes);
+    ml__free(d->wcache_key);
+    ml__free(d->stream);
+    ml__free(d->scratch);
+    ml__free(d->plans);
+    ml__free(d->next);
+    ml__free(d->wblk);
+    ml__free(d->fold);
+    ml__free(d);
 }
 
 const char *ml_dnnl_isa_label(void)
@@ -54,7 +55,7 @@ struct ml_dnnl *dn_state(ml_net *net)
     if (p->dnnl && p->dnnl->threads >= threads && p->dnnl->nnodes == net->nnodes)
         return p->dnnl;
     ml_dnnl_free(p->dnnl);
-    struct ml_dnnl *d = p->dnnl = calloc(1, sizeof *d);
+    struct ml_dnnl *d = p->dnnl = ml__calloc(1, sizeof *d);
     if (!d) {
         p->dnnl_oom = 1;
         return NULL;
@@ -62,13 +63,13 @@ struct ml_dnnl *dn_state(ml_net *net)
     d->threads = threads;
     d->nnodes = net->nnodes;
     d->carry_node = -1;
-    d->stream = calloc((size_t)threads, sizeof *d->stream);
-    d->scratch = calloc((size_t)threads, sizeof *d->scratch);
-    d->plans = calloc((size_t)net->nnodes, sizeof *d->plans);
-    d->next = calloc((size_t)net->nnodes, sizeof *d->next);
-    d->wcache = calloc((size_t)net->nnodes, sizeof *d->wcache);
-    d->wcache_bytes = calloc((size_t)net->nnodes, sizeof *d->wcache_bytes);
-    d->wcache_key = calloc((size_t)net->nnodes, sizeof *d->wcache_key);
+    d->stream = ml__calloc((size_t)threads, sizeof *d->stream);
+    d->scratch = ml__calloc((size_t)threads, sizeof *d->scratch);
+    d->plans = ml__calloc((size_t)net->nnodes, sizeof *d->plans);
+    d->next = ml__calloc((size_t)net->nnodes, sizeof *d->next);
+    d->wcache = ml__calloc((size_t)net->nnodes, sizeof *d->wcache);
+    d->wcache_bytes = ml__calloc((size_t)net->nnodes, sizeof *d->wcache_bytes);
+    d->wcache_key = ml__calloc((size_t)net->nnodes, sizeof *d->wcache_key);
     if (!d->stream || !d->scratch || !d->plans || !d->next || !d->wcache || !d->wcache_bytes ||
         !d->wcache_key) {
         p->dnnl_oom = 1;
@@ -123,8 +124,8 @@ const plan *dn_plan_for(ml_net *net, int node, const ml_geom *g, int nb, int fla
         need += dn_bytes(&p->bd_dst) - dn_bytes(&p->b_dst);
     if (need > d->scratch_bytes) {
         for (int t = 0; t < d->threads; t++) {
-            free(d->scratch[t]);
-            if (!(d->scratch[t] = aligned_alloc(64, (need + 63) / 64 * 64))) {
+            ml__free(d->scratch[t]);
+            if (!(d->scratch[t] = ml__aligned_alloc(64, (need + 63) / 64 * 64))) {
                 net->priv->dnnl_oom = 1;
                 d->scratch_bytes = 0;
                 dn_plan_free(p);
@@ -135,8 +136,8 @@ const plan *dn_plan_for(ml_net *net, int node, const ml_geom *g, int nb, int fla
     }
     size_t wb = dn_bytes(&p->b_wei) > dn_bytes(&p->bd_wei) ? dn_bytes(&p->b_wei) : dn_bytes(&p->bd_wei);
     if (wb > d->wblk_bytes) {
-        free(d->wblk);
-        if (!(d->wblk = aligned_alloc(64, (wb + 63) / 64 * 64))) {
+        ml__free(d->wblk);
+        if (!(d->wblk = ml__aligned_alloc(64, (wb + 63) / 64 * 64))) {
             net->priv->dnnl_oom = 1;
             d->wblk_bytes = 0;
             dn_plan_free(p);

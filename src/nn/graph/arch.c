@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/rng.h"
 #include "nn/internal.h"
 
@@ -46,13 +47,13 @@ static int param(builder *b, const char *kind, int ndim, const int64_t *dims, do
 {
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)dims[i];
-    float *v = malloc(n * sizeof *v);
+    float *v = ml__malloc(n * sizeof *v);
     if (!v) { b->failed = 1; ml_error_set(b->err, ML_ENOMEM, "arch: out of memory"); return -1; }
     uint64_t stream = (uint64_t)b->count << 32;
     for (size_t i = 0; i < n; i++)
         v[i] = std > 0 ? (float)(std * ml_normal(b->seed, stream + i, 0, ML_RNG_DATA)) : (float)constant;
     int t = tensor(b, kind, ndim, dims, v, ML_TENSOR_PARAM | flags);
-    free(v);
+    ml__free(v);
     return t;
 }
 
@@ -195,7 +196,7 @@ ml_status ml_arch_build(const char *arch, int in_ch, int in_hw, int classes, int
     ml_net_set_io(b.net, 0, y);
     ml_status st = ml_net_finalize(b.net, err);
     if (st) { ml_net_free(b.net); return st; }
-    if (!(b.net->name = strdup(arch))) { ml_net_free(b.net); return ml_error_set(err, ML_ENOMEM, "arch: out of memory"); }
+    if (!(b.net->name = ml__strdup(arch))) { ml_net_free(b.net); return ml_error_set(err, ML_ENOMEM, "arch: out of memory"); }
     *out = b.net;
     return ML_OK;
 }

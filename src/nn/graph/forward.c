@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 #include "nn/backend.h"
 
@@ -16,17 +17,17 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
     if (batch > p->cap) {
         for (int t = 0; t < net->ntensors; t++) {
             if (!p->item[t] || t == net->input) continue;
-            float *b = realloc(p->act[t], (size_t)batch * p->item[t] * sizeof(float));
+            float *b = ml__realloc(p->act[t], (size_t)batch * p->item[t] * sizeof(float));
             if (!b) return ml_error_set(err, ML_ENOMEM, "net: out of memory for activations (batch %d)", batch);
             p->act[t] = b;
-            if (p->dact[t]) { free(p->dact[t]); p->dact[t] = NULL; }
+            if (p->dact[t]) { ml__free(p->dact[t]); p->dact[t] = NULL; }
         }
         p->cap = batch;
     }
     if (training)
         for (int t = 0; t < net->ntensors; t++) {
             if (!p->item[t] || p->dact[t]) continue;
-            if (!(p->dact[t] = calloc((size_t)p->cap * p->item[t], sizeof(float))))
+            if (!(p->dact[t] = ml__calloc((size_t)p->cap * p->item[t], sizeof(float))))
                 return ml_error_set(err, ML_ENOMEM, "net: out of memory for gradients");
         }
     int threads = omp_get_max_threads();
@@ -48,25 +49,25 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
         }
     }
     if (per > p->scratch_per || threads > p->scratch_threads) {
-        free(p->scratch);
-        p->scratch = malloc((size_t)threads * 2 * per * sizeof(float));
+        ml__free(p->scratch);
+        p->scratch = ml__malloc((size_t)threads * 2 * per * sizeof(float));
         if (!p->scratch) { p->scratch_per = 0; p->scratch_threads = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory for im2col"); }
         p->scratch_per = per;
         p->scratch_threads = threads;
     }
     if (2 * fold > p->fold_cap) {
-        free(p->fold);
-        if (!(p->fold = malloc(2 * fold * sizeof(float)))) { p->fold_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory"); }
+        ml__free(p->fold);
+        if (!(p->fold = ml__malloc(2 * fold * sizeof(float)))) { p->fold_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory"); }
         p->fold_cap = 2 * fold;
     }
     if (wino > p->wino_cap) {
-        free(p->wino);
-        if (!(p->wino = malloc(wino * sizeof(float)))) { p->wino_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory for Winograd transforms"); }
+        ml__free(p->wino);
+        if (!(p->wino = ml__malloc(wino * sizeof(float)))) { p->wino_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory for Winograd transforms"); }
         p->wino_cap = wino;
     }
     if (training && (size_t)ML_DW_CHUNKS * wsz > p->wpart_cap) {
-        free(p->wpart);
-        if (!(p->wpart = malloc((size_t)ML_DW_CHUNKS * wsz * sizeof(float)))) { p->wpart_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory"); }
+        ml__free(p->wpart);
+        if (!(p->wpart = ml__malloc((size_t)ML_DW_CHUNKS * wsz * sizeof(float)))) { p->wpart_cap = 0; return ml_error_set(err, ML_ENOMEM, "net: out of memory"); }
         p->wpart_cap = (size_t)ML_DW_CHUNKS * wsz;
     }
     return ML_OK;
@@ -196,14 +197,14 @@ ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int b
         return ml_error_set(err, ML_EINVAL, "model input is %lldx%lldx%lld, data '%s' is %dx%dx%d", (long long)is[1],
                             (long long)is[2], (long long)is[3], ds->name, ds->c, ds->h, ds->w);
     if (batch < 1) batch = 64;
-    float *logits = malloc((size_t)batch * net->classes * sizeof *logits);
+    float *logits = ml__malloc((size_t)batch * net->classes * sizeof *logits);
     if (!logits) return ml_error_set(err, ML_ENOMEM, "evaluate: out of memory");
     size_t correct = 0;
     double t0 = ml_now();
     for (size_t b0 = 0; b0 < n; b0 += (size_t)batch) {
         int bn = (int)(n - b0 < (size_t)batch ? n - b0 : (size_t)batch);
         ml_status st = ml_net_forward(net, ml_dataset_image(ds, b0), bn, logits, err);
-        if (st) { free(logits); return st; }
+        if (st) { ml__free(logits); return st; }
         for (int i = 0; i < bn; i++) {
             const float *l = logits + (size_t)i * net->classes;
             int best = 0;
@@ -214,7 +215,7 @@ ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit, int b
         if (progress) progress(progress_ctx, "inference", (double)(b0 + (size_t)bn), (double)n);
     }
     double dt = ml_now() - t0;
-    free(logits);
+    ml__free(logits);
     *accuracy = (double)correct / (double)n;
     if (images_per_s) *images_per_s = dt > 0 ? (double)n / dt : 0;
     return ML_OK;

@@ -1,6 +1,7 @@
 /* Graph building: tensor table, node list, op names, cloning and parameter queries. */
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "nn/internal.h"
 
 static const char *const op_names[ML_OP_COUNT] = {
@@ -42,7 +43,7 @@ void ml_attrs_default(ml_attrs *a)
 
 ml_net *ml_net_new(void)
 {
-    ml_net *n = calloc(1, sizeof *n);
+    ml_net *n = ml__calloc(1, sizeof *n);
     if (!n)
         return NULL;
     n->input = n->output = -1;
@@ -55,19 +56,19 @@ void ml_net_priv_free(struct ml_net_priv *p)
         return;
     /* the arrays are sized by the tensor/node counts of the finalize that made them;
      * their element buffers were freed by the caller that knows those counts */
-    free(p->plan);
-    free(p->item);
-    free(p->nuse);
-    free(p->act);
-    free(p->dact);
-    free(p->bn_mean);
-    free(p->bn_istd);
-    free(p->scratch);
-    free(p->wpart);
-    free(p->fold);
-    free(p->wino);
+    ml__free(p->plan);
+    ml__free(p->item);
+    ml__free(p->nuse);
+    ml__free(p->act);
+    ml__free(p->dact);
+    ml__free(p->bn_mean);
+    ml__free(p->bn_istd);
+    ml__free(p->scratch);
+    ml__free(p->wpart);
+    ml__free(p->fold);
+    ml__free(p->wino);
     ml_dnnl_free(p->dnnl);
-    free(p);
+    ml__free(p);
 }
 
 /* Free the per-tensor and per-node buffers of the workspace, then the workspace. */
@@ -77,12 +78,12 @@ static void priv_release(ml_net *net)
     if (!p)
         return;
     for (int i = 0; i < net->ntensors; i++) {
-        if (p->act) free(p->act[i]);
-        if (p->dact) free(p->dact[i]);
+        if (p->act) ml__free(p->act[i]);
+        if (p->dact) ml__free(p->dact[i]);
     }
     for (int i = 0; i < net->nnodes; i++) {
-        if (p->bn_mean) free(p->bn_mean[i]);
-        if (p->bn_istd) free(p->bn_istd[i]);
+        if (p->bn_mean) ml__free(p->bn_mean[i]);
+        if (p->bn_istd) ml__free(p->bn_istd[i]);
     }
     ml_net_priv_free(p);
     net->priv = NULL;
@@ -102,16 +103,16 @@ void ml_net_free(ml_net *net)
         return;
     priv_release(net);
     for (int i = 0; i < net->ntensors; i++) {
-        free(net->tensors[i].name);
-        free(net->tensors[i].data);
-        free(net->tensors[i].grad);
+        ml__free(net->tensors[i].name);
+        ml__free(net->tensors[i].data);
+        ml__free(net->tensors[i].grad);
     }
     for (int i = 0; i < net->nnodes; i++)
-        free(net->nodes[i].name);
-    free(net->tensors);
-    free(net->nodes);
-    free(net->name);
-    free(net);
+        ml__free(net->nodes[i].name);
+    ml__free(net->tensors);
+    ml__free(net->nodes);
+    ml__free(net->name);
+    ml__free(net);
 }
 
 int ml_net_find_tensor(const ml_net *net, const char *name)
@@ -145,7 +146,7 @@ int ml_net_add_tensor(ml_net *net, const char *name, int ndim, const int64_t *di
     }
     if (net->ntensors == net->cap_tensors) {
         int cap = net->cap_tensors ? net->cap_tensors * 2 : 64;
-        ml_tensor *t = realloc(net->tensors, (size_t)cap * sizeof *t);
+        ml_tensor *t = ml__realloc(net->tensors, (size_t)cap * sizeof *t);
         if (!t) {
             ml_error_set(err, ML_ENOMEM, "tensor '%s': out of memory", name);
             return -1;
@@ -155,19 +156,19 @@ int ml_net_add_tensor(ml_net *net, const char *name, int ndim, const int64_t *di
     }
     ml_tensor t;
     memset(&t, 0, sizeof t);
-    t.name = strdup(name);
+    t.name = ml__strdup(name);
     t.ndim = ndim;
     for (int i = 0; i < ndim; i++)
         t.dims[i] = dims[i];
     t.flags = flags;
     if (data) {
-        t.data = malloc(numel ? numel * sizeof(float) : sizeof(float));
+        t.data = ml__malloc(numel ? numel * sizeof(float) : sizeof(float));
         if (t.data)
             memcpy(t.data, data, numel * sizeof(float));
     }
     if (!t.name || (data && !t.data)) {
-        free(t.name);
-        free(t.data);
+        ml__free(t.name);
+        ml__free(t.data);
         ml_error_set(err, ML_ENOMEM, "tensor '%s': out of memory", name);
         return -1;
     }
@@ -197,7 +198,7 @@ int ml_net_add_node(ml_net *net, ml_op op, const char *name, const int *inputs, 
         }
     if (net->nnodes == net->cap_nodes) {
         int cap = net->cap_nodes ? net->cap_nodes * 2 : 64;
-        ml_node *n = realloc(net->nodes, (size_t)cap * sizeof *n);
+        ml_node *n = ml__realloc(net->nodes, (size_t)cap * sizeof *n);
         if (!n) {
             ml_error_set(err, ML_ENOMEM, "node '%s': out of memory", nm);
             return -1;
@@ -208,7 +209,7 @@ int ml_net_add_node(ml_net *net, ml_op op, const char *name, const int *inputs, 
     ml_node nd;
     memset(&nd, 0, sizeof nd);
     nd.op = op;
-    nd.name = strdup(nm);
+    nd.name = ml__strdup(nm);
     if (!nd.name) {
         ml_error_set(err, ML_ENOMEM, "node '%s': out of memory", nm);
         return -1;
@@ -281,7 +282,7 @@ ml_net *ml_net_clone(const ml_net *src)
     memcpy(d->input_shape, src->input_shape, sizeof d->input_shape);
     d->classes = src->classes;
     d->conv = src->conv;
-    if (src->name && !(d->name = strdup(src->name)))
+    if (src->name && !(d->name = ml__strdup(src->name)))
         goto fail;
     if (src->finalized && ml_net_finalize(d, NULL) != ML_OK)
         goto fail;

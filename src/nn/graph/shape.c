@@ -2,6 +2,7 @@
  * (Conv -> BatchNormalization -> Relu run as one kernel). */
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "nn/backend.h"
 
 void ml_net_unfinalize(ml_net *net);
@@ -283,21 +284,21 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
         return ml_error_set(err, ML_EFORMAT, "net: input '%s' must be a 4-D (N,C,H,W) non-constant tensor", in->name);
     if (nn == 0)
         return ml_error_set(err, ML_EFORMAT, "net: no nodes");
-    struct ml_net_priv *p = calloc(1, sizeof *p);
-    char *defined = calloc((size_t)nt, 1);
+    struct ml_net_priv *p = ml__calloc(1, sizeof *p);
+    char *defined = ml__calloc((size_t)nt, 1);
     if (!p || !defined) {
-        free(p);
-        free(defined);
+        ml__free(p);
+        ml__free(defined);
         return ml_error_set(err, ML_ENOMEM, "net: out of memory");
     }
     net->priv = p;
-    p->plan = calloc((size_t)nn, sizeof *p->plan);
-    p->item = calloc((size_t)nt, sizeof *p->item);
-    p->nuse = calloc((size_t)nt, sizeof *p->nuse);
-    p->act = calloc((size_t)nt, sizeof *p->act);
-    p->dact = calloc((size_t)nt, sizeof *p->dact);
-    p->bn_mean = calloc((size_t)nn, sizeof *p->bn_mean);
-    p->bn_istd = calloc((size_t)nn, sizeof *p->bn_istd);
+    p->plan = ml__calloc((size_t)nn, sizeof *p->plan);
+    p->item = ml__calloc((size_t)nt, sizeof *p->item);
+    p->nuse = ml__calloc((size_t)nt, sizeof *p->nuse);
+    p->act = ml__calloc((size_t)nt, sizeof *p->act);
+    p->dact = ml__calloc((size_t)nt, sizeof *p->dact);
+    p->bn_mean = ml__calloc((size_t)nn, sizeof *p->bn_mean);
+    p->bn_istd = ml__calloc((size_t)nn, sizeof *p->bn_istd);
     if (!p->plan || !p->item || !p->nuse || !p->act || !p->dact || !p->bn_mean || !p->bn_istd)
         FAIL(ML_ENOMEM, "net: out of memory");
     in->dims[0] = 1;
@@ -326,7 +327,7 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
                  net->tensors[nd->output].name);
         ml_status s = infer_node(net, i, err);
         if (s) {
-            free(defined);
+            ml__free(defined);
             ml_net_unfinalize(net);
             return s;
         }
@@ -369,12 +370,12 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
             break;
         }
     }
-    free(defined);
+    ml__free(defined);
     net->finalized = 1;
     ml_conv_choose_all(net);
     return ML_OK;
 fail:
-    free(defined);
+    ml__free(defined);
     ml_net_unfinalize(net);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/util.h"
 #include "nn/backend.h"
 #include "nn/checkpoint.h"
@@ -15,7 +16,7 @@ static float *grad_of(ml_net *net, int t)
     if (t < 0) return NULL;
     ml_tensor *T = &net->tensors[t];
     if (!T->data || !ml_tensor_trainable(T)) return NULL;
-    if (!T->grad) T->grad = calloc(ml_tensor_numel(T), sizeof(float));
+    if (!T->grad) T->grad = ml__calloc(ml_tensor_numel(T), sizeof(float));
     return T->grad;
 }
 
@@ -70,8 +71,8 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
         }
         case ML_OP_BATCHNORM: {
             int c = (int)ti->dims[1], hw = (int)(p->item[nd->inputs[0]] / (size_t)c);
-            if (!p->bn_mean[i]) p->bn_mean[i] = malloc((size_t)c * sizeof(float));
-            if (!p->bn_istd[i]) p->bn_istd[i] = malloc((size_t)c * sizeof(float));
+            if (!p->bn_mean[i]) p->bn_mean[i] = ml__malloc((size_t)c * sizeof(float));
+            if (!p->bn_istd[i]) p->bn_istd[i] = ml__malloc((size_t)c * sizeof(float));
             if (!p->bn_mean[i] || !p->bn_istd[i]) return ml_error_set(err, ML_ENOMEM, "train: out of memory");
             ml_bn_train_forward(a, ml_val(net, nd->inputs[1], x), ml_val(net, nd->inputs[2], x),
                                 net->tensors[nd->inputs[3]].data, net->tensors[nd->inputs[4]].data, nd->attrs.epsilon,
@@ -216,14 +217,14 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
     size_t per = (size_t)tr->c * tr->h * tr->w;
     size_t nb = n / (size_t)o->batch; /* drop the last partial batch */
     if (nb == 0) return ml_error_set(err, ML_EINVAL, "train: fewer images (%zu) than one batch (%d)", n, o->batch);
-    float **vel = calloc((size_t)net->ntensors, sizeof *vel);
-    float *xb = malloc((size_t)o->batch * per * sizeof *xb);
-    uint8_t *yb = malloc((size_t)o->batch);
-    size_t *perm = malloc(n * sizeof *perm);
+    float **vel = ml__calloc((size_t)net->ntensors, sizeof *vel);
+    float *xb = ml__malloc((size_t)o->batch * per * sizeof *xb);
+    uint8_t *yb = ml__malloc((size_t)o->batch);
+    size_t *perm = ml__malloc(n * sizeof *perm);
     ml_status st = (!vel || !xb || !yb || !perm) ? ml_error_set(err, ML_ENOMEM, "train: out of memory") : ML_OK;
     for (int t = 0; t < net->ntensors && !st; t++)
         if (net->tensors[t].data && ml_tensor_trainable(&net->tensors[t]) &&
-            !(vel[t] = calloc(ml_tensor_numel(&net->tensors[t]), sizeof(float))))
+            !(vel[t] = ml__calloc(ml_tensor_numel(&net->tensors[t]), sizeof(float))))
             st = ml_error_set(err, ML_ENOMEM, "train: out of memory");
     ml_train_pos pos = {0, 0, 0, -1};
     if (!st && o->resume)
@@ -272,8 +273,8 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
         saved_s = ml_now();
         if (o->on_epoch && o->on_epoch(net, ep + 1, lsum / nb, acc, o->user)) break;
     }
-    for (int t = 0; vel && t < net->ntensors; t++) free(vel[t]);
-    free(vel); free(xb); free(yb); free(perm);
+    for (int t = 0; vel && t < net->ntensors; t++) ml__free(vel[t]);
+    ml__free(vel); ml__free(xb); ml__free(yb); ml__free(perm);
     if (final_acc) *final_acc = acc;
     return st;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/onnx.h"
 #include "memlev/util.h"
 #include "nn/onnx/priv.h"
@@ -151,7 +152,7 @@ static int build_node(const ml_net *net, const ml_node *nd, xnode *x, ml_error *
         /* A unique initializer name: "<output>_shape", suffixed until free. */
         const char *base = net->tensors[nd->output].name;
         size_t len = strlen(base) + 32;
-        x->shape_name = malloc(len);
+        x->shape_name = ml__malloc(len);
         if (!x->shape_name) {
             ml_error_set(err, ML_ENOMEM, "%s: out of memory", path);
             return -1;
@@ -242,12 +243,12 @@ ml_status ml_onnx_save(const ml_net *net, const char *path, ml_error *err)
 
     ml_status st = ML_OK;
     int nt = net->ntensors, nn = net->nnodes;
-    xnode *xn = calloc((size_t)nn, sizeof *xn);
-    Onnx__NodeProto **pnode = calloc((size_t)nn, sizeof *pnode);
-    char *used = calloc((size_t)nt, 1);
-    Onnx__TensorProto *init = calloc((size_t)nt + (size_t)nn, sizeof *init);
-    Onnx__TensorProto **pinit = calloc((size_t)nt + (size_t)nn, sizeof *pinit);
-    uint8_t **raw = calloc((size_t)nt, sizeof *raw);
+    xnode *xn = ml__calloc((size_t)nn, sizeof *xn);
+    Onnx__NodeProto **pnode = ml__calloc((size_t)nn, sizeof *pnode);
+    char *used = ml__calloc((size_t)nt, 1);
+    Onnx__TensorProto *init = ml__calloc((size_t)nt + (size_t)nn, sizeof *init);
+    Onnx__TensorProto **pinit = ml__calloc((size_t)nt + (size_t)nn, sizeof *pinit);
+    uint8_t **raw = ml__calloc((size_t)nt, sizeof *raw);
     uint8_t *buf = NULL;
     if (!xn || !pnode || !used || !init || !pinit || !raw) {
         st = ml_error_set(err, ML_ENOMEM, "%s: out of memory", path);
@@ -272,7 +273,7 @@ ml_status ml_onnx_save(const ml_net *net, const char *path, ml_error *err)
         size_t n = 1;
         for (int d = 0; d < t->ndim; d++)
             n *= (size_t)t->dims[d];
-        raw[i] = malloc(n ? 4 * n : 4);
+        raw[i] = ml__malloc(n ? 4 * n : 4);
         if (!raw[i]) {
             st = ml_error_set(err, ML_ENOMEM, "%s: out of memory", path);
             goto done;
@@ -326,7 +327,7 @@ ml_status ml_onnx_save(const ml_net *net, const char *path, ml_error *err)
     m.graph = &g;
 
     size_t len = onnx__model_proto__get_packed_size(&m);
-    buf = malloc(len ? len : 1);
+    buf = ml__malloc(len ? len : 1);
     if (!buf) {
         st = ml_error_set(err, ML_ENOMEM, "%s: out of memory (%zu bytes)", path, len);
         goto done;
@@ -348,16 +349,16 @@ ml_status ml_onnx_save(const ml_net *net, const char *path, ml_error *err)
 done:
     if (xn)
         for (int i = 0; i < nn; i++)
-            free(xn[i].shape_name);
+            ml__free(xn[i].shape_name);
     if (raw)
         for (int i = 0; i < nt; i++)
-            free(raw[i]);
-    free(raw);
-    free(buf);
-    free(pinit);
-    free(init);
-    free(used);
-    free(pnode);
-    free(xn);
+            ml__free(raw[i]);
+    ml__free(raw);
+    ml__free(buf);
+    ml__free(pinit);
+    ml__free(init);
+    ml__free(used);
+    ml__free(pnode);
+    ml__free(xn);
     return st;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "nn/onnx/priv.h"
 
 #define TRY(x) do { ml_status s_ = (x); if (s_) return s_; } while (0)
@@ -19,9 +20,9 @@ ml_status mlx_const_alloc(mlx_loader *L, mlx_const *r, int rank, const int64_t *
     r->n = mlx_numel(dims, (size_t)rank);
     if (r->n < 0)
         return mlx_fail(L, ML_EFORMAT, "constant folding gives absurd dims");
-    r->data = malloc(((size_t)r->n ? (size_t)r->n : 1) * sizeof(float));
+    r->data = ml__malloc(((size_t)r->n ? (size_t)r->n : 1) * sizeof(float));
     if (ints)
-        r->ints = malloc(((size_t)r->n ? (size_t)r->n : 1) * sizeof(int64_t));
+        r->ints = ml__malloc(((size_t)r->n ? (size_t)r->n : 1) * sizeof(int64_t));
     if (!r->data || (ints && !r->ints)) {
         mlx_const_clear(r);
         return mlx_fail(L, ML_ENOMEM, "out of memory");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "memlev/onnx.h"
 #include "nn/onnx/priv.h"
 
@@ -206,7 +207,7 @@ static ml_status shape_node(mlx_loader *L, const Onnx__NodeProto *n, const char 
 {
     if (n->n_input < 1 || n->n_input > 1024)
         return mlx_fail(L, ML_EFORMAT, "%s: %zu inputs", who, n->n_input);
-    int *vin = malloc(n->n_input * sizeof *vin);
+    int *vin = ml__malloc(n->n_input * sizeof *vin);
     if (!vin)
         return mlx_fail(L, ML_ENOMEM, "out of memory");
     int is_shape = !strcmp(n->op_type, "Shape");
@@ -214,17 +215,17 @@ static ml_status shape_node(mlx_loader *L, const Onnx__NodeProto *n, const char 
         const char *in = n->input[i];
         vin[i] = in && *in ? mlx_names_get(&L->names, in) : -1;
         if (in && *in && vin[i] < 0) {
-            free(vin);
+            ml__free(vin);
             return mlx_fail(L, ML_EFORMAT, "%s: input '%s' is not defined before the node", who, in);
         }
         if (vin[i] >= 0 && L->vals[vin[i]].kind != MLX_V_CONST && !(is_shape && L->vals[vin[i]].kind == MLX_V_TENSOR)) {
-            free(vin);
+            ml__free(vin);
             return mlx_fail(L, ML_EUNSUPP, "node '%s': unsupported op '%s' (on computed values; only shape arithmetic on constants is folded)",
                             label, n->op_type);
         }
     }
     ml_status st = mlx_fold_shape_op(L, who, n, vin, (int)n->n_input);
-    free(vin);
+    ml__free(vin);
     return st;
 }
 
@@ -484,12 +485,12 @@ static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
         return mlx_fail(L, ML_EFORMAT, "absurd number of nodes or tensors");
     L->capvals = (int)nv;
     L->capconsts = (int)(g->n_initializer + g->n_node);
-    L->vals = calloc(nv, sizeof *L->vals);
-    L->consts = calloc((size_t)L->capconsts + 1, sizeof *L->consts);
+    L->vals = ml__calloc(nv, sizeof *L->vals);
+    L->consts = ml__calloc((size_t)L->capconsts + 1, sizeof *L->consts);
     if (!L->vals || !L->consts || mlx_names_init(&L->names, nv))
         return mlx_fail(L, ML_ENOMEM, "out of memory");
     L->net = ml_net_new();
-    if (!L->net || (g->name && *g->name && !(L->net->name = strdup(g->name))))
+    if (!L->net || (g->name && *g->name && !(L->net->name = ml__strdup(g->name))))
         return mlx_fail(L, ML_ENOMEM, "out of memory");
 
     for (size_t i = 0; i < g->n_initializer; i++) {
@@ -563,8 +564,8 @@ ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml
     ml_status st = load_graph(&L, m);
     for (int i = 0; i < L.nconsts; i++)
         mlx_const_clear(&L.consts[i]);
-    free(L.consts);
-    free(L.vals);
+    ml__free(L.consts);
+    ml__free(L.vals);
     mlx_names_free(&L.names);
     onnx__model_proto__free_unpacked(m, NULL);
     if (st) {
@@ -585,6 +586,6 @@ ml_status ml_onnx_load(const char *path, ml_net **out, ml_error *err)
     if (st)
         return st;
     st = ml_onnx_load_buffer(buf, len, path, out, err);
-    free(buf);
+    ml__free(buf);
     return st;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "nn/onnx/priv.h"
 
 ml_status mlx_read_file(const char *path, uint8_t **buf, size_t *len, ml_error *err)
@@ -12,7 +13,7 @@ ml_status mlx_read_file(const char *path, uint8_t **buf, size_t *len, ml_error *
     if (!fp)
         return ml_error_set(err, ML_EIO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
-    uint8_t *b = malloc(cap);
+    uint8_t *b = ml__malloc(cap);
     if (!b) {
         fclose(fp);
         return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path);
@@ -20,13 +21,13 @@ ml_status mlx_read_file(const char *path, uint8_t **buf, size_t *len, ml_error *
     for (;;) {
         if (n == cap) {
             if (cap >= MLX_MAX_FILE_BYTES) {
-                free(b);
+                ml__free(b);
                 fclose(fp);
                 return ml_error_set(err, ML_EFORMAT, "%s: larger than %zu bytes", path, MLX_MAX_FILE_BYTES);
             }
-            uint8_t *nb = realloc(b, cap * 2);
+            uint8_t *nb = ml__realloc(b, cap * 2);
             if (!nb) {
-                free(b);
+                ml__free(b);
                 fclose(fp);
                 return ml_error_set(err, ML_ENOMEM, "%s: out of memory", path);
             }
@@ -41,11 +42,11 @@ ml_status mlx_read_file(const char *path, uint8_t **buf, size_t *len, ml_error *
     int bad = ferror(fp);
     fclose(fp);
     if (bad) {
-        free(b);
+        ml__free(b);
         return ml_error_set(err, ML_EIO, "%s: read error", path);
     }
     if (n == 0) {
-        free(b);
+        ml__free(b);
         return ml_error_set(err, ML_EFORMAT, "%s: empty file", path);
     }
     *buf = b;
@@ -161,8 +162,8 @@ static uint64_t le_u64(const uint8_t *p)
 
 void mlx_const_clear(mlx_const *c)
 {
-    free(c->data);
-    free(c->ints);
+    ml__free(c->data);
+    ml__free(c->ints);
     memset(c, 0, sizeof *c);
 }
 
@@ -202,11 +203,11 @@ ml_status mlx_const_decode(const Onnx__TensorProto *t, const char *what, mlx_con
     for (size_t i = 0; i < t->n_dims; i++)
         c->dims[i] = t->dims[i];
     c->n = n;
-    c->data = malloc(((size_t)n ? (size_t)n : 1) * sizeof(float));
+    c->data = ml__malloc(((size_t)n ? (size_t)n : 1) * sizeof(float));
     if (!c->data)
         return ml_error_set(err, ML_ENOMEM, "%s: out of memory", what);
     if (dt == MLX_DT_INT32 || dt == MLX_DT_INT64) {
-        c->ints = malloc(((size_t)n ? (size_t)n : 1) * sizeof(int64_t));
+        c->ints = ml__malloc(((size_t)n ? (size_t)n : 1) * sizeof(int64_t));
         if (!c->ints) {
             mlx_const_clear(c);
             return ml_error_set(err, ML_ENOMEM, "%s: out of memory", what);
@@ -336,8 +337,8 @@ int mlx_names_init(mlx_names *h, size_t expected)
     size_t cap = 16;
     while (cap < 2 * expected + 2)
         cap *= 2;
-    h->key = calloc(cap, sizeof *h->key);
-    h->val = calloc(cap, sizeof *h->val);
+    h->key = ml__calloc(cap, sizeof *h->key);
+    h->val = ml__calloc(cap, sizeof *h->val);
     if (!h->key || !h->val) {
         mlx_names_free(h);
         return -1;
@@ -348,8 +349,8 @@ int mlx_names_init(mlx_names *h, size_t expected)
 
 void mlx_names_free(mlx_names *h)
 {
-    free(h->key);
-    free(h->val);
+    ml__free(h->key);
+    ml__free(h->val);
     memset(h, 0, sizeof *h);
 }
 
