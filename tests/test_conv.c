@@ -1,5 +1,5 @@
 /* Convolution kernels: every back-end table against im2col, the engine chosen per layer,
- * Winograd forward and input gradient against direct convolutions in double, ml_sgemm in
+ * Winograd forward and input gradient against direct convolutions in double, ml__sgemm in
  * both back ends, and outputs handed between oneDNN convolutions. */
 #include <cblas.h>
 #include <math.h>
@@ -30,9 +30,9 @@ static void carried_outputs_change_nothing(void **state)
     for (int i = 0; i < B * 144; i++)
         x[i] = (float)ml_uniform(5, (uint64_t)i, 0, ML_RNG_DATA);
     assert_int_equal(ml_net_forward(net, x, B, l1, &err), ML_OK);
-    assert_int_equal(ml_dnnl_carried(net), 0); /* first batch: the reader's plans are new */
+    assert_int_equal(ml__dnnl_carried(net), 0); /* first batch: the reader's plans are new */
     assert_int_equal(ml_net_forward(net, x, B, l2, &err), ML_OK);
-    assert_true(ml_dnnl_carried(net) > 0);
+    assert_true(ml__dnnl_carried(net) > 0);
     assert_memory_equal(l1, l2, sizeof l1);
     assert_int_equal(ml_net_forward(net, x, 33, l3, &err), ML_OK);
     assert_int_equal(ml_net_forward(net, x, 33, l3, &err), ML_OK);
@@ -75,17 +75,17 @@ static void winograd_conv_matches_direct_convolution(void **state)
     enum { B = 40, C = 16, M = 24, H = 11, W = 9 };
     const ml_geom g = {.c = C, .h = H, .w = W, .m = M, .oh = H, .ow = W, .kh = 3, .kw = 3,
                        .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1, .group = 1};
-    assert_true(ml_conv_wino_ok(&g));
+    assert_true(ml__conv_wino_ok(&g));
     float *x = malloc(sizeof(float) * B * C * H * W), *w = malloc(sizeof(float) * M * C * 9);
     float *y = malloc(sizeof(float) * B * M * H * W);
-    float *ws = malloc(sizeof(float) * ml_conv_wino_floats(&g, B, omp_get_max_threads()));
+    float *ws = malloc(sizeof(float) * ml__conv_wino_floats(&g, B, omp_get_max_threads()));
     float bias[M], sc[M], sh[M];
     fill_normal(x, (size_t)B * C * H * W, 11, 1.0);
     fill_normal(w, (size_t)M * C * 9, 12, 0.1);
     fill_normal(bias, M, 13, 0.1);
     fill_normal(sc, M, 14, 1.0);
     fill_normal(sh, M, 15, 0.1);
-    ml_conv_wino_forward(&g, x, w, bias, sc, sh, 1, B, ws, y);
+    ml__conv_wino_forward(&g, x, w, bias, sc, sh, 1, B, ws, y);
     double worst = 0.0;
     for (int n = 0; n < B; n++)
         for (int m = 0; m < M; m++)
@@ -112,16 +112,16 @@ static void winograd_input_gradient_matches_direct(void **state)
     enum { B = 6, C = 12, M = 20, H = 10, W = 7 };
     const ml_geom g = {.c = C, .h = H, .w = W, .m = M, .oh = H, .ow = W, .kh = 3, .kw = 3,
                        .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1, .group = 1};
-    assert_true(ml_conv_wino_ok(&g));
+    assert_true(ml__conv_wino_ok(&g));
     const size_t nx = (size_t)B * C * H * W, ny = (size_t)B * M * H * W;
     float *dy = malloc(sizeof(float) * ny), *w = malloc(sizeof(float) * M * C * 9);
     float *dx = malloc(sizeof(float) * nx), *dx0 = malloc(sizeof(float) * nx);
-    float *ws = malloc(sizeof(float) * ml_conv_wino_bwd_floats(&g, B, omp_get_max_threads()));
+    float *ws = malloc(sizeof(float) * ml__conv_wino_bwd_floats(&g, B, omp_get_max_threads()));
     fill_normal(dy, ny, 21, 1.0);
     fill_normal(w, (size_t)M * C * 9, 22, 0.1);
     fill_normal(dx0, nx, 23, 1.0);
     memcpy(dx, dx0, nx * sizeof *dx);
-    ml_conv_wino_backward_data(&g, dy, w, B, ws, dx);
+    ml__conv_wino_backward_data(&g, dy, w, B, ws, dx);
     double worst = 0.0;
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++)
@@ -140,7 +140,7 @@ static void winograd_input_gradient_matches_direct(void **state)
     free(ws);
 }
 
-/* ml_sgemm is row-major for both of its back ends (OpenBLAS below, oneDNN above its size
+/* ml__sgemm is row-major for both of its back ends (OpenBLAS below, oneDNN above its size
  * threshold) and every transpose combination, with alpha and beta. */
 static void sgemm_is_row_major_in_both_back_ends(void **state)
 {
@@ -155,7 +155,7 @@ static void sgemm_is_row_major_in_both_back_ends(void **state)
             fill_normal(c0, (size_t)m * n, 33, 1.0);
             memcpy(c, c0, sizeof(float) * m * n);
             const int lda = ta ? m : k, ldb = tb ? k : n;
-            ml_sgemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 2.0f, c, n);
+            ml__sgemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 2.0f, c, n);
             double worst = 0.0;
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) {
@@ -229,7 +229,7 @@ static void every_engine_matches_im2col(void **state)
         ml_net *net = conv_net(geo[q].c, geo[q].m, geo[q].hw, geo[q].k, geo[q].stride, geo[q].pad,
                                geo[q].group, 40 + q);
         ml_error err = {0};
-        assert_int_equal(ml_ws_reserve(net, B, 1, &err), ML_OK);
+        assert_int_equal(ml__ws_reserve(net, B, 1, &err), ML_OK);
         const ml_geom *g = &net->priv->plan[0].g;
         const size_t nx = (size_t)B * g->c * g->h * g->w, ny = (size_t)B * g->m * g->oh * g->ow;
         const size_t nw = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
@@ -246,9 +246,9 @@ static void every_engine_matches_im2col(void **state)
             out[r][3] = malloc(nw * sizeof(float));
             out[r][4] = malloc((size_t)g->m * sizeof(float));
         }
-        for (const ml_conv_backend *const *b = ml_conv_backends; *b; b++) {
-            const ml_conv_backend *be[2] = {&ml_conv_im2col, *b};
-            if (!(*b)->supports(g) || *b == &ml_conv_im2col)
+        for (const ml_conv_backend *const *b = ml__conv_backends; *b; b++) {
+            const ml_conv_backend *be[2] = {&ml__conv_im2col, *b};
+            if (!(*b)->supports(g) || *b == &ml__conv_im2col)
                 continue;
             for (int r = 0; r < 2; r++) {
                 ml_conv_args a = {.node = 0, .g = g, .x = x, .w = net->tensors[1].data,
@@ -295,7 +295,7 @@ static void engine_is_chosen_per_layer_from_the_net_option(void **state)
     int nconv = 0, nwino = 0;
     for (int i = 0; i < net->nnodes; i++)
         if (net->nodes[i].op == ML_OP_CONV) {
-            assert_ptr_equal(net->priv->plan[i].conv, &ml_conv_onednn);
+            assert_ptr_equal(net->priv->plan[i].conv, &ml__conv_onednn);
             nconv++;
         }
     assert_int_equal(ml_net_set_conv(net, ML_CONV_BUILTIN, &err), ML_OK);
@@ -306,10 +306,10 @@ static void engine_is_chosen_per_layer_from_the_net_option(void **state)
     for (int i = 0; i < net->nnodes; i++)
         if (net->nodes[i].op == ML_OP_CONV) {
             const ml_geom *g = &net->priv->plan[i].g;
-            const ml_conv_backend *want = ml_conv_wino_ok(g) ? &ml_conv_winograd : &ml_conv_im2col;
+            const ml_conv_backend *want = ml__conv_wino_ok(g) ? &ml__conv_winograd : &ml__conv_im2col;
             assert_ptr_equal(net->priv->plan[i].conv, want);
             assert_ptr_equal(c->priv->plan[i].conv, want);
-            nwino += want == &ml_conv_winograd;
+            nwino += want == &ml__conv_winograd;
         }
     assert_true(nconv >= 19 && nwino > 0 && nwino < nconv);
     assert_int_equal(ml_net_set_conv(net, (ml_conv_choice)7, &err), ML_EINVAL);

@@ -99,7 +99,7 @@ static void train_is_bit_identical_on_every_instruction_set(void **state)
 {
     enum { N = 777, K = 300 };
     static double v[K], w[K];
-    int best = ml_train_isa_best(), cnt[N];
+    int best = ml__train_isa_best(), cnt[N];
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
     d.s_abs = 1e-8;
@@ -110,8 +110,8 @@ static void train_is_bit_identical_on_every_instruction_set(void **state)
         ml_population *p[3] = {NULL, NULL, NULL};
         for (int isa = 0; isa <= best; isa++) {
             assert_int_equal(ml_population_new(&d, N, 9, &p[isa], NULL), ML_OK);
-            ml_pulse_train_isa_run(p[isa], 0, N, v, w, K, cnt, isa);
-            ml_pulse_train_isa_run(p[isa], 0, N, v, w, K / 3, NULL, isa);
+            ml__pulse_train_isa_run(p[isa], 0, N, v, w, K, cnt, isa);
+            ml__pulse_train_isa_run(p[isa], 0, N, v, w, K / 3, NULL, isa);
             if (isa) {
                 assert_memory_equal(p[isa]->g, p[0]->g, N * sizeof(double));
                 assert_memory_equal(p[isa]->npulse, p[0]->npulse, N * sizeof(uint32_t));

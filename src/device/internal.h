@@ -4,12 +4,12 @@
 #include <stdint.h>
 #include "memlev/device.h"
 
-void ml_neurosim_to_softbounds(ml_device *d);
-double ml_neurosim_maxdev(double a);
+void ml__neurosim_to_softbounds(ml_device *d);
+double ml__neurosim_maxdev(double a);
 /* Messaritaki/Serb exact pulse response in conductance. */
-double ml_serb_step(const ml_device *d, double g, double v, double width);
+double ml__serb_step(const ml_device *d, double g, double v, double width);
 /* Table model mean and std of dG at (g, v, width). */
-void ml_table_eval(const ml_dev_table *t, double g, double v, double width, double *mean, double *std);
+void ml__table_eval(const ml_dev_table *t, double g, double v, double width, double *mean, double *std);
 
 /* exp(x) for 0 <= x <= 700 with plain arithmetic (vectorises; identical in scalar and
  * vector code): x = k ln2 + r, |r| <= ln2/2, Taylor series of exp(r) to r^13 (rel. err < 1e-16). */
@@ -33,16 +33,16 @@ static inline double ml_exp_poly(double x)
  * instead of pulsing and reading fails visibly. Pulses, resets and relaxation keep acting on
  * the real parameters, which the returned population (owned by p, freed with it; NULL on out
  * of memory) exposes for the test's own comparisons. The conductance state stays public. */
-const ml_population *ml_population_seal(ml_population *p);
+const ml_population *ml__population_seal(ml_population *p);
 /* The parameter set pulses act on: p itself, or its live copy once sealed (kernels outside
  * population.c call this before reading the per-device parameters). */
-ml_population *ml_population_live(ml_population *p);
+ml_population *ml__population_live(ml_population *p);
 
 /* Pulse-train kernel with a chosen instruction set (0 baseline, 1 AVX2, 2 AVX-512; the
  * caller checks the CPU has it), and the best this CPU has: tests compare the variants. */
-void ml_pulse_train_isa_run(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
+void ml__pulse_train_isa_run(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
                             const int *count, int isa);
-int ml_train_isa_best(void);
+int ml__train_isa_best(void);
 
 static inline double ml_clamp(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
 #endif

@@ -143,7 +143,7 @@ ml_status ml_device_from_json_text(const char *text, const char *src, ml_device 
         }
         st = ml_device_validate(&d, src, err);
         if (!st && d.model == ML_MODEL_NEUROSIM)
-            ml_neurosim_to_softbounds(&d);
+            ml__neurosim_to_softbounds(&d);
     }
     if (st) {
         if (err && err->code != st) err->code = st;

@@ -7,7 +7,7 @@
 #include "device/internal.h"
 
 /* max_x (g(x) - x) for the normalised NeuroSim curve with normalised A. */
-double ml_neurosim_maxdev(double a)
+double ml__neurosim_maxdev(double a)
 {
     double best = 0;
     /* golden-section on a unimodal function of x in [0,1] */
@@ -29,7 +29,7 @@ static double a_for_dev(double target)
     double lo = log(1e-3), hi = log(1e4);
     for (int it = 0; it < 100; it++) {
         double mid = 0.5 * (lo + hi);
-        if (ml_neurosim_maxdev(exp(mid)) > target) lo = mid; else hi = mid;
+        if (ml__neurosim_maxdev(exp(mid)) > target) lo = mid; else hi = mid;
     }
     return exp(0.5 * (lo + hi));
 }
@@ -52,11 +52,11 @@ double ml_neurosim_nl_from_a(double a_norm)
 {
     double m = fabs(a_norm);
     if (!isfinite(m) || m > 1e6) return 0;
-    double nl = ml_neurosim_maxdev(m) * ML_NL_PER_DEV;
+    double nl = ml__neurosim_maxdev(m) * ML_NL_PER_DEV;
     return a_norm < 0 ? -nl : nl;
 }
 
-void ml_neurosim_to_softbounds(ml_device *d)
+void ml__neurosim_to_softbounds(ml_device *d)
 {
     double w = d->g_max - d->g_min;
     double ap = fabs(ml_neurosim_param_a(d->nl_ltp)) * d->pmax_ltp;

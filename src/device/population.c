@@ -10,7 +10,7 @@
 #include "device/internal.h"
 
 /* A population as this file allocates it: the public struct, then the live parameter set
- * that pulses act on once ml_population_seal() has poisoned the public arrays (NULL until
+ * that pulses act on once ml__population_seal() has poisoned the public arrays (NULL until
  * then: pulses use the public arrays). */
 typedef struct pop_alloc {
     ml_population pub;
@@ -23,7 +23,7 @@ static ml_population *live(ml_population *p)
     return l ? l : p;
 }
 
-ml_population *ml_population_live(ml_population *p) { return live(p); }
+ml_population *ml__population_live(ml_population *p) { return live(p); }
 
 static void free_params(ml_population *p)
 {
@@ -31,7 +31,7 @@ static void free_params(ml_population *p)
     ml__free(p->v0_p); ml__free(p->v0_d); ml__free(p->g_inf_p); ml__free(p->g_inf_d);
 }
 
-const ml_population *ml_population_seal(ml_population *p)
+const ml_population *ml__population_seal(ml_population *p)
 {
     pop_alloc *pa = (pop_alloc *)p;
     if (pa->live) return pa->live;
@@ -172,12 +172,12 @@ static inline double step_noisy(const ml_population *p, size_t i, double v, doub
         dg = a * (tgt - g) + d->s_abs * n2;
     } else if (d->model == ML_MODEL_SERB) {
         if (fabs(v) < d->v_th) return g;
-        dg = ml_serb_step(d, g, v, w) - g;
+        dg = ml__serb_step(d, g, v, w) - g;
         dg = dg * (1.0 + d->s_c2c * n1) + d->s_abs * n2;
     } else {
         double m, s;
         if (fabs(v) < d->v_th) return g;
-        ml_table_eval(d->table, g, v, w, &m, &s);
+        ml__table_eval(d->table, g, v, w, &m, &s);
         dg = m + s * n1 + d->s_abs * n2;
     }
     return ml_clamp(g + dg, p->g_min[i], p->g_max[i]);

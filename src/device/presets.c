@@ -33,7 +33,7 @@ static void neurosim_dev(ml_device *d, const char *name, double r_on, double ono
     d->s_read_rel = 0.005;
     d->d2d_a_p = d->d2d_a_d = 0.05;
     d->v_read = 0.5;
-    ml_neurosim_to_softbounds(d);
+    ml__neurosim_to_softbounds(d);
 }
 
 ml_status ml_device_preset(const char *name, ml_device *d, ml_error *err)

@@ -7,7 +7,7 @@
 #include "memlev/device.h"
 #include "device/internal.h"
 
-double ml_serb_step(const ml_device *d, double g, double v, double width)
+double ml__serb_step(const ml_device *d, double g, double v, double width)
 {
     double av = fabs(v);
     if (av < d->v_th || g <= 0)
@@ -31,5 +31,5 @@ double ml_serb_step(const ml_device *d, double g, double v, double width)
 
 double ml_serb_step_public(const ml_device *d, double g, double v, double width)
 {
-    return ml_serb_step(d, g, v, width);
+    return ml__serb_step(d, g, v, width);
 }

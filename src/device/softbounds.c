@@ -27,11 +27,11 @@ double ml_model_step(const ml_device *d, const ml_devparams *p, double g, double
             gn = g + ml_softbounds_alpha(p->a_d, p->v0_d, d->v_th, d->t_ref, v, width) * (p->g_inf_d - g);
         break;
     case ML_MODEL_SERB:
-        gn = ml_serb_step(d, g, v, width);
+        gn = ml__serb_step(d, g, v, width);
         break;
     case ML_MODEL_TABLE: {
         double m, s;
-        ml_table_eval(d->table, g, v, width, &m, &s);
+        ml__table_eval(d->table, g, v, width, &m, &s);
         gn = g + m;
         break;
     }

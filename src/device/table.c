@@ -18,7 +18,7 @@ static void locate(const double *ax, int n, double x, int *i, double *f)
     *f = (x - ax[lo]) / (ax[lo + 1] - ax[lo]);
 }
 
-void ml_table_eval(const ml_dev_table *t, double g, double v, double width, double *mean, double *std)
+void ml__table_eval(const ml_dev_table *t, double g, double v, double width, double *mean, double *std)
 {
     int iv, iw, ig;
     double fv, fw, fg;

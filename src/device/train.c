@@ -198,7 +198,7 @@ TR_V3 static void tr_run_v3(tr_block *B, const tr_job *J, int kmax, int uniform)
 #endif
 static void tr_run_base(tr_block *B, const tr_job *J, int kmax, int uniform) { tr_run(B, J, kmax, uniform, 0); }
 
-int ml_train_isa_best(void)
+int ml__train_isa_best(void)
 {
 #ifdef ML_TRAIN_X86
     __builtin_cpu_init();
@@ -215,14 +215,14 @@ const char *ml_pulse_train_isa(void)
 {
     static const char *const names[] = {"x86-64 baseline (SSE2)", "AVX2 (x86-64-v3)", "AVX-512 (x86-64-v4)"};
 #ifdef ML_TRAIN_X86
-    return names[ml_train_isa_best()];
+    return names[ml__train_isa_best()];
 #else
     (void)names;
     return "generic";
 #endif
 }
 
-void ml_pulse_train_isa_run(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
+void ml__pulse_train_isa_run(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
                             const int *count, int isa)
 {
     const ml_device *d = &p->dev;
@@ -235,7 +235,7 @@ void ml_pulse_train_isa_run(ml_population *p, size_t i0, size_t i1, const double
         }
         return;
     }
-    p = ml_population_live(p); /* the real parameters, also when a test sealed the public ones */
+    p = ml__population_live(p); /* the real parameters, also when a test sealed the public ones */
     tr_job J = {v, width, k, (float)d->s_c2c, (float)d->s_abs, (float)d->v_th, (float)d->t_ref,
                 (uint32_t)p->seed, (uint32_t)(p->seed >> 32), d->s_abs > 0 ? 2 : d->s_c2c > 0 ? 4 : 0};
     tr_block B;
@@ -282,16 +282,16 @@ void ml_pulse_train_isa_run(ml_population *p, size_t i0, size_t i1, const double
 void ml_pulse_train(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
                     const int *count)
 {
-    ml_pulse_train_isa_run(p, i0, i1, v, width, k, count, ml_train_isa_best());
+    ml__pulse_train_isa_run(p, i0, i1, v, width, k, count, ml__train_isa_best());
 }
 
 void ml_pulse_train_all(ml_population *p, const double *v, const double *width, int k, const int *count)
 {
     const size_t chunk = 4096, nc = (p->n + chunk - 1) / chunk;
-    const int isa = ml_train_isa_best();
+    const int isa = ml__train_isa_best();
     #pragma omp parallel for schedule(static)
     for (size_t c = 0; c < nc; c++) {
         size_t i0 = c * chunk, i1 = i0 + chunk < p->n ? i0 + chunk : p->n;
-        ml_pulse_train_isa_run(p, i0, i1, v, width, k, count ? count + i0 : NULL, isa);
+        ml__pulse_train_isa_run(p, i0, i1, v, width, k, count ? count + i0 : NULL, isa);
     }
 }

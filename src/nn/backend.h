@@ -1,5 +1,5 @@
 /* Convolution back ends: one const table of functions per engine (oneDNN, Winograd,
- * im2col + sgemm). ml_net_finalize chooses a table once per layer (ml_conv_choose) and keeps
+ * im2col + sgemm). ml_net_finalize chooses a table once per layer (ml__conv_choose) and keeps
  * it in the layer's plan; the drivers (graph/forward.c, graph/train.c, the workspace sizing)
  * call the layer's table and never ask which engine it is. */
 #ifndef ML_NN_BACKEND_H
@@ -17,7 +17,7 @@ typedef struct ml_conv_args {
     int batch;
 } ml_conv_args;
 
-/* What a layer needs from the net's workspace (ml_ws_reserve): floats per thread and
+/* What a layer needs from the net's workspace (ml__ws_reserve): floats per thread and
  * buffer of the im2col scratch, floats of the Winograd transform buffer. */
 typedef struct ml_conv_ws {
     size_t col;
@@ -43,20 +43,20 @@ struct ml_conv_backend {
     void (*begin_pass)(ml_net *net);
 };
 
-extern const ml_conv_backend ml_conv_onednn;   /* dnnl/conv.c */
-extern const ml_conv_backend ml_conv_winograd; /* kernels/conv_wino.c */
-extern const ml_conv_backend ml_conv_im2col;   /* kernels/conv_im2col.c */
+extern const ml_conv_backend ml__conv_onednn;   /* dnnl/conv.c */
+extern const ml_conv_backend ml__conv_winograd; /* kernels/conv_wino.c */
+extern const ml_conv_backend ml__conv_im2col;   /* kernels/conv_im2col.c */
 /* every table, NULL-terminated (graph/backend.c) */
-extern const ml_conv_backend *const ml_conv_backends[];
+extern const ml_conv_backend *const ml__conv_backends[];
 
 /* memlev's own engine for g: Winograd where it applies (3x3, stride 1, pad 1), else im2col.
  * The oneDNN table falls back to it when oneDNN cannot run a call (a chunk size it has no
  * kernel for, or out of memory). */
-const ml_conv_backend *ml_conv_builtin(const ml_geom *g);
+const ml_conv_backend *ml__conv_builtin(const ml_geom *g);
 /* The engine of a layer: oneDNN when the choice allows it and it supports g, else
- * ml_conv_builtin(g). */
-const ml_conv_backend *ml_conv_choose(const ml_geom *g, ml_conv_choice choice);
+ * ml__conv_builtin(g). */
+const ml_conv_backend *ml__conv_choose(const ml_geom *g, ml_conv_choice choice);
 /* Choose every convolution layer's table of a finalized net from net->conv. */
-void ml_conv_choose_all(ml_net *net);
+void ml__conv_choose_all(ml_net *net);
 
 #endif

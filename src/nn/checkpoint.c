@@ -45,7 +45,7 @@ static void put_u32(wr *w, uint32_t v) { put(w, &v, sizeof v); }
 static void put_u64(wr *w, uint64_t v) { put(w, &v, sizeof v); }
 static void put_f64(wr *w, double v) { put(w, &v, sizeof v); }
 
-ml_status ml_ckpt_save(const char *path, const ml_net *net, const ml_train_opts *o, size_t n, size_t nb,
+ml_status ml__ckpt_save(const char *path, const ml_net *net, const ml_train_opts *o, size_t n, size_t nb,
                        float *const *vel, const ml_train_pos *pos, ml_error *err)
 {
     ml_outfile of;
@@ -203,7 +203,7 @@ static const char *mismatch(const hdr *h, const ml_train_opts *o, size_t n, size
     return NULL;
 }
 
-ml_status ml_ckpt_load(const char *path, ml_net *net, const ml_train_opts *o, size_t n, size_t nb,
+ml_status ml__ckpt_load(const char *path, ml_net *net, const ml_train_opts *o, size_t n, size_t nb,
                        float **vel, ml_train_pos *pos, ml_error *err)
 {
     unsigned char *b;

@@ -21,7 +21,7 @@ typedef struct ml_conv_backend ml_conv_backend;
 /* Per-node plan made at finalize. */
 typedef struct ml_plan {
     ml_geom g;          /* Conv / pools */
-    const ml_conv_backend *conv; /* Conv: the engine chosen for this layer (ml_conv_choose) */
+    const ml_conv_backend *conv; /* Conv: the engine chosen for this layer (ml__conv_choose) */
     int fuse_bn;        /* Conv: node index of the BN consuming it (inference), else -1 */
     int fuse_relu;      /* Conv/BN/Add: node index of the Relu consuming it, else -1 */
     int skip;           /* inference: node computed inside another node's fused kernel */
@@ -75,93 +75,93 @@ static inline size_t ml_tensor_numel(const ml_tensor *t)
 static inline int ml_is_activation(const ml_tensor *t) { return t->data == NULL; }
 
 /* graph/graph.c */
-void ml_net_priv_free(struct ml_net_priv *p);
-int ml_tensor_trainable(const ml_tensor *t);
+void ml__net_priv_free(struct ml_net_priv *p);
+int ml__tensor_trainable(const ml_tensor *t);
 
 /* workspace (graph/forward.c): make buffers hold batch items; ML_ENOMEM on failure. */
-ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err);
-float *ml_ws_scratch(ml_net *net, int thread);
+ml_status ml__ws_reserve(ml_net *net, int batch, int training, ml_error *err);
+float *ml__ws_scratch(ml_net *net, int thread);
 /* Pointer to a tensor's values for the current batch (param data, input or activation). */
-float *ml_val(ml_net *net, int t, const float *x);
+float *ml__val(ml_net *net, int t, const float *x);
 /* graph/forward.c: the forward kernels shared by inference and training; 0 if nd has none */
-int ml_forward_common(ml_net *net, const ml_node *nd, const float *x, const float *a, int batch, int relu,
+int ml__forward_common(ml_net *net, const ml_node *nd, const float *x, const float *a, int batch, int relu,
                       float *y);
 
 /* kernels/conv_wino.c: Winograd F(4x4,3x3) inference convolution for 3x3/stride 1/pad 1
- * layers; ws holds ml_conv_wino_floats(g, batch, omp_get_max_threads()) floats. */
-int ml_conv_wino_ok(const ml_geom *g);
-size_t ml_conv_wino_floats(const ml_geom *g, int batch, int threads);
-void ml_conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
+ * layers; ws holds ml__conv_wino_floats(g, batch, omp_get_max_threads()) floats. */
+int ml__conv_wino_ok(const ml_geom *g);
+size_t ml__conv_wino_floats(const ml_geom *g, int batch, int threads);
+void ml__conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
                           const float *scale, const float *shift, int relu, int batch, float *ws,
                           float *y);
 /* Training: dx += the input gradient of such a layer from dy, by the same transform; ws holds
- * ml_conv_wino_bwd_floats(g, batch, omp_get_max_threads()) floats. */
-size_t ml_conv_wino_bwd_floats(const ml_geom *g, int batch, int threads);
-void ml_conv_wino_backward_data(const ml_geom *g, const float *dy, const float *w, int batch,
+ * ml__conv_wino_bwd_floats(g, batch, omp_get_max_threads()) floats. */
+size_t ml__conv_wino_bwd_floats(const ml_geom *g, int batch, int threads);
+void ml__conv_wino_backward_data(const ml_geom *g, const float *dy, const float *w, int batch,
                                 float *ws, float *dx);
 /* kernels/gemm.c: row-major C = alpha op(A) op(B) + beta C, to be called from inside an OpenMP
  * loop (runs on the calling thread); ta/tb non-zero for transposed operands. */
-void ml_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+void ml__sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
 /* kernels/conv_im2col.c. Columns of one im2col block: the images of a convolution are
- * processed in groups of ml_conv_group_images(g, batch) so the GEMMs are wide; the
+ * processed in groups of ml__conv_group_images(g, batch) so the GEMMs are wide; the
  * grouping depends on the geometry and batch size only. */
 #define ML_CONV_COLS 4096
-int ml_conv_group_images(const ml_geom *g, int batch);
+int ml__conv_group_images(const ml_geom *g, int batch);
 /* floats of one per-thread conv scratch buffer (im2col block + one output block) */
-size_t ml_conv_scratch_floats(const ml_geom *g, int batch);
+size_t ml__conv_scratch_floats(const ml_geom *g, int batch);
 /* im2col of one image into rows of stride ld (>= oh*ow); col2im adds back. */
-void ml_im2col(const ml_geom *g, const float *x, int grp, float *col, size_t ld);
-void ml_col2im_add(const ml_geom *g, const float *col, size_t ld, int grp, float *dx);
+void ml__im2col(const ml_geom *g, const float *x, int grp, float *col, size_t ld);
+void ml__col2im_add(const ml_geom *g, const float *col, size_t ld, int grp, float *dx);
 /* y[n] = conv(x[n]) (+bias) then y = y*scale+shift (if scale) then relu (if relu). */
-void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float *w,
+void ml__conv_forward(ml_net *net, const ml_geom *g, const float *x, const float *w,
                      const float *bias, const float *scale, const float *shift, int relu,
                      int batch, float *y);
 /* dw = sum over the nch chunk partials at part (each m x K; transposed K x m when tr) */
-void ml_conv_reduce_parts(const ml_geom *g, const float *part, int nch, int tr, float *dw);
+void ml__conv_reduce_parts(const ml_geom *g, const float *part, int nch, int tr, float *dw);
 /* db[m] = sum of dy over images and positions of output channel m */
-void ml_conv_bias_grad(const ml_geom *g, const float *dy, int batch, float *db);
+void ml__conv_bias_grad(const ml_geom *g, const float *dy, int batch, float *db);
 
 /* dnnl/: the oneDNN state of a net (freed with the net); tests: outputs passed on in
  * oneDNN's layout so far; the instruction set oneDNN runs on ("oneDNN avx512_core") */
-void ml_dnnl_free(struct ml_dnnl *d);
-long ml_dnnl_carried(const ml_net *net);
-const char *ml_dnnl_isa_label(void);
+void ml__dnnl_free(struct ml_dnnl *d);
+long ml__dnnl_carried(const ml_net *net);
+const char *ml__dnnl_isa_label(void);
 
 /* kernels/bn.c */
-void ml_bn_fold(const float *scale, const float *bias, const float *mean, const float *var,
+void ml__bn_fold(const float *scale, const float *bias, const float *mean, const float *var,
                 float eps, int c, float *s, float *sh);
-void ml_bn_infer(const float *x, const float *s, const float *sh, int batch, int c, int hw,
+void ml__bn_infer(const float *x, const float *s, const float *sh, int batch, int c, int hw,
                  int relu, float *y);
-void ml_bn_train_forward(const float *x, const float *gamma, const float *beta, float *rmean,
+void ml__bn_train_forward(const float *x, const float *gamma, const float *beta, float *rmean,
                          float *rvar, float eps, float momentum, int update, int batch, int c,
                          int hw, int relu, float *mean, float *istd, float *y);
 /* mask: the output of a ReLU fused after the BN (dy is then the ReLU's gradient), or NULL */
-void ml_bn_backward(const float *x, const float *gamma, const float *mean, const float *istd,
+void ml__bn_backward(const float *x, const float *gamma, const float *mean, const float *istd,
                     const float *dy, const float *mask, int batch, int c, int hw, float *dx,
                     float *dgamma, float *dbeta);
 
 /* kernels/pool.c */
-void ml_maxpool_forward(const ml_geom *g, const float *x, int batch, float *y);
-void ml_maxpool_backward(const ml_geom *g, const float *x, const float *dy, int batch, float *dx);
-void ml_avgpool_forward(const ml_geom *g, int include_pad, const float *x, int batch, float *y);
-void ml_avgpool_backward(const ml_geom *g, int include_pad, const float *dy, int batch, float *dx);
-void ml_gap_forward(const float *x, int batch, int c, int hw, float *y);
-void ml_gap_backward(const float *dy, int batch, int c, int hw, float *dx);
+void ml__maxpool_forward(const ml_geom *g, const float *x, int batch, float *y);
+void ml__maxpool_backward(const ml_geom *g, const float *x, const float *dy, int batch, float *dx);
+void ml__avgpool_forward(const ml_geom *g, int include_pad, const float *x, int batch, float *y);
+void ml__avgpool_backward(const ml_geom *g, int include_pad, const float *dy, int batch, float *dx);
+void ml__gap_forward(const float *x, int batch, int c, int hw, float *y);
+void ml__gap_backward(const float *dy, int batch, int c, int hw, float *dx);
 
 /* kernels/linear.c: Gemm / MatMul on [batch, k] inputs. */
-void ml_gemm_forward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
+void ml__gemm_forward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
                      int batch, int k, int m, float *y);
-void ml_gemm_backward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
+void ml__gemm_backward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
                       const float *dy, int batch, int k, int m, float *da, float *dB, float *dC);
 
 /* kernels/act.c */
-void ml_relu_forward(const float *x, size_t n, float *y);
-void ml_relu_backward(const float *y, const float *dy, size_t n, float *dx);
-void ml_binary_forward(ml_op op, const ml_plan *p, const float *a, const float *b, int batch,
+void ml__relu_forward(const float *x, size_t n, float *y);
+void ml__relu_backward(const float *y, const float *dy, size_t n, float *dx);
+void ml__binary_forward(ml_op op, const ml_plan *p, const float *a, const float *b, int batch,
                        int relu, float *y);
-/* mask as for ml_bn_backward */
-void ml_binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
+/* mask as for ml__bn_backward */
+void ml__binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
                         const float *dy, const float *mask, int batch, float *da, float *db,
                         int a_batched, int b_batched);
 

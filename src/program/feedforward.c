@@ -14,7 +14,7 @@ double ml_fit_far(const ml_fit *f)
     return f->g_far;
 }
 
-void ml_plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid)
+void ml__plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid)
 {
     double top = s->target_top > 0 ? s->target_top : f->g_start + s->coverage * (ml_fit_far(f) - f->g_start);
     double step = (top - f->g_start) / P;
@@ -22,7 +22,7 @@ void ml_plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid)
         grid[k] = f->g_start + step * k;
 }
 
-void ml_schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
+void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
                     double *v, double *w)
 {
     int dir = f->g_far > f->g_start ? 1 : -1;
@@ -47,8 +47,8 @@ static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sche
     const ml_device *d = t->dev;
     double *grid = ml__malloc((size_t)(P + 1) * sizeof *grid);
     if (!grid) return -1;
-    ml_plan_grid(f, s, P, grid);
-    ml_schedule_ff(f, d, s, grid, P, v - 1, w - 1);
+    ml__plan_grid(f, s, P, grid);
+    ml__schedule_ff(f, d, s, grid, P, v - 1, w - 1);
     ml__free(grid);
     pg_reset1(t, i, dir, c);
     double m = 0;
@@ -61,7 +61,7 @@ static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sche
     return 0;
 }
 
-ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
+ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
                        ml_error *err)
 {
     const int R = s->calib_rounds;
@@ -86,7 +86,7 @@ ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, m
             if (run_once(t, i, f, s, P, dir, b, b + P, b + 2 * P, &g0s[i * R + r], &cs[i])) { oom = 1; continue; }
             runs[i * R + r] = (ml_run){g0s[i * R + r], P, b, b + P, b + 2 * P};
             if (s->calib_per_device) {
-                ml_fit_runs(&runs[i * R], r + 1, f);
+                ml__fit_runs(&runs[i * R], r + 1, f);
                 double gs = 0;
                 for (int q = 0; q <= r; q++) gs += g0s[i * R + q];
                 f->g_start = gs / (r + 1);
@@ -100,7 +100,7 @@ ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, m
             size_t m = 0;
             for (size_t i = 0; i < ncal; i++)
                 for (int q = 0; q <= r; q++) { pool[m++] = runs[i * R + q]; gs += runs[i * R + q].g0; }
-            ml_fit_runs(pool, (int)m, &shared);
+            ml__fit_runs(pool, (int)m, &shared);
             shared.g_start = gs / (double)m;
             ml__free(pool);
         }
@@ -149,7 +149,7 @@ static void hybrid_verify(const ml_target *t, size_t i, const ml_scheme *s, ml_f
 static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err)
 {
     ml_status rc = pg_calibrate_basic(pl, t, calib, err);
-    return rc ? rc : ml_ff_refine(t, &pl->s, pl->P, pl->dir, pl->fits, calib, err);
+    return rc ? rc : ml__ff_refine(t, &pl->s, pl->P, pl->dir, pl->fits, calib, err);
 }
 
 static int shares_schedule(const ml_scheme *s) { return !s->calib_per_device && s->verify_every == 0; }
@@ -164,8 +164,8 @@ static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf,
     pl->sv = ml__malloc(np * sizeof(double));
     pl->sw = ml__malloc(np * sizeof(double));
     if (!pl->grid || !pl->sv || !pl->sw) return ml_error_set(err, ML_ENOMEM, "out of memory");
-    ml_plan_grid(&pl->fits[0], &pl->s, pl->P, pl->grid);
-    ml_schedule_ff(&pl->fits[0], d, &pl->s, pl->grid, pl->P, pl->sv, pl->sw);
+    ml__plan_grid(&pl->fits[0], &pl->s, pl->P, pl->grid);
+    ml__schedule_ff(&pl->fits[0], d, &pl->s, pl->grid, pl->P, pl->sv, pl->sw);
     return ML_OK;
 }
 
@@ -176,7 +176,7 @@ static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int
     const ml_fit *f = &pl->fits[i];
     ml_fit fl = *f; /* hybrid: the model this device's schedule adapts */
     hybrid_state hy = {0, 0};
-    if (!pl->grid) ml_schedule_ff(f, t->dev, s, grid, stop, sv, sw); /* only the steps this device takes */
+    if (!pl->grid) ml__schedule_ff(f, t->dev, s, grid, stop, sv, sw); /* only the steps this device takes */
     for (int k = 1; k <= stop; k++) {
         if (s->verify_every > 0 && (k - 1) % s->verify_every == 0)
             hybrid_verify(t, i, s, &fl, grid, pl->P, k, stop, sv, sw, &hy, c);

@@ -1,6 +1,6 @@
 /* Soft-bounds model fits from measured responses: step = a (exp(|V|/v0)-1)(t/t_ref)(g_far - G).
  * ml_fit_pairs: pooled one-step pairs, linear least squares in (a g_far, a) for fixed v0 and a
- * golden-section search on v0. ml_fit_runs: whole measured trajectories (Levenberg-Marquardt),
+ * golden-section search on v0. ml__fit_runs: whole measured trajectories (Levenberg-Marquardt),
  * which averages read noise over many pulses; the feedforward scheme refines with it. */
 #include <math.h>
 #include <stdlib.h>
@@ -115,7 +115,7 @@ static void set_params(ml_fit *f, const double *p)
     f->g_far = p[2];
 }
 
-void ml_fit_runs(const ml_run *runs, int nruns, ml_fit *f)
+void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f)
 {
     double p[3] = {log(f->a), log(f->v0), f->g_far};
     double h[3] = {1e-6, 1e-6, 1e-6 * fabs(f->g_far) + 1e-12};
@@ -157,7 +157,7 @@ void ml_fit_runs(const ml_run *runs, int nruns, ml_fit *f)
                 A[a][a] *= 1 + lambda;
                 b[a] = Jtr[a];
             }
-            if (ml_solve3(A, b, d)) { lambda *= 10; continue; }
+            if (ml__solve3(A, b, d)) { lambda *= 10; continue; }
             double pn[3] = {p[0] + d[0], p[1] + d[1], p[2] + d[2]};
             set_params(&t, pn);
             double s = runs_ssr(runs, nruns, &t);
@@ -180,7 +180,7 @@ void ml_fit_runs(const ml_run *runs, int nruns, ml_fit *f)
     f->rms = n ? sqrt(cur / (double)n) : 0;
 }
 
-int ml_solve3(double A[3][3], const double *b, double *x)
+int ml__solve3(double A[3][3], const double *b, double *x)
 {
     double m[3][4];
     for (int i = 0; i < 3; i++) {

@@ -12,12 +12,12 @@ typedef struct ml_run {
 } ml_run;
 
 /* Refine a fit on whole trajectories (Levenberg-Marquardt on log a, log v0, g_far). */
-void ml_fit_runs(const ml_run *runs, int nruns, ml_fit *f);
-int ml_solve3(double A[3][3], const double *b, double *x);
+void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f);
+int ml__solve3(double A[3][3], const double *b, double *x);
 
 /* Account one pulse / one read (energy from the conductance g during it). */
-void ml_cost_pulse(ml_cost *c, double v, double g, double width);
-void ml_cost_read(ml_cost *c, const ml_device *d, double g);
+void ml__cost_pulse(ml_cost *c, double v, double g, double width);
+void ml__cost_read(ml_cost *c, const ml_device *d, double g);
 
 /* One pulse / one read on device i of a target, cost accounted into c (reads: c may be NULL). */
 static inline void pg_pulse(const ml_target *t, size_t i, double v, double w, ml_cost *c)
@@ -28,11 +28,11 @@ static inline double pg_read(const ml_target *t, size_t i, ml_cost *c) { return 
 
 /* Planned staircase grid: P equal steps from fit->g_start to the scheme's target_top or to
  * `coverage` of the calibrated window. */
-void ml_plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid);
+void ml__plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid);
 /* Amplitude/width schedule realising grid[0..P] under fit (open loop): pulses 1..P. */
-void ml_schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
+void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
                     double *v, double *w);
-ml_status ml_ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
+ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
                        ml_error *err);
 /* Closed-loop write-verify of device i of a target (see ml_verify_to). */
 int pg_verify_to(const ml_target *t, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,

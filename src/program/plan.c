@@ -150,7 +150,7 @@ static void program_device(const ml_program_plan *pl, const ml_target *t, size_t
     const ml_fit *f = &pl->fits[i];
     pg_reset1(t, i, pl->dir, c);
     if (pl->grid) { grid = pl->grid; sv = pl->sv; sw = pl->sw; } /* shared, precomputed */
-    else ml_plan_grid(f, &pl->s, pl->P, grid);
+    else ml__plan_grid(f, &pl->s, pl->P, grid);
     if (st) { st->g_pred[i * st->npts] = f->g_start; pg_record(t, st, i, 0); }
     pl->s.type->program(pl, t, i, stop, c, st, grid, sv, sw);
 }

@@ -16,8 +16,8 @@ static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf,
     size_t np = (size_t)P + 1;
     double *g = ml__malloc(np * sizeof *g), *vv = ml__malloc(np * sizeof *vv), *ww = ml__malloc(np * sizeof *ww);
     if (!g || !vv || !ww) { ml__free(g); ml__free(vv); ml__free(ww); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
-    ml_plan_grid(mf, s, P, g);
-    ml_schedule_ff(mf, d, s, g, P, vv, ww);
+    ml__plan_grid(mf, s, P, g);
+    ml__schedule_ff(mf, d, s, g, P, vv, ww);
     if (pl->r0 <= 0) pl->r0 = s->modulate_width ? ww[1] : fabs(vv[1]);
     if (pl->r1 <= 0) pl->r1 = s->modulate_width ? ww[P] : fabs(vv[P]);
     ml__free(g); ml__free(vv); ml__free(ww);

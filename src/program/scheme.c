@@ -5,10 +5,10 @@
 #include "program/internal.h"
 
 extern const ml_scheme_type pg_identical, pg_ramp, pg_verify, pg_feedforward;
-const ml_scheme_type *const ml_scheme_identical = &pg_identical;
-const ml_scheme_type *const ml_scheme_ramp = &pg_ramp;
-const ml_scheme_type *const ml_scheme_verify = &pg_verify;
-const ml_scheme_type *const ml_scheme_feedforward = &pg_feedforward;
+const ml_scheme_type *const ml__scheme_identical = &pg_identical;
+const ml_scheme_type *const ml__scheme_ramp = &pg_ramp;
+const ml_scheme_type *const ml__scheme_verify = &pg_verify;
+const ml_scheme_type *const ml__scheme_feedforward = &pg_feedforward;
 
 static const ml_scheme_type *const k_types[] = {&pg_identical, &pg_ramp, &pg_verify, &pg_feedforward};
 
@@ -61,14 +61,14 @@ void ml_cost_add(ml_cost *a, const ml_cost *b)
     a->failed += b->failed;
 }
 
-void ml_cost_pulse(ml_cost *c, double v, double g, double width)
+void ml__cost_pulse(ml_cost *c, double v, double g, double width)
 {
     c->pulses += 1;
     c->time_s += width;
     c->energy_j += ml_pulse_energy(v, g, width);
 }
 
-void ml_cost_read(ml_cost *c, const ml_device *d, double g)
+void ml__cost_read(ml_cost *c, const ml_device *d, double g)
 {
     c->reads += 1;
     c->time_s += d->t_read;

@@ -10,14 +10,14 @@ static void sim_pulse(void *ctx, size_t i, double v, double w, ml_cost *c)
     double g0 = pop->g[i];
     double g = ml_pulse1(pop, i, v, w);
     /* ohmic energy with the mean conductance over the pulse */
-    ml_cost_pulse(c, v, 0.5 * (g0 + g), w);
+    ml__cost_pulse(c, v, 0.5 * (g0 + g), w);
 }
 
 static double sim_read(void *ctx, size_t i, ml_cost *c)
 {
     ml_population *pop = ctx;
     double r = ml_read1(pop, i);
-    if (c) ml_cost_read(c, &pop->dev, pop->g[i]);
+    if (c) ml__cost_read(c, &pop->dev, pop->g[i]);
     return r;
 }
 

@@ -1,4 +1,4 @@
-/* The oneDNN back-end table (ml_conv_onednn, nn/backend.h): convolutions on oneDNN's
+/* The oneDNN back-end table (ml__conv_onednn, nn/backend.h): convolutions on oneDNN's
  * kernels, which JIT-compile for the CPU found (AVX-512 where present) and run on
  * channel-blocked layouts: training (forward, input gradient, weight gradient; direct
  * kernels) and inference (Winograd or direct, BN folded, ReLU fused, the
@@ -239,7 +239,7 @@ static int dn_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x
     return 0;
 }
 
-long ml_dnnl_carried(const ml_net *net)
+long ml__dnnl_carried(const ml_net *net)
 {
     return net->priv && net->priv->dnnl ? net->priv->dnnl->carried : 0;
 }
@@ -274,7 +274,7 @@ static int conv_reader(const ml_net *net, int i, int *flags)
     while (k < net->nnodes && p->plan[k].skip)
         k++;
     if (k >= net->nnodes || net->nodes[k].op != ML_OP_CONV || net->nodes[k].inputs[0] != out ||
-        p->nuse[out] != 1 || out == net->output || p->plan[k].conv != &ml_conv_onednn)
+        p->nuse[out] != 1 || out == net->output || p->plan[k].conv != &ml__conv_onednn)
         return -1;
     const int bias = net->nodes[k].ninputs > 2 || p->plan[k].fuse_bn >= 0;
     *flags = F_INFER | (bias ? F_BIAS : 0) | (p->plan[k].fuse_relu >= 0 ? F_RELU : 0);
@@ -291,13 +291,13 @@ static void onednn_infer(ml_net *net, const ml_conv_args *a, float *y)
     const int next = conv_reader(net, a->node, &next_flags);
     if (dn_conv_infer(net, a->node, a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch,
                       y, next, next_flags) && !net->priv->dnnl_oom)
-        ml_conv_builtin(a->g)->infer(net, a, y);
+        ml__conv_builtin(a->g)->infer(net, a, y);
 }
 
 static void onednn_forward(ml_net *net, const ml_conv_args *a, float *y)
 {
     if (dn_conv_forward(net, a->node, a->g, a->x, a->w, a->bias, a->batch, y) && !net->priv->dnnl_oom)
-        ml_conv_builtin(a->g)->forward(net, a, y);
+        ml__conv_builtin(a->g)->forward(net, a, y);
 }
 
 static ml_status onednn_backward(ml_net *net, const ml_conv_args *a, const float *dy, float *dx,
@@ -314,11 +314,11 @@ static ml_status onednn_backward(ml_net *net, const ml_conv_args *a, const float
             p->dnnl_oom = 0;
             return ml_error_set(err, ML_ENOMEM, "conv backward: out of memory");
         }
-        return ml_conv_builtin(g)->backward(net, a, dy, dx, dw, db, err);
+        return ml__conv_builtin(g)->backward(net, a, dy, dx, dw, db, err);
     }
-    ml_conv_reduce_parts(g, p->wpart, nch, 0, dw);
+    ml__conv_reduce_parts(g, p->wpart, nch, 0, dw);
     if (db)
-        ml_conv_bias_grad(g, dy, a->batch, db);
+        ml__conv_bias_grad(g, dy, a->batch, db);
     return ML_OK;
 }
 
@@ -330,10 +330,10 @@ static int onednn_supports(const ml_geom *g)
 /* oneDNN keeps its buffers in the net's oneDNN state; the workspace is the fallback's */
 static void onednn_workspace(const ml_geom *g, int batch, int threads, int training, ml_conv_ws *ws)
 {
-    ml_conv_builtin(g)->workspace(g, batch, threads, training, ws);
+    ml__conv_builtin(g)->workspace(g, batch, threads, training, ws);
 }
 
-const ml_conv_backend ml_conv_onednn = {
+const ml_conv_backend ml__conv_onednn = {
     .name = "oneDNN",
     .supports = onednn_supports,
     .workspace = onednn_workspace,

@@ -6,7 +6,7 @@
 #include "core/alloc.h"
 #include "nn/dnnl/priv.h"
 
-void ml_dnnl_free(struct ml_dnnl *d)
+void ml__dnnl_free(struct ml_dnnl *d)
 {
     if (!d)
         return;
@@ -35,7 +35,7 @@ void ml_dnnl_free(struct ml_dnnl *d)
     ml__free(d);
 }
 
-const char *ml_dnnl_isa_label(void)
+const char *ml__dnnl_isa_label(void)
 {
     switch (dnnl_get_effective_cpu_isa()) {
     case dnnl_cpu_isa_avx2: return "oneDNN avx2";
@@ -54,7 +54,7 @@ struct ml_dnnl *dn_state(ml_net *net)
     const int threads = omp_get_max_threads();
     if (p->dnnl && p->dnnl->threads >= threads && p->dnnl->nnodes == net->nnodes)
         return p->dnnl;
-    ml_dnnl_free(p->dnnl);
+    ml__dnnl_free(p->dnnl);
     struct ml_dnnl *d = p->dnnl = ml__calloc(1, sizeof *d);
     if (!d) {
         p->dnnl_oom = 1;
@@ -82,7 +82,7 @@ struct ml_dnnl *dn_state(ml_net *net)
             goto fail;
     return d;
 fail:
-    ml_dnnl_free(d);
+    ml__dnnl_free(d);
     p->dnnl = NULL;
     return NULL;
 }

@@ -2,25 +2,25 @@
  * its engine choice changes): the rule and the net's engine in words. */
 #include "nn/backend.h"
 
-const ml_conv_backend *const ml_conv_backends[] = {&ml_conv_onednn, &ml_conv_winograd, &ml_conv_im2col, NULL};
+const ml_conv_backend *const ml__conv_backends[] = {&ml__conv_onednn, &ml__conv_winograd, &ml__conv_im2col, NULL};
 
-const ml_conv_backend *ml_conv_builtin(const ml_geom *g)
+const ml_conv_backend *ml__conv_builtin(const ml_geom *g)
 {
-    return ml_conv_winograd.supports(g) ? &ml_conv_winograd : &ml_conv_im2col;
+    return ml__conv_winograd.supports(g) ? &ml__conv_winograd : &ml__conv_im2col;
 }
 
-const ml_conv_backend *ml_conv_choose(const ml_geom *g, ml_conv_choice choice)
+const ml_conv_backend *ml__conv_choose(const ml_geom *g, ml_conv_choice choice)
 {
-    if (choice == ML_CONV_AUTO && ml_conv_onednn.supports(g))
-        return &ml_conv_onednn;
-    return ml_conv_builtin(g);
+    if (choice == ML_CONV_AUTO && ml__conv_onednn.supports(g))
+        return &ml__conv_onednn;
+    return ml__conv_builtin(g);
 }
 
-void ml_conv_choose_all(ml_net *net)
+void ml__conv_choose_all(ml_net *net)
 {
     for (int i = 0; i < net->nnodes; i++)
         if (net->nodes[i].op == ML_OP_CONV)
-            net->priv->plan[i].conv = ml_conv_choose(&net->priv->plan[i].g, net->conv);
+            net->priv->plan[i].conv = ml__conv_choose(&net->priv->plan[i].g, net->conv);
 }
 
 ml_status ml_net_set_conv(ml_net *net, ml_conv_choice choice, ml_error *err)
@@ -30,7 +30,7 @@ ml_status ml_net_set_conv(ml_net *net, ml_conv_choice choice, ml_error *err)
                             (int)choice);
     net->conv = choice;
     if (net->finalized)
-        ml_conv_choose_all(net);
+        ml__conv_choose_all(net);
     return ML_OK;
 }
 
@@ -40,8 +40,8 @@ const char *ml_net_conv_engine(const ml_net *net)
     for (int i = 0; net->finalized && i < net->nnodes; i++) {
         if (net->nodes[i].op != ML_OP_CONV)
             continue;
-        if (net->priv->plan[i].conv == &ml_conv_onednn)
-            return ml_dnnl_isa_label();
+        if (net->priv->plan[i].conv == &ml__conv_onednn)
+            return ml__dnnl_isa_label();
         any = 1;
     }
     return any ? "builtin" : "none";

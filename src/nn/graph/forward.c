@@ -9,7 +9,7 @@
 #include "memlev/util.h"
 #include "nn/backend.h"
 
-ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
+ml_status ml__ws_reserve(ml_net *net, int batch, int training, ml_error *err)
 {
     struct ml_net_priv *p = net->priv;
     if (!net->finalized || !p) return ml_error_set(err, ML_EINVAL, "net: not finalized");
@@ -73,13 +73,13 @@ ml_status ml_ws_reserve(ml_net *net, int batch, int training, ml_error *err)
     return ML_OK;
 }
 
-float *ml_ws_scratch(ml_net *net, int thread)
+float *ml__ws_scratch(ml_net *net, int thread)
 {
     struct ml_net_priv *p = net->priv;
     return p->scratch + (size_t)thread * 2 * p->scratch_per;
 }
 
-float *ml_val(ml_net *net, int t, const float *x)
+float *ml__val(ml_net *net, int t, const float *x)
 {
     if (t < 0) return NULL;
     if (net->tensors[t].data) return net->tensors[t].data;
@@ -93,8 +93,8 @@ static void fold_bn(ml_net *net, int j, float **s, float **sh)
     const ml_node *bn = &net->nodes[j];
     int c = (int)net->tensors[bn->inputs[0]].dims[1];
     float *f = net->priv->fold;
-    ml_bn_fold(ml_val(net, bn->inputs[1], NULL), ml_val(net, bn->inputs[2], NULL), ml_val(net, bn->inputs[3], NULL),
-               ml_val(net, bn->inputs[4], NULL), bn->attrs.epsilon, c, f, f + c);
+    ml__bn_fold(ml__val(net, bn->inputs[1], NULL), ml__val(net, bn->inputs[2], NULL), ml__val(net, bn->inputs[3], NULL),
+               ml__val(net, bn->inputs[4], NULL), bn->attrs.epsilon, c, f, f + c);
     *s = f;
     *sh = f + c;
 }
@@ -102,7 +102,7 @@ static void fold_bn(ml_net *net, int j, float **s, float **sh)
 /* Forward of the nodes whose kernel is the same in inference and training: ReLU, pools,
  * the element-wise binaries (relu: a ReLU fused into them), Gemm/MatMul and the
  * shape-only ops. Returns 0 when nd is none of these. */
-int ml_forward_common(ml_net *net, const ml_node *nd, const float *x, const float *a, int batch, int relu,
+int ml__forward_common(ml_net *net, const ml_node *nd, const float *x, const float *a, int batch, int relu,
                       float *y)
 {
     struct ml_net_priv *p = net->priv;
@@ -110,25 +110,25 @@ int ml_forward_common(ml_net *net, const ml_node *nd, const float *x, const floa
     const size_t nin = p->item[nd->inputs[0]];
     switch (nd->op) {
     case ML_OP_RELU:
-        ml_relu_forward(a, (size_t)batch * nin, y);
+        ml__relu_forward(a, (size_t)batch * nin, y);
         return 1;
     case ML_OP_MAXPOOL:
-        ml_maxpool_forward(&pl->g, a, batch, y);
+        ml__maxpool_forward(&pl->g, a, batch, y);
         return 1;
     case ML_OP_AVGPOOL:
-        ml_avgpool_forward(&pl->g, nd->attrs.count_include_pad, a, batch, y);
+        ml__avgpool_forward(&pl->g, nd->attrs.count_include_pad, a, batch, y);
         return 1;
     case ML_OP_GLOBALAVGPOOL: {
         int c = (int)net->tensors[nd->inputs[0]].dims[1];
-        ml_gap_forward(a, batch, c, (int)(nin / (size_t)c), y);
+        ml__gap_forward(a, batch, c, (int)(nin / (size_t)c), y);
         return 1;
     }
     case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV:
-        ml_binary_forward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), batch, relu, y);
+        ml__binary_forward(nd->op, pl, a, ml__val(net, nd->inputs[1], x), batch, relu, y);
         return 1;
     case ML_OP_GEMM: case ML_OP_MATMUL: {
         const ml_tensor *C = nd->ninputs > 2 && nd->inputs[2] >= 0 ? &net->tensors[nd->inputs[2]] : NULL;
-        ml_gemm_forward(nd, &net->tensors[nd->inputs[1]], C, a, batch, (int)nin, (int)p->item[nd->output], y);
+        ml__gemm_forward(nd, &net->tensors[nd->inputs[1]], C, a, batch, (int)nin, (int)p->item[nd->output], y);
         return 1;
     }
     case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:
@@ -141,9 +141,9 @@ int ml_forward_common(ml_net *net, const ml_node *nd, const float *x, const floa
 
 ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, ml_error *err)
 {
-    ml_status st = ml_ws_reserve(net, batch, 0, err);
+    ml_status st = ml__ws_reserve(net, batch, 0, err);
     if (st) return st;
-    for (const ml_conv_backend *const *b = ml_conv_backends; *b; b++)
+    for (const ml_conv_backend *const *b = ml__conv_backends; *b; b++)
         if ((*b)->begin_pass)
             (*b)->begin_pass(net);
     struct ml_net_priv *p = net->priv;
@@ -154,15 +154,15 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
         int out = nd->output, relu = pl->fuse_relu >= 0;
         if (pl->fuse_bn >= 0) out = net->nodes[pl->fuse_bn].output;
         if (relu) out = net->nodes[pl->fuse_relu].output;
-        const float *a = ml_val(net, nd->inputs[0], x);
-        float *y = ml_val(net, out, x);
+        const float *a = ml__val(net, nd->inputs[0], x);
+        float *y = ml__val(net, out, x);
         const ml_tensor *ti = &net->tensors[nd->inputs[0]];
         switch (nd->op) {
         case ML_OP_CONV: {
             float *s = NULL, *sh = NULL;
             if (pl->fuse_bn >= 0) fold_bn(net, pl->fuse_bn, &s, &sh);
-            const ml_conv_args ca = {.node = i, .g = &pl->g, .x = a, .w = ml_val(net, nd->inputs[1], x),
-                                     .bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL,
+            const ml_conv_args ca = {.node = i, .g = &pl->g, .x = a, .w = ml__val(net, nd->inputs[1], x),
+                                     .bias = nd->ninputs > 2 ? ml__val(net, nd->inputs[2], x) : NULL,
                                      .scale = s, .shift = sh, .relu = relu, .batch = batch};
             pl->conv->infer(net, &ca, y);
             if (p->dnnl_oom) {
@@ -175,15 +175,15 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
             float *s, *sh;
             fold_bn(net, i, &s, &sh);
             size_t hw = p->item[nd->inputs[0]] / (size_t)ti->dims[1];
-            ml_bn_infer(a, s, sh, batch, (int)ti->dims[1], (int)hw, relu, y);
+            ml__bn_infer(a, s, sh, batch, (int)ti->dims[1], (int)hw, relu, y);
             break;
         }
         default:
-            if (!ml_forward_common(net, nd, x, a, batch, relu, y))
+            if (!ml__forward_common(net, nd, x, a, batch, relu, y))
                 return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d has no inference kernel", nd->name, (int)nd->op);
         }
     }
-    memcpy(logits, ml_val(net, net->output, x), (size_t)batch * net->classes * sizeof(float));
+    memcpy(logits, ml__val(net, net->output, x), (size_t)batch * net->classes * sizeof(float));
     return ML_OK;
 }
 

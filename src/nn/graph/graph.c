@@ -50,7 +50,7 @@ ml_net *ml_net_new(void)
     return n;
 }
 
-void ml_net_priv_free(struct ml_net_priv *p)
+void ml__net_priv_free(struct ml_net_priv *p)
 {
     if (!p)
         return;
@@ -67,7 +67,7 @@ void ml_net_priv_free(struct ml_net_priv *p)
     ml__free(p->wpart);
     ml__free(p->fold);
     ml__free(p->wino);
-    ml_dnnl_free(p->dnnl);
+    ml__dnnl_free(p->dnnl);
     ml__free(p);
 }
 
@@ -85,14 +85,14 @@ static void priv_release(ml_net *net)
         if (p->bn_mean) ml__free(p->bn_mean[i]);
         if (p->bn_istd) ml__free(p->bn_istd[i]);
     }
-    ml_net_priv_free(p);
+    ml__net_priv_free(p);
     net->priv = NULL;
     net->finalized = 0;
 }
 
 /* Structural edits invalidate the plan; finalize rebuilds it. */
-void ml_net_unfinalize(ml_net *net);
-void ml_net_unfinalize(ml_net *net)
+void ml__net_unfinalize(ml_net *net);
+void ml__net_unfinalize(ml_net *net)
 {
     priv_release(net);
 }
@@ -172,7 +172,7 @@ int ml_net_add_tensor(ml_net *net, const char *name, int ndim, const int64_t *di
         ml_error_set(err, ML_ENOMEM, "tensor '%s': out of memory", name);
         return -1;
     }
-    ml_net_unfinalize(net);
+    ml__net_unfinalize(net);
     net->tensors[net->ntensors] = t;
     return net->ntensors++;
 }
@@ -222,21 +222,21 @@ int ml_net_add_node(ml_net *net, ml_op op, const char *name, const int *inputs, 
         nd.attrs = *attrs;
     else
         ml_attrs_default(&nd.attrs);
-    ml_net_unfinalize(net);
+    ml__net_unfinalize(net);
     net->nodes[net->nnodes] = nd;
     return net->nnodes++;
 }
 
 void ml_net_set_io(ml_net *net, int input, int output)
 {
-    ml_net_unfinalize(net);
+    ml__net_unfinalize(net);
     net->input = input;
     net->output = output;
     if (input >= 0 && input < net->ntensors)
         net->tensors[input].flags |= ML_TENSOR_INPUT;
 }
 
-int ml_tensor_trainable(const ml_tensor *t)
+int ml__tensor_trainable(const ml_tensor *t)
 {
     return t->data && (t->flags & ML_TENSOR_PARAM) && !(t->flags & (ML_TENSOR_STAT | ML_TENSOR_CONST));
 }
@@ -257,7 +257,7 @@ size_t ml_net_num_params(const ml_net *net)
 {
     size_t n = 0;
     for (int i = 0; i < net->ntensors; i++)
-        if (ml_tensor_trainable(&net->tensors[i]))
+        if (ml__tensor_trainable(&net->tensors[i]))
             n += ml_tensor_numel(&net->tensors[i]);
     return n;
 }

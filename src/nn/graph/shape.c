@@ -5,7 +5,7 @@
 #include "core/alloc.h"
 #include "nn/backend.h"
 
-void ml_net_unfinalize(ml_net *net);
+void ml__net_unfinalize(ml_net *net);
 
 #define FAIL(code, ...) do { rc = ml_error_set(err, code, __VA_ARGS__); goto fail; } while (0)
 
@@ -274,7 +274,7 @@ static ml_status infer_node(ml_net *net, int ni, ml_error *err)
 
 ml_status ml_net_finalize(ml_net *net, ml_error *err)
 {
-    ml_net_unfinalize(net);
+    ml__net_unfinalize(net);
     ml_status rc = ML_OK;
     int nt = net->ntensors, nn = net->nnodes;
     if (net->input < 0 || net->input >= nt || net->output < 0 || net->output >= nt)
@@ -328,7 +328,7 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
         ml_status s = infer_node(net, i, err);
         if (s) {
             ml__free(defined);
-            ml_net_unfinalize(net);
+            ml__net_unfinalize(net);
             return s;
         }
         defined[nd->output] = 1;
@@ -372,11 +372,11 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
     }
     ml__free(defined);
     net->finalized = 1;
-    ml_conv_choose_all(net);
+    ml__conv_choose_all(net);
     return ML_OK;
 fail:
     ml__free(defined);
-    ml_net_unfinalize(net);
+    ml__net_unfinalize(net);
     return rc;
 }
 

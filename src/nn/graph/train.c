@@ -15,7 +15,7 @@ static float *grad_of(ml_net *net, int t)
 {
     if (t < 0) return NULL;
     ml_tensor *T = &net->tensors[t];
-    if (!T->data || !ml_tensor_trainable(T)) return NULL;
+    if (!T->data || !ml__tensor_trainable(T)) return NULL;
     if (!T->grad) T->grad = ml__calloc(ml_tensor_numel(T), sizeof(float));
     return T->grad;
 }
@@ -51,7 +51,7 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
     for (int i = 0; i < net->nnodes; i++) {
         const ml_node *nd = &net->nodes[i];
         const ml_plan *pl = &p->plan[i];
-        const float *a = ml_val(net, nd->inputs[0], x);
+        const float *a = ml__val(net, nd->inputs[0], x);
         const int fr = absorbed_relu(net, i);
         float *y = p->act[fr >= 0 ? net->nodes[fr].output : nd->output];
         const ml_tensor *ti = &net->tensors[nd->inputs[0]];
@@ -59,8 +59,8 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
             continue;
         switch (nd->op) {
         case ML_OP_CONV: {
-            const ml_conv_args ca = {.node = i, .g = &pl->g, .x = a, .w = ml_val(net, nd->inputs[1], x),
-                                     .bias = nd->ninputs > 2 ? ml_val(net, nd->inputs[2], x) : NULL,
+            const ml_conv_args ca = {.node = i, .g = &pl->g, .x = a, .w = ml__val(net, nd->inputs[1], x),
+                                     .bias = nd->ninputs > 2 ? ml__val(net, nd->inputs[2], x) : NULL,
                                      .batch = batch};
             pl->conv->forward(net, &ca, y);
             if (p->dnnl_oom) {
@@ -74,13 +74,13 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
             if (!p->bn_mean[i]) p->bn_mean[i] = ml__malloc((size_t)c * sizeof(float));
             if (!p->bn_istd[i]) p->bn_istd[i] = ml__malloc((size_t)c * sizeof(float));
             if (!p->bn_mean[i] || !p->bn_istd[i]) return ml_error_set(err, ML_ENOMEM, "train: out of memory");
-            ml_bn_train_forward(a, ml_val(net, nd->inputs[1], x), ml_val(net, nd->inputs[2], x),
+            ml__bn_train_forward(a, ml__val(net, nd->inputs[1], x), ml__val(net, nd->inputs[2], x),
                                 net->tensors[nd->inputs[3]].data, net->tensors[nd->inputs[4]].data, nd->attrs.epsilon,
                                 nd->attrs.momentum, update, batch, c, hw, fr >= 0, p->bn_mean[i], p->bn_istd[i], y);
             break;
         }
         default:
-            if (!ml_forward_common(net, nd, x, a, batch, fr >= 0, y))
+            if (!ml__forward_common(net, nd, x, a, batch, fr >= 0, y))
                 return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d cannot be trained", nd->name, (int)nd->op);
         }
     }
@@ -96,7 +96,7 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
         const int fr = absorbed_relu(net, i);
         const float *dy = p->dact[fr >= 0 ? net->nodes[fr].output : nd->output];
         const float *mask = fr >= 0 ? p->act[net->nodes[fr].output] : NULL;
-        const float *a = ml_val(net, nd->inputs[0], x);
+        const float *a = ml__val(net, nd->inputs[0], x);
         if (nd->op == ML_OP_RELU && relu_absorbed(net, i))
             continue;
         float *dx = dact_of(net, nd->inputs[0]);
@@ -107,7 +107,7 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
             float *dw = grad_of(net, nd->inputs[1]);
             float *db = nd->ninputs > 2 ? grad_of(net, nd->inputs[2]) : NULL;
             if (!dw) return ml_error_set(err, ML_EUNSUPP, "node '%s' (Conv): weight is not trainable", nd->name);
-            const ml_conv_args ca = {.node = i, .g = &pl->g, .x = a, .w = ml_val(net, nd->inputs[1], x),
+            const ml_conv_args ca = {.node = i, .g = &pl->g, .x = a, .w = ml__val(net, nd->inputs[1], x),
                                      .batch = batch};
             ml_status st = pl->conv->backward(net, &ca, dy, dx, dw, db, err);
             if (st) return st;
@@ -115,28 +115,28 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
         }
         case ML_OP_BATCHNORM: {
             int c = (int)ti->dims[1], hw = (int)(p->item[nd->inputs[0]] / (size_t)c);
-            ml_bn_backward(a, ml_val(net, nd->inputs[1], x), p->bn_mean[i], p->bn_istd[i], dy, mask, batch, c, hw, dx,
+            ml__bn_backward(a, ml__val(net, nd->inputs[1], x), p->bn_mean[i], p->bn_istd[i], dy, mask, batch, c, hw, dx,
                            grad_of(net, nd->inputs[1]), grad_of(net, nd->inputs[2]));
             break;
         }
-        case ML_OP_RELU: if (dx) ml_relu_backward(p->act[nd->output], dy, nin, dx); break;
-        case ML_OP_MAXPOOL: if (dx) ml_maxpool_backward(&pl->g, a, dy, batch, dx); break;
-        case ML_OP_AVGPOOL: if (dx) ml_avgpool_backward(&pl->g, nd->attrs.count_include_pad, dy, batch, dx); break;
+        case ML_OP_RELU: if (dx) ml__relu_backward(p->act[nd->output], dy, nin, dx); break;
+        case ML_OP_MAXPOOL: if (dx) ml__maxpool_backward(&pl->g, a, dy, batch, dx); break;
+        case ML_OP_AVGPOOL: if (dx) ml__avgpool_backward(&pl->g, nd->attrs.count_include_pad, dy, batch, dx); break;
         case ML_OP_GLOBALAVGPOOL:
             if (dx) {
                 int c = (int)ti->dims[1];
-                ml_gap_backward(dy, batch, c, (int)(p->item[nd->inputs[0]] / (size_t)c), dx);
+                ml__gap_backward(dy, batch, c, (int)(p->item[nd->inputs[0]] / (size_t)c), dx);
             }
             break;
         case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV: {
             float *db = dact_of(net, nd->inputs[1]);
-            ml_binary_backward(nd->op, pl, a, ml_val(net, nd->inputs[1], x), dy, mask, batch, dx, db, dx != NULL,
+            ml__binary_backward(nd->op, pl, a, ml__val(net, nd->inputs[1], x), dy, mask, batch, dx, db, dx != NULL,
                                db != NULL);
             break;
         }
         case ML_OP_GEMM: case ML_OP_MATMUL: {
             int C = nd->ninputs > 2 ? nd->inputs[2] : -1;
-            ml_gemm_backward(nd, &net->tensors[nd->inputs[1]], C >= 0 ? &net->tensors[C] : NULL, a, dy, batch,
+            ml__gemm_backward(nd, &net->tensors[nd->inputs[1]], C >= 0 ? &net->tensors[C] : NULL, a, dy, batch,
                              (int)p->item[nd->inputs[0]], (int)p->item[nd->output], dx, grad_of(net, nd->inputs[1]),
                              grad_of(net, C));
             break;
@@ -155,7 +155,7 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
 ml_status ml_net_loss_grad(ml_net *net, const float *x, const uint8_t *labels, int batch, int update_stats,
                            double *loss, int *correct, ml_error *err)
 {
-    ml_status st = ml_ws_reserve(net, batch, 1, err);
+    ml_status st = ml__ws_reserve(net, batch, 1, err);
     if (st) return st;
     struct ml_net_priv *p = net->priv;
     if ((st = forward_train(net, x, batch, update_stats, err))) return st;
@@ -223,12 +223,12 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
     size_t *perm = ml__malloc(n * sizeof *perm);
     ml_status st = (!vel || !xb || !yb || !perm) ? ml_error_set(err, ML_ENOMEM, "train: out of memory") : ML_OK;
     for (int t = 0; t < net->ntensors && !st; t++)
-        if (net->tensors[t].data && ml_tensor_trainable(&net->tensors[t]) &&
+        if (net->tensors[t].data && ml__tensor_trainable(&net->tensors[t]) &&
             !(vel[t] = ml__calloc(ml_tensor_numel(&net->tensors[t]), sizeof(float))))
             st = ml_error_set(err, ML_ENOMEM, "train: out of memory");
     ml_train_pos pos = {0, 0, 0, -1};
     if (!st && o->resume)
-        st = o->checkpoint ? ml_ckpt_load(o->checkpoint, net, o, n, nb, vel, &pos, err)
+        st = o->checkpoint ? ml__ckpt_load(o->checkpoint, net, o, n, nb, vel, &pos, err)
                            : ml_error_set(err, ML_EINVAL, "train: resume needs a checkpoint file");
     double total = (double)o->epochs * nb, acc = pos.acc, saved_s = ml_now();
     for (int ep = pos.epoch; ep < o->epochs && !st; ep++) {
@@ -262,13 +262,13 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
             }
             if (o->progress) o->progress(o->progress_ctx, "training", (double)ep * nb + (double)b + 1, total);
             if (o->checkpoint && b + 1 < nb && ml_now() - saved_s >= o->checkpoint_every_s) {
-                st = ml_ckpt_save(o->checkpoint, net, o, n, nb, vel, &(ml_train_pos){ep, b + 1, lsum, acc}, err);
+                st = ml__ckpt_save(o->checkpoint, net, o, n, nb, vel, &(ml_train_pos){ep, b + 1, lsum, acc}, err);
                 saved_s = ml_now();
             }
         }
         if (st) break;
         if (o->val && (st = ml_net_evaluate(net, o->val, 0, 250, NULL, NULL, &acc, NULL, err))) break;
-        if (o->checkpoint && (st = ml_ckpt_save(o->checkpoint, net, o, n, nb, vel, &(ml_train_pos){ep + 1, 0, 0, acc}, err)))
+        if (o->checkpoint && (st = ml__ckpt_save(o->checkpoint, net, o, n, nb, vel, &(ml_train_pos){ep + 1, 0, 0, acc}, err)))
             break;
         saved_s = ml_now();
         if (o->on_epoch && o->on_epoch(net, ep + 1, lsum / nb, acc, o->user)) break;

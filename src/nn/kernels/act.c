@@ -1,14 +1,14 @@
 /* Element-wise ops: Relu and the broadcasting binary ops Add, Sub, Mul, Div. */
 #include "nn/internal.h"
 
-void ml_relu_forward(const float *x, size_t n, float *y)
+void ml__relu_forward(const float *x, size_t n, float *y)
 {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void ml_relu_backward(const float *restrict y, const float *restrict dy, size_t n, float *restrict dx)
+void ml__relu_backward(const float *restrict y, const float *restrict dy, size_t n, float *restrict dx)
 {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -39,7 +39,7 @@ static inline size_t off(const ml_plan *p, int k, int i0, int i1, int i2, int i3
     return (size_t)i0 * s[0] + (size_t)i1 * s[1] + (size_t)i2 * s[2] + (size_t)i3 * s[3];
 }
 
-void ml_binary_forward(ml_op op, const ml_plan *p, const float *a, const float *b, int batch,
+void ml__binary_forward(ml_op op, const ml_plan *p, const float *a, const float *b, int batch,
                        int relu, float *y)
 {
     const size_t item = item_size(p);
@@ -87,7 +87,7 @@ static void add_backward(const float *restrict G, const float *restrict mask, si
     }
 }
 
-void ml_binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
+void ml__binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
                         const float *dy, const float *mask, int batch, float *da, float *db,
                         int a_batched, int b_batched)
 {

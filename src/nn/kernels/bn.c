@@ -4,7 +4,7 @@
 #include <string.h>
 #include "nn/internal.h"
 
-void ml_bn_fold(const float *scale, const float *bias, const float *mean, const float *var,
+void ml__bn_fold(const float *scale, const float *bias, const float *mean, const float *var,
                 float eps, int c, float *s, float *sh)
 {
     for (int i = 0; i < c; i++) {
@@ -14,7 +14,7 @@ void ml_bn_fold(const float *scale, const float *bias, const float *mean, const 
     }
 }
 
-void ml_bn_infer(const float *x, const float *s, const float *sh, int batch, int c, int hw,
+void ml__bn_infer(const float *x, const float *s, const float *sh, int batch, int c, int hw,
                  int relu, float *y)
 {
 #pragma omp parallel for schedule(static)
@@ -100,7 +100,7 @@ static void row_dot(const float *restrict g, const float *restrict y, const floa
     *sga += s2;
 }
 
-void ml_bn_train_forward(const float *x, const float *gamma, const float *beta, float *rmean,
+void ml__bn_train_forward(const float *x, const float *gamma, const float *beta, float *rmean,
                          float *rvar, float eps, float momentum, int update, int batch, int c,
                          int hw, int relu, float *mean, float *istd, float *y)
 {
@@ -139,7 +139,7 @@ void ml_bn_train_forward(const float *x, const float *gamma, const float *beta, 
     }
 }
 
-void ml_bn_backward(const float *x, const float *gamma, const float *mean, const float *istd,
+void ml__bn_backward(const float *x, const float *gamma, const float *mean, const float *istd,
                     const float *dy, const float *mask, int batch, int c, int hw, float *dx,
                     float *dgamma, float *dbeta)
 {

@@ -1,5 +1,5 @@
-/* Convolution by im2col + sgemm, and its back-end table ml_conv_im2col (nn/backend.h),
- * which runs every geometry. Images go through in fixed groups (ml_conv_group_images)
+/* Convolution by im2col + sgemm, and its back-end table ml__conv_im2col (nn/backend.h),
+ * which runs every geometry. Images go through in fixed groups (ml__conv_group_images)
  * whose im2col blocks sit side by side, so one GEMM covers several images; each group is
  * one OpenMP iteration with a single-threaded GEMM, and the grouping depends only on the
  * geometry and batch size, so results are bitwise independent of the thread count. */
@@ -13,7 +13,7 @@ static int is_pointwise(const ml_geom *g)
            g->oh == g->h && g->ow == g->w;
 }
 
-int ml_conv_group_images(const ml_geom *g, int batch)
+int ml__conv_group_images(const ml_geom *g, int batch)
 {
     const int ohw = g->oh * g->ow;
     const int wide = ML_CONV_COLS / ohw;               /* images filling a wide GEMM */
@@ -22,13 +22,13 @@ int ml_conv_group_images(const ml_geom *g, int batch)
     return nb < 1 ? 1 : nb;
 }
 
-size_t ml_conv_scratch_floats(const ml_geom *g, int batch)
+size_t ml__conv_scratch_floats(const ml_geom *g, int batch)
 {
     const size_t K = (size_t)(g->c / g->group) * g->kh * g->kw, mg = (size_t)(g->m / g->group);
-    return (K + mg) * (size_t)ml_conv_group_images(g, batch) * g->oh * g->ow;
+    return (K + mg) * (size_t)ml__conv_group_images(g, batch) * g->oh * g->ow;
 }
 
-void ml_im2col(const ml_geom *g, const float *x, int grp, float *col, size_t ld)
+void ml__im2col(const ml_geom *g, const float *x, int grp, float *col, size_t ld)
 {
     const int cg = g->c / g->group, H = g->h, W = g->w, OW = g->ow;
     for (int c = 0; c < cg; c++) {
@@ -61,7 +61,7 @@ void ml_im2col(const ml_geom *g, const float *x, int grp, float *col, size_t ld)
     }
 }
 
-void ml_col2im_add(const ml_geom *g, const float *col, size_t ld, int grp, float *dx)
+void ml__col2im_add(const ml_geom *g, const float *col, size_t ld, int grp, float *dx)
 {
     const int cg = g->c / g->group, H = g->h, W = g->w, OW = g->ow;
     for (int c = 0; c < cg; c++) {
@@ -100,18 +100,18 @@ static void epilogue(const float *src, float *dst, int n, float b, float sc, flo
             dst[i] = (src[i] + b) * sc + t;
 }
 
-void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float *w,
+void ml__conv_forward(ml_net *net, const ml_geom *g, const float *x, const float *w,
                      const float *bias, const float *scale, const float *shift, int relu,
                      int batch, float *y)
 {
     const int cg = g->c / g->group, mg = g->m / g->group, ohw = g->oh * g->ow;
     const int K = cg * g->kh * g->kw;
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * ohw;
-    const int pw = is_pointwise(g), nbs = ml_conv_group_images(g, batch);
+    const int pw = is_pointwise(g), nbs = ml__conv_group_images(g, batch);
     const int ngroups = (batch + nbs - 1) / nbs; /* of even size, each <= nbs */
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < ngroups; s++) {
-        float *col = ml_ws_scratch(net, omp_get_thread_num());
+        float *col = ml__ws_scratch(net, omp_get_thread_num());
         const int n0 = ml_split(batch, ngroups, s), nb = ml_split(batch, ngroups, s + 1) - n0;
         const size_t ld = (size_t)nb * ohw;
         float *yb = col + (size_t)K * ld;
@@ -121,10 +121,10 @@ void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float 
                 B = x + (size_t)n0 * xin + (size_t)grp * cg * g->h * g->w;
             else
                 for (int j = 0; j < nb; j++)
-                    ml_im2col(g, x + (size_t)(n0 + j) * xin, grp, col + (size_t)j * ohw, ld);
+                    ml__im2col(g, x + (size_t)(n0 + j) * xin, grp, col + (size_t)j * ohw, ld);
             /* one image: straight into y */
             float *C = nb == 1 ? y + (size_t)n0 * yout + (size_t)grp * mg * ohw : yb;
-            ml_sgemm(0, 0, mg, (int)ld, K, 1.0f, w + (size_t)grp * mg * K, K, B, (int)ld, 0.0f, C, (int)ld);
+            ml__sgemm(0, 0, mg, (int)ld, K, 1.0f, w + (size_t)grp * mg * K, K, B, (int)ld, 0.0f, C, (int)ld);
             for (int m = 0; m < mg; m++) {
                 const int oc = grp * mg + m;
                 const float b = bias ? bias[oc] : 0.0f;
@@ -140,7 +140,7 @@ void ml_conv_forward(ml_net *net, const ml_geom *g, const float *x, const float 
 }
 
 /* dw = sum over chunks of the partials part[ch][m][k] (im2col path: part[ch][k][m], tr) */
-void ml_conv_reduce_parts(const ml_geom *g, const float *part, int nch, int tr, float *dw)
+void ml__conv_reduce_parts(const ml_geom *g, const float *part, int nch, int tr, float *dw)
 {
     const int mg = g->m / g->group, K = (g->c / g->group) * g->kh * g->kw;
     const size_t wsize = (size_t)g->m * K;
@@ -157,7 +157,7 @@ void ml_conv_reduce_parts(const ml_geom *g, const float *part, int nch, int tr, 
     }
 }
 
-void ml_conv_bias_grad(const ml_geom *g, const float *dy, int batch, float *db)
+void ml__conv_bias_grad(const ml_geom *g, const float *dy, int batch, float *db)
 {
     const int ohw = g->oh * g->ow;
     const size_t yout = (size_t)g->m * ohw;
@@ -188,12 +188,12 @@ static ml_status im2col_backward(ml_net *net, const ml_conv_args *a, const float
     const size_t xin = (size_t)g->c * g->h * g->w, yout = (size_t)g->m * ohw;
     const size_t wsize = (size_t)g->m * K;
     const int nch = ml_dw_chunks(batch);
-    const int nbs = ml_conv_group_images(g, batch);
+    const int nbs = ml__conv_group_images(g, batch);
     if (p->wpart_cap < (size_t)nch * wsize)
         return ml_error_set(err, ML_ENOMEM, "conv backward: workspace too small");
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < nch; ch++) {
-        float *col = ml_ws_scratch(net, omp_get_thread_num());
+        float *col = ml__ws_scratch(net, omp_get_thread_num());
         float *dcol = col + p->scratch_per;
         float *part = p->wpart + (size_t)ch * wsize;
         memset(part, 0, wsize * sizeof *part);
@@ -206,7 +206,7 @@ static ml_status im2col_backward(ml_net *net, const ml_conv_args *a, const float
             float *dyb = col + (size_t)K * ld;
             for (int grp = 0; grp < g->group; grp++) {
                 for (int j = 0; j < nb; j++)
-                    ml_im2col(g, x + (size_t)(n0 + j) * xin, grp, col + (size_t)j * ohw, ld);
+                    ml__im2col(g, x + (size_t)(n0 + j) * xin, grp, col + (size_t)j * ohw, ld);
                 const float *dyg = dy + (size_t)n0 * yout + (size_t)grp * mg * ohw;
                 if (nb > 1) {
                     for (int m = 0; m < mg; m++)
@@ -216,32 +216,32 @@ static ml_status im2col_backward(ml_net *net, const ml_conv_args *a, const float
                     dyg = dyb;
                 }
                 /* dW^T[K][mg] += col dy^T: the tall product, 1.5-3x faster than dW = dy col^T */
-                ml_sgemm(0, 1, K, mg, (int)ld, 1.0f, col, (int)ld, dyg, (int)ld, 1.0f,
+                ml__sgemm(0, 1, K, mg, (int)ld, 1.0f, col, (int)ld, dyg, (int)ld, 1.0f,
                          part + (size_t)grp * K * mg, mg);
                 if (!dx)
                     continue;
-                ml_sgemm(1, 0, K, (int)ld, mg, 1.0f, w + (size_t)grp * mg * K, K, dyg, (int)ld, 0.0f,
+                ml__sgemm(1, 0, K, (int)ld, mg, 1.0f, w + (size_t)grp * mg * K, K, dyg, (int)ld, 0.0f,
                          dcol, (int)ld);
                 for (int j = 0; j < nb; j++)
-                    ml_col2im_add(g, dcol + (size_t)j * ohw, ld, grp, dx + (size_t)(n0 + j) * xin);
+                    ml__col2im_add(g, dcol + (size_t)j * ohw, ld, grp, dx + (size_t)(n0 + j) * xin);
             }
         }
     }
-    ml_conv_reduce_parts(g, p->wpart, nch, 1, dw);
+    ml__conv_reduce_parts(g, p->wpart, nch, 1, dw);
     if (db)
-        ml_conv_bias_grad(g, dy, batch, db);
+        ml__conv_bias_grad(g, dy, batch, db);
     return ML_OK;
 }
 
 /* Training forward on im2col */
 static void im2col_forward(ml_net *net, const ml_conv_args *a, float *y)
 {
-    ml_conv_forward(net, a->g, a->x, a->w, a->bias, NULL, NULL, 0, a->batch, y);
+    ml__conv_forward(net, a->g, a->x, a->w, a->bias, NULL, NULL, 0, a->batch, y);
 }
 
 static void im2col_infer(ml_net *net, const ml_conv_args *a, float *y)
 {
-    ml_conv_forward(net, a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch, y);
+    ml__conv_forward(net, a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch, y);
 }
 
 static int im2col_supports(const ml_geom *g)
@@ -254,12 +254,12 @@ static void im2col_workspace(const ml_geom *g, int batch, int threads, int train
 {
     (void)threads;
     (void)training;
-    ws->col = ml_conv_scratch_floats(g, batch);
+    ws->col = ml__conv_scratch_floats(g, batch);
     ws->wino = 0;
 }
 
 /* im2col + sgemm: runs every geometry (grouped convolutions included) */
-const ml_conv_backend ml_conv_im2col = {
+const ml_conv_backend ml__conv_im2col = {
     .name = "im2col",
     .supports = im2col_supports,
     .workspace = im2col_workspace,

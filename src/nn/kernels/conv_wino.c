@@ -68,7 +68,7 @@ CLONES static void at6(float *const o[WM], const float *const q[WA], int n)
     }
 }
 
-/* y = (y + b) * s + t, then ReLU: the epilogue of ml_conv_forward, per channel vector */
+/* y = (y + b) * s + t, then ReLU: the epilogue of ml__conv_forward, per channel vector */
 CLONES static void epilogue(float *y, const float *b, const float *s, const float *t, int relu, int n)
 {
     if (relu) {
@@ -84,7 +84,7 @@ CLONES static void epilogue(float *y, const float *b, const float *s, const floa
     }
 }
 
-int ml_conv_wino_ok(const ml_geom *g)
+int ml__conv_wino_ok(const ml_geom *g)
 {
     return g->group == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
            g->dw == 1 && g->ph == 1 && g->pw == 1 && g->oh == g->h && g->ow == g->w && g->c >= 8 &&
@@ -123,7 +123,7 @@ static wino_layout layout(const ml_geom *g, int batch, int threads)
     return L;
 }
 
-size_t ml_conv_wino_floats(const ml_geom *g, int batch, int threads)
+size_t ml__conv_wino_floats(const ml_geom *g, int batch, int threads)
 {
     return layout(g, batch, threads).total;
 }
@@ -280,13 +280,13 @@ static void wino_conv(const ml_geom *g, const float *x, const float *w, const fl
         input_transform(g, &L, x, n0, nb, T, v, scratch);
 #pragma omp parallel for schedule(static)
         for (int p = 0; p < WP; p++)
-            ml_sgemm(0, 0, (int)T, M, C, 1.0f, v + (size_t)p * T * C, C, u + (size_t)p * C * M, M,
+            ml__sgemm(0, 0, (int)T, M, C, 1.0f, v + (size_t)p * T * C, C, u + (size_t)p * C * M, M,
                      0.0f, mo + (size_t)p * T * M, M);
         output_transform(g, &L, mo, n0, nb, T, epi, relu, acc, scratch, y);
     }
 }
 
-void ml_conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
+void ml__conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
                           const float *scale, const float *shift, int relu, int batch, float *ws,
                           float *y)
 {
@@ -302,13 +302,13 @@ static ml_geom transposed(const ml_geom *g)
     return t;
 }
 
-size_t ml_conv_wino_bwd_floats(const ml_geom *g, int batch, int threads)
+size_t ml__conv_wino_bwd_floats(const ml_geom *g, int batch, int threads)
 {
     const ml_geom t = transposed(g);
-    return (size_t)g->m * g->c * 9 + ml_conv_wino_floats(&t, batch, threads);
+    return (size_t)g->m * g->c * 9 + ml__conv_wino_floats(&t, batch, threads);
 }
 
-void ml_conv_wino_backward_data(const ml_geom *g, const float *dy, const float *w, int batch,
+void ml__conv_wino_backward_data(const ml_geom *g, const float *dy, const float *w, int batch,
                                 float *ws, float *dx)
 {
     const ml_geom t = transposed(g);
@@ -324,37 +324,37 @@ void ml_conv_wino_backward_data(const ml_geom *g, const float *dy, const float *
 
 static void wino_infer(ml_net *net, const ml_conv_args *a, float *y)
 {
-    ml_conv_wino_forward(a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch,
+    ml__conv_wino_forward(a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch,
                          net->priv->wino, y);
 }
 
 static void wino_forward(ml_net *net, const ml_conv_args *a, float *y)
 {
-    ml_conv_wino_forward(a->g, a->x, a->w, a->bias, NULL, NULL, 0, a->batch, net->priv->wino, y);
+    ml__conv_wino_forward(a->g, a->x, a->w, a->bias, NULL, NULL, 0, a->batch, net->priv->wino, y);
 }
 
 /* the weight gradient (and db) on im2col, the input gradient by the transform */
 static ml_status wino_backward(ml_net *net, const ml_conv_args *a, const float *dy, float *dx,
                                float *dw, float *db, ml_error *err)
 {
-    ml_status st = ml_conv_im2col.backward(net, a, dy, NULL, dw, db, err);
+    ml_status st = ml__conv_im2col.backward(net, a, dy, NULL, dw, db, err);
     if (!st && dx)
-        ml_conv_wino_backward_data(a->g, dy, a->w, a->batch, net->priv->wino, dx);
+        ml__conv_wino_backward_data(a->g, dy, a->w, a->batch, net->priv->wino, dx);
     return st;
 }
 
 static void wino_workspace(const ml_geom *g, int batch, int threads, int training, ml_conv_ws *ws)
 {
-    ws->col = ml_conv_scratch_floats(g, batch); /* the weight gradient's im2col */
-    ws->wino = ml_conv_wino_floats(g, batch, threads);
-    if (training && ml_conv_wino_bwd_floats(g, batch, threads) > ws->wino)
-        ws->wino = ml_conv_wino_bwd_floats(g, batch, threads);
+    ws->col = ml__conv_scratch_floats(g, batch); /* the weight gradient's im2col */
+    ws->wino = ml__conv_wino_floats(g, batch, threads);
+    if (training && ml__conv_wino_bwd_floats(g, batch, threads) > ws->wino)
+        ws->wino = ml__conv_wino_bwd_floats(g, batch, threads);
 }
 
-/* Winograd F(4x4,3x3) for the layers ml_conv_wino_ok accepts */
-const ml_conv_backend ml_conv_winograd = {
+/* Winograd F(4x4,3x3) for the layers ml__conv_wino_ok accepts */
+const ml_conv_backend ml__conv_winograd = {
     .name = "Winograd",
-    .supports = ml_conv_wino_ok,
+    .supports = ml__conv_wino_ok,
     .workspace = wino_workspace,
     .infer = wino_infer,
     .forward = wino_forward,

@@ -14,7 +14,7 @@
  * 31 GFLOP/s; 1024x64x64 OpenBLAS 48, oneDNN 77 GFLOP/s). */
 #define ML_DNNL_MIN_MACS 3000000.0
 
-void ml_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+void ml__sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc)
 {
     if ((double)m * n * k >= ML_DNNL_MIN_MACS &&

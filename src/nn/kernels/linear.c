@@ -14,7 +14,7 @@ static void params(const ml_node *nd, int *tb, float *alpha, float *beta)
     *beta = gemm ? nd->attrs.beta : 0.0f;
 }
 
-void ml_gemm_forward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
+void ml__gemm_forward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
                      int batch, int k, int m, float *y)
 {
     int tb;
@@ -34,7 +34,7 @@ void ml_gemm_forward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, 
     }
 }
 
-void ml_gemm_backward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
+void ml__gemm_backward(const ml_node *nd, const ml_tensor *B, const ml_tensor *C, const float *a,
                       const float *dy, int batch, int k, int m, float *da, float *dB, float *dC)
 {
     int tb;

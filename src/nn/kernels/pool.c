@@ -3,7 +3,7 @@
 #include <string.h>
 #include "nn/internal.h"
 
-void ml_maxpool_forward(const ml_geom *g, const float *x, int batch, float *y)
+void ml__maxpool_forward(const ml_geom *g, const float *x, int batch, float *y)
 {
     const int planes = batch * g->c;
 #pragma omp parallel for schedule(static)
@@ -29,7 +29,7 @@ void ml_maxpool_forward(const ml_geom *g, const float *x, int batch, float *y)
 }
 
 /* The gradient goes to the first maximum of each window (as in the forward scan). */
-void ml_maxpool_backward(const ml_geom *g, const float *x, const float *dy, int batch, float *dx)
+void ml__maxpool_backward(const ml_geom *g, const float *x, const float *dy, int batch, float *dx)
 {
     const int planes = batch * g->c;
 #pragma omp parallel for schedule(static)
@@ -74,7 +74,7 @@ static int window_count(const ml_geom *g, int include_pad, int oy, int ox)
     return (y1 - y0) * (x1 - x0);
 }
 
-void ml_avgpool_forward(const ml_geom *g, int include_pad, const float *x, int batch, float *y)
+void ml__avgpool_forward(const ml_geom *g, int include_pad, const float *x, int batch, float *y)
 {
     const int planes = batch * g->c;
 #pragma omp parallel for schedule(static)
@@ -99,7 +99,7 @@ void ml_avgpool_forward(const ml_geom *g, int include_pad, const float *x, int b
     }
 }
 
-void ml_avgpool_backward(const ml_geom *g, int include_pad, const float *dy, int batch, float *dx)
+void ml__avgpool_backward(const ml_geom *g, int include_pad, const float *dy, int batch, float *dx)
 {
     const int planes = batch * g->c;
 #pragma omp parallel for schedule(static)
@@ -124,7 +124,7 @@ void ml_avgpool_backward(const ml_geom *g, int include_pad, const float *dy, int
     }
 }
 
-void ml_gap_forward(const float *x, int batch, int c, int hw, float *y)
+void ml__gap_forward(const float *x, int batch, int c, int hw, float *y)
 {
     const int planes = batch * c;
 #pragma omp parallel for schedule(static)
@@ -137,7 +137,7 @@ void ml_gap_forward(const float *x, int batch, int c, int hw, float *y)
     }
 }
 
-void ml_gap_backward(const float *dy, int batch, int c, int hw, float *dx)
+void ml__gap_backward(const float *dy, int batch, int c, int hw, float *dx)
 {
     const int planes = batch * c;
 #pragma omp parallel for schedule(static)
