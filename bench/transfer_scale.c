@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
     ml_scheme s;
-    ml_scheme_defaults(&s, ml__scheme_feedforward);
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
     s.calib_per_device = per_device;
     s.verify_every = verify_every;
     ml_error err = {0};

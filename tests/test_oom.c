@@ -58,7 +58,11 @@ static long run_with_faults(const char *name, workload_fn w, const void *arg)
     return k;
 }
 
-static int short_run(void) { return getenv("ML_TEST_SHORT") != NULL; }
+static int short_run(void)
+{
+    const char *e = getenv("ML_TEST_SHORT");
+    return e && *e;
+}
 
 /* ---- the levels study (ml_levels_study: calibration, staircase, states, costs) ---- */
 
@@ -91,11 +95,11 @@ static ml_status levels_workload(const void *arg, double *digest, ml_error *err)
 
 static void levels_study_reports_every_allocation_failure(void **state)
 {
-    const ml_scheme_type *types[] = {ml__scheme_feedforward, ml__scheme_verify, ml__scheme_ramp, ml__scheme_identical};
+    const ml_scheme_type *types[] = {ml_scheme_feedforward, ml_scheme_verify, ml_scheme_ramp, ml_scheme_identical};
     int nk = short_run() ? 2 : 4;
     for (int i = 0; i < nk; i++) {
         /* identical sweeps its amplitude: fewer devices keep the count of allocations small */
-        levels_arg a = {types[i], types[i] == ml__scheme_identical ? 6 : 12, 10};
+        levels_arg a = {types[i], types[i] == ml_scheme_identical ? 6 : 12, 10};
         char name[64];
         snprintf(name, sizeof name, "levels %s", ml_scheme_name(types[i]));
         assert_true(run_with_faults(name, levels_workload, &a) > 0);
@@ -142,15 +146,15 @@ static void transfer_reports_every_allocation_failure(void **state)
     ml_net *mlp = NULL, *lenet = NULL;
     /* 1x8x8 input, 3 classes, 6 hidden units: three Gemm layers */
     assert_int_equal(ml_arch_build("mlp", 1, 8, 3, 6, 2, &mlp, NULL), ML_OK);
-    transfer_arg a = {mlp, ml__scheme_feedforward, 8, short_run() ? 16 : 40, 8};
+    transfer_arg a = {mlp, ml_scheme_feedforward, 8, short_run() ? 16 : 40, 8};
     assert_true(run_with_faults("transfer mlp feedforward", transfer_workload, &a) > 0);
     if (!short_run()) { /* the closed-loop level set: per-level programming instead of one schedule */
-        a.kind = ml__scheme_verify;
+        a.kind = ml_scheme_verify;
         assert_true(run_with_faults("transfer mlp verify", transfer_workload, &a) > 0);
     }
     /* convolutions (the oneDNN and workspace paths): LeNet-5 of width 2 on 1x12x12 */
     assert_int_equal(ml_arch_build("lenet5", 1, 12, 3, 2, 2, &lenet, NULL), ML_OK);
-    transfer_arg c = {lenet, ml__scheme_feedforward, 4, 16, 12};
+    transfer_arg c = {lenet, ml_scheme_feedforward, 4, 16, 12};
     assert_true(run_with_faults("transfer lenet5 feedforward", transfer_workload, &c) > 0);
     ml_net_free(lenet);
     ml_net_free(mlp);

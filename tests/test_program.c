@@ -24,7 +24,7 @@ static void feedforward_steps_equal_on_noiseless_device(void **state)
     ml_population *p;
     assert_int_equal(ml_population_new(&d, 8, 5, &p, NULL), ML_OK);
     ml_scheme s;
-    ml_scheme_defaults(&s, ml__scheme_feedforward);
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
     ml_staircase *st;
     assert_int_equal(ml_program_staircase(p, &s, 512, 1, &st, NULL), ML_OK);
     for (size_t i = 0; i < st->ndev; i++) {
@@ -51,7 +51,7 @@ static void calibration_recovers_parameters_without_peeking(void **state)
     assert_non_null(truth);
     assert_true(isnan(p->a_p[0]) && isnan(p->g_min[3]) && isnan(ml_population_params(p, 1).v0_p));
     ml_scheme s;
-    ml_scheme_defaults(&s, ml__scheme_feedforward);
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
     ml_fit f[4];
     ml_cost c = {0};
     assert_int_equal(ml_calibrate(p, &s, 1, f, &c, NULL), ML_OK);
@@ -107,8 +107,8 @@ static void feedforward_linearises_random_softbounds_devices(void **state)
         d.d2d_a_p = 0.1;
         ml_population *p;
         assert_int_equal(ml_population_new(&d, 16, (uint64_t)t, &p, NULL), ML_OK);
-        double ff = mean_curve_nl(p, ml__scheme_feedforward);
-        double id = mean_curve_nl(p, ml__scheme_identical);
+        double ff = mean_curve_nl(p, ml_scheme_feedforward);
+        double id = mean_curve_nl(p, ml_scheme_identical);
         worst_ff = fmax(worst_ff, fabs(ff));
         least_id = fmin(least_id, fabs(id));
         ml_population_free(p);
@@ -136,7 +136,7 @@ static void verify_converges_and_counts_reads(void **state)
     ml_population *p;
     assert_int_equal(ml_population_new(&d, 20, 2, &p, NULL), ML_OK);
     ml_scheme s;
-    ml_scheme_defaults(&s, ml__scheme_verify);
+    ml_scheme_defaults(&s, ml_scheme_verify);
     ml_staircase *st;
     assert_int_equal(ml_program_staircase(p, &s, 64, 1, &st, NULL), ML_OK);
     assert_int_equal(st->cost.failed, 0);
@@ -158,7 +158,7 @@ static void schedules_respect_the_voltage_limit(void **state)
     assert_int_equal(ml_population_new(&d, 10, 2, &p, NULL), ML_OK);
     for (int k = 0; k < 4; k++) {
         ml_scheme s;
-        const ml_scheme_type *const types[] = {ml__scheme_identical, ml__scheme_ramp, ml__scheme_verify, ml__scheme_feedforward};
+        const ml_scheme_type *const types[] = {ml_scheme_identical, ml_scheme_ramp, ml_scheme_verify, ml_scheme_feedforward};
         ml_scheme_defaults(&s, types[k]);
         ml_staircase *st;
         assert_int_equal(ml_program_staircase(p, &s, 128, 1, &st, NULL), ML_OK);
@@ -178,7 +178,7 @@ static void hybrid_verify_every_corrects_drift(void **state)
     double rms[2];
     for (int h = 0; h < 2; h++) {
         ml_scheme s;
-        ml_scheme_defaults(&s, ml__scheme_feedforward);
+        ml_scheme_defaults(&s, ml_scheme_feedforward);
         s.calib_per_device = 0; /* one model for all: drifts on other devices */
         s.verify_every = h ? 8 : 0;
         ml_staircase *st;
@@ -230,7 +230,7 @@ static void states_metric_separates_identical_from_feedforward(void **state)
     for (int k = 0; k < 2; k++) {
         assert_int_equal(ml_population_new(&d, 20, 7, &p, NULL), ML_OK);
         ml_scheme s;
-        ml_scheme_defaults(&s, k ? ml__scheme_feedforward : ml__scheme_identical);
+        ml_scheme_defaults(&s, k ? ml_scheme_feedforward : ml_scheme_identical);
         if (!k) s.v = 1.025;
         ml_staircase *st;
         assert_int_equal(ml_program_staircase(p, &s, 512, 1, &st, NULL), ML_OK);

@@ -14,7 +14,7 @@
 static void schemes_are_looked_up_by_name(void **state)
 {
     (void)state;
-    const ml_scheme_type *const all[] = {ml__scheme_identical, ml__scheme_ramp, ml__scheme_verify, ml__scheme_feedforward};
+    const ml_scheme_type *const all[] = {ml_scheme_identical, ml_scheme_ramp, ml_scheme_verify, ml_scheme_feedforward};
     const char *names[] = {"identical", "ramp", "verify", "feedforward"};
     for (int k = 0; k < 4; k++) {
         assert_ptr_equal(ml_scheme_lookup(names[k]), all[k]);
@@ -26,10 +26,10 @@ static void schemes_are_looked_up_by_name(void **state)
     assert_int_equal(ml_scheme_parse("staircase", &t, &e), ML_EINVAL);
     assert_non_null(strstr(e.msg, "staircase"));
     ml_scheme s;
-    ml_scheme_defaults(&s, ml__scheme_verify);
+    ml_scheme_defaults(&s, ml_scheme_verify);
     assert_true(ml_scheme_closed_loop(&s));
     assert_false(ml_scheme_shares_schedule(&s));
-    ml_scheme_defaults(&s, ml__scheme_feedforward);
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
     s.calib_per_device = 0;
     assert_true(ml_scheme_shares_schedule(&s));
     s.verify_every = 4; /* reads: no longer one sequence for all */
@@ -51,7 +51,7 @@ static void plan_for_shares_a_population_calibration(void **state)
     ml_target_population(&tb, b);
     for (int per = 0; per < 2; per++) {
         ml_scheme s;
-        ml_scheme_defaults(&s, ml__scheme_verify);
+        ml_scheme_defaults(&s, ml_scheme_verify);
         s.calib_per_device = per;
         ml_program_plan *pa = NULL, *pb = NULL;
         ml_cost ca = {0}, cb = {0};
@@ -90,7 +90,7 @@ static void levels_study_reports_its_staircase(void **state)
     ml_device_preset("tio2x", &d, NULL);
     ml_levels_study_opts o = {0};
     o.dev = &d;
-    ml_scheme_defaults(&o.scheme, ml__scheme_feedforward);
+    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
     o.P = 32; o.dir = 1; o.devices = 12; o.seed = 7; o.k = 3; o.frac = 0.9;
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
@@ -115,7 +115,7 @@ static void levels_study_reports_its_staircase(void **state)
     ml_population_free(p);
     ml_levels_result_free(r);
     /* identical without an amplitude sweeps one and reports it */
-    ml_scheme_defaults(&o.scheme, ml__scheme_identical);
+    ml_scheme_defaults(&o.scheme, ml_scheme_identical);
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
     assert_true(r->nsweep >= 2);
     assert_false(isnan(r->v_fixed));
@@ -148,8 +148,8 @@ static void transfer_study_resumes_to_the_same_results(void **state)
     static const int lv[] = {4, 16};
     ml_transfer_study_opts o = {0};
     o.dev = &d;
-    o.schemes[0] = ml__scheme_feedforward;
-    o.schemes[1] = ml__scheme_identical;
+    o.schemes[0] = ml_scheme_feedforward;
+    o.schemes[1] = ml_scheme_identical;
     o.nschemes = 2;
     o.levels = lv;
     o.nlevels = 2;

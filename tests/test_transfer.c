@@ -51,7 +51,7 @@ static int by_level(const void *a, const void *b)
 
 static void pulse_and_statistical_modes_agree_in_distribution(void **state)
 {
-    ml_levelset *ls = levels(ml__scheme_feedforward, 64);
+    ml_levelset *ls = levels(ml_scheme_feedforward, 64);
     float *w = laplace_weights(NW), *a = malloc(NW * sizeof *a), *b = malloc(NW * sizeof *b);
     double *ga = malloc(NW * sizeof *ga), *gb = malloc(NW * sizeof *gb), *gma = malloc(NW * sizeof *gma), *gmb = malloc(NW * sizeof *gmb);
     ml_transfer_opts o = {ML_TRANSFER_PULSE, 0, 0, 11};
@@ -104,7 +104,7 @@ static void pulse_and_statistical_modes_agree_in_distribution(void **state)
 
 static void pulse_mode_does_not_depend_on_threads(void **state)
 {
-    ml_levelset *ls = levels(ml__scheme_verify, 16);
+    ml_levelset *ls = levels(ml_scheme_verify, 16);
     float *w = laplace_weights(NW), *a = malloc(NW * sizeof *a), *b = malloc(NW * sizeof *b);
     ml_transfer_opts o = {ML_TRANSFER_PULSE, 1, 0, 4};
     omp_set_num_threads(1);
@@ -118,7 +118,7 @@ static void pulse_mode_does_not_depend_on_threads(void **state)
 
 static void quantize_mode_picks_the_nearest_level(void **state)
 {
-    ml_levelset *ls = levels(ml__scheme_feedforward, 8);
+    ml_levelset *ls = levels(ml_scheme_feedforward, 8);
     float w[5] = {-1, -0.5f, 0, 0.3f, 1}, out[5];
     ml_transfer_opts o = {ML_TRANSFER_QUANTIZE, 0, 0, 1};
     assert_int_equal(ml_transfer_array(w, 1, 5, ls, &o, 0, out, NULL, NULL, NULL, NULL), ML_OK);
@@ -129,7 +129,7 @@ static void quantize_mode_picks_the_nearest_level(void **state)
 
 static void per_device_calibration_programs_each_device(void **state)
 {
-    ml_levelset *ls = levels_cal(ml__scheme_feedforward, 32, 1);
+    ml_levelset *ls = levels_cal(ml_scheme_feedforward, 32, 1);
     enum { M = 512 };
     float *w = laplace_weights(M), out[M];
     ml_transfer_opts o = {ML_TRANSFER_PULSE, 0, 0, 2};
@@ -152,7 +152,7 @@ static void per_device_calibration_programs_each_device(void **state)
 
 static void invalid_requests_are_errors(void **state)
 {
-    ml_levelset *ls = levels(ml__scheme_feedforward, 4);
+    ml_levelset *ls = levels(ml_scheme_feedforward, 4);
     float w[3] = {0.1f, NAN, 0.2f}, out[3];
     ml_transfer_opts o = {ML_TRANSFER_PULSE, 0, 0, 1};
     ml_error e = {0};
@@ -162,7 +162,7 @@ static void invalid_requests_are_errors(void **state)
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
     ml_scheme s;
-    ml_scheme_defaults(&s, ml__scheme_feedforward);
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
     assert_int_not_equal(ml_levelset_build(&d, &s, 1, 100, 1, &ls, &e), ML_OK);
 }
 

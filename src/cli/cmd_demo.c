@@ -58,7 +58,7 @@ int ml_cmd_demo(int argc, char **argv)
     ml_device dev;
     ml_error err = {0};
     if (ml_device_preset("tio2x", &dev, &err)) return cli_fail_err("demo", &err);
-    const ml_scheme_type *const kinds[] = {ml__scheme_identical, ml__scheme_feedforward, ml__scheme_verify};
+    const ml_scheme_type *const kinds[] = {ml_scheme_identical, ml_scheme_feedforward, ml_scheme_verify};
     char *files[4];
     static char paths[3][4200];
     printf("memlev demo: tio2x (HRS/LRS 1.19), %ld devices per scheme, 512-pulse budget, k = 3\n", devices);
@@ -92,7 +92,7 @@ int ml_cmd_demo(int argc, char **argv)
         t.data = "fashion-mnist";
         t.dev = &dev;
         t.device_name = "tio2x";
-        t.schemes[0] = ml__scheme_identical; t.schemes[1] = ml__scheme_feedforward; t.schemes[2] = ml__scheme_verify;
+        t.schemes[0] = ml_scheme_identical; t.schemes[1] = ml_scheme_feedforward; t.schemes[2] = ml_scheme_verify;
         t.nschemes = 3;
         static const int lv[] = {4, 8, 16, 64, 256, 512};
         memcpy(t.levels, lv, sizeof lv);

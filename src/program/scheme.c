@@ -5,10 +5,10 @@
 #include "program/internal.h"
 
 extern const ml_scheme_type pg_identical, pg_ramp, pg_verify, pg_feedforward;
-const ml_scheme_type *const ml__scheme_identical = &pg_identical;
-const ml_scheme_type *const ml__scheme_ramp = &pg_ramp;
-const ml_scheme_type *const ml__scheme_verify = &pg_verify;
-const ml_scheme_type *const ml__scheme_feedforward = &pg_feedforward;
+const ml_scheme_type *const ml_scheme_identical = &pg_identical;
+const ml_scheme_type *const ml_scheme_ramp = &pg_ramp;
+const ml_scheme_type *const ml_scheme_verify = &pg_verify;
+const ml_scheme_type *const ml_scheme_feedforward = &pg_feedforward;
 
 static const ml_scheme_type *const k_types[] = {&pg_identical, &pg_ramp, &pg_verify, &pg_feedforward};
 
