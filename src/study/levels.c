@@ -53,6 +53,11 @@ static ml_status run_one(const ml_levels_study_opts *r, const ml_scheme *s, run_
     }
     /* closed-loop schemes: counted afterwards by programming each level from reset */
     o->states = ml_scheme_closed_loop(s) ? 0 : ml_states_open(o->st, r->k, o->sigma, r->frac);
+    if (o->states < 0) { /* the metric ran out of memory */
+        ml_staircase_free(o->st); ml_population_free(o->pop);
+        o->st = NULL; o->pop = NULL;
+        return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    }
     return ML_OK;
 }
 
@@ -115,6 +120,7 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     int states = best->states;
     if (ml_scheme_closed_loop(s))
         states = ml_states_verify(best->pop, s, st, r->k, best->sigma, r->frac, (int)np, &vcost, &ppl);
+    if (states < 0) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     double **arrs[] = {&res->g_mean, &res->g_p05, &res->g_p95, &res->step, &res->v_mean, &res->pulses_mean};
     for (size_t q = 0; q < sizeof arrs / sizeof arrs[0]; q++)
         if (!(*arrs[q] = ml__malloc(np * sizeof(double)))) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
@@ -152,6 +158,7 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     res->states = states;
     res->states_saturated = states >= (int)np;
     res->staircase_states = ml_staircase_states(st, r->k, best->sigma);
+    if (res->staircase_states < 0) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     res->g_min = gmin;
     res->g_max = gmax;
     res->hrs_lrs_ratio = gmax / gmin;
