@@ -46,8 +46,10 @@ int sweep_point_make(const sweep_config *c, size_t index, sweep_point *p)
      * point run with more trials extends the same sequence; batch does not change results */
     char *txt = cJSON_PrintUnformatted(hashed);
     if (!txt) goto oom;
-    /* 53 bits so that the seed survives a JSON number exactly */
-    p->seed = ml_seed_mix(base, fnv1a(txt)) & ((1ull << 53) - 1);
+    /* 49 bits so that the seed survives a JSON number exactly: cJSON prints 15 significant
+     * digits whenever they parse back within a rounding error, which holds every integer
+     * below 10^15 but not all 53-bit ones */
+    p->seed = ml_seed_mix(base, fnv1a(txt)) & ((1ull << 49) - 1);
     free(txt);
     cJSON_Delete(hashed);
     return 0;
