@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stddef.h>
+#include "memlev/api.h"
 #include "memlev/error.h"
 
 #ifdef __cplusplus
@@ -39,6 +40,11 @@ typedef void (*ml_progress_fn)(void *ctx, const char *label, double done, double
 /* Read a whole file (NUL-terminated, *len excludes the NUL) of at most max_bytes;
  * caller frees *buf. Errors name the file. */
 ML_API ml_status ml_read_file(const char *path, char **buf, size_t *len, size_t max_bytes, ml_error *err);
+
+/* Free memory the library handed to the caller with "free()" in its contract (JSON text
+ * of ml_device_to_json, ml_levels_result_json, ...), for callers that do not share this
+ * library's C runtime (bindings). NULL is fine. */
+ML_API void ml_free(void *p);
 
 /* Sort n doubles ascending (in place). */
 ML_API void ml_sort_doubles(double *v, size_t n);

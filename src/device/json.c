@@ -207,3 +207,36 @@ char *ml_device_to_json(const ml_device *d)
     cJSON_Delete(o);
     return s;
 }
+
+/* heap copy of a device loaded into d (takes ownership of d's table) */
+static ml_status to_heap(ml_status st, ml_device *d, ml_device **out, ml_error *err)
+{
+    if (st) return st;
+    ml_device *h = malloc(sizeof *h);
+    if (!h) {
+        ml_device_clear(d);
+        return ml_error_set(err, ML_ENOMEM, "out of memory");
+    }
+    *h = *d;
+    *out = h;
+    return ML_OK;
+}
+
+ml_status ml_device_new(const char *name_or_path, ml_device **out, ml_error *err)
+{
+    ml_device d;
+    return to_heap(ml_device_load(name_or_path, &d, err), &d, out, err);
+}
+
+ml_status ml_device_new_json(const char *text, const char *src, ml_device **out, ml_error *err)
+{
+    ml_device d;
+    return to_heap(ml_device_from_json_text(text, src, &d, err), &d, out, err);
+}
+
+void ml_device_free(ml_device *d)
+{
+    if (!d) return;
+    ml_device_clear(d);
+    free(d);
+}
