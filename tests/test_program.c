@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "memlev/metrics.h"
 #include "memlev/program.h"
 #include "memlev/rng.h"
@@ -245,6 +246,46 @@ static void states_metric_separates_identical_from_feedforward(void **state)
     assert_true(states[1] == 513);
 }
 
+/* ml_program_conductances: every scheme lands near arbitrary targets inside the window
+ * (feedforward and verify within two staircase spacings), targets on the reset side stay at
+ * reset, results repeat exactly, and a target outside the window is refused by index. */
+static void program_conductances_reaches_arbitrary_targets(void **state)
+{
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    const size_t n = 200;
+    const int P = 128;
+    double *g = malloc(n * sizeof *g), *r = malloc(n * sizeof *r), *r2 = malloc(n * sizeof *r2);
+    const double lo = d.g_min, span = 0.9 * (d.g_max - d.g_min), h = 0.95 * (d.g_max - d.g_min) / P;
+    for (size_t i = 0; i < n; i++) g[i] = lo + span * ml_uniform(3, i, 0, 0);
+    g[0] = d.g_min; /* on the reset side of every device's start, or at it */
+    const ml_scheme_type *types[] = {ml_scheme_feedforward, ml_scheme_verify, ml_scheme_identical, ml_scheme_ramp};
+    for (int q = 0; q < 4; q++) {
+        ml_scheme s;
+        ml_scheme_defaults(&s, types[q]);
+        ml_cost cal = {0}, run = {0};
+        assert_int_equal(ml_program_conductances(&d, &s, P, 1, 7, n, g, r, &cal, &run, NULL, NULL, NULL), ML_OK);
+        double worst = 0, se = 0;
+        for (size_t i = 1; i < n; i++) {
+            worst = fmax(worst, fabs(r[i] - g[i]));
+            se += (r[i] - g[i]) * (r[i] - g[i]);
+        }
+        if (q < 2) assert_true(worst < 2 * h);
+        else assert_true(sqrt(se / (n - 1)) < 4 * h); /* open loop at the nearest planned level */
+        assert_true(fabs(r[0] - d.g_min) < 0.003 * d.g_min); /* stayed at reset (3 sigma of d2d g_min) */
+        assert_true(cal.pulses > 0 && run.pulses > 0 && run.reads >= n);
+        assert_int_equal(ml_program_conductances(&d, &s, P, 1, 7, n, g, r2, NULL, NULL, NULL, NULL, NULL), ML_OK);
+        for (size_t i = 0; i < n; i++) assert_true(r[i] == r2[i]);
+    }
+    ml_scheme s;
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
+    g[5] = d.g_max * 1.01;
+    ml_error err = {0};
+    assert_int_equal(ml_program_conductances(&d, &s, P, 1, 7, n, g, r, NULL, NULL, NULL, NULL, &err), ML_EINVAL);
+    assert_non_null(strstr(err.msg, "target 5 "));
+    free(g); free(r); free(r2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +298,7 @@ int main(void)
         cmocka_unit_test(hybrid_verify_every_corrects_drift),
         cmocka_unit_test(sigma_read_is_measured_and_errors_are_reported),
         cmocka_unit_test(states_metric_separates_identical_from_feedforward),
+        cmocka_unit_test(program_conductances_reaches_arbitrary_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

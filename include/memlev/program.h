@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include "memlev/api.h"
 #include "memlev/device.h"
+#include "memlev/util.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -174,6 +175,16 @@ ML_API ml_status ml_program_plan_for(const ml_program_plan *src, const ml_target
  * results do not depend on the thread count. t must have the plan's device count. */
 ML_API ml_status ml_program_plan_run(const ml_program_plan *pl, const ml_target *t, const int *level, ml_cost *cost,
                                      ml_error *err);
+/* Program device i of t from reset toward the conductance g[i] (S) instead of a level index,
+ * each scheme its own way: feedforward plans equal steps of at most its staircase's spacing
+ * from the device's calibrated start to g[i] and schedules them under the device's model;
+ * verify reads toward g[i] within tol times the spacing; identical and ramp apply the number
+ * of their staircase's pulses whose planned level lies nearest g[i]. A target on the reset
+ * side of the start leaves the device at reset; one past the staircase's top is approached in
+ * at most P steps. The cost is added to *cost; devices run in parallel, results do not depend
+ * on the thread count. Errors: ML_EINVAL (device count, a g[i] that is not finite), ML_ENOMEM. */
+ML_API ml_status ml_program_plan_run_to(const ml_program_plan *pl, const ml_target *t, const double *g, ml_cost *cost,
+                                        ml_error *err);
 /* Program the whole staircase on every device of t, recording each step; *out is the
  * caller's (ml_staircase_free) and keeps a copy of the plan's calibration. */
 ML_API ml_status ml_program_plan_staircase(const ml_program_plan *pl, const ml_target *t, ml_staircase **out,
@@ -193,6 +204,21 @@ ML_API void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_co
 ML_API ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, int direction,
                                       ml_staircase **out, ml_error *err);
 ML_API void ml_staircase_free(ml_staircase *st);
+
+/* Program n simulated devices of kind d toward given conductances in one call: device i
+ * (device i of a population drawn from seed) toward g[i] (S) with scheme s planned as a
+ * staircase of P steps in direction dir (ml_program_plan_run_to), then one noisy read of
+ * each into g_read[i] (S). Devices are made, calibrated and programmed in chunks of a fixed
+ * size (a plan for the first chunk, ml_program_plan_for for the others, so a population
+ * calibration is shared by all), so results depend neither on the thread count nor on
+ * anything but the arguments. Calibration and programming costs (reads included) are added
+ * to *calib and *cost (either may be NULL). progress ("program", devices done, n) is called
+ * after every chunk on the calling thread, or is NULL. Errors: ML_EINVAL (a g[i] outside
+ * d's window [g_min, g_max], naming the first such i and the window; the plan's errors),
+ * ML_ENOMEM. */
+ML_API ml_status ml_program_conductances(const ml_device *d, const ml_scheme *s, int P, int dir, uint64_t seed,
+                                         size_t n, const double *g, double *g_read, ml_cost *calib, ml_cost *cost,
+                                         ml_progress_fn progress, void *progress_ctx, ml_error *err);
 
 /* Closed-loop write-verify of device i from its present state to target (S); tol_s in S.
  * fit_up/fit_down: calibrated models of the two polarities (either may be NULL: the ramp

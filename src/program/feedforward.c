@@ -169,21 +169,37 @@ static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf,
     return ML_OK;
 }
 
-static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
-                    ml_staircase *st, const double *grid, double *sv, double *sw)
+/* Apply steps 1..stop of a schedule over grid[0..P] (hybrid: re-planned as it reads). */
+static void steps(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, int P, ml_cost *c,
+                  ml_staircase *st, const double *grid, double *sv, double *sw)
 {
     const ml_scheme *s = &pl->s;
-    const ml_fit *f = &pl->fits[i];
-    ml_fit fl = *f; /* hybrid: the model this device's schedule adapts */
+    ml_fit fl = pl->fits[i]; /* hybrid: the model this device's schedule adapts */
     hybrid_state hy = {0, 0};
-    if (!pl->grid) ml__schedule_ff(f, t->dev, s, grid, stop, sv, sw); /* only the steps this device takes */
     for (int k = 1; k <= stop; k++) {
         if (s->verify_every > 0 && (k - 1) % s->verify_every == 0)
-            hybrid_verify(t, i, s, &fl, grid, pl->P, k, stop, sv, sw, &hy, c);
+            hybrid_verify(t, i, s, &fl, grid, P, k, stop, sv, sw, &hy, c);
         double v = sv[k], w = sw[k];
         if (s->verify_every > 0 && v != 0) hy.pred = ml_fit_predict(&fl, hy.pred, v, w);
         pg_open_step(t, i, k, v, w, grid[k], c, st);
     }
+}
+
+static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
+                    ml_staircase *st, const double *grid, double *sv, double *sw)
+{
+    if (!pl->grid) ml_schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, stop, sv, sw); /* only the steps taken */
+    steps(pl, t, i, stop, pl->P, c, st, grid, sv, sw);
+}
+
+/* Equal steps to g, scheduled under the device's model (the shared one when it has no own). */
+static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, double g, ml_cost *c, double *grid,
+                       double *sv, double *sw)
+{
+    int K = pg_grid_to(pl, i, g, grid);
+    if (K == 0) return;
+    ml_schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, K, sv, sw);
+    steps(pl, t, i, K, K, c, NULL, grid, sv, sw);
 }
 
 const ml_scheme_type pg_feedforward = {
@@ -191,5 +207,6 @@ const ml_scheme_type pg_feedforward = {
     .calibrate = calibrate,
     .plan = plan,
     .program = program,
+    .program_to = program_to,
     .shares_schedule = shares_schedule,
 };

@@ -34,6 +34,21 @@ static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int
     }
 }
 
+/* The number of pulses whose planned level (the device's model) lies nearest g. */
+static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, double g, ml_cost *c, double *grid,
+                       double *sv, double *sw)
+{
+    (void)grid; (void)sv; (void)sw;
+    const ml_fit *f = &pl->fits[i];
+    double g_pred = f->g_start, best = fabs(g - g_pred);
+    int K = 0;
+    for (int k = 1; k <= pl->P; k++) {
+        g_pred = ml_fit_predict(f, g_pred, pl->v_fixed, pl->width);
+        if (fabs(g - g_pred) < best) { best = fabs(g - g_pred); K = k; }
+    }
+    for (int k = 1; k <= K; k++) pg_pulse(t, i, pl->v_fixed, pl->width, c);
+}
+
 static int shares_schedule(const ml_scheme *s) { return !s->calib_per_device; }
 
 /* Fixed amplitudes in 25 mV steps from max(1.05 v_th, v_nominal / 2) to
@@ -59,6 +74,7 @@ const ml_scheme_type pg_identical = {
     .calibrate = pg_calibrate_basic,
     .plan = plan,
     .program = program,
+    .program_to = program_to,
     .shares_schedule = shares_schedule,
     .sweep = sweep,
 };

@@ -75,11 +75,21 @@ struct ml_scheme_type {
      * step; sv, sw: scratch of P + 1 entries. */
     void (*program)(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
                     ml_staircase *st, const double *grid, double *sv, double *sw);
+    /* Program device i, already reset, toward conductance g (S) (ml_program_plan_run_to);
+     * grid, sv, sw: scratch of P + 1 entries. */
+    void (*program_to)(const ml_program_plan *pl, const ml_target *t, size_t i, double g, ml_cost *c, double *grid,
+                       double *sv, double *sw);
     /* 1 when every device gets the same pulse sequence (no per-device model, no reads). */
     int (*shares_schedule)(const ml_scheme *s);
     /* Candidate values of a free amplitude the levels study sweeps; NULL: none. */
     int (*sweep)(const ml_scheme *s, const ml_device *d, int dir, double *v, int max, double *v_hi);
 };
+
+/* Equal steps of at most device i's staircase spacing from its calibrated start toward g:
+ * writes grid[0..k] and returns k (0 when g lies on the reset side of the start, at most P). */
+int pg_grid_to(const ml_program_plan *pl, size_t i, double g, double *grid);
+/* Device i's staircase spacing (S, signed with the direction). */
+double pg_spacing(const ml_program_plan *pl, size_t i, double *grid);
 
 /* Calibration of the staircase polarity (shared by every scheme). */
 ml_status pg_calibrate_basic(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err);

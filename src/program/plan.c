@@ -142,13 +142,33 @@ const ml_fit *ml_program_plan_fit_other(const ml_program_plan *pl, size_t i)
     return pl->other && i < pl->n ? &pl->other[i] : NULL;
 }
 
-/* Program device i from reset along its staircase up to step `stop` (<= P). With st, every
- * step is recorded; without, closed-loop schemes go straight to their target. */
-static void program_device(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
+double pg_spacing(const ml_program_plan *pl, size_t i, double *grid)
+{
+    if (pl->grid) return (pl->grid[pl->P] - pl->grid[0]) / pl->P;
+    ml_plan_grid(&pl->fits[i], &pl->s, pl->P, grid);
+    return (grid[pl->P] - grid[0]) / pl->P;
+}
+
+int pg_grid_to(const ml_program_plan *pl, size_t i, double g, double *grid)
+{
+    const double g0 = pl->fits[i].g_start, h = pg_spacing(pl, i, grid), d = g - g0;
+    grid[0] = g0;
+    if (!(d / h > 0)) return 0;
+    double k = ceil(d / h - 1e-9);
+    int K = k < 1 ? 1 : k > pl->P ? pl->P : (int)k;
+    for (int j = 1; j <= K; j++) grid[j] = g0 + d * j / K;
+    return K;
+}
+
+/* Program device i from reset along its staircase up to step `stop` (<= P), or toward the
+ * conductance g when g is not NAN. With st, every step is recorded; without, closed-loop
+ * schemes go straight to their target. */
+static void program_device(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, double g, ml_cost *c,
                            ml_staircase *st, double *grid, double *sv, double *sw)
 {
     const ml_fit *f = &pl->fits[i];
     pg_reset1(t, i, pl->dir, c);
+    if (!isnan(g)) { pl->s.type->program_to(pl, t, i, g, c, grid, sv, sw); return; }
     if (pl->grid) { grid = pl->grid; sv = pl->sv; sw = pl->sw; } /* shared, precomputed */
     else ml__plan_grid(f, &pl->s, pl->P, grid);
     if (st) { st->g_pred[i * st->npts] = f->g_start; pg_record(t, st, i, 0); }
@@ -156,8 +176,8 @@ static void program_device(const ml_program_plan *pl, const ml_target *t, size_t
 }
 
 /* Run program_device over all devices in parallel; per-device costs summed in order. */
-static ml_status run_all(const ml_program_plan *pl, const ml_target *t, const int *stop, ml_staircase *st,
-                         ml_cost *total, ml_error *err)
+static ml_status run_all(const ml_program_plan *pl, const ml_target *t, const int *stop, const double *g,
+                         ml_staircase *st, ml_cost *total, ml_error *err)
 {
     const size_t n = t->n, np = (size_t)pl->P + 1;
     ml_cost *cs = ml__calloc(n, sizeof(ml_cost));
@@ -169,7 +189,8 @@ static ml_status run_all(const ml_program_plan *pl, const ml_target *t, const in
         if (!grid || !sv || !sw) oom = 1;
         #pragma omp for schedule(dynamic, 16)
         for (size_t i = 0; i < n; i++)
-            if (grid && sv && sw) program_device(pl, t, i, stop ? stop[i] : pl->P, &cs[i], st, grid, sv, sw);
+            if (grid && sv && sw) program_device(pl, t, i, stop ? stop[i] : pl->P, g ? g[i] : NAN, &cs[i], st, grid, sv,
+                               sw);
         ml__free(grid); ml__free(sv); ml__free(sw);
     }
     for (size_t i = 0; i < n; i++) ml_cost_add(total, &cs[i]);
@@ -204,7 +225,7 @@ ml_status ml_program_plan_staircase(const ml_program_plan *pl, const ml_target *
     if (!rc) {
         memcpy(st->fits, pl->fits, n * sizeof(ml_fit));
         if (pl->other) memcpy(st->fits_other, pl->other, n * sizeof(ml_fit));
-        rc = run_all(pl, t, NULL, st, &st->cost, err);
+        rc = run_all(pl, t, NULL, NULL, st, &st->cost, err);
     }
     if (rc) { ml_staircase_free(st); return rc; }
     *out = st;
@@ -218,7 +239,17 @@ ml_status ml_program_plan_run(const ml_program_plan *pl, const ml_target *t, con
     for (size_t i = 0; i < t->n && !rc; i++)
         if (level[i] < 0 || level[i] > pl->P)
             rc = ml_error_set(err, ML_EINVAL, "level %d of device %zu is outside 0..%d", level[i], i, pl->P);
-    if (!rc) rc = run_all(pl, t, level, NULL, cost, err);
+    if (!rc) rc = run_all(pl, t, level, NULL, NULL, cost, err);
+    return rc;
+}
+
+ml_status ml_program_plan_run_to(const ml_program_plan *pl, const ml_target *t, const double *g, ml_cost *cost,
+                                 ml_error *err)
+{
+    ml_status rc = check_target(pl, t, err);
+    for (size_t i = 0; i < t->n && !rc; i++)
+        if (!isfinite(g[i])) rc = ml_error_set(err, ML_EINVAL, "target of device %zu is not finite (%g)", i, g[i]);
+    if (!rc) rc = run_all(pl, t, NULL, g, NULL, cost, err);
     return rc;
 }
 

@@ -24,22 +24,45 @@ static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf,
     return ML_OK;
 }
 
+/* Pulse k (1..P) of the ramp. */
+static void ramp_pulse(const ml_program_plan *pl, const ml_device *d, int k, double *v, double *w)
+{
+    const int P = pl->P, dir = pl->dir;
+    double x = pl->r0 + (pl->r1 - pl->r0) * (P > 1 ? (double)(k - 1) / (P - 1) : 0);
+    *w = pl->width;
+    if (pl->s.modulate_width) { *v = dir * fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d); *w = x; }
+    else *v = dir * x;
+}
+
 static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
                     ml_staircase *st, const double *grid, double *sv, double *sw)
 {
     (void)grid; (void)sv; (void)sw;
-    const ml_device *d = t->dev;
-    const int P = pl->P, dir = pl->dir;
     const ml_fit *f = &pl->fits[i];
     double g_pred = f->g_start;
     for (int k = 1; k <= stop; k++) {
-        double v, w = pl->width;
-        double x = pl->r0 + (pl->r1 - pl->r0) * (P > 1 ? (double)(k - 1) / (P - 1) : 0);
-        if (pl->s.modulate_width) { v = dir * fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d); w = x; }
-        else v = dir * x;
+        double v, w;
+        ramp_pulse(pl, t->dev, k, &v, &w);
         g_pred = ml_fit_predict(f, g_pred, v, w);
         pg_open_step(t, i, k, v, w, g_pred, c, st);
     }
+}
+
+/* The first pulses of the ramp, as many as put the planned level (the device's model)
+ * nearest g. */
+static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, double g, ml_cost *c, double *grid,
+                       double *sv, double *sw)
+{
+    (void)grid;
+    const ml_fit *f = &pl->fits[i];
+    double g_pred = f->g_start, best = fabs(g - g_pred);
+    int K = 0;
+    for (int k = 1; k <= pl->P; k++) {
+        ramp_pulse(pl, t->dev, k, &sv[k], &sw[k]);
+        g_pred = ml_fit_predict(f, g_pred, sv[k], sw[k]);
+        if (fabs(g - g_pred) < best) { best = fabs(g - g_pred); K = k; }
+    }
+    for (int k = 1; k <= K; k++) pg_pulse(t, i, sv[k], sw[k], c);
 }
 
 static int shares_schedule(const ml_scheme *s) { return !s->calib_per_device; }
@@ -49,5 +72,6 @@ const ml_scheme_type pg_ramp = {
     .calibrate = pg_calibrate_basic,
     .plan = plan,
     .program = program,
+    .program_to = program_to,
     .shares_schedule = shares_schedule,
 };

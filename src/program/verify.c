@@ -83,6 +83,16 @@ static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int
     }
 }
 
+/* Straight from reset to g, within tol of the device's staircase spacing. */
+static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, double g, ml_cost *c, double *grid,
+                       double *sv, double *sw)
+{
+    (void)sv; (void)sw;
+    const ml_fit *f = &pl->fits[i], *o = pl->other ? &pl->other[i] : NULL;
+    double h = fabs(pg_spacing(pl, i, grid));
+    pg_verify_to(t, i, &pl->s, pl->dir > 0 ? f : o, pl->dir > 0 ? o : f, g, pl->s.tol * h, c, NULL);
+}
+
 static int shares_schedule(const ml_scheme *s) { (void)s; return 0; }
 
 const ml_scheme_type pg_verify = {
@@ -91,5 +101,6 @@ const ml_scheme_type pg_verify = {
     .calibrate = calibrate,
     .opposite = 1,
     .program = program,
+    .program_to = program_to,
     .shares_schedule = shares_schedule,
 };
