@@ -79,6 +79,9 @@ typedef struct ml_levels_result {
  * spans the window), ML_ENOMEM. */
 ML_API ml_status ml_levels_study(const ml_levels_study_opts *o, ml_levels_result **out, ml_error *err);
 ML_API void ml_levels_result_free(ml_levels_result *r);
+/* The result as the JSON text `memlev levels --json` writes (conductances in uS); on success
+ * *text is the caller's (free() or ml_free()). Errors: ML_ENOMEM. */
+ML_API ml_status ml_levels_result_json(const ml_levels_result *r, char **text, ml_error *err);
 
 /* ---- the transfer study ---- */
 
@@ -140,6 +143,10 @@ typedef struct ml_transfer_study_opts {
 ML_API ml_status ml_transfer_study(const ml_net *net, const ml_dataset *ds, const ml_transfer_study_opts *o,
                                    ml_transfer_result **out, ml_error *err);
 ML_API void ml_transfer_result_free(ml_transfer_result *r);
+/* The result as JSON text: the "baseline_accuracy", "images" and "points" members of what
+ * `memlev transfer --json` writes (the CLI adds its "config" and "complete"); on success
+ * *text is the caller's (free() or ml_free()). Errors: ML_ENOMEM. */
+ML_API ml_status ml_transfer_result_json(const ml_transfer_result *r, char **text, ml_error *err);
 
 #ifdef __cplusplus
 }

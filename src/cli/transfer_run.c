@@ -45,26 +45,6 @@ static cJSON *config_json(const transfer_req *r)
     return c;
 }
 
-static cJSON *point_json(const ml_transfer_point *p)
-{
-    cJSON *pt = cJSON_CreateObject();
-    cJSON_AddStringToObject(pt, "scheme", p->scheme);
-    cJSON_AddNumberToObject(pt, "levels", p->levels);
-    cJSON_AddNumberToObject(pt, "accuracy_mean", p->accuracy_mean);
-    cJSON_AddNumberToObject(pt, "accuracy_std", p->accuracy_std);
-    cJSON_AddNumberToObject(pt, "ci95", p->ci95);
-    cJSON_AddNumberToObject(pt, "quantized_accuracy", p->quantized_accuracy);
-    cJSON_AddBoolToObject(pt, "distinguishable", p->distinguishable);
-    cJSON_AddNumberToObject(pt, "states", p->states);
-    cJSON_AddNumberToObject(pt, "pulses_per_device", p->pulses_per_device);
-    cJSON_AddNumberToObject(pt, "calibration_pulses_per_device", p->calibration_pulses_per_device);
-    cJSON_AddNumberToObject(pt, "devices", p->devices);
-    cJSON_AddNumberToObject(pt, "program_seconds", p->program_seconds);
-    cJSON_AddNumberToObject(pt, "energy_J", p->energy_j);
-    cJSON_AddNumberToObject(pt, "trials", p->trials);
-    return pt;
-}
-
 /* the finished points of a previous run's JSON (the inverse of point_json) */
 static ml_transfer_point *points_of(const cJSON *old, size_t *n)
 {
@@ -125,14 +105,21 @@ typedef struct journal {
     int reported;
 } journal;
 
+/* The results object: the configuration, then the library's JSON of the result
+ * (ml_transfer_result_json), then "complete" when complete >= 0. NULL: out of memory. */
 static cJSON *result_json(const journal *jn, const ml_transfer_result *res, int complete)
 {
-    cJSON *j = cJSON_CreateObject();
+    char *text = NULL;
+    if (ml_transfer_result_json(res, &text, NULL)) return NULL;
+    cJSON *lib = cJSON_Parse(text), *j = cJSON_CreateObject();
+    free(text);
+    if (!lib || !j) { cJSON_Delete(lib); cJSON_Delete(j); return NULL; }
     cJSON_AddItemToObject(j, "config", cJSON_Duplicate(jn->cfg, 1));
-    cJSON_AddNumberToObject(j, "baseline_accuracy", res->baseline_accuracy);
-    cJSON_AddNumberToObject(j, "images", (double)res->images);
-    cJSON *pts = cJSON_AddArrayToObject(j, "points");
-    for (size_t q = 0; q < res->npoints; q++) cJSON_AddItemToArray(pts, point_json(&res->points[q]));
+    while (lib->child) {
+        cJSON *it = cJSON_DetachItemViaPointer(lib, lib->child);
+        cJSON_AddItemToObject(j, it->string, it); /* the key is copied before the old one is freed */
+    }
+    cJSON_Delete(lib);
     if (complete >= 0) cJSON_AddBoolToObject(j, "complete", complete);
     return j;
 }

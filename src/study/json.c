@@ -1,0 +1,119 @@
+/* The studies' results as JSON text: the objects `memlev levels --json` and `memlev transfer
+ * --json` write (one writer for the CLI and the bindings, so their figures are identical). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include "memlev/study.h"
+
+static cJSON *arr(const double *v, size_t n, double scale)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i] * scale));
+    return a;
+}
+
+static cJSON *levels_json(const ml_levels_result *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "device", r->device);
+    cJSON_AddStringToObject(j, "scheme", r->scheme);
+    cJSON_AddStringToObject(j, "direction", r->dir > 0 ? "up" : "down");
+    cJSON_AddNumberToObject(j, "devices", (double)r->devices);
+    cJSON_AddNumberToObject(j, "pulses", r->pulses);
+    cJSON_AddNumberToObject(j, "seed", (double)r->seed);
+    cJSON_AddNumberToObject(j, "k", r->k);
+    cJSON_AddNumberToObject(j, "states", r->states);
+    /* states == P + 1 is the metric's ceiling: a lower bound, not a measured count */
+    cJSON_AddBoolToObject(j, "states_saturated", r->states_saturated);
+    cJSON_AddNumberToObject(j, "staircase_states", r->staircase_states);
+    cJSON_AddNumberToObject(j, "nonlinearity", r->nonlin.label);
+    cJSON_AddNumberToObject(j, "max_deviation", r->nonlin.max_dev);
+    cJSON_AddNumberToObject(j, "r2", r->nonlin.r2);
+    cJSON_AddNumberToObject(j, "g_min_uS", r->g_min * 1e6);
+    cJSON_AddNumberToObject(j, "g_max_uS", r->g_max * 1e6);
+    cJSON_AddNumberToObject(j, "hrs_lrs_ratio", r->hrs_lrs_ratio);
+    cJSON_AddNumberToObject(j, "pulses_per_state", r->pulses_per_state);
+    cJSON_AddNumberToObject(j, "reads_per_state", r->reads_per_state);
+    cJSON_AddNumberToObject(j, "energy_per_state_J", r->energy_per_state_j);
+    cJSON_AddNumberToObject(j, "time_per_state_s", r->time_per_state_s);
+    cJSON_AddNumberToObject(j, "sigma_read_uS", r->sigma_read * 1e6);
+    cJSON_AddNumberToObject(j, "calibration_pulses_per_device", r->calibration_pulses_per_device);
+    cJSON_AddNumberToObject(j, "calibration_reads_per_device", r->calibration_reads_per_device);
+    cJSON_AddNumberToObject(j, "precision_rms_uS", r->precision_rms * 1e6);
+    cJSON_AddNumberToObject(j, "precision_sigma_uS", r->precision_sigma * 1e6);
+    cJSON_AddNumberToObject(j, "precision_worst_uS", r->precision_worst * 1e6);
+    cJSON_AddNumberToObject(j, "unconverged", r->unconverged);
+    if (!isnan(r->v_fixed)) cJSON_AddNumberToObject(j, "v_fixed", r->v_fixed);
+    if (!isnan(r->pulses_per_level_from_reset)) {
+        cJSON_AddNumberToObject(j, "pulses_per_level_from_reset", r->pulses_per_level_from_reset);
+        cJSON_AddNumberToObject(j, "reads_per_level_from_reset", r->reads_per_level_from_reset);
+    }
+    if (r->nsweep) {
+        cJSON *sweep = cJSON_AddArrayToObject(j, "sweep");
+        for (int q = 0; q < r->nsweep; q++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "v", r->sweep[q].v);
+            cJSON_AddNumberToObject(e, "coverage", r->sweep[q].coverage);
+            cJSON_AddNumberToObject(e, "states", r->sweep[q].states);
+            cJSON_AddItemToArray(sweep, e);
+        }
+    }
+    cJSON *sc = cJSON_AddObjectToObject(j, "staircase");
+    cJSON_AddItemToObject(sc, "g_mean_uS", arr(r->g_mean, r->npts, 1e6));
+    cJSON_AddItemToObject(sc, "g_p05_uS", arr(r->g_p05, r->npts, 1e6));
+    cJSON_AddItemToObject(sc, "g_p95_uS", arr(r->g_p95, r->npts, 1e6));
+    cJSON_AddItemToObject(sc, "step_uS", arr(r->step, r->npts, 1e6));
+    cJSON_AddItemToObject(sc, "v_mean", arr(r->v_mean, r->npts, 1));
+    cJSON_AddItemToObject(sc, "pulses_mean", arr(r->pulses_mean, r->npts, 1));
+    return j;
+}
+
+static cJSON *point_json(const ml_transfer_point *p)
+{
+    cJSON *pt = cJSON_CreateObject();
+    cJSON_AddStringToObject(pt, "scheme", p->scheme);
+    cJSON_AddNumberToObject(pt, "levels", p->levels);
+    cJSON_AddNumberToObject(pt, "accuracy_mean", p->accuracy_mean);
+    cJSON_AddNumberToObject(pt, "accuracy_std", p->accuracy_std);
+    cJSON_AddNumberToObject(pt, "ci95", p->ci95);
+    cJSON_AddNumberToObject(pt, "quantized_accuracy", p->quantized_accuracy);
+    cJSON_AddBoolToObject(pt, "distinguishable", p->distinguishable);
+    cJSON_AddNumberToObject(pt, "states", p->states);
+    cJSON_AddNumberToObject(pt, "pulses_per_device", p->pulses_per_device);
+    cJSON_AddNumberToObject(pt, "calibration_pulses_per_device", p->calibration_pulses_per_device);
+    cJSON_AddNumberToObject(pt, "devices", p->devices);
+    cJSON_AddNumberToObject(pt, "program_seconds", p->program_seconds);
+    cJSON_AddNumberToObject(pt, "energy_J", p->energy_j);
+    cJSON_AddNumberToObject(pt, "trials", p->trials);
+    return pt;
+}
+
+static cJSON *transfer_json(const ml_transfer_result *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "baseline_accuracy", r->baseline_accuracy);
+    cJSON_AddNumberToObject(j, "images", (double)r->images);
+    cJSON *pts = cJSON_AddArrayToObject(j, "points");
+    for (size_t q = 0; pts && q < r->npoints; q++) cJSON_AddItemToArray(pts, point_json(&r->points[q]));
+    return j;
+}
+
+/* print j (NULL: out of memory while building it) into *text */
+static ml_status print(cJSON *j, char **text, ml_error *err)
+{
+    char *s = j ? cJSON_Print(j) : NULL;
+    cJSON_Delete(j);
+    if (!s) return ml_error_set(err, ML_ENOMEM, "out of memory writing JSON");
+    *text = s;
+    return ML_OK;
+}
+
+ml_status ml_levels_result_json(const ml_levels_result *r, char **text, ml_error *err)
+{
+    return print(levels_json(r), text, err);
+}
+
+ml_status ml_transfer_result_json(const ml_transfer_result *r, char **text, ml_error *err)
+{
+    return print(transfer_json(r), text, err);
+}
