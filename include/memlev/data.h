@@ -6,6 +6,7 @@
 #define MEMLEV_DATA_H
 #include "memlev/api.h"
 
+#include "memlev/api.h"
 #include <stddef.h>
 #include <stdint.h>
 #include "memlev/error.h"

@@ -15,6 +15,7 @@
 #ifndef MEMLEV_NN_H
 #define MEMLEV_NN_H
 
+#include "memlev/api.h"
 #include <stddef.h>
 #include <stdint.h>
 #include "memlev/api.h"

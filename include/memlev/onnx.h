@@ -5,6 +5,7 @@
 #define MEMLEV_ONNX_H
 #include "memlev/api.h"
 
+#include "memlev/api.h"
 #include <stddef.h>
 #include "memlev/error.h"
 #include "memlev/nn.h"

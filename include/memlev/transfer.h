@@ -8,6 +8,7 @@
 #define MEMLEV_TRANSFER_H
 #include "memlev/api.h"
 
+#include "memlev/api.h"
 #include <stddef.h>
 #include <stdint.h>
 #include "memlev/nn.h"
