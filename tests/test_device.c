@@ -10,6 +10,7 @@
 #include <string.h>
 #include "memlev/device.h"
 #include "memlev/rng.h"
+#include "memlev/util.h"
 
 static void rng_is_a_pure_function_of_its_counter(void **state)
 {
@@ -195,6 +196,27 @@ static void conductance_never_leaves_the_window(void **state)
     ml_population_free(p);
 }
 
+/* Heap devices for bindings: a preset, its JSON text back, and errors naming the source. */
+static void heap_devices_round_trip_through_json(void **state)
+{
+    ml_device *a = NULL, *b = NULL, *c = NULL;
+    ml_error err = {0};
+    assert_int_equal(ml_device_new("tio2x", &a, NULL), ML_OK);
+    char *text = ml_device_to_json(a);
+    assert_non_null(text);
+    assert_int_equal(ml_device_new_json(text, "dict", &b, NULL), ML_OK);
+    assert_true(a->g_min == b->g_min && a->g_max == b->g_max && a->a_p == b->a_p && a->d2d_a_p == b->d2d_a_p);
+    ml_free(text);
+    assert_int_equal(ml_device_new_json("{\"model\": \"softbounds\", \"bogus\": 1}", "dict", &c, &err), ML_EFORMAT);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "dict: unknown key 'bogus'"));
+    assert_int_not_equal(ml_device_new("nosuch", &c, &err), ML_OK);
+    assert_null(c);
+    ml_device_free(a);
+    ml_device_free(b);
+    ml_device_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +230,7 @@ int main(void)
         cmocka_unit_test(json_accepts_design_form_and_rejects_unknown_keys),
         cmocka_unit_test(population_results_do_not_depend_on_threads),
         cmocka_unit_test(conductance_never_leaves_the_window),
+        cmocka_unit_test(heap_devices_round_trip_through_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
