@@ -71,8 +71,8 @@ ML_API ml_status ml_device_validate(const ml_device *d, const char *src, ml_erro
 ML_API ml_status ml_device_preset(const char *name, ml_device *d, ml_error *err);
 ML_API const char *const *ml_device_preset_names(void);
 /* Load a device from a preset name or a JSON file (DESIGN.md form; unknown keys rejected). */
-ml_status ml_device_load(const char *name_or_path, ml_device *d, ml_error *err);
-ml_status ml_device_from_json_text(const char *text, const char *src, ml_device *d, ml_error *err);
+ML_API ml_status ml_device_load(const char *name_or_path, ml_device *d, ml_error *err);
+ML_API ml_status ml_device_from_json_text(const char *text, const char *src, ml_device *d, ml_error *err);
 /* Serialise to JSON (caller frees with free() or ml_free()). */
 ML_API char *ml_device_to_json(const ml_device *d);
 /* A device on the heap, for callers that cannot hold an ml_device (bindings): from a preset

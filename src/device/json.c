@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
+#include "core/alloc.h"
 #include "memlev/device.h"
 #include "memlev/util.h"
 #include "device/internal.h"
@@ -212,7 +213,7 @@ char *ml_device_to_json(const ml_device *d)
 static ml_status to_heap(ml_status st, ml_device *d, ml_device **out, ml_error *err)
 {
     if (st) return st;
-    ml_device *h = malloc(sizeof *h);
+    ml_device *h = ml__malloc(sizeof *h);
     if (!h) {
         ml_device_clear(d);
         return ml_error_set(err, ML_ENOMEM, "out of memory");
@@ -238,5 +239,5 @@ void ml_device_free(ml_device *d)
 {
     if (!d) return;
     ml_device_clear(d);
-    free(d);
+    ml__free(d);
 }

@@ -188,7 +188,7 @@ static void steps(const ml_program_plan *pl, const ml_target *t, size_t i, int s
 static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
                     ml_staircase *st, const double *grid, double *sv, double *sw)
 {
-    if (!pl->grid) ml_schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, stop, sv, sw); /* only the steps taken */
+    if (!pl->grid) ml__schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, stop, sv, sw); /* only the steps taken */
     steps(pl, t, i, stop, pl->P, c, st, grid, sv, sw);
 }
 
@@ -198,7 +198,7 @@ static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, 
 {
     int K = pg_grid_to(pl, i, g, grid);
     if (K == 0) return;
-    ml_schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, K, sv, sw);
+    ml__schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, K, sv, sw);
     steps(pl, t, i, K, K, c, NULL, grid, sv, sw);
 }
 

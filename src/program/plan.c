@@ -145,7 +145,7 @@ const ml_fit *ml_program_plan_fit_other(const ml_program_plan *pl, size_t i)
 double pg_spacing(const ml_program_plan *pl, size_t i, double *grid)
 {
     if (pl->grid) return (pl->grid[pl->P] - pl->grid[0]) / pl->P;
-    ml_plan_grid(&pl->fits[i], &pl->s, pl->P, grid);
+    ml__plan_grid(&pl->fits[i], &pl->s, pl->P, grid);
     return (grid[pl->P] - grid[0]) / pl->P;
 }
 
