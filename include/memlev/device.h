@@ -51,6 +51,9 @@ typedef struct ml_device {
     double s_read_rel, s_read_abs; /* read noise, relative (1) and absolute (S) */
     /* relaxation: G(t)=G_end+(G_rest-G_end)*r*log10(1+t/tau); G_rest = g_min */
     double relax_r, relax_tau;
+    /* stuck devices: this fraction of a population (drawn from its seed) sits at g_min or
+     * g_max, with equal probability, and ignores pulses (0..1) */
+    double stuck_fraction;
     /* device-to-device relative spreads */
     double d2d_a_p, d2d_a_d, d2d_g_min, d2d_g_max, d2d_v0_p, d2d_v0_d;
     /* nominal programming pulse and instrument limits */

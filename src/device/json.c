@@ -18,7 +18,7 @@ static const field k_fields[] = {
     F(s_read_rel), F(s_read_abs), F(relax_r), F(relax_tau), F(v_pulse_p), F(v_pulse_d), F(width),
     F(v_max), F(width_min), F(width_max), F(v_read), F(t_read), F(nl_ltp), F(nl_ltd), F(pmax_ltp),
     F(pmax_ltd), F(serb_ap), F(serb_an), F(serb_tp), F(serb_tn), F(serb_a0p), F(serb_a1p),
-    F(serb_a0n), F(serb_a1n), {NULL, 0}};
+    F(serb_a0n), F(serb_a1n), F(stuck_fraction), {NULL, 0}};
 #undef F
 static const field k_d2d[] = {
     {"a_p", offsetof(ml_device, d2d_a_p)}, {"a_d", offsetof(ml_device, d2d_a_d)},

@@ -60,6 +60,9 @@ ml_status ml_device_validate(const ml_device *d, const char *src, ml_error *err)
     NONNEG(s_c2c); NONNEG(s_abs); NONNEG(s_read_rel); NONNEG(s_read_abs);
     CHECK(d->s_c2c < 1, "%s: s_c2c (%g) must be below 1", src, d->s_c2c);
     NONNEG(relax_r); POS(relax_tau);
+    FIN(stuck_fraction);
+    CHECK(d->stuck_fraction >= 0 && d->stuck_fraction <= 1, "%s: stuck_fraction (%g) must be within 0..1", src,
+          d->stuck_fraction);
     NONNEG(d2d_a_p); NONNEG(d2d_a_d); NONNEG(d2d_g_min); NONNEG(d2d_g_max); NONNEG(d2d_v0_p); NONNEG(d2d_v0_d);
     CHECK(d->d2d_g_min < 0.5 && d->d2d_g_max < 0.5, "%s: d2d g_min/g_max spreads must be below 0.5", src);
     POS(width); POS(width_min); POS(width_max); POS(v_max); NONNEG(v_read); POS(t_read);

@@ -109,6 +109,10 @@ ml_status ml_population_new_at(const ml_device *d, size_t n, uint64_t base, uint
         double gmin = spread(d->g_min, d->d2d_g_min, z[0]);
         double gmax = spread(d->g_max, d->d2d_g_max, z[1]);
         if (gmax < gmin * 1.001) gmax = gmin * 1.001;
+        if (d->stuck_fraction > 0 && ml_uniform(seed, base + i, 3, ML_RNG_D2D) < d->stuck_fraction) {
+            /* stuck: a window of zero width at g_min or g_max clamps every pulse and reset */
+            gmin = gmax = ml_uniform(seed, base + i, 4, ML_RNG_D2D) < 0.5 ? gmin : gmax;
+        }
         p->g_min[i] = gmin;
         p->g_max[i] = gmax;
         p->a_p[i] = spread(d->a_p, d->d2d_a_p, z[2]);
