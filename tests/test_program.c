@@ -119,6 +119,56 @@ static void feedforward_linearises_random_softbounds_devices(void **state)
     assert_true(least_id >= 1);
 }
 
+/* Stuck devices (stuck_fraction) are found by calibration and left alone; the others fit. */
+static void calibration_finds_stuck_devices(void **state)
+{
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    d.stuck_fraction = 0.3;
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, 40, 3, &p, NULL), ML_OK);
+    ml_scheme s;
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
+    ml_fit f[40];
+    ml_cost c = {0};
+    assert_int_equal(ml_calibrate(p, &s, 1, f, &c, NULL), ML_OK);
+    int stuck = 0, low = 0;
+    for (int i = 0; i < 40; i++) {
+        int is = p->g_min[i] == p->g_max[i];
+        stuck += is;
+        low += is && p->g_min[i] < 0.9 * d.g_max;
+        assert_int_equal(f[i].status == ML_FIT_FAILED, is);
+        if (!is) assert_true(fabs(f[i].a / p->a_p[i] - 1) < 0.1);
+    }
+    assert_true(stuck >= 6 && stuck <= 20);
+    assert_true(low > 0 && low < stuck); /* both ends occur */
+    ml_population_free(p);
+}
+
+/* A device 1000x slower than its nominal pulse: calibration lengthens the pulse (within
+ * width_max), and the feedforward staircase still spans the window. */
+static void calibration_lengthens_pulses_for_a_slow_device(void **state)
+{
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    d.a_p /= 1000;
+    d.width_max = 1;
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, 6, 4, &p, NULL), ML_OK);
+    ml_scheme s;
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
+    ml_staircase *st;
+    assert_int_equal(ml_program_staircase(p, &s, 128, 1, &st, NULL), ML_OK);
+    for (size_t i = 0; i < st->ndev; i++) {
+        assert_int_equal(st->fits[i].status, ML_FIT_OK);
+        assert_true(st->fits[i].width > 10 * d.width);
+        double span = st->g_true[i * st->npts + 128] - st->g_true[i * st->npts];
+        assert_true(span > 0.9 * (p->g_max[i] - p->g_min[i]));
+    }
+    ml_staircase_free(st);
+    ml_population_free(p);
+}
+
 static void nonlinearity_label_of_neurosim_curve(void **state)
 {
     double A = ml_neurosim_param_a(3.0), g[101];
@@ -292,6 +342,8 @@ int main(void)
         cmocka_unit_test(feedforward_steps_equal_on_noiseless_device),
         cmocka_unit_test(calibration_recovers_parameters_without_peeking),
         cmocka_unit_test(feedforward_linearises_random_softbounds_devices),
+        cmocka_unit_test(calibration_finds_stuck_devices),
+        cmocka_unit_test(calibration_lengthens_pulses_for_a_slow_device),
         cmocka_unit_test(nonlinearity_label_of_neurosim_curve),
         cmocka_unit_test(verify_converges_and_counts_reads),
         cmocka_unit_test(schedules_respect_the_voltage_limit),

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "memlev/rng.h"
@@ -122,6 +123,76 @@ static void levels_study_reports_its_staircase(void **state)
     ml_levels_result_free(r);
 }
 
+/* Member t of the generated soft-bounds family of issue 13: window ratio 1.02-100, C2C 0-10 %,
+ * D2D 0-20 % (on g_min/g_max at most a quarter of the window, so every device has one), a_p over
+ * three decades, v0 0.2-1.5 V, 0-5 % stuck devices. Drawn from counter-based uniforms. */
+static void family_member(int t, ml_device *d)
+{
+    double u[8];
+    for (int k = 0; k < 8; k++) u[k] = ml_uniform(1313, (uint64_t)t, (uint32_t)k, 11);
+    ml_device_defaults(d, ML_MODEL_SOFTBOUNDS);
+    snprintf(d->name, sizeof d->name, "family-%d", t);
+    d->g_min = 1e-6 * (1 + 99 * u[0]);
+    d->g_max = d->g_min * 1.02 * pow(100 / 1.02, u[1]);
+    d->s_c2c = 0.10 * u[2];
+    double dd = 0.20 * u[3];
+    d->d2d_a_p = d->d2d_a_d = d->d2d_v0_p = d->d2d_v0_d = dd;
+    d->d2d_g_min = d->d2d_g_max = fmin(dd, 0.25 * (d->g_max / d->g_min - 1));
+    d->a_p = d->a_d = pow(10, -6 + 3 * u[4]);
+    d->v0_p = d->v0_d = 0.2 + 1.3 * u[5];
+    d->stuck_fraction = 0.05 * u[6];
+    d->s_read_abs = 1e-3 * (d->g_max - d->g_min) * u[7];
+    d->g_inf_p = d->g_max;
+    d->g_inf_d = d->g_min;
+    /* reset is one pulse at v_max and width_max: long enough to reset the slowest member */
+    d->width_max = 10;
+}
+
+/* The family runs through the levels study for every scheme without an abort; wherever
+ * verify gets >= 64 states, feedforward gets |NL| <= 0.5, >= 64 states and spans at least
+ * half the nominal window. ML_TEST_SHORT (sanitizer builds) samples every 5th member. */
+static void levels_study_never_aborts_on_a_device_family(void **state)
+{
+    (void)state;
+    const ml_scheme_type *types[] = {ml_scheme_identical, ml_scheme_ramp, ml_scheme_verify, ml_scheme_feedforward};
+    int stride = getenv("ML_TEST_SHORT") ? 5 : 1, compared = 0;
+    for (int t = 0; t < 50; t += stride) {
+        ml_device d;
+        family_member(t, &d);
+        int verify_states = 0;
+        for (int q = 0; q < 4; q++) {
+            ml_levels_study_opts o = {0};
+            o.dev = &d;
+            ml_scheme_defaults(&o.scheme, types[q]);
+            /* feedforward at the default budget (its open-loop C2C walk needs P >= ~430 for 64
+             * states at 10 % C2C); verify needs only P >= 63 to reach 64; identical and
+             * ramp (no claim but no abort) small, since identical sweeps its amplitude */
+            o.P = q == 3 ? 512 : q == 2 ? 128 : 64;
+            o.devices = q < 2 ? 8 : 20;
+            o.dir = 1; o.seed = (uint64_t)t + 1; o.k = 3; o.frac = 0.9;
+            ml_levels_result *r = NULL;
+            ml_error err = {0};
+            ml_status rc = ml_levels_study(&o, &r, &err);
+            if (rc) print_message("family %d %s: %s\n", t, ml_scheme_name(types[q]), err.msg);
+            assert_int_equal(rc, ML_OK);
+            assert_true(r->yield >= 0 && r->yield <= 1);
+            assert_true(r->devices_failed + r->devices_fallback <= r->devices);
+            if (types[q] == ml_scheme_verify) verify_states = r->states;
+            if (types[q] == ml_scheme_feedforward && verify_states >= 64) {
+                double span = r->g_mean[r->npts - 1] - r->g_mean[0];
+                int ok = fabs(r->nonlin.label) <= 0.5 && r->states >= 64 && span >= 0.5 * (d.g_max - d.g_min);
+                if (!ok)
+                    print_message("family %d: feedforward NL %.2f states %d span %.0f%% (verify %d)\n", t,
+                                  r->nonlin.label, r->states, 100 * span / (d.g_max - d.g_min), verify_states);
+                assert_true(ok);
+                compared++;
+            }
+            ml_levels_result_free(r);
+        }
+    }
+    assert_true(compared > 0);
+}
+
 typedef struct stopper { int stop_after, seen; } stopper;
 
 static ml_status stop_at(void *ctx, const ml_transfer_result *r, int point)
@@ -209,6 +280,7 @@ int main(void)
         cmocka_unit_test(schemes_are_looked_up_by_name),
         cmocka_unit_test(plan_for_shares_a_population_calibration),
         cmocka_unit_test(levels_study_reports_its_staircase),
+        cmocka_unit_test(levels_study_never_aborts_on_a_device_family),
         cmocka_unit_test(transfer_study_resumes_to_the_same_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

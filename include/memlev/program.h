@@ -84,7 +84,20 @@ typedef struct ml_fit {
                          plans never go past it (0 = unknown) */
     double t_ref, v_th;
     double rms;       /* rms residual of the fit (S) */
+    double width;     /* operating pulse width calibration chose for this device (s): the
+                         probe trains' width, raised toward width_max for slow devices and
+                         lowered toward width_min for fast ones; 0 = the device's default */
+    int status;       /* ML_FIT_OK; ML_FIT_FALLBACK: the device's own fit failed and it uses
+                         the population's model (own start and saturation levels);
+                         ML_FIT_FAILED: no response up to v_max/width_max (stuck or dead):
+                         it is left alone and excluded from states */
 } ml_fit;
+
+enum { ML_FIT_OK = 0, ML_FIT_FALLBACK = 1, ML_FIT_FAILED = 2 };
+
+/* The pulse width a schedule uses under fit f: the scheme's, else the fit's, else the
+ * device's default. */
+double ml_fit_width(const ml_fit *f, const ml_scheme *s, const ml_device *d);
 
 /* End of the usable window under a fit: the asymptote or the measured saturation level,
  * whichever is nearer the start. */

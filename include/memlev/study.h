@@ -65,6 +65,10 @@ typedef struct ml_levels_result {
     double calibration_pulses_per_device, calibration_reads_per_device;
     double precision_rms, precision_sigma, precision_worst; /* programmed - planned (S) */
     double unconverged;
+    double yield;            /* fraction of devices calibration could program (stuck or dead
+                                devices, found by calibration, count against it) */
+    size_t devices_fallback; /* devices whose own fit failed: programmed with the population's model */
+    size_t devices_failed;   /* devices excluded from states (no response up to v_max/width_max) */
     double v_fixed;          /* fixed amplitude (V, signed) of schemes with one, else NAN */
     double pulses_per_level_from_reset, reads_per_level_from_reset; /* closed-loop schemes, else NAN */
     int nsweep;              /* amplitudes swept (0: none) */

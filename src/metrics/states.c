@@ -8,6 +8,19 @@
 #include "memlev/util.h"
 #include "memlev/metrics.h"
 
+/* Devices that calibration found stuck or dead count against yield, not in states. */
+static int excluded(const ml_staircase *st, size_t i)
+{
+    return st->fits && st->fits[i].status == ML_FIT_FAILED;
+}
+
+static size_t live_devices(const ml_staircase *st)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < st->ndev; i++) c += !excluded(st, i);
+    return c;
+}
+
 static double median(double *v, size_t n)
 {
     ml_sort_doubles(v, n);
@@ -40,11 +53,13 @@ ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml
 /* Does an N-level grid pass on the open-loop staircase? -1: out of memory. */
 static int open_pass(const ml_staircase *st, int N, double k, double sigma, double frac)
 {
-    const size_t np = st->npts, nd = st->ndev;
+    const size_t np = st->npts, nd = st->ndev, nl = live_devices(st);
     int *ok = ml__calloc((size_t)N, sizeof *ok);
     if (!ok) return -1;
     double spacing_sum = 0;
+    if (!nl) { free(ok); return 0; }
     for (size_t d = 0; d < nd; d++) {
+        if (excluded(st, d)) continue;
         const double *gp = st->g_pred + d * np, *rd = st->g_read + d * np;
         double lo = gp[0], hi = gp[np - 1], s = (hi - lo) / (N - 1);
         spacing_sum += fabs(s);
@@ -59,9 +74,9 @@ static int open_pass(const ml_staircase *st, int N, double k, double sigma, doub
             if (fabs(rd[best] - t) <= 0.5 * fabs(s)) ok[j]++;
         }
     }
-    int pass = spacing_sum / nd >= k * sigma;
+    int pass = spacing_sum / nl >= k * sigma;
     for (int j = 0; j < N && pass; j++)
-        if (ok[j] < frac * nd) pass = 0;
+        if (ok[j] < frac * nl) pass = 0;
     ml__free(ok);
     return pass;
 }
@@ -83,16 +98,17 @@ int ml_states_open(const ml_staircase *st, double k, double sigma, double frac)
 static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircase *st, int N, double k,
                        double sigma, double frac, ml_cost *cost, double *ppl)
 {
-    const size_t nd = st->ndev, np = st->npts;
+    const size_t nd = st->ndev, np = st->npts, nl = live_devices(st);
     int dir = st->direction;
     int *ok = ml__calloc((size_t)N * nd, sizeof *ok);
     ml_cost *cs = ml__calloc(nd, sizeof *cs);
     if (!ok || !cs) { ml__free(ok); ml__free(cs); return -1; }
     double spacing_sum = 0;
     for (size_t i = 0; i < nd; i++)
-        spacing_sum += fabs(st->g_pred[i * np + np - 1] - st->g_pred[i * np]) / (N - 1);
+        if (!excluded(st, i)) spacing_sum += fabs(st->g_pred[i * np + np - 1] - st->g_pred[i * np]) / (N - 1);
     #pragma omp parallel for schedule(dynamic, 4)
     for (size_t i = 0; i < nd; i++) {
+        if (excluded(st, i)) continue;
         const double *gp = st->g_pred + i * np;
         double lo = gp[0], s_ = (gp[np - 1] - lo) / (N - 1);
         const ml_fit *f = &st->fits[i], *o = st->fits_other ? &st->fits_other[i] : NULL;
@@ -104,16 +120,16 @@ static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircas
             ok[(size_t)j * nd + i] = fabs(r - t) <= 0.5 * fabs(s_);
         }
     }
-    int pass = spacing_sum / nd >= k * sigma;
+    int pass = nl > 0 && spacing_sum / nl >= k * sigma;
     for (int j = 0; j < N && pass; j++) {
         size_t c = 0;
         for (size_t i = 0; i < nd; i++) c += ok[(size_t)j * nd + i];
-        if (c < frac * nd) pass = 0;
+        if (c < frac * nl) pass = 0;
     }
     ml_cost tot = {0};
     for (size_t i = 0; i < nd; i++) ml_cost_add(&tot, &cs[i]);
     *cost = tot;
-    *ppl = tot.pulses / ((double)N * nd);
+    *ppl = nl ? tot.pulses / ((double)N * nl) : 0;
     ml__free(ok);
     ml__free(cs);
     return pass;
@@ -150,15 +166,17 @@ double ml_staircase_states(const ml_staircase *st, double k, double sigma)
     const size_t nd = st->ndev, np = st->npts;
     double *cnt = ml__malloc(nd * sizeof *cnt);
     if (!cnt) return -1;
+    size_t m_ = 0;
     for (size_t i = 0; i < nd; i++) {
+        if (excluded(st, i)) continue;
         const double *g = st->g_mean + i * np;
         double last = g[0];
         int c = 1;
         for (size_t j = 1; j < np; j++)
             if (fabs(g[j] - last) >= k * sigma) { c++; last = g[j]; }
-        cnt[i] = c;
+        cnt[m_++] = c;
     }
-    double m = median(cnt, nd);
+    double m = m_ ? median(cnt, m_) : 1;
     ml__free(cnt);
     return m;
 }
@@ -166,12 +184,15 @@ double ml_staircase_states(const ml_staircase *st, double k, double sigma)
 void ml_precision(const ml_staircase *st, double *rms, double *sigma, double *worst)
 {
     double s = 0, s2 = 0, w = 0;
-    size_t n = st->ndev * st->npts;
-    for (size_t i = 0; i < n; i++) {
+    size_t n = 0;
+    for (size_t i = 0; i < st->ndev * st->npts; i++) {
+        if (excluded(st, i / st->npts)) continue;
+        n++;
         double e = st->g_true[i] - st->g_pred[i];
         s += e; s2 += e * e;
         if (fabs(e) > w) w = fabs(e);
     }
+    if (!n) { *rms = *sigma = *worst = 0; return; }
     *rms = sqrt(s2 / n);
     double m = s / n;
     *sigma = sqrt(fmax(0, s2 / n - m * m));

@@ -1,6 +1,11 @@
-/* Calibration by characterisation pulse trains: reset, trains of pulses at a ladder of
- * amplitudes around the device's nominal pulse, a read after every pulse, then a least-
- * squares fit of the soft-bounds step law to the measured (read) responses. */
+/* Calibration by characterisation pulse trains, robust to devices the presets do not cover.
+ * Per device: reset and read the start level; burst at the safety limit, lengthening the
+ * pulse, until the reads stop moving (the saturation level; a device that never moves is
+ * stuck or dead and fails); probe for an operating pulse whose step is a useful fraction of
+ * the gap (width first, since the step is linear in it, then amplitude, within the device's
+ * limits); trains at a ladder of amplitudes around it with a read after every pulse; a least-
+ * squares fit of the soft-bounds step law to the read responses. A device whose fit fails
+ * takes the population's model (fallback); nothing about one device is fatal. */
 #include <math.h>
 #include <stdlib.h>
 #include "core/alloc.h"
@@ -9,7 +14,13 @@
 
 #define CAL_TRAINS 7
 #define CAL_LEN 40
+#define SAT_BURST 4
+#define SAT_MAX 16
+#define PROBE_MAX 14
 static const double k_ladder[CAL_TRAINS] = {0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5};
+/* step fraction per pulse the probe aims at: a 40-pulse train then crosses about a third of
+ * the window, and a P = 512 feedforward schedule's steps (fractions 0.002-0.04) lie near it */
+static const double k_alpha = 0.01;
 
 /* Reset: the strongest allowed pulse of the opposite polarity, as long as allowed. */
 void pg_reset1(const ml_target *t, size_t i, int direction, ml_cost *c)
@@ -31,41 +42,117 @@ void ml_program_reset(ml_population *pop, int direction, ml_cost *cost)
         ml_program_reset1(pop, i, direction, cost);
 }
 
-/* Saturation level: a burst at the safety limit, then the mean of 4 reads. */
-static double saturate(const ml_target *t, size_t i, int dir, ml_cost *c)
+double ml_fit_width(const ml_fit *f, const ml_scheme *s, const ml_device *d)
 {
-    const ml_device *d = t->dev;
-    for (int k = 0; k < 4; k++) pg_pulse(t, i, dir * d->v_max, d->width, c);
-    double m = 0;
-    for (int r = 0; r < 4; r++) m += pg_read(t, i, c);
-    return m / 4;
+    if (s && s->width > 0) return s->width;
+    if (f && f->width > 0) return f->width;
+    return d->width;
 }
 
-/* Characterise device i; fills pairs (g0, v, w, g1) of length CAL_TRAINS*CAL_LEN and g_start. */
-static void characterise(const ml_target *tg, size_t i, const ml_scheme *s, int dir, double *g0, double *v,
-                         double *w, double *g1, double *g_start, double *g_sat, ml_cost *c)
+static double clampd(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+/* What characterisation of one device found. */
+typedef struct probe {
+    double g_start, g_sat, sigma; /* start and saturation levels, read noise estimate (S) */
+    double v, w;                  /* operating pulse (V magnitude, s) */
+    int dead;                     /* no response up to the limits */
+} probe;
+
+/* Saturation: bursts at v_max, each pulse 10x longer than the last burst's, until a burst
+ * no longer moves the reads; then the mean of 3 reads. */
+static void saturate(const ml_target *t, size_t i, int dir, double w0, probe *pr, ml_cost *c)
+{
+    const ml_device *d = t->dev;
+    double w = w0, prev = pr->g_start, r = prev;
+    int still = 0;
+    for (int b = 0; b < SAT_MAX; b++) {
+        for (int k = 0; k < SAT_BURST; k++) pg_pulse(t, i, dir * d->v_max, w, c);
+        r = pg_read(t, i, c);
+        double moved = fabs(r - prev), total = fabs(r - pr->g_start);
+        double tol = fmax(4 * pr->sigma, 0.01 * total);
+        prev = r;
+        if (moved <= tol) {
+            /* still after a burst: saturated once something moved, or once even the longest
+             * pulse moved nothing twice */
+            if (total > 8 * pr->sigma + 1e-9 * fabs(pr->g_start) && w >= w0 * 10) break;
+            if (w >= d->width_max && ++still >= 2) break;
+        }
+        w = fmin(w * 10, d->width_max);
+    }
+    double m = r;
+    for (int k = 0; k < 2; k++) m += pg_read(t, i, c);
+    pr->g_sat = m / 3;
+    pr->dead = !(fabs(pr->g_sat - pr->g_start) > 8 * pr->sigma + 1e-6 * fabs(pr->g_start));
+}
+
+/* Operating pulse: starting from the nominal one, pairs of pulses and a read, adjusting the
+ * width (exactly proportional to the step) and then the amplitude until a pulse closes about
+ * k_alpha of the gap to saturation. */
+static void find_operating_point(const ml_target *t, size_t i, int dir, double v0, double w0, probe *pr, ml_cost *c)
+{
+    const ml_device *d = t->dev;
+    const double vlo = d->v_th * 1.05, win = fabs(pr->g_sat - pr->g_start);
+    double v = clampd(v0, vlo, d->v_max), w = clampd(w0, d->width_min, d->width_max);
+    pg_reset1(t, i, dir, c);
+    double g = pr->g_start;
+    for (int it = 0; it < PROBE_MAX; it++) {
+        if (fabs(pr->g_sat - g) < 0.4 * win) { pg_reset1(t, i, dir, c); g = pr->g_start; }
+        pg_pulse(t, i, dir * v, w, c);
+        pg_pulse(t, i, dir * v, w, c);
+        double r = pg_read(t, i, c);
+        double gap0 = pr->g_sat - g, gap1 = pr->g_sat - r;
+        double q = gap0 != 0 ? gap1 / gap0 : 0;
+        double al;
+        if (fabs(r - g) <= 3 * pr->sigma) al = 0;   /* no measurable response */
+        else if (q <= 0.02) al = 1;                  /* (nearly) saturated in two pulses */
+        else al = q >= 1 ? 0 : 1 - sqrt(q);
+        g = r;
+        if (al >= k_alpha / 3 && al <= k_alpha * 3) break;
+        double f = al > 0 ? k_alpha / al : 30;
+        if (al >= 1) f = 1.0 / 30;
+        double wn = clampd(w * f, d->width_min, d->width_max);
+        if (wn != w) { w = wn; continue; }
+        /* width at its limit: the amplitude */
+        double vn = clampd(f > 1 ? v * 1.25 : v / 1.15, vlo, d->v_max);
+        if (vn == v) break; /* both at their limits */
+        v = vn;
+    }
+    pr->v = v;
+    pr->w = w;
+}
+
+/* Characterise device i; fills pairs (g0, v, w, g1) (CAL_TRAINS*CAL_LEN at most) and the
+ * probe; returns the number of pairs (0 for a dead device). */
+static size_t characterise(const ml_target *tg, size_t i, const ml_scheme *s, int dir, double *g0, double *v,
+                           double *w, double *g1, probe *pr, ml_cost *c)
 {
     const ml_device *d = tg->dev;
     double vn = fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d);
-    double width = s->width > 0 ? s->width : d->width;
+    double wn = s->width > 0 ? s->width : d->width;
+    pg_reset1(tg, i, dir, c);
+    double r[4], m = 0, m2 = 0;
+    for (int k = 0; k < 4; k++) { r[k] = pg_read(tg, i, c); m += r[k]; }
+    m /= 4;
+    for (int k = 0; k < 4; k++) m2 += (r[k] - m) * (r[k] - m);
+    pr->g_start = m;
+    pr->sigma = sqrt(m2 / 3);
+    saturate(tg, i, dir, wn, pr, c);
+    if (pr->dead) return 0;
+    if (s->width > 0) { pr->w = s->width; pr->v = vn; } /* the scheme fixes the width */
+    else find_operating_point(tg, i, dir, vn, wn, pr, c);
     size_t k = 0;
     for (int t = 0; t < CAL_TRAINS; t++) {
-        double va = vn * k_ladder[t];
-        if (va > d->v_max) va = d->v_max;
-        if (va < d->v_th * 1.02) va = d->v_th * 1.02;
+        double va = clampd(pr->v * k_ladder[t], d->v_th * 1.02, d->v_max);
         pg_reset1(tg, i, dir, c);
-        double prev = 0;
-        for (int r = 0; r < 4; r++) prev += pg_read(tg, i, c);
-        prev /= 4;
-        if (t == 0) *g_start = prev;
+        double prev = pr->g_start;
         for (int p = 0; p < CAL_LEN; p++, k++) {
-            pg_pulse(tg, i, dir * va, width, c);
+            pg_pulse(tg, i, dir * va, pr->w, c);
             double now = pg_read(tg, i, c);
-            g0[k] = prev; v[k] = dir * va; w[k] = width; g1[k] = now;
+            g0[k] = prev; v[k] = dir * va; w[k] = pr->w; g1[k] = now;
             prev = now;
         }
     }
-    *g_sat = saturate(tg, i, dir, c);
+    return k;
 }
 
 /* Drop responses that ended at the saturation level: a clamp, not the model's law. */
@@ -81,6 +168,15 @@ static size_t drop_saturated(double *g0, double *v, double *w, double *g1, size_
     return m;
 }
 
+/* A fit that cannot describe the device: no response, an asymptote on the wrong side of the
+ * start, or one short of the measured saturation by more than half the window. */
+static int fit_usable(const ml_fit *f, const probe *pr, int dir)
+{
+    double win = pr->g_sat - pr->g_start;
+    return isfinite(f->a) && f->a > 0 && isfinite(f->v0) && isfinite(f->g_far) &&
+           (f->g_far - pr->g_start) * dir > 0 && (f->g_far - pr->g_start) / win > 0.5;
+}
+
 ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int dir, ml_fit *fits, ml_cost *cost, ml_error *err)
 {
     ml_target t;
@@ -88,65 +184,111 @@ ml_status ml_calibrate(ml_population *pop, const ml_scheme *s, int dir, ml_fit *
     return ml_calibrate_target(&t, s, dir, fits, cost, err);
 }
 
+/* The population's model from the usable per-device fits: geometric mean of a (at the common
+ * width), mean v0, mean gap between asymptote and saturation. 0 if there is none. */
+static int population_fit(const ml_fit *fits, size_t n, ml_fit *out)
+{
+    double la = 0, v0 = 0, far = 0, lw = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fits[i].status != ML_FIT_OK) continue;
+        la += log(fits[i].a * fits[i].width);
+        lw += log(fits[i].width);
+        v0 += fits[i].v0;
+        far += fits[i].g_far - fits[i].g_lim;
+        m++;
+    }
+    if (!m) return 0;
+    *out = fits[0];
+    out->width = exp(lw / m);
+    out->a = exp(la / m) / out->width;
+    out->v0 = v0 / m;
+    out->g_far = far / m; /* relative to the saturation level; made absolute per device */
+    return 1;
+}
+
 ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, ml_fit *fits, ml_cost *cost,
                               ml_error *err)
 {
     const size_t n = t->n, per = (size_t)CAL_TRAINS * CAL_LEN;
     const size_t ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
-    double *buf = ml__malloc(ncal * per * 4 * sizeof(double));
-    double *gs = ml__malloc(ncal * sizeof(double)), *gl = ml__malloc(ncal * sizeof(double));
-    size_t *nk = ml__malloc(ncal * sizeof(size_t));
-    ml_cost *cs = ml__calloc(ncal, sizeof(ml_cost));
-    int *bad = ml__calloc(ncal, sizeof(int));
-    if (!buf || !gs || !gl || !nk || !cs || !bad) {
-        ml__free(buf); ml__free(gs); ml__free(gl); ml__free(nk); ml__free(cs); ml__free(bad);
+    double *buf = malloc(ncal * per * 4 * sizeof(double));
+    probe *pr = calloc(ncal, sizeof *pr);
+    size_t *nk = malloc(ncal * sizeof(size_t));
+    ml_cost *cs = calloc(ncal, sizeof(ml_cost));
+    ml_fit *own = calloc(ncal, sizeof(ml_fit));
+    if (!buf || !pr || !nk || !cs || !own) {
+        free(buf); free(pr); free(nk); free(cs); free(own);
         return ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
     }
     const ml_device *d = t->dev;
     #pragma omp parallel for schedule(dynamic, 16)
     for (size_t i = 0; i < ncal; i++) {
         double *b = buf + i * per * 4;
-        characterise(t, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &gs[i], &gl[i], &cs[i]);
-        nk[i] = drop_saturated(b, b + per, b + 2 * per, b + 3 * per, per, gs[i], gl[i]);
-        if (s->calib_per_device) {
-            ml_fit f = {0};
-            if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, nk[i], dir, d->t_ref, d->v_th, &f, NULL))
-                bad[i] = 1;
-            f.g_start = gs[i];
-            f.g_lim = gl[i];
+        size_t k = characterise(t, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &pr[i], &cs[i]);
+        nk[i] = drop_saturated(b, b + per, b + 2 * per, b + 3 * per, k, pr[i].g_start, pr[i].g_sat);
+        ml_fit f = {0};
+        f.t_ref = d->t_ref;
+        f.v_th = d->v_th;
+        if (pr[i].dead) f.status = ML_FIT_FAILED;
+        else if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, nk[i], dir, d->t_ref, d->v_th, &f, NULL) ||
+                 !fit_usable(&f, &pr[i], dir))
+            f.status = ML_FIT_FALLBACK;
+        f.g_start = pr[i].g_start;
+        f.g_lim = pr[i].g_sat;
+        f.width = pr[i].w;
+        own[i] = f;
+    }
+    for (size_t i = 0; i < ncal; i++) ml_cost_add(cost, &cs[i]);
+    ml_status st = ML_OK;
+    ml_fit pop;
+    int have_pop = population_fit(own, ncal, &pop);
+    if (s->calib_per_device) {
+        for (size_t i = 0; i < n; i++) {
+            fits[i] = own[i];
+            if (own[i].status != ML_FIT_FALLBACK) continue;
+            if (!have_pop) { fits[i].status = ML_FIT_FAILED; continue; }
+            /* the population's law, this device's own start and saturation levels */
+            ml_fit f = pop;
+            f.g_start = own[i].g_start;
+            f.g_lim = own[i].g_lim;
+            f.g_far = own[i].g_lim + pop.g_far;
+            f.status = ML_FIT_FALLBACK;
             fits[i] = f;
         }
-    }
-    ml_status st = ML_OK;
-    for (size_t i = 0; i < ncal; i++) {
-        ml_cost_add(cost, &cs[i]);
-        if (bad[i] && !st)
-            st = ml_error_set(err, ML_EINVAL, "calibration: device %zu does not respond to %s pulses up to %g V", i,
-                              dir > 0 ? "potentiating" : "depressing", d->v_max);
-    }
-    if (!st && !s->calib_per_device) {
-        /* one model for every device, fitted on the pooled responses of the first devices */
-        double *p = ml__malloc(ncal * per * 4 * sizeof(double));
+    } else {
+        /* one model for every device, fitted on the pooled responses of the first devices
+         * that respond */
+        double *p = malloc(ncal * per * 4 * sizeof(double));
         if (!p) st = ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
         else {
-            double gsum = 0, lsum = 0;
-            size_t m = ncal * per, at = 0;
+            double gsum = 0, lsum = 0, lw = 0;
+            size_t m = ncal * per, at = 0, live = 0;
             for (size_t i = 0; i < ncal; i++) {
+                if (pr[i].dead) continue;
                 for (int q = 0; q < 4; q++)
                     for (size_t k = 0; k < nk[i]; k++)
                         p[q * m + at + k] = buf[i * per * 4 + q * per + k];
                 at += nk[i];
-                gsum += gs[i];
-                lsum += gl[i];
+                gsum += pr[i].g_start;
+                lsum += pr[i].g_sat;
+                lw += log(pr[i].w);
+                live++;
             }
             ml_fit f = {0};
-            st = ml_fit_pairs(p, p + m, p + 2 * m, p + 3 * m, at, dir, d->t_ref, d->v_th, &f, err);
-            f.g_start = gsum / (double)ncal;
-            f.g_lim = lsum / (double)ncal;
+            f.t_ref = d->t_ref;
+            f.v_th = d->v_th;
+            if (!live || ml_fit_pairs(p, p + m, p + 2 * m, p + 3 * m, at, dir, d->t_ref, d->v_th, &f, NULL))
+                f.status = ML_FIT_FAILED;
+            if (live) {
+                f.g_start = gsum / (double)live;
+                f.g_lim = lsum / (double)live;
+                f.width = exp(lw / (double)live);
+            }
             for (size_t i = 0; i < n; i++) fits[i] = f;
             ml__free(p);
         }
     }
-    ml__free(buf); ml__free(gs); ml__free(gl); ml__free(nk); ml__free(cs); ml__free(bad);
+    free(buf); free(pr); free(nk); free(cs); free(own);
     return st;
 }

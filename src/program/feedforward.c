@@ -26,7 +26,7 @@ void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, co
                     double *v, double *w)
 {
     int dir = f->g_far > f->g_start ? 1 : -1;
-    double width = s->width > 0 ? s->width : d->width;
+    double width = ml_fit_width(f, s, d);
     double vfix = fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d);
     for (int k = 1; k <= P; k++) {
         double dg = grid[k] - grid[k - 1];
@@ -34,8 +34,16 @@ void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, co
             v[k] = dir * vfix;
             w[k] = ml_fit_solve_width(f, grid[k - 1], dg, vfix, d->width_min, d->width_max);
         } else {
-            v[k] = dir * ml_fit_solve_v(f, grid[k - 1], dg, width, d->v_max);
+            double va = ml_fit_solve_v(f, grid[k - 1], dg, width, d->v_max);
             w[k] = width;
+            /* a step the amplitude cannot make at this width (at v_max, or below the
+             * threshold): keep the amplitude at its limit and solve for the width instead,
+             * unless the scheme fixed the width */
+            if (s->width <= 0 && (va >= d->v_max || va <= f->v_th * 1.02)) {
+                va = va >= d->v_max ? d->v_max : f->v_th * 1.02;
+                w[k] = ml_fit_solve_width(f, grid[k - 1], dg, va, d->width_min, d->width_max);
+            }
+            v[k] = dir * va;
         }
     }
 }

@@ -28,14 +28,23 @@ void ml_program_plan_free(ml_program_plan *pl)
     ml__free(pl);
 }
 
+/* Mean of the fits of devices that calibrated (failed ones excluded; all of them if none did). */
 static ml_fit mean_fit(const ml_fit *fits, size_t n)
 {
     ml_fit m = fits[0];
-    double a = 0, v0 = 0, gf = 0, gs = 0, gl = 0;
+    double a = 0, v0 = 0, gf = 0, gs = 0, gl = 0, lw = 0;
+    size_t c = 0;
+    int all = 1;
+    for (size_t i = 0; i < n && all; i++) all = fits[i].status == ML_FIT_FAILED;
     for (size_t i = 0; i < n; i++) {
+        if (!all && fits[i].status == ML_FIT_FAILED) continue;
+        if (!all && m.status == ML_FIT_FAILED) m = fits[i];
         a += log(fits[i].a); v0 += fits[i].v0; gf += fits[i].g_far; gs += fits[i].g_start; gl += fits[i].g_lim;
+        lw += log(fits[i].width > 0 ? fits[i].width : 1);
+        c++;
     }
-    m.a = exp(a / n); m.v0 = v0 / n; m.g_far = gf / n; m.g_start = gs / n; m.g_lim = gl / n;
+    m.a = exp(a / c); m.v0 = v0 / c; m.g_far = gf / c; m.g_start = gs / c; m.g_lim = gl / c;
+    if (m.width > 0) m.width = exp(lw / c);
     return m;
 }
 
@@ -107,14 +116,17 @@ static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir,
     if (!rc && s->target_top > 0)
         for (size_t i = 0; i < n && !rc; i++) {
             const ml_fit *f = &pl->fits[i];
+            if (f->status == ML_FIT_FAILED) continue;
             double far = ml_fit_far(f), lo = fmin(f->g_start, far), hi = fmax(f->g_start, far);
             if (!((s->target_top - f->g_start) * dir > 0 && s->target_top >= lo && s->target_top <= hi))
                 rc = ml_error_set(err, ML_EINVAL, "target: %.4g uS is outside the %s window of device %zu (%.4g-%.4g uS, start %.4g uS)",
                                   s->target_top * 1e6, dir > 0 ? "potentiation" : "depression", i, lo * 1e6, hi * 1e6, f->g_start * 1e6);
         }
-    if (!rc && ty->plan) {
+    if (!rc) {
+        /* open-loop schemes that share one pulse use the population's operating width */
         ml_fit mf = mean_fit(pl->fits, n);
-        rc = ty->plan(pl, d, &mf, err);
+        pl->width = ml_fit_width(&mf, s, d);
+        if (ty->plan) rc = ty->plan(pl, d, &mf, err);
     }
     if (rc) { ml_program_plan_free(pl); return rc; }
     if (calib) ml_cost_add(calib, &cal);
@@ -167,6 +179,15 @@ static void program_device(const ml_program_plan *pl, const ml_target *t, size_t
                            ml_staircase *st, double *grid, double *sv, double *sw)
 {
     const ml_fit *f = &pl->fits[i];
+    if (f->status == ML_FIT_FAILED) {
+        /* stuck or dead: left alone, recorded as it is (excluded from states) */
+        if (st)
+            for (int k = 0; k < (int)st->npts; k++) {
+                st->g_pred[i * st->npts + k] = f->g_start;
+                pg_record(t, st, i, k);
+            }
+        return;
+    }
     pg_reset1(t, i, pl->dir, c);
     if (!isnan(g)) { pl->s.type->program_to(pl, t, i, g, c, grid, sv, sw); return; }
     if (pl->grid) { grid = pl->grid; sv = pl->sv; sw = pl->sw; } /* shared, precomputed */

@@ -13,7 +13,7 @@ int pg_verify_to(const ml_target *t, size_t i, const ml_scheme *s, const ml_fit 
                  double target, double tol_s, ml_cost *cost, double *v_last)
 {
     const ml_device *d = t->dev;
-    double width = s->width > 0 ? s->width : d->width;
+    double width = ml_fit_width(NULL, s, d);
     int pol = 0, rev = 0;
     double v = 0;
     for (int p = 0; p <= s->max_pulses; p++) {
@@ -30,6 +30,7 @@ int pg_verify_to(const ml_target *t, size_t i, const ml_scheme *s, const ml_fit 
             pol = want;
             /* model estimate for half the error; without a model, start at threshold */
             const ml_fit *f = pol > 0 ? fit_up : fit_down;
+            width = ml_fit_width(f, s, d); /* the polarity's calibrated operating width */
             v = f ? ml_fit_solve_v(f, r, 0.5 * e, width, d->v_max) : d->v_th * 1.05;
         } else {
             v += s->v_step;

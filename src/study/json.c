@@ -43,6 +43,9 @@ static cJSON *levels_json(const ml_levels_result *r)
     cJSON_AddNumberToObject(j, "precision_sigma_uS", r->precision_sigma * 1e6);
     cJSON_AddNumberToObject(j, "precision_worst_uS", r->precision_worst * 1e6);
     cJSON_AddNumberToObject(j, "unconverged", r->unconverged);
+    cJSON_AddNumberToObject(j, "yield", r->yield);
+    cJSON_AddNumberToObject(j, "devices_fallback", (double)r->devices_fallback);
+    cJSON_AddNumberToObject(j, "devices_failed", (double)r->devices_failed);
     if (!isnan(r->v_fixed)) cJSON_AddNumberToObject(j, "v_fixed", r->v_fixed);
     if (!isnan(r->pulses_per_level_from_reset)) {
         cJSON_AddNumberToObject(j, "pulses_per_level_from_reset", r->pulses_per_level_from_reset);

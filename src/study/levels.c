@@ -15,19 +15,30 @@ void ml_levels_result_free(ml_levels_result *r)
     ml__free(r);
 }
 
-/* mean, 5th and 95th percentile over devices of g_mean at every step */
+static int failed(const ml_staircase *st, size_t i) { return st->fits[i].status == ML_FIT_FAILED; }
+
+/* mean, 5th and 95th percentile over devices (calibrated ones) of g_mean at every step */
 static ml_status band(const ml_staircase *st, double *mean, double *p05, double *p95, ml_error *err)
 {
     size_t nd = st->ndev, np = st->npts;
     double *col = ml__malloc(nd * sizeof *col);
     if (!col) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    size_t nl = 0;
+    for (size_t i = 0; i < nd; i++) nl += !failed(st, i);
+    int all = nl == 0; /* nothing calibrated: the band of every device */
+    if (all) nl = nd;
     for (size_t k = 0; k < np; k++) {
         double m = 0;
-        for (size_t i = 0; i < nd; i++) { col[i] = st->g_mean[i * np + k]; m += col[i]; }
-        mean[k] = m / nd;
-        ml_sort_doubles(col, nd);
-        p05[k] = col[(size_t)floor(0.05 * (nd - 1))];
-        p95[k] = col[(size_t)ceil(0.95 * (nd - 1))];
+        size_t c = 0;
+        for (size_t i = 0; i < nd; i++) {
+            if (!all && failed(st, i)) continue;
+            col[c] = st->g_mean[i * np + k];
+            m += col[c++];
+        }
+        mean[k] = m / nl;
+        ml_sort_doubles(col, nl);
+        p05[k] = col[(size_t)floor(0.05 * (nl - 1))];
+        p95[k] = col[(size_t)ceil(0.95 * (nl - 1))];
     }
     ml__free(col);
     return ML_OK;
@@ -81,6 +92,8 @@ static ml_status sweep(const ml_levels_study_opts *r, int nv, run_out *best, ml_
         return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     }
     ml_scheme_sweep(s, r->dev, r->dir, vs, nv, &vhi);
+    int best_ok = 0;
+    double best_cov = -INFINITY;
     if (r->progress) r->progress(r->progress_ctx, "identical sweep", 0, nv);
     for (int q = 0; q < nv; q++) {
         ml_scheme t = *s;
@@ -91,21 +104,23 @@ static ml_status sweep(const ml_levels_study_opts *r, int nv, run_out *best, ml_
         size_t np = o.st->npts, nd = o.st->ndev;
         double span = 0, win = 0;
         for (size_t i = 0; i < nd; i++) {
+            if (failed(o.st, i)) continue;
             span += o.st->g_mean[i * np + np - 1] - o.st->g_mean[i * np];
             win += ml_fit_far(&o.st->fits[i]) - o.st->fits[i].g_start;
         }
-        double cov = span / win;
+        double cov = win != 0 ? span / win : 0;
         res->sweep[q] = (ml_levels_sweep_point){t.v, cov, o.states};
         res->nsweep = q + 1;
         int ok = cov >= s->coverage - 0.005;
-        if (ok && (!best->st || o.states > best->states)) { run_free(best); *best = o; }
+        /* the most states among amplitudes that span the coverage; until one does, the one
+         * that comes nearest (a slow device no amplitude spans is reported, not an error) */
+        int better = !best->st || (ok && (!best_ok || o.states > best->states)) || (!ok && !best_ok && cov > best_cov);
+        if (better) { run_free(best); *best = o; best_ok = ok; best_cov = cov; }
         else run_free(&o);
         if (r->progress) r->progress(r->progress_ctx, "identical sweep", q + 1, nv);
     }
     ml__free(vs);
-    if (!best->st)
-        return ml_error_set(err, ML_EINVAL, "identical: no amplitude up to %g V spans %.0f%% of the window in %d pulses",
-                            vhi, 100 * s->coverage, r->P);
+    (void)vhi;
     return ML_OK;
 }
 
@@ -138,16 +153,24 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
         res->pulses_mean[k] = p / nd;
     }
     double gmin = 0, gmax = 0;
+    size_t nl = 0, nfb = 0;
     for (size_t i = 0; i < nd; i++) {
+        if (failed(st, i)) continue;
         double far = ml_fit_far(&st->fits[i]);
         gmin += fmin(st->fits[i].g_start, far);
         gmax += fmax(st->fits[i].g_start, far);
+        nl++;
+        nfb += st->fits[i].status == ML_FIT_FALLBACK;
     }
-    gmin /= nd; gmax /= nd;
+    if (nl) { gmin /= nl; gmax /= nl; }
+    res->devices_failed = nd - nl;
+    res->devices_fallback = nfb;
+    res->yield = (double)nl / nd;
     ml_precision(st, &res->precision_rms, &res->precision_sigma, &res->precision_worst);
-    double nsteps = (double)nd * (np - 1);
-    /* programming cost per state: the staircase's pulses beyond the reset pulse */
-    double pulses = st->cost.pulses - (double)nd;
+    double nsteps = (double)(nl ? nl : 1) * (np - 1);
+    /* programming cost per state: the staircase's pulses beyond the reset pulse (devices
+     * that failed calibration get none) */
+    double pulses = st->cost.pulses - (double)nl;
     snprintf(res->device, sizeof res->device, "%s", r->dev->name);
     res->scheme = ml_scheme_name(s->type);
     res->dir = r->dir;
@@ -161,7 +184,7 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     if (res->staircase_states < 0) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     res->g_min = gmin;
     res->g_max = gmax;
-    res->hrs_lrs_ratio = gmax / gmin;
+    res->hrs_lrs_ratio = gmin > 0 ? gmax / gmin : NAN;
     res->pulses_per_state = pulses / nsteps;
     res->reads_per_state = st->cost.reads / nsteps;
     res->energy_per_state_j = st->cost.energy_j / nsteps;
@@ -174,7 +197,7 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     res->pulses_per_level_from_reset = res->reads_per_level_from_reset = NAN;
     if (ml_scheme_closed_loop(s)) {
         res->pulses_per_level_from_reset = ppl;
-        res->reads_per_level_from_reset = vcost.reads / ((double)states * nd);
+        res->reads_per_level_from_reset = nl ? vcost.reads / ((double)states * nl) : 0;
     }
     return ML_OK;
 }
