@@ -39,7 +39,14 @@ typedef struct ml_scheme {
     int max_reversals;     /* verify: polarity reversals before giving up (default 10) */
     int verify_every;      /* feedforward: read-and-correct every K pulses (0 = pure open loop) */
     int calib_per_device;  /* calibrate each device (1, default) or one model for all (0) */
-    int calib_rounds;      /* feedforward: refinement runs of the schedule (default 3) */
+    int calib_rounds;      /* feedforward: refinement runs of the schedule (default 1) */
+    int calib_read_every;  /* feedforward: refinement runs read after every K-th pulse (default 8) */
+    int calib_trains;      /* characterisation trains per device (2..7; default 7, feedforward 4,
+                              since its refinement runs do the rest) */
+    int calib_train_len;   /* pulses per train, a read after each (default 40, feedforward 30) */
+    double calib_budget;   /* feedforward: if > 0, calibration pulses per device: the refinement
+                              runs (P + 1 pulses each) that fit in what characterisation left,
+                              instead of calib_rounds */
     double coverage;       /* fraction of the calibrated window a staircase spans (default 0.95) */
     double target_top;     /* if > 0: the staircase's last level (S) instead of coverage; must lie
                               inside every device's calibrated window */

@@ -53,6 +53,7 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     if (o->tol <= 0 || o->tol > 0.5) return cli_fail(cmd, "--tol: %g must be within (0, 0.5]", o->tol);
     if (o->max_pulses < 1 || o->max_pulses > 100000) return cli_fail(cmd, "--max-pulses: %ld is out of range (1..100000)", o->max_pulses);
     if (o->verify_every < 0) return cli_fail(cmd, "--verify-every: must not be negative");
+    if (!(o->calib_budget >= 0 && o->calib_budget <= 1e9)) return cli_fail(cmd, "--calib-budget: %g must be within 0..1e9 pulses", o->calib_budget);
     if (!(o->coverage > 0 && o->coverage < 1)) return cli_fail(cmd, "--coverage: %g must be within (0, 1)", o->coverage);
     if (o->target_uS < 0) return cli_fail(cmd, "--target-uS: %g must be positive", o->target_uS);
     if (o->v_start < 0 || o->v_stop < 0) return cli_fail(cmd, "--v-start/--v-stop must not be negative");
@@ -81,6 +82,7 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     s->max_pulses = (int)o->max_pulses;
     s->verify_every = (int)o->verify_every;
     s->calib_per_device = !strcmp(o->calibrate, "device");
+    s->calib_budget = o->calib_budget;
     s->coverage = o->coverage;
     s->target_top = o->target_uS * 1e-6;
     *dir = strcmp(o->direction, "down") ? 1 : -1;

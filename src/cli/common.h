@@ -11,7 +11,7 @@
 typedef struct prog_opts {
     const char *device, *scheme, *direction, *calibrate;
     long devices, pulses, seed, verify_every, max_pulses, threads;
-    double v, width, tol, v_start, v_stop, coverage, target_uS;
+    double v, width, tol, v_start, v_stop, coverage, target_uS, calib_budget;
     int modulate_width;
 } prog_opts;
 
@@ -43,6 +43,7 @@ int cli_net_conv(const char *cmd, ml_net *net);
     {"max-pulses", OPT_INT, &(o).max_pulses, "verify: pulse cap per target [200]", 0},                        \
     {"verify-every", OPT_INT, &(o).verify_every, "feedforward: read and correct every K pulses [0 = never]", 0}, \
     {"calibrate", OPT_STR, &(o).calibrate, "device (each device calibrated) | population (one model) [device]", 0}, \
+    {"calib-budget", OPT_DBL, &(o).calib_budget, "feedforward: calibration pulses per device; refinement runs of the schedule fill what characterisation leaves [0 = one run]", 0}, \
     {"coverage", OPT_DBL, &(o).coverage, "fraction of the calibrated window a staircase spans [0.95]", 0},   \
     {"target-uS", OPT_DBL, &(o).target_uS, "last level of the staircase in uS, inside the device window [from --coverage]", 0}, \
     {"threads", OPT_INT, &(o).threads, "OpenMP threads [all cores]; results do not depend on it", 0}

@@ -12,12 +12,12 @@
 #include "memlev/program.h"
 #include "program/internal.h"
 
-#define CAL_TRAINS 7
-#define CAL_LEN 40
+#define CAL_TRAINS 7   /* at most */
+#define CAL_LEN 40      /* at most */
 #define SAT_BURST 4
 #define SAT_MAX 16
 #define PROBE_MAX 14
-static const double k_ladder[CAL_TRAINS] = {0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5};
+
 /* step fraction per pulse the probe aims at: a 40-pulse train then crosses about a third of
  * the window, and a P = 512 feedforward schedule's steps (fractions 0.002-0.04) lie near it */
 static const double k_alpha = 0.01;
@@ -140,12 +140,15 @@ static size_t characterise(const ml_target *tg, size_t i, const ml_scheme *s, in
     if (pr->dead) return 0;
     if (s->width > 0) { pr->w = s->width; pr->v = vn; } /* the scheme fixes the width */
     else find_operating_point(tg, i, dir, vn, wn, pr, c);
+    /* amplitude ladder 0.8 ... 1.5 times the operating amplitude */
+    const int nt = s->calib_trains < 2 ? 2 : s->calib_trains > CAL_TRAINS ? CAL_TRAINS : s->calib_trains;
+    const int len = s->calib_train_len < 2 ? 2 : s->calib_train_len > CAL_LEN ? CAL_LEN : s->calib_train_len;
     size_t k = 0;
-    for (int t = 0; t < CAL_TRAINS; t++) {
-        double va = clampd(pr->v * k_ladder[t], d->v_th * 1.02, d->v_max);
+    for (int t = 0; t < nt; t++) {
+        double va = clampd(pr->v * (0.8 + 0.7 * t / (nt - 1)), d->v_th * 1.02, d->v_max);
         pg_reset1(tg, i, dir, c);
         double prev = pr->g_start;
-        for (int p = 0; p < CAL_LEN; p++, k++) {
+        for (int p = 0; p < len; p++, k++) {
             pg_pulse(tg, i, dir * va, pr->w, c);
             double now = pg_read(tg, i, c);
             g0[k] = prev; v[k] = dir * va; w[k] = pr->w; g1[k] = now;

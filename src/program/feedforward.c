@@ -48,10 +48,12 @@ void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, co
     }
 }
 
-/* Run the schedule once on device i with a read after every pulse; -1: out of memory. */
+/* Run the schedule once on device i with a read after every stride-th pulse; -1: out of
+ * memory. */
 static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_scheme *s, int P, int dir,
                      double *v, double *w, double *rd, double *g0, ml_cost *c)
 {
+    const int sd = s->calib_read_every > 1 ? s->calib_read_every : 1;
     const ml_device *d = t->dev;
     double *grid = ml__malloc((size_t)(P + 1) * sizeof *grid);
     if (!grid) return -1;
@@ -60,11 +62,13 @@ static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sche
     ml__free(grid);
     pg_reset1(t, i, dir, c);
     double m = 0;
-    for (int r = 0; r < 4; r++) m += pg_read(t, i, c);
+    /* the start level: measured at calibration (f->g_start); re-read only with dense reads */
+    if (sd > 1) m = 4 * f->g_start;
+    else for (int r = 0; r < 4; r++) m += pg_read(t, i, c);
     *g0 = m / 4;
     for (int k = 0; k < P; k++) {
         pg_pulse(t, i, v[k], w[k], c);
-        rd[k] = pg_read(t, i, c);
+        if ((k + 1) % sd == 0) rd[k / sd] = pg_read(t, i, c);
     }
     return 0;
 }
@@ -92,7 +96,7 @@ ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, 
             ml_fit *f = s->calib_per_device ? &fits[i] : &shared;
             double *b = buf + i * per + (size_t)r * P * 3;
             if (run_once(t, i, f, s, P, dir, b, b + P, b + 2 * P, &g0s[i * R + r], &cs[i])) { oom = 1; continue; }
-            runs[i * R + r] = (ml_run){g0s[i * R + r], P, b, b + P, b + 2 * P};
+            runs[i * R + r] = (ml_run){g0s[i * R + r], P, b, b + P, b + 2 * P, s->calib_read_every};
             if (s->calib_per_device) {
                 ml__fit_runs(&runs[i * R], r + 1, f);
                 double gs = 0;
@@ -156,8 +160,18 @@ static void hybrid_verify(const ml_target *t, size_t i, const ml_scheme *s, ml_f
 
 static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err)
 {
-    ml_status rc = pg_calibrate_basic(pl, t, calib, err);
-    return rc ? rc : ml__ff_refine(t, &pl->s, pl->P, pl->dir, pl->fits, calib, err);
+    ml_cost basic = {0};
+    ml_status rc = pg_calibrate_basic(pl, t, &basic, err);
+    ml_cost_add(calib, &basic);
+    if (rc) return rc;
+    ml_scheme s = pl->s;
+    if (s.calib_budget > 0) {
+        /* refinement runs (a reset and P pulses each) in what the characterisation left */
+        size_t ncal = s.calib_per_device ? t->n : (t->n < 8 ? t->n : 8);
+        double left = s.calib_budget - basic.pulses / (double)ncal;
+        s.calib_rounds = left > 0 ? (int)(left / (pl->P + 1)) : 0;
+    }
+    return ml__ff_refine(t, &s, pl->P, pl->dir, pl->fits, calib, err);
 }
 
 static int shares_schedule(const ml_scheme *s) { return !s->calib_per_device && s->verify_every == 0; }
@@ -212,6 +226,8 @@ static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, 
 
 const ml_scheme_type pg_feedforward = {
     .name = "feedforward",
+    .calib_trains = 4,
+    .calib_train_len = 30,
     .calibrate = calibrate,
     .plan = plan,
     .program = program,

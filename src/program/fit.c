@@ -99,9 +99,11 @@ static double runs_ssr(const ml_run *runs, int nruns, const ml_fit *f)
     for (int k = 0; k < nruns; k++) {
         const ml_run *r = &runs[k];
         double g = r->g0;
+        const int sd = r->stride > 1 ? r->stride : 1;
         for (int j = 0; j < r->n; j++) {
             g = ml_fit_predict(f, g, r->v[j], r->w[j]);
-            double e = r->read[j] - g;
+            if ((j + 1) % sd) continue;
+            double e = r->read[j / sd] - g;
             s += e * e;
         }
     }
@@ -135,6 +137,7 @@ void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f)
                 fp[q] = *f;
                 set_params(&fp[q], pq);
             }
+            const int sd = r->stride > 1 ? r->stride : 1;
             for (int j = 0; j < r->n; j++) {
                 g[0] = ml_fit_predict(f, g[0], r->v[j], r->w[j]);
                 double J[3];
@@ -142,7 +145,8 @@ void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f)
                     g[q + 1] = ml_fit_predict(&fp[q], g[q + 1], r->v[j], r->w[j]);
                     J[q] = (g[q + 1] - g[0]) / h[q];
                 }
-                double e = r->read[j] - g[0];
+                if ((j + 1) % sd) continue;
+                double e = r->read[j / sd] - g[0];
                 for (int a = 0; a < 3; a++) {
                     Jtr[a] += J[a] * e;
                     for (int b = 0; b < 3; b++) JtJ[a][b] += J[a] * J[b];
@@ -176,7 +180,7 @@ void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f)
         if (!improved) break;
     }
     size_t n = 0;
-    for (int k = 0; k < nruns; k++) n += (size_t)runs[k].n;
+    for (int k = 0; k < nruns; k++) n += (size_t)(runs[k].n / (runs[k].stride > 1 ? runs[k].stride : 1));
     f->rms = n ? sqrt(cur / (double)n) : 0;
 }
 

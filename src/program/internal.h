@@ -4,11 +4,13 @@
 #define ML_PROGRAM_INTERNAL_H
 #include "memlev/program.h"
 
-/* One measured run: start level g0, pulses (v, w) and a read after each pulse. */
+/* One measured run: start level g0, n pulses (v, w) and a read after every stride-th pulse
+ * (read[m] after pulse (m + 1) stride; stride 0 or 1: after every pulse). */
 typedef struct ml_run {
     double g0;
     int n;
     const double *v, *w, *read;
+    int stride;
 } ml_run;
 
 /* Refine a fit on whole trajectories (Levenberg-Marquardt on log a, log v0, g_far). */
@@ -69,6 +71,8 @@ struct ml_scheme_type {
     ml_status (*calibrate)(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err);
     /* Opposite-polarity fits a shared calibration must carry (verify): 1, else 0. */
     int opposite;
+    /* Characterisation trains and their length this scheme defaults to (0: 7 and 40). */
+    int calib_trains, calib_train_len;
     /* Precompute from the calibration (mf: the mean fit over devices). May be NULL. */
     ml_status (*plan)(ml_program_plan *pl, const ml_device *d, const ml_fit *mf, ml_error *err);
     /* Program device i, already reset, along grid from step 1 to stop; with st, record every

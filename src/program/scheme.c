@@ -21,7 +21,10 @@ void ml_scheme_defaults(ml_scheme *s, const ml_scheme_type *type)
     s->max_pulses = 200;
     s->max_reversals = 10;
     s->calib_per_device = 1;
-    s->calib_rounds = 3;
+    s->calib_rounds = 1;
+    s->calib_read_every = 8;
+    s->calib_trains = type && type->calib_trains ? type->calib_trains : 7;
+    s->calib_train_len = type && type->calib_train_len ? type->calib_train_len : 40;
     s->coverage = 0.95;
 }
 
