@@ -40,7 +40,8 @@ typedef struct ml_scheme {
     int verify_every;      /* feedforward: read-and-correct every K pulses (0 = pure open loop) */
     int calib_per_device;  /* calibrate each device (1, default) or one model for all (0) */
     int calib_rounds;      /* feedforward: refinement runs of the schedule (default 1) */
-    int calib_read_every;  /* feedforward: refinement runs read after every K-th pulse (default 8) */
+    int calib_read_every;  /* feedforward: refinement runs read after every K-th pulse, but at
+                              least 64 times a run (default 8) */
     int calib_trains;      /* characterisation trains per device (2..7; default 7, feedforward 4,
                               since its refinement runs do the rest) */
     int calib_train_len;   /* pulses per train, a read after each (default 40, feedforward 30) */

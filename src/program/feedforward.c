@@ -48,12 +48,21 @@ void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, co
     }
 }
 
+/* Reads of a refinement run: after every calib_read_every-th pulse, but at least 64 per run
+ * (every pulse for short schedules). */
+static int read_stride(const ml_scheme *s, int P)
+{
+    int sd = P / 64;
+    if (sd > s->calib_read_every) sd = s->calib_read_every;
+    return sd > 1 ? sd : 1;
+}
+
 /* Run the schedule once on device i with a read after every stride-th pulse; -1: out of
  * memory. */
 static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_scheme *s, int P, int dir,
                      double *v, double *w, double *rd, double *g0, ml_cost *c)
 {
-    const int sd = s->calib_read_every > 1 ? s->calib_read_every : 1;
+    const int sd = read_stride(s, P);
     const ml_device *d = t->dev;
     double *grid = ml__malloc((size_t)(P + 1) * sizeof *grid);
     if (!grid) return -1;
@@ -96,7 +105,7 @@ ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, 
             ml_fit *f = s->calib_per_device ? &fits[i] : &shared;
             double *b = buf + i * per + (size_t)r * P * 3;
             if (run_once(t, i, f, s, P, dir, b, b + P, b + 2 * P, &g0s[i * R + r], &cs[i])) { oom = 1; continue; }
-            runs[i * R + r] = (ml_run){g0s[i * R + r], P, b, b + P, b + 2 * P, s->calib_read_every};
+            runs[i * R + r] = (ml_run){g0s[i * R + r], P, b, b + P, b + 2 * P, read_stride(s, P)};
             if (s->calib_per_device) {
                 ml__fit_runs(&runs[i * R], r + 1, f);
                 double gs = 0;
