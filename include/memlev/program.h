@@ -105,7 +105,7 @@ enum { ML_FIT_OK = 0, ML_FIT_FALLBACK = 1, ML_FIT_FAILED = 2 };
 
 /* The pulse width a schedule uses under fit f: the scheme's, else the fit's, else the
  * device's default. */
-double ml_fit_width(const ml_fit *f, const ml_scheme *s, const ml_device *d);
+ML_API double ml_fit_width(const ml_fit *f, const ml_scheme *s, const ml_device *d);
 
 /* End of the usable window under a fit: the asymptote or the measured saturation level,
  * whichever is nearer the start. */

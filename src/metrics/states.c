@@ -57,7 +57,7 @@ static int open_pass(const ml_staircase *st, int N, double k, double sigma, doub
     int *ok = ml__calloc((size_t)N, sizeof *ok);
     if (!ok) return -1;
     double spacing_sum = 0;
-    if (!nl) { free(ok); return 0; }
+    if (!nl) { ml__free(ok); return 0; }
     for (size_t d = 0; d < nd; d++) {
         if (excluded(st, d)) continue;
         const double *gp = st->g_pred + d * np, *rd = st->g_read + d * np;

@@ -215,13 +215,13 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
 {
     const size_t n = t->n, per = (size_t)CAL_TRAINS * CAL_LEN;
     const size_t ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
-    double *buf = malloc(ncal * per * 4 * sizeof(double));
-    probe *pr = calloc(ncal, sizeof *pr);
-    size_t *nk = malloc(ncal * sizeof(size_t));
-    ml_cost *cs = calloc(ncal, sizeof(ml_cost));
-    ml_fit *own = calloc(ncal, sizeof(ml_fit));
+    double *buf = ml__malloc(ncal * per * 4 * sizeof(double));
+    probe *pr = ml__calloc(ncal, sizeof *pr);
+    size_t *nk = ml__malloc(ncal * sizeof(size_t));
+    ml_cost *cs = ml__calloc(ncal, sizeof(ml_cost));
+    ml_fit *own = ml__calloc(ncal, sizeof(ml_fit));
     if (!buf || !pr || !nk || !cs || !own) {
-        free(buf); free(pr); free(nk); free(cs); free(own);
+        ml__free(buf); ml__free(pr); ml__free(nk); ml__free(cs); ml__free(own);
         return ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
     }
     const ml_device *d = t->dev;
@@ -262,7 +262,7 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
     } else {
         /* one model for every device, fitted on the pooled responses of the first devices
          * that respond */
-        double *p = malloc(ncal * per * 4 * sizeof(double));
+        double *p = ml__malloc(ncal * per * 4 * sizeof(double));
         if (!p) st = ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
         else {
             double gsum = 0, lsum = 0, lw = 0;
@@ -292,6 +292,6 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
             ml__free(p);
         }
     }
-    free(buf); free(pr); free(nk); free(cs); free(own);
+    ml__free(buf); ml__free(pr); ml__free(nk); ml__free(cs); ml__free(own);
     return st;
 }
