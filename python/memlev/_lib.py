@@ -56,7 +56,9 @@ class Scheme(Structure):
     _fields_ = [("type", c_void_p), ("v", c_double), ("width", c_double), ("modulate_width", c_int),
                 ("v_start", c_double), ("v_stop", c_double), ("tol", c_double), ("v_step", c_double),
                 ("max_pulses", c_int), ("max_reversals", c_int), ("verify_every", c_int),
-                ("calib_per_device", c_int), ("calib_rounds", c_int), ("coverage", c_double),
+                ("calib_per_device", c_int), ("calib_rounds", c_int), ("calib_read_every", c_int),
+                ("calib_trains", c_int), ("calib_train_len", c_int), ("calib_budget", c_double),
+                ("coverage", c_double),
                 ("target_top", c_double)]
 
 
