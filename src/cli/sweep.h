@@ -35,6 +35,9 @@ typedef struct sweep_config {
     size_t npoints;
 } sweep_config;
 
+/* Write a one-line message into msg (n bytes) and return 2, the CLI's status for bad input. */
+int sweep_fail(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Load and validate a config file. On failure msg holds one line naming the file and key
  * and the function returns 2; c is then empty. */
 int sweep_config_load(const char *path, sweep_config *c, char *msg, size_t msgsize);

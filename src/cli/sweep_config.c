@@ -45,8 +45,7 @@ static const key_spec k_keys[] = {
 };
 #define NKEYS (sizeof k_keys / sizeof k_keys[0])
 
-static int fail(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t n, const char *fmt, ...)
+int sweep_fail(char *msg, size_t n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -72,17 +71,17 @@ static int check_value(const char *path, const char *what, const key_spec *s, co
 {
     switch (s->kind) {
     case SW_STR:
-        if (!cJSON_IsString(v) || !v->valuestring[0]) return fail(msg, n, "%s: %s: expected a non-empty string", path, what);
+        if (!cJSON_IsString(v) || !v->valuestring[0]) return sweep_fail(msg, n, "%s: %s: expected a non-empty string", path, what);
         return 0;
     case SW_BOOL:
-        if (!cJSON_IsBool(v)) return fail(msg, n, "%s: %s: expected true or false", path, what);
+        if (!cJSON_IsBool(v)) return sweep_fail(msg, n, "%s: %s: expected true or false", path, what);
         return 0;
     case SW_INT:
     case SW_NUM: {
-        if (!cJSON_IsNumber(v)) return fail(msg, n, "%s: %s: expected %s", path, what, kind_name(s->kind));
+        if (!cJSON_IsNumber(v)) return sweep_fail(msg, n, "%s: %s: expected %s", path, what, kind_name(s->kind));
         double d = v->valuedouble;
-        if (!(d >= s->lo && d <= s->hi)) return fail(msg, n, "%s: %s: %g is out of range (%g..%g)", path, what, d, s->lo, s->hi);
-        if (s->kind == SW_INT && d != floor(d)) return fail(msg, n, "%s: %s: %g is not an integer", path, what, d);
+        if (!(d >= s->lo && d <= s->hi)) return sweep_fail(msg, n, "%s: %s: %g is out of range (%g..%g)", path, what, d, s->lo, s->hi);
+        if (s->kind == SW_INT && d != floor(d)) return sweep_fail(msg, n, "%s: %s: %g is not an integer", path, what, d);
         return 0;
     }
     }
@@ -95,12 +94,12 @@ static int check_word(const char *path, const char *what, const char *key, const
     ml_error err = {0};
     const ml_scheme_type *kind;
     if (!strcmp(key, "mode") && strcmp(v, "pulse") && strcmp(v, "statistical"))
-        return fail(msg, n, "%s: %s: '%s' must be pulse or statistical", path, what, v);
+        return sweep_fail(msg, n, "%s: %s: '%s' must be pulse or statistical", path, what, v);
     if (!strcmp(key, "calibrate") && strcmp(v, "device") && strcmp(v, "population"))
-        return fail(msg, n, "%s: %s: '%s' must be device or population", path, what, v);
+        return sweep_fail(msg, n, "%s: %s: '%s' must be device or population", path, what, v);
     if (!strcmp(key, "direction") && strcmp(v, "up") && strcmp(v, "down"))
-        return fail(msg, n, "%s: %s: '%s' must be up or down", path, what, v);
-    if (!strcmp(key, "schemes") && ml_scheme_parse(v, &kind, &err)) return fail(msg, n, "%s: %s: %s", path, what, err.msg);
+        return sweep_fail(msg, n, "%s: %s: '%s' must be up or down", path, what, v);
+    if (!strcmp(key, "schemes") && ml_scheme_parse(v, &kind, &err)) return sweep_fail(msg, n, "%s: %s: %s", path, what, err.msg);
     return 0;
 }
 
@@ -109,13 +108,13 @@ static int take_key(const char *path, const key_spec *s, const cJSON *v, cJSON *
 {
     cJSON *arr;
     if (cJSON_IsArray(v)) {
-        if (!cJSON_GetArraySize(v)) return fail(msg, n, "%s: %s: empty list", path, s->key);
+        if (!cJSON_GetArraySize(v)) return sweep_fail(msg, n, "%s: %s: empty list", path, s->key);
         arr = cJSON_Duplicate(v, 1);
     } else {
         arr = cJSON_CreateArray();
         if (arr) cJSON_AddItemToArray(arr, cJSON_Duplicate(v, 1));
     }
-    if (!arr) return fail(msg, n, "%s: out of memory", path);
+    if (!arr) return sweep_fail(msg, n, "%s: out of memory", path);
     cJSON_AddItemToObject(echo, s->key, arr);
     int i = 0;
     const cJSON *e, *f;
@@ -127,7 +126,7 @@ static int take_key(const char *path, const key_spec *s, const cJSON *v, cJSON *
         if (s->kind == SW_STR && check_word(path, what, s->key, e->valuestring, msg, n)) return 2;
         cJSON_ArrayForEach(f, arr) {
             if (f == e) break;
-            if (cJSON_Compare(e, f, 1)) return fail(msg, n, "%s: %s: duplicate value", path, what);
+            if (cJSON_Compare(e, f, 1)) return sweep_fail(msg, n, "%s: %s: duplicate value", path, what);
         }
         i++;
     }
@@ -158,12 +157,12 @@ static int check_combinations(const char *path, sweep_config *c, char *msg, size
         int any_relax = 0, any_stat = 0;
         cJSON_ArrayForEach(e, rt->values) any_relax |= e->valuedouble > 0;
         cJSON_ArrayForEach(e, mode->values) any_stat |= !strcmp(e->valuestring, "statistical");
-        if (any_relax && any_stat) return fail(msg, n, "%s: relax_time: needs mode \"pulse\" for every point", path);
+        if (any_relax && any_stat) return sweep_fail(msg, n, "%s: relax_time: needs mode \"pulse\" for every point", path);
     }
     c->npoints = 1;
     for (int i = 0; i < c->naxes; i++) {
         if (c->npoints > SWEEP_MAX_POINTS / (size_t)c->axes[i].n)
-            return fail(msg, n, "%s: %s: the grid exceeds %d points", path, c->axes[i].key, SWEEP_MAX_POINTS);
+            return sweep_fail(msg, n, "%s: %s: the grid exceeds %d points", path, c->axes[i].key, SWEEP_MAX_POINTS);
         c->npoints *= (size_t)c->axes[i].n;
     }
     return 0;
@@ -173,12 +172,12 @@ static int load_devices(const char *path, sweep_config *c, char *msg, size_t n)
 {
     const sweep_axis *d = sweep_axis_find(c, "devices");
     c->devs = calloc((size_t)d->n, sizeof *c->devs);
-    if (!c->devs) return fail(msg, n, "%s: out of memory", path);
+    if (!c->devs) return sweep_fail(msg, n, "%s: out of memory", path);
     const cJSON *e;
     cJSON_ArrayForEach(e, d->values) {
         ml_error err = {0};
         if (ml_device_load(e->valuestring, &c->devs[c->ndevs], &err))
-            return fail(msg, n, "%s: devices[%d]: %s", path, c->ndevs, err.msg);
+            return sweep_fail(msg, n, "%s: devices[%d]: %s", path, c->ndevs, err.msg);
         c->ndevs++;
     }
     return 0;
@@ -193,7 +192,7 @@ static int check_models(const char *path, const sweep_config *c, char *msg, size
     if (!m) return 0;
     cJSON_ArrayForEach(e, m->values) {
         FILE *f = fopen(e->valuestring, "rb");
-        if (!f) return fail(msg, n, "%s: model[%d]: cannot open '%s'", path, i, e->valuestring);
+        if (!f) return sweep_fail(msg, n, "%s: model[%d]: cannot open '%s'", path, i, e->valuestring);
         fclose(f);
         i++;
     }
@@ -206,30 +205,30 @@ int sweep_config_load(const char *path, sweep_config *c, char *msg, size_t n)
     char *buf = NULL;
     size_t len;
     ml_error err = {0};
-    if (ml_read_file(path, &buf, &len, 16u << 20, &err)) return fail(msg, n, "%s", err.msg);
+    if (ml_read_file(path, &buf, &len, 16u << 20, &err)) return sweep_fail(msg, n, "%s", err.msg);
     cJSON *root = cJSON_Parse(buf);
     free(buf);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return fail(msg, n, "%s: not a JSON object", path);
+        return sweep_fail(msg, n, "%s: not a JSON object", path);
     }
     int rc = 0;
     const cJSON *lo = cJSON_GetObjectItemCaseSensitive(root, "levels_only");
-    if (lo && !cJSON_IsBool(lo)) rc = fail(msg, n, "%s: levels_only: expected true or false", path);
+    if (lo && !cJSON_IsBool(lo)) rc = sweep_fail(msg, n, "%s: levels_only: expected true or false", path);
     c->levels_only = cJSON_IsTrue(lo);
     int mask = c->levels_only ? FOR_LEVELS : FOR_TRANSFER;
     for (const cJSON *it = root->child; it && !rc; it = it->next) {
         if (!strcmp(it->string, "levels_only")) continue;
         const key_spec *s = spec_of(it->string);
-        if (!s) rc = fail(msg, n, "%s: unknown axis '%s'", path, it->string);
+        if (!s) rc = sweep_fail(msg, n, "%s: unknown axis '%s'", path, it->string);
         else if (!(s->applies & mask))
-            rc = fail(msg, n, "%s: %s: %s", path, it->string,
+            rc = sweep_fail(msg, n, "%s: %s: %s", path, it->string,
                       c->levels_only ? "does not apply with levels_only" : "applies only with levels_only");
         else if (cJSON_GetObjectItemCaseSensitive(root, it->string) != it)
-            rc = fail(msg, n, "%s: %s: given twice", path, it->string);
+            rc = sweep_fail(msg, n, "%s: %s: given twice", path, it->string);
     }
     c->echo = cJSON_CreateObject();
-    if (!rc && !c->echo) rc = fail(msg, n, "%s: out of memory", path);
+    if (!rc && !c->echo) rc = sweep_fail(msg, n, "%s: out of memory", path);
     if (!rc) cJSON_AddBoolToObject(c->echo, "levels_only", c->levels_only);
     for (size_t i = 0; i < NKEYS && !rc; i++) {
         const key_spec *s = &k_keys[i];
@@ -237,7 +236,7 @@ int sweep_config_load(const char *path, sweep_config *c, char *msg, size_t n)
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, s->key);
         cJSON *def = NULL;
         if (!v) {
-            if (!s->def) { rc = fail(msg, n, "%s: %s: missing (required%s)", path, s->key, " unless levels_only"); break; }
+            if (!s->def) { rc = sweep_fail(msg, n, "%s: %s: missing (required%s)", path, s->key, " unless levels_only"); break; }
             /* levels_only: levels are the pulse budget P of the staircase (memlev levels --target-states) */
             v = def = cJSON_Parse(c->levels_only && !strcmp(s->key, "levels") ? "512" : s->def);
         }

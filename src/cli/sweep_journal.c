@@ -12,16 +12,6 @@
 #include "cli/sweep.h"
 #include "memlev/util.h"
 
-static int fail(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, n, fmt, ap);
-    va_end(ap);
-    return 2;
-}
-
 static int write_line(int fd, const char *txt)
 {
     size_t n = strlen(txt);
@@ -83,19 +73,19 @@ static int read_back(const char *path, char *buf, size_t len, const sweep_config
             int ok = want && j && !strcmp(buf + off, want);
             free(want);
             cJSON_Delete(j);
-            if (!ok) return fail(msg, n, "%s: was written for a different config; remove it to start afresh", path);
+            if (!ok) return sweep_fail(msg, n, "%s: was written for a different config; remove it to start afresh", path);
         } else {
             const cJSON *ix = cJSON_GetObjectItemCaseSensitive(j, "index");
             cJSON *pt = cJSON_GetObjectItemCaseSensitive(j, "point");
             if (!j || !cJSON_IsNumber(ix) || !cJSON_IsObject(pt)) {
                 cJSON_Delete(j);
                 if (next >= len) break; /* a damaged last line counts as torn */
-                return fail(msg, n, "%s: line %d is damaged", path, line);
+                return sweep_fail(msg, n, "%s: line %d is damaged", path, line);
             }
             double d = ix->valuedouble;
             if (!(d >= 0 && d < (double)c->npoints) || !same_coords(c, (size_t)d, pt)) {
                 cJSON_Delete(j);
-                return fail(msg, n, "%s: line %d does not match the config's grid", path, line);
+                return sweep_fail(msg, n, "%s: line %d does not match the config's grid", path, line);
             }
             size_t i = (size_t)d;
             cJSON_Delete(done[i]);
@@ -113,29 +103,29 @@ int sweep_journal_open(sweep_journal *j, const char *json_path, const sweep_conf
 {
     j->fd = -1;
     if (snprintf(j->path, sizeof j->path, "%s.journal", json_path) >= (int)sizeof j->path)
-        return fail(msg, n, "%s: path too long", json_path);
+        return sweep_fail(msg, n, "%s: path too long", json_path);
     int exists = access(j->path, F_OK) == 0;
     if (exists && !resume)
-        return fail(msg, n, "%s: an interrupted sweep's journal exists; pass --resume to continue it, or remove it", j->path);
+        return sweep_fail(msg, n, "%s: an interrupted sweep's journal exists; pass --resume to continue it, or remove it", j->path);
     size_t good = 0;
     if (exists) {
         char *buf = NULL;
         size_t len;
         ml_error err = {0};
-        if (ml_read_file(j->path, &buf, &len, (size_t)1 << 34, &err)) return fail(msg, n, "%s", err.msg);
+        if (ml_read_file(j->path, &buf, &len, (size_t)1 << 34, &err)) return sweep_fail(msg, n, "%s", err.msg);
         int rc = read_back(j->path, buf, len, c, done, &good, msg, n);
         free(buf);
         if (rc) return rc;
     }
     j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (j->fd < 0) return fail(msg, n, "%s: cannot open: %s", j->path, strerror(errno));
+    if (j->fd < 0) return sweep_fail(msg, n, "%s: cannot open: %s", j->path, strerror(errno));
     /* drop a torn tail (or an empty file's nothing) so appends start on a line boundary */
-    if (ftruncate(j->fd, (off_t)good)) return fail(msg, n, "%s: cannot truncate: %s", j->path, strerror(errno));
+    if (ftruncate(j->fd, (off_t)good)) return sweep_fail(msg, n, "%s: cannot truncate: %s", j->path, strerror(errno));
     if (good == 0) {
         char *h = header_text(c);
         int rc = h ? write_line(j->fd, h) : -1;
         free(h);
-        if (rc) return fail(msg, n, "%s: cannot write: %s", j->path, strerror(errno));
+        if (rc) return sweep_fail(msg, n, "%s: cannot write: %s", j->path, strerror(errno));
     }
     return 0;
 }
@@ -149,7 +139,7 @@ int sweep_journal_append(sweep_journal *j, size_t index, const cJSON *point, cha
     cJSON_Delete(e);
     int rc = t ? write_line(j->fd, t) : -1;
     free(t);
-    return rc ? fail(msg, n, "%s: cannot write: %s", j->path, strerror(errno)) : 0;
+    return rc ? sweep_fail(msg, n, "%s: cannot write: %s", j->path, strerror(errno)) : 0;
 }
 
 void sweep_journal_close(sweep_journal *j, int remove_file)

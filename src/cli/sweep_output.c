@@ -8,16 +8,6 @@
 #include "cli/sweep.h"
 #include "memlev/util.h"
 
-static int fail(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, n, fmt, ap);
-    va_end(ap);
-    return 2;
-}
-
 static int is_scalar(const cJSON *v)
 {
     return cJSON_IsNumber(v) || cJSON_IsString(v) || cJSON_IsBool(v);
@@ -55,7 +45,7 @@ static int write_csv(const sweep_config *c, cJSON *const *points, const char *pa
         }
     ml_outfile f;
     ml_error err = {0};
-    if (ml_outfile_open(&f, path, 0, &err)) { cJSON_Delete(cols); return fail(msg, n, "%s", err.msg); }
+    if (ml_outfile_open(&f, path, 0, &err)) { cJSON_Delete(cols); return sweep_fail(msg, n, "%s", err.msg); }
     const cJSON *e;
     int first = 1;
     cJSON_ArrayForEach(e, cols) { fprintf(f.fp, "%s%s", first ? "" : ",", e->valuestring); first = 0; }
@@ -71,7 +61,7 @@ static int write_csv(const sweep_config *c, cJSON *const *points, const char *pa
         fputc('\n', f.fp);
     }
     cJSON_Delete(cols);
-    return ml_outfile_commit(&f, &err) ? fail(msg, n, "%s", err.msg) : 0;
+    return ml_outfile_commit(&f, &err) ? sweep_fail(msg, n, "%s", err.msg) : 0;
 }
 
 int sweep_write_outputs(const sweep_config *c, cJSON *const *points, const char *json_path, const char *csv_path,
@@ -84,15 +74,15 @@ int sweep_write_outputs(const sweep_config *c, cJSON *const *points, const char 
     cJSON_AddBoolToObject(root, "complete", 1);
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
-    if (!txt) return fail(msg, n, "%s: out of memory", json_path);
+    if (!txt) return sweep_fail(msg, n, "%s: out of memory", json_path);
     size_t len = strlen(txt);
     char *t2 = realloc(txt, len + 2);
-    if (!t2) { free(txt); return fail(msg, n, "%s: out of memory", json_path); }
+    if (!t2) { free(txt); return sweep_fail(msg, n, "%s: out of memory", json_path); }
     t2[len] = '\n';
     t2[len + 1] = 0;
     ml_error err = {0};
     ml_status st = ml_write_text_atomic(json_path, t2, &err);
     free(t2);
-    if (st) return fail(msg, n, "%s", err.msg);
+    if (st) return sweep_fail(msg, n, "%s", err.msg);
     return csv_path ? write_csv(c, points, csv_path, msg, n) : 0;
 }
