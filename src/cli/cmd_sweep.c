@@ -212,6 +212,7 @@ int ml_cmd_sweep(int argc, char **argv)
     for (size_t i = 0; s.points && i < cfg.npoints; i++) cJSON_Delete(s.points[i]);
     free(s.points);
     free(todo);
+    sweep_point_cache_free();
     sweep_config_free(&cfg);
     sweep_comm_finalize(&m);
     return rc;

@@ -63,6 +63,8 @@ const cJSON *sweep_coord(const sweep_point *p, const char *out_key);
 /* Run one point: the only place where a sweep calls the study code. On success *result
  * holds the output point (coordinates, "point_seed" and the study's keys; caller deletes). */
 int sweep_point_run(const sweep_point *p, cJSON **result, ml_error *err);
+/* Free the model and data set the point adapter keeps loaded between points. */
+void sweep_point_cache_free(void);
 
 /* Journal of finished points, "<json>.journal": a header line with the config, then one
  * JSON line per finished point, each fsync'd. */

@@ -1,16 +1,18 @@
-/* The one adapter between a sweep point and the study code. Today it drives the CLI's
- * transfer_run (one scheme, one level count, the point's trials and seed, into a temporary
- * JSON file read back) and levels_run; it is the file to re-point at the library's study
- * functions, which will also let a rank keep its model and data loaded between points. */
+/* The one adapter between a sweep point and the study code: the library's transfer study
+ * (one scheme, one level count, the point's trials and seed) on a model and data set each
+ * rank loads once and keeps, with the float baseline measured once per (limit, batch); and
+ * the levels study for levels-only sweeps. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "cli/common.h"
 #include "cli/levels_run.h"
 #include "cli/progress.h"
 #include "cli/sweep.h"
-#include "cli/transfer_run.h"
+#include "memlev/onnx.h"
+#include "memlev/study.h"
 #include "memlev/util.h"
 
 static const char *str_of(const sweep_point *p, const char *k)
@@ -24,75 +26,97 @@ static double num_of(const sweep_point *p, const char *k)
     return cJSON_IsBool(v) ? (double)cJSON_IsTrue(v) : cJSON_GetNumberValue(v);
 }
 
-/* transfer_run prints a table on stdout: a sweep point runs with stdout on /dev/null */
-static int mute_stdout(void)
+/* What a rank keeps between points: the last model and data set it loaded (a sweep's points
+ * mostly share them) and the float baselines it measured, keyed by what decides them. */
+typedef struct point_cache {
+    char model[4096], data[4096];
+    ml_net *net;
+    ml_dataset *ds;
+    struct { size_t limit; int batch; double acc; } base[16];
+    int nbase;
+} point_cache;
+static point_cache g_cache;
+
+static ml_status cache_load(const char *model, const char *data, ml_error *err)
 {
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO), nul = open("/dev/null", O_WRONLY);
-    if (saved < 0 || nul < 0 || dup2(nul, STDOUT_FILENO) < 0) {
-        if (saved >= 0) close(saved);
-        if (nul >= 0) close(nul);
-        return -1;
+    point_cache *c = &g_cache;
+    if (!c->net || strcmp(c->model, model)) {
+        ml_net_free(c->net);
+        c->net = NULL;
+        c->nbase = 0;
+        ml_status st = ml_onnx_load(model, &c->net, err);
+        if (st) return st;
+        if (cli_net_conv("sweep", c->net)) /* printed its one line */
+            return ml_error_set(err, ML_EINVAL, "MEMLEV_CONV: neither auto nor builtin");
+        snprintf(c->model, sizeof c->model, "%s", model);
     }
-    close(nul);
-    return saved;
+    if (!c->ds || strcmp(c->data, data)) {
+        ml_dataset_free(c->ds);
+        c->ds = NULL;
+        c->nbase = 0;
+        ml_status st = ml_dataset_load(data, 0, &c->ds, err);
+        if (st) return st;
+        snprintf(c->data, sizeof c->data, "%s", data);
+    }
+    return ML_OK;
 }
 
-static void unmute_stdout(int saved)
+void sweep_point_cache_free(void)
 {
-    if (saved < 0) return;
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
+    ml_net_free(g_cache.net);
+    ml_dataset_free(g_cache.ds);
+    memset(&g_cache, 0, sizeof g_cache);
 }
 
+static double *cached_baseline(size_t limit, int batch)
+{
+    for (int i = 0; i < g_cache.nbase; i++)
+        if (g_cache.base[i].limit == limit && g_cache.base[i].batch == batch) return &g_cache.base[i].acc;
+    return NULL;
+}
+
+/* One (scheme, levels) point through the library's transfer study, on the cached model and
+ * data; the output holds the study's JSON point plus "baseline_accuracy" and "images". */
 static ml_status run_transfer(const sweep_point *p, cJSON **out, ml_error *err)
 {
-    transfer_req r;
-    memset(&r, 0, sizeof r);
-    ml_error e2 = {0};
-    if (ml_scheme_parse(str_of(p, "scheme"), &r.schemes[0], &e2)) return ml_error_set(err, ML_EINVAL, "%s", e2.msg);
-    r.nschemes = 1;
-    r.levels[0] = (int)num_of(p, "levels");
-    r.nlevels = 1;
-    r.model_path = str_of(p, "model");
-    r.data = str_of(p, "data");
-    r.dev = p->dev;
-    r.device_name = str_of(p, "device");
-    r.trials = (int)num_of(p, "trials");
-    r.mode = strcmp(str_of(p, "mode"), "pulse") ? ML_TRANSFER_STATISTICAL : ML_TRANSFER_PULSE;
-    r.per_channel = (int)num_of(p, "per_channel");
-    r.limit = (size_t)num_of(p, "limit");
-    r.seed = p->seed;
-    r.sample_devices = (size_t)num_of(p, "sample_devices");
-    r.relax_time = num_of(p, "relax_time");
-    r.batch = (int)num_of(p, "batch");
-    r.calib_per_device = !strcmp(str_of(p, "calibrate"), "device");
-    r.verify_every = (int)num_of(p, "verify_every");
-    const char *dir = getenv("TMPDIR");
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s/memlev-sweep-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(tmp);
-    if (fd < 0) return ml_error_set(err, ML_EIO, "%s: cannot create a temporary file", tmp);
-    close(fd);
-    r.json_path = tmp;
-    int quiet = cli_quiet(), saved = mute_stdout();
-    cli_set_quiet(1);
-    int rc = transfer_run("sweep", &r);
-    cli_set_quiet(quiet);
-    unmute_stdout(saved);
-    char *buf = NULL;
-    size_t len;
-    ml_status st = rc ? ml_error_set(err, ML_EINVAL, "point %zu failed (see the message above)", p->index)
-                      : ml_read_file(tmp, &buf, &len, 64u << 20, err);
-    unlink(tmp);
+    ml_status st = cache_load(str_of(p, "model"), str_of(p, "data"), err);
     if (st) return st;
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
+    ml_transfer_study_opts o = {0};
+    if ((st = ml_scheme_parse(str_of(p, "scheme"), &o.schemes[0], err))) return st;
+    int levels = (int)num_of(p, "levels");
+    o.dev = p->dev;
+    o.nschemes = 1;
+    o.levels = &levels;
+    o.nlevels = 1;
+    o.trials = (int)num_of(p, "trials");
+    o.mode = strcmp(str_of(p, "mode"), "pulse") ? ML_TRANSFER_STATISTICAL : ML_TRANSFER_PULSE;
+    o.per_channel = (int)num_of(p, "per_channel");
+    o.limit = (size_t)num_of(p, "limit");
+    o.seed = p->seed;
+    o.sample_devices = (size_t)num_of(p, "sample_devices");
+    o.relax_time = num_of(p, "relax_time");
+    o.batch = (int)num_of(p, "batch");
+    o.calib_per_device = !strcmp(str_of(p, "calibrate"), "device");
+    o.verify_every = (int)num_of(p, "verify_every");
+    const double *b = cached_baseline(o.limit, o.batch);
+    o.baseline_accuracy = b ? *b : -1;
+    ml_transfer_result *res = NULL;
+    if ((st = ml_transfer_study(g_cache.net, g_cache.ds, &o, &res, err))) return st;
+    if (!b && g_cache.nbase < 16) {
+        g_cache.base[g_cache.nbase].limit = o.limit;
+        g_cache.base[g_cache.nbase].batch = o.batch;
+        g_cache.base[g_cache.nbase++].acc = res->baseline_accuracy;
+    }
+    char *text = NULL;
+    st = ml_transfer_result_json(res, &text, err);
+    ml_transfer_result_free(res);
+    if (st) return st;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
     cJSON *pts = cJSON_GetObjectItemCaseSensitive(j, "points");
     if (cJSON_GetArraySize(pts) != 1) {
         cJSON_Delete(j);
-        return ml_error_set(err, ML_EFORMAT, "point %zu: transfer wrote no result", p->index);
+        return ml_error_set(err, ML_ENOMEM, "point %zu: out of memory", p->index);
     }
     cJSON *pt = cJSON_DetachItemFromArray(pts, 0);
     cJSON_AddItemToObject(pt, "baseline_accuracy", cJSON_DetachItemFromObjectCaseSensitive(j, "baseline_accuracy"));
