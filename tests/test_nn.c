@@ -330,6 +330,12 @@ static void builtin_architectures_have_torchvision_sizes(void **state)
     assert_int_equal(ml_arch_build("resnet34", 1, 28, 10, 0, 1, &net, &err), ML_OK);
     assert_int_equal(ml_net_num_params(net), 21797672 - 9408 - 513000 + 576 + 5130);
     assert_int_equal(ml_net_weights(net, NULL, 0), 1 + 32 + 3 + 1); /* stem, 16 blocks x 2, 3 downsamples, fc */
+    double macs_s1 = ml_net_macs(net);
+    ml_net_free(net);
+    /* stride-2 stem: same parameters, stages at half the resolution (about a quarter of the MACs) */
+    assert_int_equal(ml_arch_build("resnet34-s2", 1, 28, 10, 0, 1, &net, &err), ML_OK);
+    assert_int_equal(ml_net_num_params(net), 21797672 - 9408 - 513000 + 576 + 5130);
+    assert_true(ml_net_macs(net) > 0.2 * macs_s1 && ml_net_macs(net) < 0.35 * macs_s1);
     ml_net_free(net);
     assert_int_equal(ml_arch_build("resnet18", 1, 28, 10, 0, 1, &net, &err), ML_OK);
     assert_int_equal(ml_net_num_params(net), 11689512 - 9408 - 513000 + 576 + 5130);

@@ -191,7 +191,8 @@ ML_API ml_status ml_net_evaluate(ml_net *net, const ml_dataset *ds, size_t limit
 /* Build a built-in architecture: "mlp", "lenet5", "resnet20" (CIFAR-style: 3x3 stem,
  * stages of 3 basic blocks, width 16/32/64 at width = 16), "resnet18", "resnet34"
  * (3x3 stride-1 stem, no max-pool, torchvision stage layout, widths w,2w,4w,8w; default
- * w = 64). width <= 0 selects the default (mlp: 256 hidden units, lenet5: 6, resnet20:
+ * w = 64); "resnet18-s2"/"resnet34-s2" are the same with a stride-2 stem (stages at
+ * half the resolution, a quarter of the compute). width <= 0 selects the default (mlp: 256 hidden units, lenet5: 6, resnet20:
  * 16, resnet18/34: 64). Kaiming-normal init (fan_out for conv, like torchvision) from
  * rng.h with the given seed; BN scale 1, bias 0. *out owned by the caller, finalized. */
 ML_API ml_status ml_arch_build(const char *arch, int in_ch, int in_hw, int classes, int width,

@@ -138,9 +138,9 @@ static int basic_block(builder *b, int x, int cin, int cout, int stride)
     return relu(b, add(b, y, sc));
 }
 
-static int resnet(builder *b, int x, int in_ch, int w, int nstages, const int *blocks, int classes)
+static int resnet(builder *b, int x, int in_ch, int w, int stem_stride, int nstages, const int *blocks, int classes)
 {
-    x = relu(b, bn(b, conv(b, x, in_ch, w, 3, 1), w));
+    x = relu(b, bn(b, conv(b, x, in_ch, w, 3, stem_stride), w));
     int cin = w;
     for (int s = 0; s < nstages; s++) {
         int cout = w << s;
@@ -184,13 +184,15 @@ ml_status ml_arch_build(const char *arch, int in_ch, int in_hw, int classes, int
         y = gemm(&b, y, 84, classes);
     } else if (!strcmp(arch, "resnet20")) {
         static const int blocks[3] = {3, 3, 3};
-        y = resnet(&b, x, in_ch, width > 0 ? width : 16, 3, blocks, classes);
-    } else if (!strcmp(arch, "resnet18") || !strcmp(arch, "resnet34")) {
+        y = resnet(&b, x, in_ch, width > 0 ? width : 16, 1, 3, blocks, classes);
+    } else if (!strcmp(arch, "resnet18") || !strcmp(arch, "resnet34") || !strcmp(arch, "resnet18-s2") ||
+               !strcmp(arch, "resnet34-s2")) {
         static const int b18[4] = {2, 2, 2, 2}, b34[4] = {3, 4, 6, 3};
-        y = resnet(&b, x, in_ch, width > 0 ? width : 64, 4, arch[6] == '1' ? b18 : b34, classes);
+        int stem = arch[8] == '-' ? 2 : 1; /* "-s2": stride-2 stem, a quarter of the compute */
+        y = resnet(&b, x, in_ch, width > 0 ? width : 64, stem, 4, arch[6] == '1' ? b18 : b34, classes);
     } else {
         ml_net_free(b.net);
-        return ml_error_set(err, ML_EINVAL, "arch '%s' is unknown (mlp, lenet5, resnet20, resnet18, resnet34)", arch);
+        return ml_error_set(err, ML_EINVAL, "arch '%s' is unknown (mlp, lenet5, resnet20, resnet18, resnet34, resnet18-s2, resnet34-s2)", arch);
     }
     if (b.failed || y < 0) { ml_net_free(b.net); return err && err->code ? err->code : ML_ENOMEM; }
     ml_net_set_io(b.net, 0, y);
