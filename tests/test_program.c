@@ -169,6 +169,54 @@ static void calibration_lengthens_pulses_for_a_slow_device(void **state)
     ml_population_free(p);
 }
 
+/* A device whose strongest pulse closes only part of the gap (a fitted device: ~60 %): one
+ * reset pulse leaves it far from its bound, the settle reset pulses until the reads stop
+ * moving and lands on it; the reset's cost is booked apart and the reset pulses are logged
+ * in the staircase with their real amplitude and width. */
+static void reset_settles_where_one_pulse_does_not(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    noiseless(&d);
+    d.d2d_a_p = d.d2d_a_d = d.d2d_g_min = d.d2d_g_max = d.d2d_v0_p = d.d2d_v0_d = 0;
+    /* step fraction a (exp(v_max/v0) - 1) width_max/t_ref = 0.6 toward the bound */
+    d.g_inf_d = d.g_min;
+    d.a_d = 0.6 / (expm1(d.v_max / d.v0_d) * d.width_max / d.t_ref);
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, 1, 3, &p, NULL), ML_OK);
+    ml_target t;
+    ml_target_population(&t, p);
+    const double win = p->g_max[0] - p->g_min[0];
+    ml_scheme s;
+    ml_scheme_defaults(&s, ml_scheme_verify);
+    double gap[2];
+    for (int m = 0; m < 2; m++) {
+        p->g[0] = p->g_max[0]; /* at the top */
+        s.reset_mode = m ? ML_RESET_SETTLE : ML_RESET_ONCE;
+        ml_cost c = {0};
+        int n = ml_program_reset_target(&t, 0, &s, 1, &c);
+        gap[m] = (p->g[0] - p->g_min[0]) / win;
+        assert_true(c.reset_pulses == n && c.pulses == n && c.resets == 1);
+        assert_true(c.reset_energy_j == c.energy_j && c.reset_time_s >= n * d.width_max);
+        if (m) assert_true(n > 2 && c.reset_reads == n + 1);
+        else assert_int_equal(n, 1);
+    }
+    assert_true(gap[0] > 0.2);  /* one pulse: a fifth of the window or more left */
+    assert_true(gap[1] < 0.02); /* settled */
+    /* the staircase records the reset pulses and books their cost apart */
+    s.reset_mode = ML_RESET_SETTLE;
+    ml_staircase *st;
+    assert_int_equal(ml_program_staircase(p, &s, 8, 1, &st, NULL), ML_OK);
+    assert_true(st->reset_n[0] > 2);
+    assert_true(st->reset_v[0] == -d.v_max && st->reset_w[0] == d.width_max);
+    assert_true(st->cost.reset_pulses == st->reset_n[0]);
+    assert_true(st->cost.pulses > st->cost.reset_pulses);
+    assert_true(fabs(st->g_true[0] - p->g_min[0]) < 0.02 * win);
+    ml_staircase_free(st);
+    ml_population_free(p);
+}
+
 static void nonlinearity_label_of_neurosim_curve(void **state)
 {
     double A = ml_neurosim_param_a(3.0), g[101];
@@ -344,6 +392,7 @@ int main(void)
         cmocka_unit_test(feedforward_linearises_random_softbounds_devices),
         cmocka_unit_test(calibration_finds_stuck_devices),
         cmocka_unit_test(calibration_lengthens_pulses_for_a_slow_device),
+        cmocka_unit_test(reset_settles_where_one_pulse_does_not),
         cmocka_unit_test(nonlinearity_label_of_neurosim_curve),
         cmocka_unit_test(verify_converges_and_counts_reads),
         cmocka_unit_test(schedules_respect_the_voltage_limit),

@@ -51,7 +51,24 @@ typedef struct ml_scheme {
     double coverage;       /* fraction of the calibrated window a staircase spans (default 0.95) */
     double target_top;     /* if > 0: the staircase's last level (S) instead of coverage; must lie
                               inside every device's calibrated window */
+    int reset_mode;        /* the reset procedure (ML_RESET_*; default ML_RESET_SETTLE) */
+    int reset_max_pulses;  /* cap on reset pulses (<= 0: 16) */
+    double reset_tol;      /* settle: a read that moved less than this fraction of the device's
+                              nominal window toward the bound ends the reset; verify: the
+                              distance to the bound that is close enough (<= 0: 0.01) */
 } ml_scheme;
+
+/* Reset procedures. Every reset pulse has the device's v_max and width_max in the polarity
+ * opposite to the staircase's.
+ * SETTLE: read, then pulse and read until a read moves less than reset_tol of the window
+ *   toward the bound (the reads stop moving) or reset_max_pulses pulses are spent;
+ * ONCE: one pulse, no read (the old reset: on slow devices it leaves part of the gap);
+ * VERIFY: pulse and read until a read lies within reset_tol of the window from the device
+ *   kind's nominal bound (g_min for potentiation staircases), or the cap. */
+enum { ML_RESET_SETTLE = 0, ML_RESET_ONCE = 1, ML_RESET_VERIFY = 2 };
+/* The procedure's name ("settle", "once", "verify"; "?" if unknown) and the reverse (-1 if unknown). */
+ML_API const char *ml_reset_mode_name(int mode);
+ML_API int ml_reset_mode_lookup(const char *name);
 
 /* Defaults of every option for a scheme of the given type. */
 ML_API void ml_scheme_defaults(ml_scheme *s, const ml_scheme_type *type);
@@ -79,6 +96,9 @@ ML_API int ml_scheme_sweep(const ml_scheme *s, const ml_device *d, int dir, doub
 typedef struct ml_cost {
     double pulses, reads, time_s, energy_j;
     size_t converged, failed;
+    /* the part of the figures above that resets took (already included in them) */
+    double reset_pulses, reset_reads, reset_time_s, reset_energy_j;
+    double resets;         /* reset procedures run */
 } ml_cost;
 ML_API void ml_cost_add(ml_cost *a, const ml_cost *b);
 
@@ -169,6 +189,11 @@ typedef struct ml_staircase {
     ml_fit *fits_other;   /* verify: calibration of the opposite polarity (else NULL) */
     double v_fixed;       /* the fixed amplitude (V, signed) of schemes with one; else NAN */
     ml_cost cost, calib_cost;
+    /* the reset before the staircase, per device: reset_n[dev] pulses, pulse q of device i
+     * at [dev * reset_cap + q]: its amplitude (V, signed), width (s) and a read after it (S) */
+    int reset_cap;
+    int *reset_n;
+    double *reset_v, *reset_w, *reset_g;
 } ml_staircase;
 
 /* A program plan (FFTW's plan/execute): made once by calibrating a scheme on a target's
@@ -217,9 +242,13 @@ ML_API void ml_program_plan_free(ml_program_plan *pl);
 ML_API const ml_fit *ml_program_plan_fit(const ml_program_plan *pl, size_t i);
 ML_API const ml_fit *ml_program_plan_fit_other(const ml_program_plan *pl, size_t i);
 
-/* Reset to the start of a staircase (strong pulse of the opposite polarity). */
+/* Reset to the start of a staircase with the default procedure (ML_RESET_SETTLE). */
 ML_API void ml_program_reset(ml_population *pop, int direction, ml_cost *cost);
 ML_API void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *cost);
+/* Reset device i of target t to the start of a staircase in direction dir with the reset
+ * procedure of s (NULL: the defaults). Cost added to *cost, its reset_* part included.
+ * Returns the pulses applied. */
+ML_API int ml_program_reset_target(const ml_target *t, size_t i, const ml_scheme *s, int direction, ml_cost *cost);
 /* Plan, calibrate and program a staircase of P steps on a population in one call
  * (ml_program_plan_new + ml_program_plan_staircase). The population is reset first. */
 ML_API ml_status ml_program_staircase(ml_population *pop, const ml_scheme *s, int P, int direction,

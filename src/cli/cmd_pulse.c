@@ -6,18 +6,30 @@
 #include "memlev/metrics.h"
 #include "memlev/util.h"
 
-static int write_csv(const char *path, const ml_staircase *st, const ml_scheme *s)
+/* Rows per device: the reset pulses (tag reset, their real amplitude and width, the read after
+ * each), the read of the start level (tag read, V = width = 0), then one row per staircase
+ * step (tag pulse: the step's last pulse and the read after it; read when the step applied no
+ * pulse). `pulse` numbers the rows of a device in the order they happened. */
+static int write_csv(const char *path, const ml_staircase *st)
 {
     ml_outfile f;
     ml_error err = {0};
     if (ml_outfile_open(&f, path, 0, &err)) return cli_fail_err("pulse", &err);
     fprintf(f.fp, "device,pulse,V,width,G_read,tag\n");
-    for (size_t i = 0; i < st->ndev; i++)
+    for (size_t i = 0; i < st->ndev; i++) {
+        size_t row = 0;
+        int nr = st->reset_n[i] < st->reset_cap ? st->reset_n[i] : st->reset_cap;
+        for (int q = 0; q < nr; q++) {
+            size_t x = i * (size_t)st->reset_cap + (size_t)q;
+            fprintf(f.fp, "%zu,%zu,%.6g,%.6g,%.9e,reset\n", i, row++, st->reset_v[x], st->reset_w[x], st->reset_g[x]);
+        }
         for (size_t k = 0; k < st->npts; k++) {
             size_t x = i * st->npts + k;
-            fprintf(f.fp, "%zu,%zu,%.6g,%.6g,%.9e,%s\n", i, k, st->v[x], k ? st->w[x] : 0.0, st->g_read[x],
-                    k ? ml_scheme_name(s->type) : "reset");
+            int pulsed = k && st->pulses[x] > 0;
+            fprintf(f.fp, "%zu,%zu,%.6g,%.6g,%.9e,%s\n", i, row++, pulsed ? st->v[x] : 0.0, pulsed ? st->w[x] : 0.0,
+                    st->g_read[x], pulsed ? "pulse" : "read");
         }
+    }
     if (ml_outfile_commit(&f, &err)) return cli_fail_err("pulse", &err);
     return 0;
 }
@@ -60,11 +72,14 @@ int ml_cmd_pulse(int argc, char **argv)
         mean[k] /= nd;
     }
     ml_nonlin nl = ml_nonlinearity(mean, np);
-    printf("%s on %s: %zu devices x %ld pulses  NL %+.2f  maxdev %.4f  G %.3f -> %.3f uS  pulses %.0f  reads %.0f  energy %.3g J\n",
+    const ml_cost *c = &st->cost;
+    printf("%s on %s: %zu devices x %ld pulses  NL %+.2f  maxdev %.4f  G %.3f -> %.3f uS  pulses %.0f  reads %.0f  energy %.3g J"
+           "  (reset: %.0f pulses, %.0f reads, %.3g J)\n",
            ml_scheme_name(s.type), dev.name, nd, pulses, nl.label, nl.max_dev, mean[0] * 1e6, mean[np - 1] * 1e6,
-           st->cost.pulses, st->cost.reads, st->cost.energy_j);
+           c->pulses - c->reset_pulses, c->reads - c->reset_reads, c->energy_j - c->reset_energy_j, c->reset_pulses,
+           c->reset_reads, c->reset_energy_j);
     rc = 0;
-    if (csv) rc = write_csv(csv, st, &s);
+    if (csv) rc = write_csv(csv, st);
     if (!rc && json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "device", dev.name);
@@ -76,10 +91,16 @@ int ml_cmd_pulse(int argc, char **argv)
         cJSON_AddNumberToObject(j, "r2", nl.r2);
         cJSON_AddNumberToObject(j, "g_start_uS", mean[0] * 1e6);
         cJSON_AddNumberToObject(j, "g_end_uS", mean[np - 1] * 1e6);
-        cJSON_AddNumberToObject(j, "program_pulses", st->cost.pulses);
-        cJSON_AddNumberToObject(j, "program_reads", st->cost.reads);
-        cJSON_AddNumberToObject(j, "program_energy_J", st->cost.energy_j);
-        cJSON_AddNumberToObject(j, "program_time_s", st->cost.time_s);
+        /* programming without the resets; the resets apart */
+        cJSON_AddNumberToObject(j, "program_pulses", c->pulses - c->reset_pulses);
+        cJSON_AddNumberToObject(j, "program_reads", c->reads - c->reset_reads);
+        cJSON_AddNumberToObject(j, "program_energy_J", c->energy_j - c->reset_energy_j);
+        cJSON_AddNumberToObject(j, "program_time_s", c->time_s - c->reset_time_s);
+        cJSON_AddStringToObject(j, "reset", ml_reset_mode_name(s.reset_mode));
+        cJSON_AddNumberToObject(j, "reset_pulses", c->reset_pulses);
+        cJSON_AddNumberToObject(j, "reset_reads", c->reset_reads);
+        cJSON_AddNumberToObject(j, "reset_energy_J", c->reset_energy_j);
+        cJSON_AddNumberToObject(j, "reset_time_s", c->reset_time_s);
         cJSON_AddNumberToObject(j, "calibration_pulses", st->calib_cost.pulses);
         cJSON *a = cJSON_AddArrayToObject(j, "g_mean_uS");
         for (size_t k = 0; k < np; k++) cJSON_AddItemToArray(a, cJSON_CreateNumber(mean[k] * 1e6));

@@ -17,6 +17,9 @@ void prog_opts_defaults(prog_opts *o)
     o->max_pulses = 200;
     o->tol = 0.25;
     o->coverage = 0.95;
+    o->reset = "settle";
+    o->reset_max = 16;
+    o->reset_tol = 0.01;
 }
 
 void cli_set_threads(long t)
@@ -59,6 +62,9 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     if (o->v_start < 0 || o->v_stop < 0) return cli_fail(cmd, "--v-start/--v-stop must not be negative");
     if (strcmp(o->direction, "up") && strcmp(o->direction, "down")) return cli_fail(cmd, "--direction: '%s' must be up or down", o->direction);
     if (strcmp(o->calibrate, "device") && strcmp(o->calibrate, "population")) return cli_fail(cmd, "--calibrate: '%s' must be device or population", o->calibrate);
+    if (ml_reset_mode_lookup(o->reset) < 0) return cli_fail(cmd, "--reset: '%s' must be settle, once or verify", o->reset);
+    if (o->reset_max < 1 || o->reset_max > 1000) return cli_fail(cmd, "--reset-max: %ld is out of range (1..1000)", o->reset_max);
+    if (!(o->reset_tol > 0 && o->reset_tol < 1)) return cli_fail(cmd, "--reset-tol: %g must be within (0, 1)", o->reset_tol);
     if (o->threads < 0 || o->threads > 4096) return cli_fail(cmd, "--threads: %ld is out of range", o->threads);
     if (ml_scheme_parse(scheme_name, &kind, &err)) return cli_fail(cmd, "--scheme: %s", err.msg);
     if (ml_device_load(o->device, dev, &err)) return cli_fail_err(cmd, &err);
@@ -85,6 +91,9 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     s->calib_budget = o->calib_budget;
     s->coverage = o->coverage;
     s->target_top = o->target_uS * 1e-6;
+    s->reset_mode = ml_reset_mode_lookup(o->reset);
+    s->reset_max_pulses = (int)o->reset_max;
+    s->reset_tol = o->reset_tol;
     *dir = strcmp(o->direction, "down") ? 1 : -1;
     cli_set_threads(o->threads);
     return 0;

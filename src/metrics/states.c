@@ -114,7 +114,9 @@ static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircas
         const ml_fit *f = &st->fits[i], *o = st->fits_other ? &st->fits_other[i] : NULL;
         for (int j = 0; j < N; j++) {
             double t = lo + s_ * j;
-            ml_program_reset1(pop, i, dir, &cs[i]);
+            ml_target tg;
+            ml_target_population(&tg, pop);
+            ml_program_reset_target(&tg, i, s, dir, &cs[i]);
             ml_verify_to(pop, i, s, dir > 0 ? f : o, dir > 0 ? o : f, t, s->tol * fabs(s_), &cs[i], NULL);
             double r = ml_read1(pop, i);
             ok[(size_t)j * nd + i] = fabs(r - t) <= 0.5 * fabs(s_);
@@ -129,7 +131,7 @@ static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircas
     ml_cost tot = {0};
     for (size_t i = 0; i < nd; i++) ml_cost_add(&tot, &cs[i]);
     *cost = tot;
-    *ppl = nl ? tot.pulses / ((double)N * nl) : 0;
+    *ppl = nl ? (tot.pulses - tot.reset_pulses) / ((double)N * nl) : 0; /* the resets apart */
     ml__free(ok);
     ml__free(cs);
     return pass;

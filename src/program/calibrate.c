@@ -22,26 +22,6 @@
  * the window, and a P = 512 feedforward schedule's steps (fractions 0.002-0.04) lie near it */
 static const double k_alpha = 0.01;
 
-/* Reset: the strongest allowed pulse of the opposite polarity, as long as allowed. */
-void pg_reset1(const ml_target *t, size_t i, int direction, ml_cost *c)
-{
-    const ml_device *d = t->dev;
-    pg_pulse(t, i, direction > 0 ? -d->v_max : d->v_max, d->width_max, c);
-}
-
-void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *c)
-{
-    ml_target t;
-    ml_target_population(&t, pop);
-    pg_reset1(&t, i, direction, c);
-}
-
-void ml_program_reset(ml_population *pop, int direction, ml_cost *cost)
-{
-    for (size_t i = 0; i < pop->n; i++)
-        ml_program_reset1(pop, i, direction, cost);
-}
-
 double ml_fit_width(const ml_fit *f, const ml_scheme *s, const ml_device *d)
 {
     if (s && s->width > 0) return s->width;
@@ -88,15 +68,15 @@ static void saturate(const ml_target *t, size_t i, int dir, double w0, probe *pr
 /* Operating pulse: starting from the nominal one, pairs of pulses and a read, adjusting the
  * width (exactly proportional to the step) and then the amplitude until a pulse closes about
  * k_alpha of the gap to saturation. */
-static void find_operating_point(const ml_target *t, size_t i, int dir, double v0, double w0, probe *pr, ml_cost *c)
+static void find_operating_point(const ml_target *t, size_t i, const ml_scheme *s, int dir, double v0, double w0, probe *pr, ml_cost *c)
 {
     const ml_device *d = t->dev;
     const double vlo = d->v_th * 1.05, win = fabs(pr->g_sat - pr->g_start);
     double v = clampd(v0, vlo, d->v_max), w = clampd(w0, d->width_min, d->width_max);
-    pg_reset1(t, i, dir, c);
+    pg_reset1(t, i, s, dir, c);
     double g = pr->g_start;
     for (int it = 0; it < PROBE_MAX; it++) {
-        if (fabs(pr->g_sat - g) < 0.4 * win) { pg_reset1(t, i, dir, c); g = pr->g_start; }
+        if (fabs(pr->g_sat - g) < 0.4 * win) { pg_reset1(t, i, s, dir, c); g = pr->g_start; }
         pg_pulse(t, i, dir * v, w, c);
         pg_pulse(t, i, dir * v, w, c);
         double r = pg_read(t, i, c);
@@ -129,7 +109,7 @@ static size_t characterise(const ml_target *tg, size_t i, const ml_scheme *s, in
     const ml_device *d = tg->dev;
     double vn = fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d);
     double wn = s->width > 0 ? s->width : d->width;
-    pg_reset1(tg, i, dir, c);
+    pg_reset1(tg, i, s, dir, c);
     double r[4], m = 0, m2 = 0;
     for (int k = 0; k < 4; k++) { r[k] = pg_read(tg, i, c); m += r[k]; }
     m /= 4;
@@ -139,14 +119,14 @@ static size_t characterise(const ml_target *tg, size_t i, const ml_scheme *s, in
     saturate(tg, i, dir, wn, pr, c);
     if (pr->dead) return 0;
     if (s->width > 0) { pr->w = s->width; pr->v = vn; } /* the scheme fixes the width */
-    else find_operating_point(tg, i, dir, vn, wn, pr, c);
+    else find_operating_point(tg, i, s, dir, vn, wn, pr, c);
     /* amplitude ladder 0.8 ... 1.5 times the operating amplitude */
     const int nt = s->calib_trains < 2 ? 2 : s->calib_trains > CAL_TRAINS ? CAL_TRAINS : s->calib_trains;
     const int len = s->calib_train_len < 2 ? 2 : s->calib_train_len > CAL_LEN ? CAL_LEN : s->calib_train_len;
     size_t k = 0;
     for (int t = 0; t < nt; t++) {
         double va = clampd(pr->v * (0.8 + 0.7 * t / (nt - 1)), d->v_th * 1.02, d->v_max);
-        pg_reset1(tg, i, dir, c);
+        pg_reset1(tg, i, s, dir, c);
         double prev = pr->g_start;
         for (int p = 0; p < len; p++, k++) {
             pg_pulse(tg, i, dir * va, pr->w, c);

@@ -69,7 +69,7 @@ static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sche
     ml__plan_grid(f, s, P, grid);
     ml__schedule_ff(f, d, s, grid, P, v - 1, w - 1);
     ml__free(grid);
-    pg_reset1(t, i, dir, c);
+    pg_reset1(t, i, s, dir, c);
     double m = 0;
     /* the start level: measured at calibration (f->g_start); re-read only with dense reads */
     if (sd > 1) m = 4 * f->g_start;

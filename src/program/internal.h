@@ -39,8 +39,16 @@ ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, 
 /* Closed-loop write-verify of device i of a target (see ml_verify_to). */
 int pg_verify_to(const ml_target *t, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,
                  double target, double tol_s, ml_cost *cost, double *v_last);
-/* Reset device i of a target to the start of a staircase. */
-void pg_reset1(const ml_target *t, size_t i, int direction, ml_cost *c);
+/* Default cap on reset pulses and the settle/verify tolerance (fraction of the window). */
+#define PG_RESET_MAX 16
+#define PG_RESET_TOL 0.01
+
+/* Reset device i of a target to the start of a staircase with s's reset procedure (s may be
+ * NULL: the defaults); cost and its reset_* part into c. pg_reset_rec also records up to cap
+ * pulses (amplitude, width, the read after it) and returns the pulses applied. */
+void pg_reset1(const ml_target *t, size_t i, const ml_scheme *s, int direction, ml_cost *c);
+int pg_reset_rec(const ml_target *t, size_t i, const ml_scheme *s, int direction, ml_cost *c, int cap, double *rv,
+                 double *rw, double *rg);
 
 /* A program plan: the scheme, its calibration and whatever it precomputed, for n devices.
  * It holds no pointer to a target or device: it runs on any target of n devices of the kind

@@ -14,6 +14,7 @@ void ml_staircase_free(ml_staircase *st)
     if (!st) return;
     ml__free(st->g_true); ml__free(st->g_read); ml__free(st->g_mean); ml__free(st->g_pred);
     ml__free(st->v); ml__free(st->w); ml__free(st->pulses); ml__free(st->fits); ml__free(st->fits_other);
+    ml__free(st->reset_n); ml__free(st->reset_v); ml__free(st->reset_w); ml__free(st->reset_g);
     ml__free(st);
 }
 
@@ -188,7 +189,13 @@ static void program_device(const ml_program_plan *pl, const ml_target *t, size_t
             }
         return;
     }
-    pg_reset1(t, i, pl->dir, c);
+    if (st) {
+        size_t q = i * (size_t)st->reset_cap;
+        st->reset_n[i] = pg_reset_rec(t, i, &pl->s, pl->dir, c, st->reset_cap, st->reset_v + q, st->reset_w + q,
+                                      st->reset_g + q);
+    } else {
+        pg_reset1(t, i, &pl->s, pl->dir, c);
+    }
     if (!isnan(g)) { pl->s.type->program_to(pl, t, i, g, c, grid, sv, sw); return; }
     if (pl->grid) { grid = pl->grid; sv = pl->sv; sw = pl->sw; } /* shared, precomputed */
     else ml__plan_grid(f, &pl->s, pl->P, grid);
@@ -241,6 +248,13 @@ ml_status ml_program_plan_staircase(const ml_program_plan *pl, const ml_target *
         if (!(*arrs[k] = ml__calloc(n * np, sizeof(double)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory for the staircase");
     /* the staircase keeps a copy of the calibration */
     if (!rc && !(st->fits = ml__malloc(n * sizeof(ml_fit)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory");
+    /* the reset before the staircase, pulse by pulse */
+    st->reset_cap = pl->s.reset_max_pulses > 0 ? pl->s.reset_max_pulses : PG_RESET_MAX;
+    if (!rc && (!(st->reset_n = ml__calloc(n, sizeof(int))) ||
+                !(st->reset_v = ml__calloc(n * (size_t)st->reset_cap, sizeof(double))) ||
+                !(st->reset_w = ml__calloc(n * (size_t)st->reset_cap, sizeof(double))) ||
+                !(st->reset_g = ml__calloc(n * (size_t)st->reset_cap, sizeof(double)))))
+        rc = ml_error_set(err, ML_ENOMEM, "out of memory");
     if (!rc && pl->other && !(st->fits_other = ml__malloc(n * sizeof(ml_fit))))
         rc = ml_error_set(err, ML_ENOMEM, "out of memory");
     if (!rc) {

@@ -26,6 +26,9 @@ void ml_scheme_defaults(ml_scheme *s, const ml_scheme_type *type)
     s->calib_trains = type && type->calib_trains ? type->calib_trains : 7;
     s->calib_train_len = type && type->calib_train_len ? type->calib_train_len : 40;
     s->coverage = 0.95;
+    s->reset_mode = ML_RESET_SETTLE;
+    s->reset_max_pulses = PG_RESET_MAX;
+    s->reset_tol = PG_RESET_TOL;
 }
 
 const ml_scheme_type *ml_scheme_lookup(const char *name)
@@ -62,6 +65,11 @@ void ml_cost_add(ml_cost *a, const ml_cost *b)
     a->energy_j += b->energy_j;
     a->converged += b->converged;
     a->failed += b->failed;
+    a->reset_pulses += b->reset_pulses;
+    a->reset_reads += b->reset_reads;
+    a->reset_time_s += b->reset_time_s;
+    a->reset_energy_j += b->reset_energy_j;
+    a->resets += b->resets;
 }
 
 void ml__cost_pulse(ml_cost *c, double v, double g, double width)
