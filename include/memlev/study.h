@@ -37,6 +37,7 @@ typedef struct ml_levels_study_opts {
     double frac;            /* fraction of devices a level must hit within +-spacing/2 */
     ml_progress_fn progress;/* the amplitude sweep's progress ("identical sweep"), or NULL */
     void *progress_ctx;
+    int reprogram_cycles;   /* calibration amortised over this many programmings (0: 1) */
 } ml_levels_study_opts;
 
 /* One amplitude of a sweep (schemes with a free amplitude): coverage of the calibrated
@@ -75,6 +76,11 @@ typedef struct ml_levels_result {
     ml_levels_sweep_point *sweep;
     size_t npts;             /* P + 1 */
     double *g_mean, *g_p05, *g_p95, *step, *v_mean, *pulses_mean; /* per step, over devices */
+    /* Costs apart, per device: calibration (its reset_* part: the resets calibration made),
+     * one reset, and programming the staircase without its reset */
+    ml_cost calibration_cost, reset_cost, program_cost;
+    int reprogram_cycles;    /* the JSON's totals amortise calibration over this many */
+    const char *reset;       /* the reset procedure's name (static) */
 } ml_levels_result;
 
 /* Run the levels study; on success *out is the caller's (ml_levels_result_free). A scheme
@@ -101,6 +107,15 @@ typedef struct ml_transfer_point {
     double devices, program_seconds, energy_j; /* per trial; program_seconds: device time */
     int trials;
     double sim_seconds;          /* wall clock of the simulation per trial (varies; 0 when resumed) */
+    /* Costs apart, per device and trial: calibration (pulses above), the reset before
+     * programming, and programming itself (pulses_per_device, program_seconds and energy_j
+     * above include the reset). Statistical mode: from the level set's measured cost model. */
+    double reads_per_device, calibration_reads_per_device;
+    double calibration_energy_j, calibration_seconds;   /* per trial, all devices */
+    double reset_pulses_per_device, reset_reads_per_device;
+    double reset_energy_j, reset_seconds;               /* per trial, all devices */
+    double yield;                /* of the level set's sample: fraction calibration could program */
+    double devices_fallback, devices_failed, unconverged; /* of the level set's sample */
 } ml_transfer_point;
 
 typedef struct ml_transfer_result {
@@ -108,6 +123,8 @@ typedef struct ml_transfer_result {
     size_t images;               /* test images evaluated */
     size_t npoints;              /* points finished so far */
     ml_transfer_point *points;   /* schemes x levels, scheme-major */
+    int reprogram_cycles;        /* totals in the JSON amortise calibration over this many
+                                    programmings (>= 1) */
 } ml_transfer_result;
 
 /* Called after the baseline (point = -1) and after every finished point (its index); r holds
@@ -138,6 +155,7 @@ typedef struct ml_transfer_study_opts {
     void *ctx;
     ml_progress_fn progress;     /* points done of all points ("transfer"), or NULL */
     void *progress_ctx;
+    int reprogram_cycles;        /* calibration amortised over this many programmings (0: 1) */
 } ml_transfer_study_opts;
 
 /* Run the transfer study of net on ds; on success *out is the caller's

@@ -35,7 +35,24 @@ typedef struct ml_levelset {
     double calib_pulses_per_device; /* calibration cost per device of the sample */
     ml_program_plan *plan;  /* the sample's plan: pulse-mode programming plans from it (sharing
                                its calibration when the scheme calibrates one model) */
+    /* Measured cost model: the scheme programmed sample devices from reset to each of nmodel
+     * levels model_level[q] (ascending, 0 and n - 1 among them) with its real procedure;
+     * model_cost[q]: programming cost per device without the reset; reset_cost: one reset per
+     * device; calib_cost: calibration per device of the sample. Transfers without pulses
+     * (statistical, quantised) cost each device its reset plus the model at its level
+     * (linear between model levels). */
+    int nmodel;
+    int *model_level;
+    ml_cost *model_cost;
+    ml_cost reset_cost, calib_cost;
+    double yield;           /* fraction of the sample calibration could program */
+    size_t devices_fallback, devices_failed, unconverged; /* of the sample (unconverged: verify
+                               targets of its staircase that did not converge) */
 } ml_levelset;
+
+/* The measured cost model of ls at level j (0..n-1): programming cost per device without the
+ * reset, interpolated between the model's levels, added to *c. */
+ML_API void ml_levelset_cost(const ml_levelset *ls, int j, ml_cost *c);
 
 /* Characterise n levels on sample_devices devices (a separate chip sample: seed is mixed),
  * calibrated as the scheme says (per device, or one model for the population). */
@@ -58,6 +75,9 @@ typedef struct ml_transfer_stats {
     double device_seconds;  /* programming time on the devices: every pulse width and read,
                                one device after another (deterministic) */
     double calib_pulses;    /* calibration pulses (pulse mode: measured; else the level set's rate) */
+    /* the part of devices/pulses/reads/energy_j/device_seconds that resets took */
+    double reset_pulses, reset_reads, reset_energy_j, reset_seconds;
+    double calib_reads, calib_energy_j, calib_seconds; /* calibration, as calib_pulses */
 } ml_transfer_stats;
 
 /* Transfer one weight array w[n] (rows = output channels of cols weights each, for

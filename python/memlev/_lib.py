@@ -59,12 +59,15 @@ class Scheme(Structure):
                 ("calib_per_device", c_int), ("calib_rounds", c_int), ("calib_read_every", c_int),
                 ("calib_trains", c_int), ("calib_train_len", c_int), ("calib_budget", c_double),
                 ("coverage", c_double),
-                ("target_top", c_double)]
+                ("target_top", c_double), ("reset_mode", c_int), ("reset_max_pulses", c_int),
+                ("reset_tol", c_double)]
 
 
 class Cost(Structure):
     _fields_ = [("pulses", c_double), ("reads", c_double), ("time_s", c_double), ("energy_j", c_double),
-                ("converged", c_size_t), ("failed", c_size_t)]
+                ("converged", c_size_t), ("failed", c_size_t), ("reset_pulses", c_double),
+                ("reset_reads", c_double), ("reset_time_s", c_double), ("reset_energy_j", c_double),
+                ("resets", c_double)]
 
 
 PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_double, c_double)
@@ -73,7 +76,7 @@ PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_double, c_double)
 class LevelsStudyOpts(Structure):
     _fields_ = [("dev", c_void_p), ("scheme", Scheme), ("P", c_int), ("dir", c_int), ("devices", c_size_t),
                 ("seed", c_uint64), ("k", c_double), ("frac", c_double), ("progress", PROGRESS_FN),
-                ("progress_ctx", c_void_p)]
+                ("progress_ctx", c_void_p), ("reprogram_cycles", c_int)]
 
 
 POINT_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_int)
@@ -85,7 +88,7 @@ class TransferStudyOpts(Structure):
                 ("seed", c_uint64), ("sample_devices", c_size_t), ("relax_time", c_double), ("batch", c_int),
                 ("calib_per_device", c_int), ("verify_every", c_int), ("baseline_accuracy", c_double),
                 ("done", c_void_p), ("ndone", c_size_t), ("on_point", POINT_FN), ("ctx", c_void_p),
-                ("progress", PROGRESS_FN), ("progress_ctx", c_void_p)]
+                ("progress", PROGRESS_FN), ("progress_ctx", c_void_p), ("reprogram_cycles", c_int)]
 
 
 class TransferOpts(Structure):
@@ -94,7 +97,10 @@ class TransferOpts(Structure):
 
 class TransferStats(Structure):
     _fields_ = [("devices", c_double), ("pulses", c_double), ("reads", c_double), ("energy_j", c_double),
-                ("seconds", c_double), ("device_seconds", c_double), ("calib_pulses", c_double)]
+                ("seconds", c_double), ("device_seconds", c_double), ("calib_pulses", c_double),
+                ("reset_pulses", c_double), ("reset_reads", c_double), ("reset_energy_j", c_double),
+                ("reset_seconds", c_double), ("calib_reads", c_double), ("calib_energy_j", c_double),
+                ("calib_seconds", c_double)]
 
 
 TRANSFER_PULSE, TRANSFER_STATISTICAL, TRANSFER_QUANTIZE = 0, 1, 2

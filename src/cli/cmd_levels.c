@@ -7,7 +7,7 @@ int ml_cmd_levels(int argc, char **argv)
 {
     prog_opts o;
     prog_opts_defaults(&o);
-    long target = 512;
+    long target = 512, cycles = 1;
     double k = 3, frac = 0.9;
     const char *json = NULL;
     cli_opt opts[] = {
@@ -15,6 +15,7 @@ int ml_cmd_levels(int argc, char **argv)
         {"target-states", OPT_INT, &target, "pulse budget P for a sweep of the window = target states [512]", 0},
         {"k", OPT_DBL, &k, "level spacing must be >= k * sigma_read [3]", 0},
         {"pass-fraction", OPT_DBL, &frac, "fraction of devices a level must hit within +-spacing/2 [0.9]", 0},
+        {"reprogram-cycles", OPT_INT, &cycles, "programmings one calibration serves: the JSON's total cost amortises calibration over them [1]", 0},
         {"json", OPT_STR, &json, "write results to this JSON file", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"levels", "--device D --scheme S [options] --json FILE",
@@ -23,6 +24,7 @@ int ml_cmd_levels(int argc, char **argv)
     if (rc) return rc == 1 ? 0 : 2;
     if (target < 2 || target > 100000) return cli_fail("levels", "--target-states: %ld is out of range (2..100000)", target);
     if (!(k > 0 && k < 100)) return cli_fail("levels", "--k: %g is out of range (0..100)", k);
+    if (cycles < 1 || cycles > 1000000000) return cli_fail("levels", "--reprogram-cycles: %ld is out of range (1..1e9)", cycles);
     if (!(frac > 0 && frac <= 1)) return cli_fail("levels", "--pass-fraction: %g must be within (0, 1]", frac);
     ml_levels_study_opts r = {0};
     ml_device dev;
@@ -33,6 +35,7 @@ int ml_cmd_levels(int argc, char **argv)
     r.seed = (uint64_t)o.seed;
     r.k = k;
     r.frac = frac;
+    r.reprogram_cycles = (int)cycles;
     cJSON *j = NULL;
     ml_error err = {0};
     ml_status st = levels_run(&r, &j, &err);

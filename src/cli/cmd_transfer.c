@@ -9,7 +9,7 @@ int ml_cmd_transfer(int argc, char **argv)
     const char *levels = "2,4,8,16,32,64,128,256,512", *mode = "statistical", *json = NULL, *csv = NULL;
     const char *calibrate = "device";
     long verify_every = 0;
-    long trials = 5, limit = 0, seed = 1, sample = 1000, batch = 100, threads = 0;
+    long trials = 5, cycles = 1, limit = 0, seed = 1, sample = 1000, batch = 100, threads = 0;
     int per_channel = 0, resume = 0;
     double relax = 0;
     cli_opt opts[] = {
@@ -19,6 +19,7 @@ int ml_cmd_transfer(int argc, char **argv)
         {"scheme", OPT_STR, &schemes, "comma list of identical, ramp, verify, feedforward [feedforward]", 0},
         {"levels", OPT_STR, &levels, "comma list of level counts, each 2..65536 [2,4,...,512]", 0},
         {"trials", OPT_INT, &trials, "Monte-Carlo trials per point [5]", 0},
+        {"reprogram-cycles", OPT_INT, &cycles, "programmings one calibration serves: the JSON's total cost amortises calibration over them [1]", 0},
         {"mode", OPT_STR, &mode, "pulse (program every device) | statistical (sample measured levels) [statistical]", 0},
         {"limit", OPT_INT, &limit, "evaluate the first N test images [0 = all]", 0},
         {"per-channel", OPT_FLAG, &per_channel, "scale weights per output channel (default: per layer)", 0},
@@ -42,6 +43,7 @@ int ml_cmd_transfer(int argc, char **argv)
     if (!model) return cli_fail("transfer", "--model is required");
     if ((r.nlevels = parse_int_list(levels, r.levels, 64)) < 0)
         return cli_fail("transfer", "--levels: '%s' must be a comma list of integers within 2..65536", levels);
+    if (cycles < 1 || cycles > 1000000000) return cli_fail("transfer", "--reprogram-cycles: %ld is out of range (1..1e9)", cycles);
     if (trials < 1 || trials > 10000) return cli_fail("transfer", "--trials: %ld is out of range (1..10000)", trials);
     if (limit < 0) return cli_fail("transfer", "--limit: must not be negative");
     if (seed < 0) return cli_fail("transfer", "--seed: must not be negative");
@@ -76,6 +78,7 @@ int ml_cmd_transfer(int argc, char **argv)
     r.dev = &dev;
     r.device_name = device;
     r.trials = (int)trials;
+    r.reprogram_cycles = (int)cycles;
     r.per_channel = per_channel;
     r.limit = (size_t)limit;
     r.seed = (uint64_t)seed;

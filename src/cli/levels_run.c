@@ -25,14 +25,40 @@ ml_status levels_run(const ml_levels_study_opts *r, cJSON **json, ml_error *err)
     return *json ? ML_OK : ml_error_set(err, ML_ENOMEM, "out of memory");
 }
 
+/* a conductance in the unit that fits it (nS below 1 uS) */
+static const char *siemens(double uS, char *buf, size_t n)
+{
+    if (fabs(uS) < 1) snprintf(buf, n, "%.2f nS", uS * 1e3);
+    else snprintf(buf, n, "%.2f uS", uS);
+    return buf;
+}
+
 void levels_print(const cJSON *j)
 {
 #define N(k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, k))
-    printf("%-12s %-8s states %4.0f  staircase %4.0f  NL %+6.2f  maxdev %.4f  R2 %.5f  window %.2f-%.2f uS  "
+    char lo[32], hi[32], md[32];
+    /* a maximum deviation above 1 is no deviation from a line but a staircase that is not one */
+    if (N("max_deviation") > 1) snprintf(md, sizeof md, ">1 (not monotone)");
+    else snprintf(md, sizeof md, "%.4f", N("max_deviation"));
+    printf("%-12s %-8s states %4.0f  staircase %4.0f  NL %+6.2f  maxdev %s  R2 %.5f  window %s-%s  "
            "pulses/state %.2f  reads/state %.2f  energy/state %.3g J\n",
            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "scheme")),
            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "device")), N("states"), N("staircase_states"),
-           N("nonlinearity"), N("max_deviation"), N("r2"), N("g_min_uS"), N("g_max_uS"), N("pulses_per_state"),
-           N("reads_per_state"), N("energy_per_state_J"));
+           N("nonlinearity"), md, N("r2"), siemens(N("g_min_uS"), lo, sizeof lo), siemens(N("g_max_uS"), hi, sizeof hi),
+           N("pulses_per_state"), N("reads_per_state"), N("energy_per_state_J"));
+    printf("%-12s yield %.3f  fallback %.0f  failed %.0f  unconverged %.0f\n", "", N("yield"), N("devices_fallback"),
+           N("devices_failed"), N("unconverged"));
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "cost");
+    if (c) {
+#define C(o, k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, o), k))
+        printf("%-12s per device: calibration %.0f pulses %.0f reads %.3g J; reset %.1f pulses %.1f reads %.3g J; "
+               "programming %.0f pulses %.0f reads %.3g J; total (R = %.0f) %.0f pulses %.3g J %.3g s\n", "",
+               C("calibration_per_device", "pulses"), C("calibration_per_device", "reads"), C("calibration_per_device", "energy_J"),
+               C("reset_per_device", "pulses"), C("reset_per_device", "reads"), C("reset_per_device", "energy_J"),
+               C("programming_per_device", "pulses"), C("programming_per_device", "reads"), C("programming_per_device", "energy_J"),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "reprogram_cycles")), C("total_per_device", "pulses"),
+               C("total_per_device", "energy_J"), C("total_per_device", "time_s"));
+#undef C
+    }
 #undef N
 }

@@ -35,6 +35,7 @@ static cJSON *config_json(const transfer_req *r)
     cJSON_AddStringToObject(c, "device", r->device_name);
     cJSON_AddStringToObject(c, "mode", r->mode == ML_TRANSFER_PULSE ? "pulse" : "statistical");
     cJSON_AddNumberToObject(c, "trials", r->trials);
+    cJSON_AddNumberToObject(c, "reprogram_cycles", r->reprogram_cycles > 0 ? r->reprogram_cycles : 1);
     cJSON_AddNumberToObject(c, "limit", (double)r->limit);
     cJSON_AddNumberToObject(c, "seed", (double)r->seed);
     cJSON_AddBoolToObject(c, "per_channel", r->per_channel);
@@ -71,6 +72,28 @@ static ml_transfer_point *points_of(const cJSON *old, size_t *n)
         q->program_seconds = N("program_seconds");
         q->energy_j = N("energy_J");
         q->trials = (int)N("trials");
+        q->yield = N("yield");
+        q->devices_fallback = N("devices_fallback");
+        q->devices_failed = N("devices_failed");
+        q->unconverged = N("unconverged");
+        {
+            /* the cost parts, per device in the file, per trial in the point */
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "cost");
+            const cJSON *ca = cJSON_GetObjectItemCaseSensitive(c, "calibration_per_device");
+            const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "reset_per_device");
+            const cJSON *pg = cJSON_GetObjectItemCaseSensitive(c, "programming_per_device");
+#define M(o, k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k))
+            double dv = q->devices;
+            q->calibration_reads_per_device = M(ca, "reads");
+            q->calibration_energy_j = M(ca, "energy_J") * dv;
+            q->calibration_seconds = M(ca, "time_s") * dv;
+            q->reset_pulses_per_device = M(rs, "pulses");
+            q->reset_reads_per_device = M(rs, "reads");
+            q->reset_energy_j = M(rs, "energy_J") * dv;
+            q->reset_seconds = M(rs, "time_s") * dv;
+            q->reads_per_device = M(pg, "reads") + q->reset_reads_per_device;
+#undef M
+        }
 #undef N
     }
     return v;
@@ -132,14 +155,18 @@ static ml_status on_point(void *ctx, const ml_transfer_result *res, int point)
     const transfer_req *r = jn->r;
     if (point < 0) {
         printf("baseline (float) accuracy %.4f on %zu images\n", res->baseline_accuracy, res->images);
-        printf("%-12s %6s %9s %8s %8s %9s %6s %7s %10s %10s %7s\n", "scheme", "levels", "accuracy", "std", "ci95",
-               "quantized", "dist", "states", "pulses/dev", "device_s", "sim_s");
+        printf("%-12s %6s %9s %8s %8s %9s %6s %7s %10s %10s %7s %6s %8s %6s %6s\n", "scheme", "levels", "accuracy", "std", "ci95",
+               "quantized", "dist", "states", "pulses/dev", "device_s", "sim_s", "yield", "fallback", "failed", "unconv");
         return ML_OK;
     }
     const ml_transfer_point *p = &res->points[point];
-    printf("%-12s %6d %9.4f %8.4f %8.4f %9.4f %6s %7.0f %10.2f %10.3g %7.2f\n", p->scheme, p->levels, p->accuracy_mean,
-           p->accuracy_std, p->ci95, p->quantized_accuracy, p->distinguishable ? "yes" : "no", p->states,
-           p->pulses_per_device, p->program_seconds, p->sim_seconds);
+    char sd[16], ci[16]; /* one trial has no spread: n/a, not 0 */
+    if (p->trials > 1) { snprintf(sd, sizeof sd, "%.4f", p->accuracy_std); snprintf(ci, sizeof ci, "%.4f", p->ci95); }
+    else { snprintf(sd, sizeof sd, "n/a"); snprintf(ci, sizeof ci, "n/a"); }
+    printf("%-12s %6d %9.4f %8s %8s %9.4f %6s %7.0f %10.2f %10.3g %7.2f %6.3f %8.0f %6.0f %6.0f\n", p->scheme, p->levels,
+           p->accuracy_mean, sd, ci, p->quantized_accuracy, p->distinguishable ? "yes" : "no", p->states,
+           p->pulses_per_device, p->program_seconds, p->sim_seconds, p->yield, p->devices_fallback, p->devices_failed,
+           p->unconverged);
     fflush(stdout);
     if (r->json_path) {
         cJSON *j = result_json(jn, res, point == r->nschemes * r->nlevels - 1);
@@ -183,6 +210,7 @@ int transfer_run(const char *cmd, const transfer_req *r)
     o.levels = r->levels;
     o.nlevels = r->nlevels;
     o.trials = r->trials;
+    o.reprogram_cycles = r->reprogram_cycles;
     o.mode = r->mode;
     o.per_channel = r->per_channel;
     o.limit = r->limit;

@@ -13,6 +13,7 @@ typedef struct transfer_req {
     int levels[64];
     int nlevels;
     int trials;
+    int reprogram_cycles;   /* calibration amortised over this many programmings */
     ml_transfer_mode mode;
     int per_channel;
     size_t limit;

@@ -54,6 +54,8 @@ ml_status ml_device_validate(const ml_device *d, const char *src, ml_error *err)
     POS(g_min);
     POS(g_max);
     CHECK(d->g_max > d->g_min, "%s: g_max (%g) must exceed g_min (%g)", src, d->g_max, d->g_min);
+    /* a window below a millionth of g_max is zero: nothing to program, no states to count */
+    CHECK(d->g_max - d->g_min > 1e-6 * d->g_max, "%s: the window g_min..g_max (%g..%g S) is zero", src, d->g_min, d->g_max);
     NONNEG(a_p); NONNEG(a_d);
     POS(v0_p); POS(v0_d); POS(t_ref);
     NONNEG(v_th);

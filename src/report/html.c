@@ -1,6 +1,7 @@
 /* The HTML page: self-contained (inline style, images beside it, no scripts or network),
  * a summary table per scheme, the figures by section and the transfer tables. */
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,28 +53,56 @@ static const char *style =
     "figcaption{font-size:0.9em;color:#444;margin-top:4px}.note{color:#555;font-size:0.9em}"
     ".no{color:#b00}";
 
+/* a conductance in uS, written in the unit that fits it (nS below 1 uS) */
+static void siemens(rep_buf *b, double uS)
+{
+    if (fabs(uS) < 1) rep_buf_printf(b, "%.2f&nbsp;nS", uS * 1e3);
+    else rep_buf_printf(b, "%.2f&nbsp;&micro;S", uS);
+}
+
+/* a count that may be absent (-1) */
+static void count(rep_buf *b, double v, const char *fmt)
+{
+    if (v < 0) rep_buf_printf(b, "<td>n/a</td>");
+    else { rep_buf_printf(b, "<td>"); rep_buf_printf(b, fmt, v); rep_buf_printf(b, "</td>"); }
+}
+
 static void summary(rep_buf *b, const ml_report *r)
 {
     rep_buf_printf(b, "<h2 id=\"summary\">Summary per scheme</h2>\n<table>\n<tr><th>scheme</th><th>device</th>"
                       "<th>states</th><th>staircase states</th><th>nonlinearity (NL)</th><th>max deviation</th>"
-                      "<th>R&sup2;</th><th>window (&micro;S)</th><th>&sigma;<sub>read</sub> (nS)</th>"
+                      "<th>R&sup2;</th><th>window</th><th>&sigma;<sub>read</sub> (nS)</th>"
                       "<th>pulses / state</th><th>reads / state</th><th>energy / state (nJ)</th>"
-                      "<th>calibration pulses / device</th></tr>\n");
+                      "<th>calibration pulses / device</th><th>yield</th><th>fallback devices</th>"
+                      "<th>failed devices</th><th>unconverged</th></tr>\n");
     for (size_t i = 0; i < r->nlv; i++) {
         const rep_levels *l = &r->lv[i];
         rep_buf_printf(b, "<tr><td>");
         rep_buf_escape(b, l->label);
         rep_buf_printf(b, "</td><td>");
         rep_buf_escape(b, l->device);
-        rep_buf_printf(b, "</td><td>%.0f</td><td>%.0f</td><td>%+.2f</td><td>%.4f</td><td>%.5f</td><td>%.2f&ndash;%.2f</td>"
-                          "<td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.3g</td><td>%.0f</td></tr>\n",
-                       l->states, l->staircase_states, l->nl, l->max_dev, l->r2, l->g_min_uS, l->g_max_uS,
+        rep_buf_printf(b, "</td><td>%.0f</td><td>%.0f</td><td>%+.2f</td>", l->states, l->staircase_states, l->nl);
+        /* above 1 the staircase is no line at all: flagged, not printed as a deviation */
+        if (l->max_dev > 1) rep_buf_printf(b, "<td class=\"no\">&gt;1 (not monotone)</td>");
+        else rep_buf_printf(b, "<td>%.4f</td>", l->max_dev);
+        rep_buf_printf(b, "<td>%.5f</td><td>", l->r2);
+        siemens(b, l->g_min_uS);
+        rep_buf_printf(b, "&ndash;");
+        siemens(b, l->g_max_uS);
+        rep_buf_printf(b, "</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.3g</td><td>%.0f</td>",
                        l->sigma_uS * 1e3, l->pps, l->rps, l->eps * 1e9, l->calib_pulses);
+        count(b, l->yield, "%.3f");
+        count(b, l->fallback, "%.0f");
+        count(b, l->failed, "%.0f");
+        count(b, l->unconverged, "%.0f");
+        rep_buf_printf(b, "</tr>\n");
     }
     rep_buf_printf(b, "</table>\n<p class=\"note\">states: largest evenly spaced grid of levels that programs within "
                       "&plusmn;&frac12; spacing on 90&nbsp;%% of devices with spacing &ge; k&middot;&sigma;<sub>read</sub>; "
                       "staircase states: steps of the staircase at least k&middot;&sigma;<sub>read</sub> apart "
-                      "(ArC's rule). Costs are per staircase step, calibration excluded.</p>\n");
+                      "(ArC's rule). Costs are per staircase step, calibration and resets excluded; yield: fraction "
+                      "of devices calibration could program; fallback: devices programmed with the population's "
+                      "model; unconverged: verify targets that did not converge.</p>\n");
 }
 
 static void transfer_table(rep_buf *b, const rep_transfer *t)
@@ -89,15 +118,22 @@ static void transfer_table(rep_buf *b, const rep_transfer *t)
     rep_buf_escape(b, t->file);
     rep_buf_printf(b, "</code></p>\n<table>\n<tr><th>scheme</th><th>levels</th><th>accuracy (%%)</th>"
                       "<th>95&nbsp;%% CI (&plusmn;%%)</th><th>std (%%)</th><th>quantised (%%)</th>"
-                      "<th>distinguishable</th><th>pulses / device</th><th>devices</th><th>programming (s)</th></tr>\n");
+                      "<th>distinguishable</th><th>pulses / device</th><th>devices</th><th>programming (s)</th>"
+                      "<th>yield</th><th>fallback devices</th><th>failed devices</th></tr>\n");
     for (size_t i = 0; i < t->n; i++) {
         const rep_point *p = &t->pts[i];
         rep_buf_printf(b, "<tr><td>");
         rep_buf_escape(b, p->scheme);
-        rep_buf_printf(b, "</td><td>%.0f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td%s>%s</td>"
-                          "<td>%.2f</td><td>%.0f</td><td>%.2f</td></tr>\n",
-                       p->levels, 100 * p->acc, 100 * p->ci95, 100 * p->std, 100 * p->qacc,
+        rep_buf_printf(b, "</td><td>%.0f</td><td>%.2f</td>", p->levels, 100 * p->acc);
+        /* one trial has no spread: n/a, not 0 */
+        if (p->trials == 1) rep_buf_printf(b, "<td>n/a</td><td>n/a</td>");
+        else rep_buf_printf(b, "<td>%.2f</td><td>%.2f</td>", 100 * p->ci95, 100 * p->std);
+        rep_buf_printf(b, "<td>%.2f</td><td%s>%s</td><td>%.2f</td><td>%.0f</td><td>%.2f</td>", 100 * p->qacc,
                        p->dist ? "" : " class=\"no\"", p->dist ? "yes" : "no", p->ppd, p->devices, p->seconds);
+        count(b, p->yield, "%.3f");
+        count(b, p->fallback, "%.0f");
+        count(b, p->failed, "%.0f");
+        rep_buf_printf(b, "</tr>\n");
     }
     rep_buf_printf(b, "</table>\n");
 }

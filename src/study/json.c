@@ -12,6 +12,35 @@ static cJSON *arr(const double *v, size_t n, double scale)
     return a;
 }
 
+/* {"pulses", "reads", "energy_J", "time_s"} of a cost */
+static cJSON *cost_obj(double pulses, double reads, double energy_j, double time_s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "pulses", pulses);
+    cJSON_AddNumberToObject(o, "reads", reads);
+    cJSON_AddNumberToObject(o, "energy_J", energy_j);
+    cJSON_AddNumberToObject(o, "time_s", time_s);
+    return o;
+}
+
+/* "cost": calibration, reset and programming per device apart, and their total per
+ * programming with calibration amortised over R programmings (calibration / R + reset +
+ * programming). */
+static void add_costs(cJSON *j, const ml_cost *cal, const ml_cost *rs, const ml_cost *pg, int R, const char *reset)
+{
+    cJSON *c = cJSON_AddObjectToObject(j, "cost");
+    if (!c) return;
+    if (reset) cJSON_AddStringToObject(c, "reset_procedure", reset);
+    cJSON_AddNumberToObject(c, "reprogram_cycles", R);
+    cJSON_AddItemToObject(c, "calibration_per_device", cost_obj(cal->pulses, cal->reads, cal->energy_j, cal->time_s));
+    cJSON_AddItemToObject(c, "reset_per_device", cost_obj(rs->pulses, rs->reads, rs->energy_j, rs->time_s));
+    cJSON_AddItemToObject(c, "programming_per_device", cost_obj(pg->pulses, pg->reads, pg->energy_j, pg->time_s));
+    cJSON_AddItemToObject(c, "total_per_device",
+                          cost_obj(cal->pulses / R + rs->pulses + pg->pulses, cal->reads / R + rs->reads + pg->reads,
+                                   cal->energy_j / R + rs->energy_j + pg->energy_j,
+                                   cal->time_s / R + rs->time_s + pg->time_s));
+}
+
 static cJSON *levels_json(const ml_levels_result *r)
 {
     cJSON *j = cJSON_CreateObject();
@@ -61,6 +90,8 @@ static cJSON *levels_json(const ml_levels_result *r)
             cJSON_AddItemToArray(sweep, e);
         }
     }
+    add_costs(j, &r->calibration_cost, &r->reset_cost, &r->program_cost, r->reprogram_cycles > 0 ? r->reprogram_cycles : 1,
+              r->reset);
     cJSON *sc = cJSON_AddObjectToObject(j, "staircase");
     cJSON_AddItemToObject(sc, "g_mean_uS", arr(r->g_mean, r->npts, 1e6));
     cJSON_AddItemToObject(sc, "g_p05_uS", arr(r->g_p05, r->npts, 1e6));
@@ -71,7 +102,7 @@ static cJSON *levels_json(const ml_levels_result *r)
     return j;
 }
 
-static cJSON *point_json(const ml_transfer_point *p)
+static cJSON *point_json(const ml_transfer_point *p, int R)
 {
     cJSON *pt = cJSON_CreateObject();
     cJSON_AddStringToObject(pt, "scheme", p->scheme);
@@ -88,6 +119,20 @@ static cJSON *point_json(const ml_transfer_point *p)
     cJSON_AddNumberToObject(pt, "program_seconds", p->program_seconds);
     cJSON_AddNumberToObject(pt, "energy_J", p->energy_j);
     cJSON_AddNumberToObject(pt, "trials", p->trials);
+    cJSON_AddNumberToObject(pt, "yield", p->yield);
+    cJSON_AddNumberToObject(pt, "devices_fallback", p->devices_fallback);
+    cJSON_AddNumberToObject(pt, "devices_failed", p->devices_failed);
+    cJSON_AddNumberToObject(pt, "unconverged", p->unconverged);
+    /* per device: totals above hold the reset; the cost object has the parts apart */
+    double dv = p->devices > 0 ? p->devices : 1;
+    ml_cost cal = {0}, rs = {0}, pg = {0};
+    cal.pulses = p->calibration_pulses_per_device; cal.reads = p->calibration_reads_per_device;
+    cal.energy_j = p->calibration_energy_j / dv; cal.time_s = p->calibration_seconds / dv;
+    rs.pulses = p->reset_pulses_per_device; rs.reads = p->reset_reads_per_device;
+    rs.energy_j = p->reset_energy_j / dv; rs.time_s = p->reset_seconds / dv;
+    pg.pulses = p->pulses_per_device - rs.pulses; pg.reads = p->reads_per_device - rs.reads;
+    pg.energy_j = (p->energy_j - p->reset_energy_j) / dv; pg.time_s = (p->program_seconds - p->reset_seconds) / dv;
+    add_costs(pt, &cal, &rs, &pg, R, NULL);
     return pt;
 }
 
@@ -96,8 +141,9 @@ static cJSON *transfer_json(const ml_transfer_result *r)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "baseline_accuracy", r->baseline_accuracy);
     cJSON_AddNumberToObject(j, "images", (double)r->images);
+    cJSON_AddNumberToObject(j, "reprogram_cycles", r->reprogram_cycles > 0 ? r->reprogram_cycles : 1);
     cJSON *pts = cJSON_AddArrayToObject(j, "points");
-    for (size_t q = 0; pts && q < r->npoints; q++) cJSON_AddItemToArray(pts, point_json(&r->points[q]));
+    for (size_t q = 0; pts && q < r->npoints; q++) cJSON_AddItemToArray(pts, point_json(&r->points[q], r->reprogram_cycles > 0 ? r->reprogram_cycles : 1));
     return j;
 }
 

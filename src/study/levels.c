@@ -163,14 +163,23 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
         nfb += st->fits[i].status == ML_FIT_FALLBACK;
     }
     if (nl) { gmin /= nl; gmax /= nl; }
+    /* a window read through noise can pass the device's bounds: clip it to them (the
+     * nominal bounds widened by 3 sigma of their device-to-device spread) */
+    {
+        const ml_device *dv = r->dev;
+        double lo = dv->g_min * (1 - 3 * dv->d2d_g_min), hi = dv->g_max * (1 + 3 * dv->d2d_g_max);
+        gmin = gmin < lo ? lo : gmin > hi ? hi : gmin;
+        gmax = gmax < lo ? lo : gmax > hi ? hi : gmax;
+    }
     res->devices_failed = nd - nl;
     res->devices_fallback = nfb;
     res->yield = (double)nl / nd;
     ml_precision(st, &res->precision_rms, &res->precision_sigma, &res->precision_worst);
     double nsteps = (double)(nl ? nl : 1) * (np - 1);
-    /* programming cost per state: the staircase's pulses beyond the reset pulse (devices
-     * that failed calibration get none) */
-    double pulses = st->cost.pulses - (double)nl;
+    /* programming cost per state: the staircase's pulses, reads, energy and time without the
+     * reset (booked apart; devices that failed calibration get none) */
+    const ml_cost *pc = &st->cost;
+    double pulses = pc->pulses - pc->reset_pulses;
     snprintf(res->device, sizeof res->device, "%s", r->dev->name);
     res->scheme = ml_scheme_name(s->type);
     res->dir = r->dir;
@@ -186,18 +195,34 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     res->g_max = gmax;
     res->hrs_lrs_ratio = gmin > 0 ? gmax / gmin : NAN;
     res->pulses_per_state = pulses / nsteps;
-    res->reads_per_state = st->cost.reads / nsteps;
-    res->energy_per_state_j = st->cost.energy_j / nsteps;
-    res->time_per_state_s = st->cost.time_s / nsteps;
+    res->reads_per_state = (pc->reads - pc->reset_reads) / nsteps;
+    res->energy_per_state_j = (pc->energy_j - pc->reset_energy_j) / nsteps;
+    res->time_per_state_s = (pc->time_s - pc->reset_time_s) / nsteps;
     res->sigma_read = best->sigma;
     res->calibration_pulses_per_device = st->calib_cost.pulses / nd;
     res->calibration_reads_per_device = st->calib_cost.reads / nd;
     res->unconverged = (double)st->cost.failed;
+    /* costs apart, per device: calibration, one reset, the staircase without its reset */
+    {
+        const double dn = (double)nd, dl = (double)(nl ? nl : 1);
+        ml_cost cal = st->calib_cost, rs = {0}, pg = {0};
+        rs.pulses = pc->reset_pulses / dl; rs.reads = pc->reset_reads / dl;
+        rs.time_s = pc->reset_time_s / dl; rs.energy_j = pc->reset_energy_j / dl;
+        pg.pulses = pulses / dl; pg.reads = (pc->reads - pc->reset_reads) / dl;
+        pg.time_s = (pc->time_s - pc->reset_time_s) / dl; pg.energy_j = (pc->energy_j - pc->reset_energy_j) / dl;
+        cal.pulses /= dn; cal.reads /= dn; cal.time_s /= dn; cal.energy_j /= dn;
+        cal.reset_pulses /= dn; cal.reset_reads /= dn; cal.reset_time_s /= dn; cal.reset_energy_j /= dn;
+        res->calibration_cost = cal;
+        res->reset_cost = rs;
+        res->program_cost = pg;
+        res->reprogram_cycles = r->reprogram_cycles > 0 ? r->reprogram_cycles : 1;
+        res->reset = ml_reset_mode_name(s->reset_mode);
+    }
     res->v_fixed = ml_scheme_fixed_amplitude(s) ? st->v_fixed : NAN;
     res->pulses_per_level_from_reset = res->reads_per_level_from_reset = NAN;
     if (ml_scheme_closed_loop(s)) {
         res->pulses_per_level_from_reset = ppl;
-        res->reads_per_level_from_reset = nl ? vcost.reads / ((double)states * nl) : 0;
+        res->reads_per_level_from_reset = nl ? (vcost.reads - vcost.reset_reads) / ((double)states * nl) : 0;
     }
     return ML_OK;
 }

@@ -82,6 +82,19 @@ static ml_status run_point(const ml_net *net, const ml_dataset *ds, const ml_tra
         pt->energy_j = st.energy_j / T;
         pt->sim_seconds = st.seconds / T;
         pt->trials = T;
+        double dv = st.devices > 0 ? st.devices : 1;
+        pt->reads_per_device = st.reads / dv;
+        pt->calibration_reads_per_device = st.calib_reads / dv;
+        pt->calibration_energy_j = st.calib_energy_j / T;
+        pt->calibration_seconds = st.calib_seconds / T;
+        pt->reset_pulses_per_device = st.reset_pulses / dv;
+        pt->reset_reads_per_device = st.reset_reads / dv;
+        pt->reset_energy_j = st.reset_energy_j / T;
+        pt->reset_seconds = st.reset_seconds / T;
+        pt->yield = ls->yield;
+        pt->devices_fallback = (double)ls->devices_fallback;
+        pt->devices_failed = (double)ls->devices_failed;
+        pt->unconverged = (double)ls->unconverged;
     }
     ml_levelset_free(ls);
     ml_net_free(pn);
@@ -112,6 +125,7 @@ ml_status ml_transfer_study(const ml_net *net, const ml_dataset *ds, const ml_tr
         ml_net_free(bn);
     }
     res->images = r->limit && r->limit < ds->n ? r->limit : ds->n;
+    res->reprogram_cycles = r->reprogram_cycles > 0 ? r->reprogram_cycles : 1;
     if (!rc && r->on_point) rc = r->on_point(r->ctx, res, -1);
     if (!rc && r->progress) r->progress(r->progress_ctx, "transfer", 0, (double)total);
     for (int si = 0; si < r->nschemes && !rc; si++)

@@ -13,9 +13,79 @@ void ml_levelset_free(ml_levelset *ls)
 {
     if (!ls) return;
     ml__free(ls->target); ml__free(ls->mean); ml__free(ls->samples); ml__free(ls->v); ml__free(ls->w);
+    ml__free(ls->model_level); ml__free(ls->model_cost);
     ml_program_plan_free(ls->plan);
     ml_device_clear(&ls->dev);
     ml__free(ls);
+}
+
+#define MODEL_LEVELS 17   /* levels the cost model measures, at most */
+#define MODEL_DEVICES 32  /* sample devices it programs to each */
+
+static ml_cost per_device(const ml_cost *c, double m)
+{
+    ml_cost r = *c;
+    double *f[] = {&r.pulses, &r.reads, &r.time_s, &r.energy_j, &r.reset_pulses, &r.reset_reads, &r.reset_time_s,
+                   &r.reset_energy_j, &r.resets};
+    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) *f[k] /= m;
+    return r;
+}
+
+/* The measured cost model: program the first MODEL_DEVICES sample devices from reset to each
+ * model level with the scheme's real procedure (the others to level 0: reset only) and book
+ * the programming and reset costs per device. */
+static ml_status cost_model(ml_levelset *ls, const ml_target *tg, size_t m, ml_error *err)
+{
+    const int n = ls->n, K = n < MODEL_LEVELS ? n : MODEL_LEVELS;
+    const size_t ms = m < MODEL_DEVICES ? m : MODEL_DEVICES;
+    int *lev = ml__calloc(m, sizeof *lev);
+    ls->model_level = ml__malloc((size_t)K * sizeof(int));
+    ls->model_cost = ml__calloc((size_t)K, sizeof(ml_cost));
+    if (!lev || !ls->model_level || !ls->model_cost) { ml__free(lev); return ml_error_set(err, ML_ENOMEM, "levels: out of memory"); }
+    ml_cost resets = {0};
+    ml_status rc = ML_OK;
+    for (int q = 0; q < K && !rc; q++) {
+        int j = (int)lround((double)q * (n - 1) / (K - 1));
+        for (size_t i = 0; i < ms; i++) lev[i] = j;
+        ml_cost c = {0};
+        rc = ml_program_plan_run(ls->plan, tg, lev, &c, err);
+        ls->model_level[q] = j;
+        /* programming without the resets, per programmed device */
+        ml_cost p = {0};
+        p.pulses = c.pulses - c.reset_pulses;
+        p.reads = c.reads - c.reset_reads;
+        p.time_s = c.time_s - c.reset_time_s;
+        p.energy_j = c.energy_j - c.reset_energy_j;
+        p.failed = c.failed;
+        p.converged = c.converged;
+        ls->model_cost[q] = per_device(&p, (double)ms);
+        ml_cost r = {0};
+        r.reset_pulses = r.pulses = c.reset_pulses;
+        r.reset_reads = r.reads = c.reset_reads;
+        r.reset_time_s = r.time_s = c.reset_time_s;
+        r.reset_energy_j = r.energy_j = c.reset_energy_j;
+        r.resets = c.resets;
+        ml_cost_add(&resets, &r);
+    }
+    ml__free(lev);
+    if (rc) return rc;
+    ls->nmodel = K;
+    ls->reset_cost = resets.resets > 0 ? per_device(&resets, resets.resets) : resets;
+    return ML_OK;
+}
+
+void ml_levelset_cost(const ml_levelset *ls, int j, ml_cost *c)
+{
+    int q = 1;
+    while (q < ls->nmodel - 1 && ls->model_level[q] < j) q++;
+    const ml_cost *a = &ls->model_cost[q - 1], *b = &ls->model_cost[q];
+    int ja = ls->model_level[q - 1], jb = ls->model_level[q];
+    double f = jb > ja ? (double)(j - ja) / (jb - ja) : 0;
+    f = f < 0 ? 0 : f > 1 ? 1 : f;
+    c->pulses += a->pulses + f * (b->pulses - a->pulses);
+    c->reads += a->reads + f * (b->reads - a->reads);
+    c->time_s += a->time_s + f * (b->time_s - a->time_s);
+    c->energy_j += a->energy_j + f * (b->energy_j - a->energy_j);
 }
 
 ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size_t m, uint64_t seed,
@@ -83,9 +153,21 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
         ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
         return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     }
-    ls->pulses_per_level = (st->cost.pulses - (double)m) / ((double)m * (np - 1));
+    ls->pulses_per_level = (st->cost.pulses - st->cost.reset_pulses) / ((double)m * (np - 1));
     if (!ml_scheme_closed_loop(&s)) ls->pulses_per_level = 0.5 * (np - 1); /* level j takes j pulses */
     ls->calib_pulses_per_device = st->calib_cost.pulses / (double)m;
+    ls->calib_cost = per_device(&st->calib_cost, (double)m);
+    size_t nfail = 0, nfb = 0;
+    for (size_t i = 0; i < m; i++) {
+        nfail += st->fits[i].status == ML_FIT_FAILED;
+        nfb += st->fits[i].status == ML_FIT_FALLBACK;
+    }
+    ls->devices_failed = nfail;
+    ls->devices_fallback = nfb;
+    ls->yield = (double)(m - nfail) / (double)m;
+    ls->unconverged = st->cost.failed;
+    rc = cost_model(ls, &tg, m, err);
+    if (rc) { ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop); return rc; }
     ml_staircase_free(st);
     ml_population_free(pop);
     *out = ls;

@@ -64,7 +64,6 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         for (size_t q = a; q < b; q++) m = fmax(m, fabs(w[q]));
         scale[r] = m > 0 ? range / m : 1; /* siemens per unit weight */
     }
-    const int closed_loop = ml_scheme_closed_loop(&ls->scheme); /* levels reached straight from reset */
     double t0 = ml_now();
     #pragma omp parallel for schedule(dynamic, 1)
     for (size_t c = 0; c < nchunks; c++) {
@@ -99,11 +98,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             for (int b = 1; b <= maxl + 1; b++) bucket[b] += bucket[b - 1];
             for (size_t i = 0; i < m; i++) { size_t slot = bucket[maxl - lev[i]]++; at[i] = slot; sl[slot] = lev[i]; }
             ml__free(bucket);
-            const ml_device *dv = &pop->dev;
-            ml_pulse_range(pop, 0, m, -dv->v_max, dv->width_max); /* reset */
-            cs[c].pulses += (double)m;
-            cs[c].time_s += (double)m * dv->width_max;
-            for (size_t i = 0; i < m; i++) cs[c].energy_j += ml_pulse_energy(dv->v_max, pop->g[i], dv->width_max);
+            for (size_t i = 0; i < m; i++) ml_program_reset_target(&tg, i, &ls->scheme, 1, &cs[c]);
             size_t top = m;
             for (int k = 1; k <= maxl; k++) {
                 while (top > 0 && sl[top - 1] < k) top--;
@@ -111,6 +106,12 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
                 cs[c].time_s += (double)top * ls->w[k]; /* device time: one device after another */
             }
             ml_pulse_train(pop, 0, m, ls->v + 1, ls->w + 1, maxl, sl); /* slot s: the first sl[s] pulses */
+            /* the lockstep kernel books no energy: the measured model's at each level */
+            for (size_t i = 0; i < m; i++) {
+                ml_cost e = {0};
+                ml_levelset_cost(ls, sl[i], &e);
+                cs[c].energy_j += e.energy_j;
+            }
             if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
             /* read in weight order through the slot map */
             for (size_t i = 0; i < m; i++) lev[i] = (int)at[i];
@@ -143,10 +144,9 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
                 if (o->mode == ML_TRANSFER_PULSE) g[s] = tg.ops->read(tg.ctx, i, &cs[c]);
                 else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i], o->seed, first + 2 * q + s);
                 else g[s] = ls->mean[lev[i]];
-                if (o->mode != ML_TRANSFER_PULSE) { /* what programming would take: reset + pulses */
-                    double np = closed_loop ? ls->pulses_per_level : lev[i];
-                    cs[c].pulses += 1 + np;
-                    cs[c].time_s += ls->dev.width_max + np * ls->dev.width;
+                if (o->mode != ML_TRANSFER_PULSE) { /* what programming would take: the measured model */
+                    ml_cost_add(&cs[c], &ls->reset_cost);
+                    ml_levelset_cost(ls, lev[i], &cs[c]);
                 }
             }
             out[q] = (float)((g[0] - g[1]) / scale[o->per_channel ? q / cols : 0]);
@@ -162,7 +162,13 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         if (st) {
             st->pulses += cs[c].pulses; st->reads += cs[c].reads; st->energy_j += cs[c].energy_j;
             st->device_seconds += cs[c].time_s;
-            st->calib_pulses += cc[c].pulses + (o->mode != ML_TRANSFER_PULSE ? ls->calib_pulses_per_device * 2.0 * (c + 1 < nchunks ? CHUNK : n - c * CHUNK) : 0);
+            double nd = o->mode != ML_TRANSFER_PULSE ? 2.0 * (c + 1 < nchunks ? CHUNK : n - c * CHUNK) : 0;
+            st->calib_pulses += cc[c].pulses + ls->calib_pulses_per_device * nd;
+            st->calib_reads += cc[c].reads + ls->calib_cost.reads * nd;
+            st->calib_energy_j += cc[c].energy_j + ls->calib_cost.energy_j * nd;
+            st->calib_seconds += cc[c].time_s + ls->calib_cost.time_s * nd;
+            st->reset_pulses += cs[c].reset_pulses; st->reset_reads += cs[c].reset_reads;
+            st->reset_energy_j += cs[c].reset_energy_j; st->reset_seconds += cs[c].reset_time_s;
         }
     }
     if (st) { st->devices += 2.0 * n; st->seconds += ml_now() - t0; }
