@@ -200,7 +200,7 @@ static void reset_settles_where_one_pulse_does_not(void **state)
         assert_true(c.reset_pulses == n && c.pulses == n && c.resets == 1);
         assert_true(c.reset_energy_j == c.energy_j && c.reset_time_s >= n * d.width_max);
         if (m) assert_true(n > 2 && c.reset_reads == n + 1);
-        else assert_int_equal(n, 1);
+        else assert_true(n == 1 && c.reset_reads == 0);
     }
     assert_true(gap[0] > 0.2);  /* one pulse: a fifth of the window or more left */
     assert_true(gap[1] < 0.02); /* settled */

@@ -51,7 +51,7 @@ typedef struct ml_scheme {
     double coverage;       /* fraction of the calibrated window a staircase spans (default 0.95) */
     double target_top;     /* if > 0: the staircase's last level (S) instead of coverage; must lie
                               inside every device's calibrated window */
-    int reset_mode;        /* the reset procedure (ML_RESET_*; default ML_RESET_SETTLE) */
+    int reset_mode;        /* the reset procedure (ML_RESET_*; default ML_RESET_ONCE) */
     int reset_max_pulses;  /* cap on reset pulses (<= 0: 16) */
     double reset_tol;      /* settle: a read that moved less than this fraction of the device's
                               nominal window toward the bound ends the reset; verify: the
@@ -60,13 +60,14 @@ typedef struct ml_scheme {
 
 /* Reset procedures. Every reset pulse has the device's v_max and width_max in the polarity
  * opposite to the staircase's.
+ * ONCE: one pulse, no read (the default; on a device whose strongest pulse saturates, as on
+ *   the presets, it is enough; on slow devices it leaves part of the gap);
  * SETTLE: read, then pulse and read until a read moves less than reset_tol of the window
  *   toward the bound (the reads stop moving) or reset_max_pulses pulses are spent;
- * ONCE: one pulse, no read (the old reset: on slow devices it leaves part of the gap);
  * VERIFY: pulse and read until a read lies within reset_tol of the window from the device
  *   kind's nominal bound (g_min for potentiation staircases), or the cap. */
-enum { ML_RESET_SETTLE = 0, ML_RESET_ONCE = 1, ML_RESET_VERIFY = 2 };
-/* The procedure's name ("settle", "once", "verify"; "?" if unknown) and the reverse (-1 if unknown). */
+enum { ML_RESET_ONCE = 0, ML_RESET_SETTLE = 1, ML_RESET_VERIFY = 2 };
+/* The procedure's name ("once", "settle", "verify"; "?" if unknown) and the reverse (-1 if unknown). */
 ML_API const char *ml_reset_mode_name(int mode);
 ML_API int ml_reset_mode_lookup(const char *name);
 
@@ -242,7 +243,7 @@ ML_API void ml_program_plan_free(ml_program_plan *pl);
 ML_API const ml_fit *ml_program_plan_fit(const ml_program_plan *pl, size_t i);
 ML_API const ml_fit *ml_program_plan_fit_other(const ml_program_plan *pl, size_t i);
 
-/* Reset to the start of a staircase with the default procedure (ML_RESET_SETTLE). */
+/* Reset to the start of a staircase with the default procedure (ML_RESET_ONCE). */
 ML_API void ml_program_reset(ml_population *pop, int direction, ml_cost *cost);
 ML_API void ml_program_reset1(ml_population *pop, size_t i, int direction, ml_cost *cost);
 /* Reset device i of target t to the start of a staircase in direction dir with the reset

@@ -17,7 +17,7 @@ void prog_opts_defaults(prog_opts *o)
     o->max_pulses = 200;
     o->tol = 0.25;
     o->coverage = 0.95;
-    o->reset = "settle";
+    o->reset = "once";
     o->reset_max = 16;
     o->reset_tol = 0.01;
 }
@@ -62,7 +62,7 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     if (o->v_start < 0 || o->v_stop < 0) return cli_fail(cmd, "--v-start/--v-stop must not be negative");
     if (strcmp(o->direction, "up") && strcmp(o->direction, "down")) return cli_fail(cmd, "--direction: '%s' must be up or down", o->direction);
     if (strcmp(o->calibrate, "device") && strcmp(o->calibrate, "population")) return cli_fail(cmd, "--calibrate: '%s' must be device or population", o->calibrate);
-    if (ml_reset_mode_lookup(o->reset) < 0) return cli_fail(cmd, "--reset: '%s' must be settle, once or verify", o->reset);
+    if (ml_reset_mode_lookup(o->reset) < 0) return cli_fail(cmd, "--reset: '%s' must be once, settle or verify", o->reset);
     if (o->reset_max < 1 || o->reset_max > 1000) return cli_fail(cmd, "--reset-max: %ld is out of range (1..1000)", o->reset_max);
     if (!(o->reset_tol > 0 && o->reset_tol < 1)) return cli_fail(cmd, "--reset-tol: %g must be within (0, 1)", o->reset_tol);
     if (o->threads < 0 || o->threads > 4096) return cli_fail(cmd, "--threads: %ld is out of range", o->threads);

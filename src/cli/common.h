@@ -13,7 +13,7 @@ typedef struct prog_opts {
     long devices, pulses, seed, verify_every, max_pulses, threads;
     double v, width, tol, v_start, v_stop, coverage, target_uS, calib_budget;
     int modulate_width;
-    const char *reset;   /* the reset procedure: settle | once | verify */
+    const char *reset;   /* the reset procedure: once | settle | verify */
     long reset_max;
     double reset_tol;
 } prog_opts;
@@ -49,7 +49,7 @@ int cli_net_conv(const char *cmd, ml_net *net);
     {"calib-budget", OPT_DBL, &(o).calib_budget, "feedforward: calibration pulses per device; refinement runs of the schedule fill what characterisation leaves [0 = one run]", 0}, \
     {"coverage", OPT_DBL, &(o).coverage, "fraction of the calibrated window a staircase spans [0.95]", 0},   \
     {"target-uS", OPT_DBL, &(o).target_uS, "last level of the staircase in uS, inside the device window [from --coverage]", 0}, \
-    {"reset", OPT_STR, &(o).reset, "reset procedure: settle (pulse until the reads stop moving) | once (one pulse) | verify (pulse until within --reset-tol of the bound) [settle]", 0}, \
+    {"reset", OPT_STR, &(o).reset, "reset procedure: once (one pulse) | settle (pulse until the reads stop moving) | verify (pulse until within --reset-tol of the bound) [once]", 0}, \
     {"reset-max", OPT_INT, &(o).reset_max, "reset: pulse cap [16]", 0},                                        \
     {"reset-tol", OPT_DBL, &(o).reset_tol, "reset: settle/verify tolerance as a fraction of the device window [0.01]", 0}, \
     {"threads", OPT_INT, &(o).threads, "OpenMP threads [all cores]; results do not depend on it", 0}

@@ -199,7 +199,13 @@ static void program_device(const ml_program_plan *pl, const ml_target *t, size_t
     if (!isnan(g)) { pl->s.type->program_to(pl, t, i, g, c, grid, sv, sw); return; }
     if (pl->grid) { grid = pl->grid; sv = pl->sv; sw = pl->sw; } /* shared, precomputed */
     else ml__plan_grid(f, &pl->s, pl->P, grid);
-    if (st) { st->g_pred[i * st->npts] = f->g_start; pg_record(t, st, i, 0); }
+    if (st) {
+        st->g_pred[i * st->npts] = f->g_start;
+        pg_record(t, st, i, 0);
+        /* a reset without reads: its pulses are followed by the start read */
+        for (int q = 0; q < st->reset_n[i] && q < st->reset_cap; q++)
+            if (isnan(st->reset_g[i * (size_t)st->reset_cap + q])) st->reset_g[i * (size_t)st->reset_cap + q] = st->g_read[i * st->npts];
+    }
     pl->s.type->program(pl, t, i, stop, c, st, grid, sv, sw);
 }
 

@@ -6,7 +6,7 @@
 #include "memlev/program.h"
 #include "program/internal.h"
 
-static const char *const k_modes[] = {"settle", "once", "verify"};
+static const char *const k_modes[] = {"once", "settle", "verify"};
 
 const char *ml_reset_mode_name(int mode)
 {
@@ -24,7 +24,7 @@ int pg_reset_rec(const ml_target *t, size_t i, const ml_scheme *s, int dir, ml_c
                  double *rw, double *rg)
 {
     const ml_device *d = t->dev;
-    const int mode = s ? s->reset_mode : ML_RESET_SETTLE;
+    const int mode = s ? s->reset_mode : ML_RESET_ONCE;
     const int max = s && s->reset_max_pulses > 0 ? s->reset_max_pulses : PG_RESET_MAX;
     const double tol = (s && s->reset_tol > 0 ? s->reset_tol : PG_RESET_TOL) * fabs(d->g_max - d->g_min);
     const double v = dir > 0 ? -d->v_max : d->v_max, w = d->width_max;
@@ -34,8 +34,9 @@ int pg_reset_rec(const ml_target *t, size_t i, const ml_scheme *s, int dir, ml_c
     double prev = mode == ML_RESET_SETTLE ? pg_read(t, i, &r) : NAN;
     for (;;) {
         pg_pulse(t, i, v, w, &r);
-        /* a read after every pulse; the single-pulse reset reads only for the record */
-        double g = pg_read(t, i, mode == ML_RESET_ONCE ? NULL : &r);
+        /* a read after every pulse; the single-pulse reset reads nothing (a staircase
+         * records its start read in its place) */
+        double g = mode == ML_RESET_ONCE ? NAN : pg_read(t, i, &r);
         if (n < cap) { rv[n] = v; rw[n] = w; rg[n] = g; }
         n++;
         if (mode == ML_RESET_ONCE || n >= max) break;

@@ -26,7 +26,7 @@ void ml_scheme_defaults(ml_scheme *s, const ml_scheme_type *type)
     s->calib_trains = type && type->calib_trains ? type->calib_trains : 7;
     s->calib_train_len = type && type->calib_train_len ? type->calib_train_len : 40;
     s->coverage = 0.95;
-    s->reset_mode = ML_RESET_SETTLE;
+    s->reset_mode = ML_RESET_ONCE;
     s->reset_max_pulses = PG_RESET_MAX;
     s->reset_tol = PG_RESET_TOL;
 }
