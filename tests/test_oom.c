@@ -81,6 +81,7 @@ static ml_status levels_workload(const void *arg, double *digest, ml_error *err)
      * times, which would make the fault loop quadratic */
     if (a->type == ml_scheme_identical) o.scheme.v = d.v_pulse_p;
     o.P = a->pulses;
+    o.P_max = 2 * a->pulses; /* a saturating scheme reruns once at twice the pulses */
     o.dir = +1;
     o.devices = a->devices;
     o.seed = 7;
