@@ -54,6 +54,8 @@ struct ml_program_plan {
     double r0, r1;          /* ramp: first and last amplitude (or width) */
     double width;           /* pulse width of open-loop steps (s) */
     double *grid, *sv, *sw; /* one shared model: its grid and feedforward schedule, computed once */
+    double *shv, *shw;      /* schemes that share one schedule: pulse k (1..P) every device gets
+                               (zeros when the shared calibration failed); else NULL */
 };
 
 /* Record step k of device i into a staircase (true level, one read, mean of 4 reads). */
@@ -85,6 +87,9 @@ struct ml_scheme_type {
                        double *sv, double *sw);
     /* 1 when every device gets the same pulse sequence (no per-device model, no reads). */
     int (*shares_schedule)(const ml_scheme *s);
+    /* With shares_schedule: write that sequence, pulse k (1..P) to v[k], w[k], from the plan
+     * (what program applies to a device of the shared model). */
+    void (*schedule)(const ml_program_plan *pl, const ml_device *d, double *v, double *w);
     /* Candidate values of a free amplitude the levels study sweeps; NULL: none. */
     int (*sweep)(const ml_scheme *s, const ml_device *d, int dir, double *v, int max, double *v_hi);
 };
