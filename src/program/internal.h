@@ -15,6 +15,10 @@ typedef struct ml_run {
 
 /* Refine a fit on whole trajectories (Levenberg-Marquardt on log a, log v0, g_far). */
 void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f);
+/* Soft-bounds least squares of one-step pairs for a fixed v0: step scale *a and asymptote
+ * *g_far; returns the sum of squared residuals (S^2). */
+double ml__fit_pairs_v0(const double *g0, const double *v, const double *w, const double *g1, size_t n, double v0,
+                        double t_ref, double v_th, double *a, double *g_far);
 int ml__solve3(double A[3][3], const double *b, double *x);
 
 /* Account one pulse / one read (energy from the conductance g during it). */
