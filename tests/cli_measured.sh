@@ -90,4 +90,12 @@ import json,sys; d=json.load(open(sys.argv[1])); r=json.load(open(sys.argv[2]))
 assert d['a_d'] == d['a_p'] and d['v0_d'] == d['v0_p'], d
 assert not r['depression']['measured'] and any('no depressing' in w for w in r['warnings'])" "$T/fu.json" "$T/ru.json"
 ok
+# the bundled CrossSim ramps import and calibrate (one device, no read rows: stated)
+SRC="$(dirname "$0")/.."
+python3 "$SRC/scripts/import-crosssim" "$SRC/data/crosssim-rram/set.csv" "$SRC/data/crosssim-rram/reset.csv" "$T/cs.csv"
+"$ML" calibrate --data "$T/cs.csv" --json "$T/cs.json" --report "$T/csr.json" >/dev/null 2>"$T/err"
+grep -q "one device" "$T/err"
+python3 -c "
+import json,sys; r=json.load(open(sys.argv[1])); assert r['law'] == 'table' and r['r2'] > 0.9, r" "$T/csr.json"
+ok
 echo "$pass passed, 0 failed"
