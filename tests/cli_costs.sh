@@ -7,8 +7,8 @@ set -euo pipefail
 ML="$1"; T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 "$ML" pulse --devices 3 --pulses 16 --reset settle --csv "$T/p.csv" --json "$T/p.json" --quiet >/dev/null
 "$ML" pulse --devices 3 --pulses 16 --json "$T/once.json" --quiet >/dev/null
-"$ML" levels --devices 16 --target-states 32 --reset settle --json "$T/l1.json" --quiet >"$T/l1.txt"
-"$ML" levels --devices 16 --target-states 32 --reset settle --reprogram-cycles 10 --json "$T/l10.json" --quiet >/dev/null
+"$ML" levels --devices 16 --target-states 32 --pulse-cap 32 --reset settle --json "$T/l1.json" --quiet >"$T/l1.txt"
+"$ML" levels --devices 16 --target-states 32 --pulse-cap 32 --reset settle --reprogram-cycles 10 --json "$T/l10.json" --quiet >/dev/null
 # a window of a millionth of g_max or less is zero: one line, exit 2
 echo '{"model":"softbounds","g_min":1e-4,"g_max":1.00000001e-4}' >"$T/zero.json"
 set +e

@@ -138,6 +138,63 @@ static void table_interpolates_linearly(void **state)
     ml_device_clear(&d);
 }
 
+/* NeuroSim's RealDevice, depression: x runs down from Pmax_LTD, G(x) = B(1 - exp(-x/A)) + Gmin
+ * with A = getParamA(NL_LTD) Pmax_LTD (< 0 for NeuroSim's negative, saturating NL_LTD) and
+ * B = (Gmax - Gmin) / (1 - exp(-Pmax/A)); memlev's nominal depression pulse follows it. */
+static void neurosim_depression_follows_realdevice_equations(void **state)
+{
+    ml_device d;
+    assert_int_equal(ml_device_preset("agsi", &d, NULL), ML_OK);
+    ml_devparams p = {d.g_min, d.g_max, d.a_p, d.a_d, d.v0_p, d.v0_d, d.g_inf_p, d.g_inf_d};
+    double P = d.pmax_ltd, A = ml_neurosim_param_a(d.nl_ltd) * P, B = (d.g_max - d.g_min) / (1 - exp(-P / A));
+    assert_true(d.nl_ltd < 0 && A < 0);
+    double g = d.g_max;
+    for (int k = 1; k <= (int)P; k++) {
+        g = ml_model_step(&d, &p, g, d.v_pulse_d, d.width);
+        double want = B * (1 - exp(-(P - k) / A)) + d.g_min;
+        assert_true(fabs(g - want) < 1e-6 * (d.g_max - d.g_min));
+    }
+}
+
+/* NeuroSim flips the curvature for NL_LTP < 0 or NL_LTD > 0; memlev does not model that and
+ * says so instead of ignoring the sign (it used |NL|). */
+static void neurosim_label_sign_is_not_ignored(void **state)
+{
+    ml_device d;
+    ml_error e = {0};
+    assert_int_equal(ml_device_preset("agsi", &d, NULL), ML_OK);
+    d.nl_ltd = 4.88;
+    assert_int_not_equal(ml_device_validate(&d, "x.json", &e), ML_OK);
+    assert_non_null(strstr(e.msg, "nl_ltd"));
+    d.nl_ltd = -4.88;
+    d.nl_ltp = -2.4;
+    assert_int_not_equal(ml_device_validate(&d, "x.json", &e), ML_OK);
+    assert_non_null(strstr(e.msg, "nl_ltp"));
+}
+
+/* Beyond its measured amplitudes a table scales its edge step by the soft-bounds drive (it
+ * held the edge step: a half-amplitude pulse moved as much as the measured one), and a
+ * polarity without data moves nothing. */
+static void table_extrapolates_by_the_drive_law(void **state)
+{
+    double g0[] = {1e-5, 1e-5, 3e-5, 3e-5}, v[] = {1, 1, 1, 1}, w[] = {1e-6, 1e-6, 1e-6, 1e-6};
+    double g1[] = {1.1e-5, 1.1e-5, 3.05e-5, 3.05e-5};
+    ml_device d;
+    ml_device_defaults(&d, ML_MODEL_TABLE);
+    assert_int_equal(ml_table_from_pairs(g0, v, w, g1, 4, 1e-5, 3e-5, &d.table, NULL), ML_OK);
+    d.v_th = 0.1;
+    d.t_ref = 1e-6;
+    d.v0_p = 0.25;
+    ml_devparams p = {1e-6, 1e-4, 0, 0, 1, 1, 1e-4, 1e-6};
+    double g = d.table->g[0];
+    double full = ml_model_step(&d, &p, g, 1, 1e-6) - g, half = ml_model_step(&d, &p, g, 0.5, 1e-6) - g;
+    assert_true(fabs(half / full - expm1(0.5 / 0.25) / expm1(1 / 0.25)) < 1e-9);
+    double wide = ml_model_step(&d, &p, g, 1, 2e-6) - g;
+    assert_true(fabs(wide / full - 2) < 1e-9);
+    assert_true(ml_model_step(&d, &p, g, -1, 1e-6) == g);
+    ml_device_clear(&d);
+}
+
 static void json_accepts_design_form_and_rejects_unknown_keys(void **state)
 {
     const char *ok = "{\"model\":\"softbounds\",\"g_min\":8.4e-5,\"g_max\":1.0e-4,\"a_p\":1e-4,\"v0_p\":0.25,"
@@ -227,6 +284,9 @@ int main(void)
         cmocka_unit_test(neurosim_population_draws_device_to_device_spread),
         cmocka_unit_test(serb_closed_form_matches_euler),
         cmocka_unit_test(table_interpolates_linearly),
+        cmocka_unit_test(table_extrapolates_by_the_drive_law),
+        cmocka_unit_test(neurosim_depression_follows_realdevice_equations),
+        cmocka_unit_test(neurosim_label_sign_is_not_ignored),
         cmocka_unit_test(json_accepts_design_form_and_rejects_unknown_keys),
         cmocka_unit_test(population_results_do_not_depend_on_threads),
         cmocka_unit_test(conductance_never_leaves_the_window),

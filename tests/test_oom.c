@@ -1,4 +1,4 @@
-/* Out-of-memory faults (SQLite style): a levels study and a small weight transfer run
+/* Out-of-memory faults (SQLite style): a levels study and a transfer study of a tiny net run
  * again and again with allocation k of the library's hook failing, k = 0, 1, 2, ...,
  * until a run no longer reaches the fault. Every faulted run must report ML_ENOMEM, not
  * crash and not leak (live blocks of the hook counted here; ASan checks the rest). The one
@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
+#include "memlev/data.h"
 #include "memlev/metrics.h"
+#include "memlev/rng.h"
 #include "memlev/study.h"
 #include "memlev/transfer.h"
 
@@ -81,6 +83,7 @@ static ml_status levels_workload(const void *arg, double *digest, ml_error *err)
      * times, which would make the fault loop quadratic */
     if (a->type == ml_scheme_identical) o.scheme.v = d.v_pulse_p;
     o.P = a->pulses;
+    o.P_max = 2 * a->pulses; /* a saturating scheme reruns once at twice the pulses */
     o.dir = +1;
     o.devices = a->devices;
     o.seed = 7;
@@ -108,9 +111,16 @@ static void levels_study_reports_every_allocation_failure(void **state)
     }
 }
 
-/* ---- a small transfer: level set, a tiny net, statistical and pulse mode, inference ---- */
+/* ---- the transfer study (ml_transfer_study: float baseline, level set, quantised
+ * baseline, trials of programming and inference) on a tiny net, statistical and pulse mode ---- */
 
-typedef struct transfer_arg { const ml_net *net; const ml_scheme_type *kind; int levels; size_t sample; int hw; } transfer_arg;
+typedef struct transfer_arg {
+    const ml_net *net;
+    const ml_dataset *ds;
+    const ml_scheme_type *kind;
+    int levels;
+    size_t sample;
+} transfer_arg;
 
 static ml_status transfer_workload(const void *arg, double *digest, ml_error *err)
 {
@@ -118,52 +128,71 @@ static ml_status transfer_workload(const void *arg, double *digest, ml_error *er
     ml_device d;
     ml_status st = ml_device_preset("tio2x", &d, err);
     if (st) return st;
-    ml_scheme s;
-    ml_scheme_defaults(&s, a->kind);
-    s.calib_per_device = 0;
-    ml_levelset *ls = NULL;
-    ml_net *pn = NULL;
-    ml_transfer_stats ts = {0};
-    float x[2 * 16 * 16], logits[2 * 3];
-    for (int i = 0; i < 2 * a->hw * a->hw; i++) x[i] = (float)(i % 5) / 5;
-    if ((st = ml_levelset_build(&d, &s, a->levels, a->sample, 3, &ls, err))) goto out;
-    if (!(pn = ml_net_clone(a->net))) { st = ml_error_set(err, ML_ENOMEM, "clone: out of memory"); goto out; }
-    ml_transfer_opts o = {ML_TRANSFER_STATISTICAL, 0, 0, 5};
-    if ((st = ml_transfer_net(a->net, pn, ls, &o, &ts, err))) goto out;
-    o.mode = ML_TRANSFER_PULSE;
-    o.per_channel = 1;
-    if ((st = ml_transfer_net(a->net, pn, ls, &o, &ts, err))) goto out;
-    if ((st = ml_net_forward(pn, x, 2, logits, err))) goto out;
-    for (int i = 0; i < 6; i++) *digest += logits[i];
-    *digest += ts.pulses + ts.reads;
-out:
-    ml_net_free(pn);
-    ml_levelset_free(ls);
+    const int levels[] = {a->levels};
+    ml_transfer_study_opts o = {0};
+    o.dev = &d;
+    o.schemes[0] = a->kind;
+    o.nschemes = 1;
+    o.levels = levels;
+    o.nlevels = 1;
+    o.trials = 1;
+    o.seed = 3;
+    o.sample_devices = a->sample;
+    o.batch = 4; /* a full batch and a partial one over the 6 images */
+    o.calib_per_device = 0;
+    o.baseline_accuracy = -1;
+    /* statistical, then pulse mode per channel (a shared schedule runs in lockstep on the
+     * simulated devices; a closed-loop scheme programs device by device) */
+    for (int pass = 0; pass < 2 && !st; pass++) {
+        o.mode = pass ? ML_TRANSFER_PULSE : ML_TRANSFER_STATISTICAL;
+        o.per_channel = pass;
+        ml_transfer_result *r = NULL;
+        if ((st = ml_transfer_study(a->net, a->ds, &o, &r, err))) break;
+        const ml_transfer_point *p = &r->points[0];
+        *digest += r->baseline_accuracy + p->accuracy_mean + p->quantized_accuracy + p->states + p->pulses_per_device +
+                   p->energy_j;
+        ml_transfer_result_free(r);
+    }
     ml_device_clear(&d);
     return st;
 }
 
-static void transfer_reports_every_allocation_failure(void **state)
+/* n images of c x hw x hw for a net of 3 classes, drawn from counter-based uniforms (made
+ * outside the faulted region). */
+static ml_dataset *tiny_data(size_t n, int hw)
+{
+    ml_dataset *ds = NULL;
+    assert_int_equal(ml_dataset_new(n, 1, hw, hw, &ds, NULL), ML_OK);
+    for (size_t i = 0; i < n * (size_t)(hw * hw); i++) ds->images[i] = (float)ml_uniform(17, i, 0, 1);
+    for (size_t i = 0; i < n; i++) ds->labels[i] = (uint8_t)(i % 3);
+    ds->classes = 3;
+    return ds;
+}
+
+static void transfer_study_reports_every_allocation_failure(void **state)
 {
     ml_net *mlp = NULL, *lenet = NULL;
     /* 1x8x8 input, 3 classes, 6 hidden units: three Gemm layers */
     assert_int_equal(ml_arch_build("mlp", 1, 8, 3, 6, 2, &mlp, NULL), ML_OK);
-    transfer_arg a = {mlp, ml_scheme_feedforward, 8, short_run() ? 16 : 40, 8};
-    assert_true(run_with_faults("transfer mlp feedforward", transfer_workload, &a) > 0);
+    ml_dataset *d8 = tiny_data(6, 8), *d12 = tiny_data(6, 12);
+    transfer_arg a = {mlp, d8, ml_scheme_feedforward, 8, short_run() ? 16 : 40};
+    assert_true(run_with_faults("transfer study mlp feedforward", transfer_workload, &a) > 0);
     if (!short_run()) { /* the closed-loop level set: per-level programming instead of one schedule */
         a.kind = ml_scheme_verify;
-        assert_true(run_with_faults("transfer mlp verify", transfer_workload, &a) > 0);
+        assert_true(run_with_faults("transfer study mlp verify", transfer_workload, &a) > 0);
     }
     /* convolutions (the oneDNN and workspace paths): LeNet-5 of width 2 on 1x12x12 */
     assert_int_equal(ml_arch_build("lenet5", 1, 12, 3, 2, 2, &lenet, NULL), ML_OK);
-    transfer_arg c = {lenet, ml_scheme_feedforward, 4, 16, 12};
-    assert_true(run_with_faults("transfer lenet5 feedforward", transfer_workload, &c) > 0);
+    transfer_arg c = {lenet, d12, ml_scheme_feedforward, 4, 16};
+    assert_true(run_with_faults("transfer study lenet5 feedforward", transfer_workload, &c) > 0);
+    ml_dataset_free(d8);
+    ml_dataset_free(d12);
     ml_net_free(lenet);
     ml_net_free(mlp);
 }
 
 /* Building a net from nothing also fails cleanly (the transfer test above builds its net
- * outside the faulted region). */
+ * and data outside the faulted region). */
 typedef struct arch_arg { const char *arch; int hw; } arch_arg;
 
 static ml_status arch_workload(const void *arg, double *digest, ml_error *err)
@@ -190,7 +219,7 @@ int main(void)
     omp_set_num_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(levels_study_reports_every_allocation_failure),
-        cmocka_unit_test(transfer_reports_every_allocation_failure),
+        cmocka_unit_test(transfer_study_reports_every_allocation_failure),
         cmocka_unit_test(net_building_reports_every_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -223,6 +223,10 @@ static void nonlinearity_label_of_neurosim_curve(void **state)
     for (int P = 0; P <= 100; P++) g[P] = (1 - exp(-P / (A * 100))) / (1 - exp(-1 / A));
     ml_nonlin nl = ml_nonlinearity(g, 101);
     assert_true(fabs(nl.label - 3.0) < 0.05);
+    /* the same curve falling (depression): NeuroSim's sign, negative (it was reported +3) */
+    for (int P = 0; P <= 100; P++) g[P] = 1 - g[P];
+    nl = ml_nonlinearity(g, 101);
+    assert_true(fabs(nl.label + 3.0) < 0.05);
     for (int P = 0; P <= 100; P++) g[P] = P;
     nl = ml_nonlinearity(g, 101);
     assert_true(fabs(nl.label) < 0.02 && nl.r2 > 0.999999);

@@ -92,7 +92,7 @@ static void levels_study_reports_its_staircase(void **state)
     ml_levels_study_opts o = {0};
     o.dev = &d;
     ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
-    o.P = 32; o.dir = 1; o.devices = 12; o.seed = 7; o.k = 3; o.frac = 0.9;
+    o.P = 32; o.P_max = 32; o.dir = 1; o.devices = 12; o.seed = 7; o.k = 3; o.frac = 0.9;
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
     ml_population *p;
@@ -123,6 +123,44 @@ static void levels_study_reports_its_staircase(void **state)
     ml_levels_result_free(r);
 }
 
+/* Feedforward on tio2x fills every level of a 64-pulse staircase (65 states, the metric's
+ * ceiling): the study raises P until the states are a count below the ceiling, and says so;
+ * at the cap it stops and reports the ceiling as saturated. */
+static void levels_study_raises_p_while_states_saturate(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    ml_levels_study_opts o = {0};
+    o.dev = &d;
+    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
+    o.P = 64; o.P_max = 4096; o.dir = 1; o.devices = 8; o.seed = 5; o.k = 3; o.frac = 0.9;
+    ml_levels_result *r = NULL;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    int final = r->pulses;
+    print_message("raised P 64 -> %d: %d states\n", final, r->states);
+    assert_int_equal(r->pulses_requested, 64);
+    assert_true(final > 64 && final <= 4096);
+    assert_int_equal(r->npts, (size_t)final + 1);
+    assert_false(r->states_saturated);
+    assert_true(r->states >= 65 && r->states < final + 1);
+    ml_levels_result_free(r);
+    /* the budget below the final one saturated (that is why it was raised) */
+    o.P = final / 2; o.P_max = final / 2;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    assert_int_equal(r->pulses, final / 2);
+    assert_true(r->states_saturated);
+    assert_int_equal(r->states, final / 2 + 1);
+    ml_levels_result_free(r);
+    /* a cap below that: stops at the cap, still saturated */
+    o.P = 64; o.P_max = 100;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    assert_int_equal(r->pulses, 100);
+    assert_int_equal(r->pulses_requested, 64);
+    assert_true(r->states_saturated && r->states == 101);
+    ml_levels_result_free(r);
+}
+
 /* Default feedforward on tio2x: every one of 513 levels, with at most 1,100 pulses and 200
  * reads of calibration per device; a larger --calib-budget buys refinement runs within it. */
 static void feedforward_calibration_is_cheap_on_tio2x(void **state)
@@ -133,7 +171,7 @@ static void feedforward_calibration_is_cheap_on_tio2x(void **state)
     ml_levels_study_opts o = {0};
     o.dev = &d;
     ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
-    o.P = 512; o.dir = 1; o.devices = 16; o.seed = 3; o.k = 3; o.frac = 0.9;
+    o.P = 512; o.P_max = 512; o.dir = 1; o.devices = 16; o.seed = 3; o.k = 3; o.frac = 0.9;
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
     assert_true(r->states >= 512);
@@ -193,6 +231,7 @@ static void levels_study_never_aborts_on_a_device_family(void **state)
              * states at 10 % C2C); verify needs only P >= 63 to reach 64; identical and
              * ramp (no claim but no abort) small, since identical sweeps its amplitude */
             o.P = q == 3 ? 512 : q == 2 ? 128 : 64;
+            o.P_max = o.P; /* the claims are at these budgets: not raised */
             o.devices = q < 2 ? 8 : 20;
             o.dir = 1; o.seed = (uint64_t)t + 1; o.k = 3; o.frac = 0.9;
             /* the default budget (one refinement run, ~650 pulses) is tuned to tio2x; at 7-10 %
@@ -309,6 +348,7 @@ int main(void)
         cmocka_unit_test(schemes_are_looked_up_by_name),
         cmocka_unit_test(plan_for_shares_a_population_calibration),
         cmocka_unit_test(levels_study_reports_its_staircase),
+        cmocka_unit_test(levels_study_raises_p_while_states_saturate),
         cmocka_unit_test(feedforward_calibration_is_cheap_on_tio2x),
         cmocka_unit_test(levels_study_never_aborts_on_a_device_family),
         cmocka_unit_test(transfer_study_resumes_to_the_same_results),

@@ -15,7 +15,8 @@ extern "C" {
 #endif
 
 typedef struct ml_nonlin {
-    double label;    /* NeuroSim nonlinearity label (signed; 0 = linear) */
+    double label;    /* NeuroSim nonlinearity label, NeuroSim's sign: > 0 a saturating rise, < 0 a
+                        saturating fall (depression); 0 = linear */
     double a_norm;   /* fitted normalised A (A/Pmax; +-inf for a straight line) */
     double max_dev;  /* max |normalised G - normalised pulse| (0..1) */
     double r2;       /* R^2 of a straight-line fit of G vs pulse */

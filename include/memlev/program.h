@@ -154,6 +154,15 @@ typedef struct ml_target_ops {
     double (*read)(void *ctx, size_t i, ml_cost *cost);
     /* The true conductance of device i (S) where known (simulation), else NAN. */
     double (*truth)(void *ctx, size_t i);
+    /* Optional (NULL: the plan programs device by device through pulse): to every device,
+     * already reset by the plan (the scheme's reset procedure), apply the first count[i] pulses of one
+     * schedule all devices share (pulse j + 1 is v[j] volts, width[j] seconds; k pulses at
+     * most), adding the cost to *cost. The target may choose which of its devices takes which
+     * count (a simulated population of like devices sorts them so that every pulse goes to a
+     * prefix of its devices, in lockstep): on return device map[i] has had count[i] pulses.
+     * Returns ML_OK or ML_ENOMEM (devices then in an undefined state). */
+    ml_status (*pulse_shared)(void *ctx, int dir, const int *count, const double *v, const double *width, int k,
+                              size_t *map, ml_cost *cost);
 } ml_target_ops;
 
 typedef struct ml_target {
@@ -164,7 +173,8 @@ typedef struct ml_target {
 } ml_target;
 
 /* A target over a simulated population (borrowed: pop must outlive the target). The fast
- * lockstep path for a shared schedule is the simulated population's own (ml_pulse_range). */
+ * lockstep path for a shared schedule is the simulated population's own: its pulse_shared
+ * op pulses prefixes of its devices with the vectorised kernel (ml_pulse_train). */
 ML_API void ml_target_population(ml_target *t, ml_population *pop);
 
 /* Calibrate: characterisation pulse trains on every device (reset, trains at several
@@ -222,6 +232,16 @@ ML_API ml_status ml_program_plan_for(const ml_program_plan *src, const ml_target
  * results do not depend on the thread count. t must have the plan's device count. */
 ML_API ml_status ml_program_plan_run(const ml_program_plan *pl, const ml_target *t, const int *level, ml_cost *cost,
                                      ml_error *err);
+/* As ml_program_plan_run, but the target may choose which of its devices takes which level:
+ * on return device map[i] of t holds level[i] (map: t->n entries, the caller's). When the
+ * plan's scheme gives every device one pulse schedule (ml_scheme_shares_schedule) and the
+ * target has a pulse_shared op (the simulated population: lockstep), the target programs
+ * all devices at once from the schedule of the plan's calibration (a plan made by
+ * ml_program_plan_for with a shared model keeps its source's schedule); otherwise device i
+ * takes level[i] (map[i] = i) exactly as ml_program_plan_run programs it. Errors as
+ * ml_program_plan_run. */
+ML_API ml_status ml_program_plan_run_levels(const ml_program_plan *pl, const ml_target *t, const int *level,
+                                            size_t *map, ml_cost *cost, ml_error *err);
 /* Program device i of t from reset toward the conductance g[i] (S) instead of a level index,
  * each scheme its own way: feedforward plans equal steps of at most its staircase's spacing
  * from the device's calibrated start to g[i] and schedules them under the device's model;

@@ -30,6 +30,9 @@ typedef struct ml_levels_study_opts {
     const ml_device *dev;   /* the devices' kind (borrowed for the call) */
     ml_scheme scheme;
     int P;                  /* pulse budget: staircase steps (P + 1 levels) */
+    int P_max;              /* while states saturate (== P + 1, the metric's ceiling) P is
+                               doubled up to this cap and the study rerun; 0: ML_LEVELS_P_MAX,
+                               <= P: never raised */
     int dir;                /* +1 potentiation, -1 depression */
     size_t devices;         /* simulated devices */
     uint64_t seed;
@@ -47,17 +50,23 @@ typedef struct ml_levels_sweep_point {
     int states;
 } ml_levels_sweep_point;
 
+/* The default cap on the pulse budget a saturating levels study raises P to. */
+#define ML_LEVELS_P_MAX 8192
+
 /* What `memlev levels --json` reports, in SI units (S, J, s). */
 typedef struct ml_levels_result {
     char device[64];
     const char *scheme;      /* the scheme type's name (static) */
     int dir;
     size_t devices;
-    int pulses;              /* P */
+    int pulses;              /* P the study ended at (raised from pulses_requested while
+                                states saturated) */
+    int pulses_requested;    /* P asked for (opts.P) */
     uint64_t seed;
     double k;
     int states;              /* distinguishable states */
-    int states_saturated;    /* states == P + 1, the metric's ceiling: a lower bound, not a count */
+    int states_saturated;    /* states == P + 1, the metric's ceiling, even at the cap P_max: a
+                                lower bound, not a count */
     double staircase_states; /* ArC-style staircase count (median over devices) */
     ml_nonlin nonlin;
     double g_min, g_max, hrs_lrs_ratio; /* mean calibrated window (S) */
@@ -85,7 +94,10 @@ typedef struct ml_levels_result {
 
 /* Run the levels study; on success *out is the caller's (ml_levels_result_free). A scheme
  * with a free amplitude (identical without v) sweeps it and keeps the amplitude with the most
- * states among those that span the scheme's coverage. Errors: ML_EINVAL (options, no amplitude
+ * states among those that span the scheme's coverage. When the states reach the metric's
+ * ceiling (P + 1) the whole study is rerun with P doubled (at most o->P_max), so the states
+ * reported are a measured count below the ceiling unless the cap was hit (states_saturated);
+ * every figure is that of the final P (pulses). Errors: ML_EINVAL (options, no amplitude
  * spans the window), ML_ENOMEM. */
 ML_API ml_status ml_levels_study(const ml_levels_study_opts *o, ml_levels_result **out, ml_error *err);
 ML_API void ml_levels_result_free(ml_levels_result *r);

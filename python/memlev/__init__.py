@@ -177,15 +177,18 @@ def program(device, targets, scheme="feedforward", seed=1, threads=None, *, targ
     return out.reshape(g.shape)
 
 
-_LEVELS_OPTS = dict(_SCHEME_OPTS, devices=100, seed=1, target_states=512, k=3.0, pass_fraction=0.9)
+_LEVELS_OPTS = dict(_SCHEME_OPTS, devices=100, seed=1, target_states=512, pulse_cap=8192, k=3.0,
+                    pass_fraction=0.9)
 
 
 def levels(device, scheme="feedforward", *, threads=None, progress=True, **options):
     """The levels study (`memlev levels`): a staircase on `devices` simulated devices; returns
     the dict `memlev levels --json` writes, with the same keys and, for the same options
     and seed, the same figures (both come from ml_levels_result_json). options: devices
-    [100], seed [1], target_states [512], k [3], pass_fraction [0.9] and the programming
-    options of program()."""
+    [100], seed [1], target_states [512], pulse_cap [8192: while the states saturate at
+    target_states + 1 the study doubles the pulse budget up to this; the JSON's `pulses` is
+    the budget it ended at], k [3], pass_fraction [0.9] and the programming options of
+    program()."""
     _split(options, _LEVELS_OPTS, "levels")
     o = dict(_LEVELS_OPTS)
     o.update(options)
@@ -196,13 +199,15 @@ def levels(device, scheme="feedforward", *, threads=None, progress=True, **optio
         raise ValueError("seed: must be a non-negative integer")
     if not isinstance(o["target_states"], int) or not 2 <= o["target_states"] <= 100000:
         raise ValueError(f"target_states: {o['target_states']!r} is out of range (2..100000)")
+    if not isinstance(o["pulse_cap"], int) or not 2 <= o["pulse_cap"] <= 100000:
+        raise ValueError(f"pulse_cap: {o['pulse_cap']!r} is out of range (2..100000)")
     if not 0 < o["k"] < 100:
         raise ValueError(f"k: {o['k']} is out of range (0..100)")
     if not 0 < o["pass_fraction"] <= 1:
         raise ValueError(f"pass_fraction: {o['pass_fraction']} must be within (0, 1]")
     s, d = _scheme(scheme, dev, {k: v for k, v in o.items() if k in _SCHEME_OPTS})
     bar = _lib.Progress(progress)
-    so = _lib.LevelsStudyOpts(dev=dev._ptr, scheme=s, P=o["target_states"], dir=d, devices=o["devices"],
+    so = _lib.LevelsStudyOpts(dev=dev._ptr, scheme=s, P=o["target_states"], P_max=o["pulse_cap"], dir=d, devices=o["devices"],
                               seed=o["seed"], k=float(o["k"]), frac=float(o["pass_fraction"]), progress=bar.fn)
     err, res = _lib.Error(), c_void_p()
     try:

@@ -74,7 +74,8 @@ PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_double, c_double)
 
 
 class LevelsStudyOpts(Structure):
-    _fields_ = [("dev", c_void_p), ("scheme", Scheme), ("P", c_int), ("dir", c_int), ("devices", c_size_t),
+    _fields_ = [("dev", c_void_p), ("scheme", Scheme), ("P", c_int), ("P_max", c_int), ("dir", c_int),
+                ("devices", c_size_t),
                 ("seed", c_uint64), ("k", c_double), ("frac", c_double), ("progress", PROGRESS_FN),
                 ("progress_ctx", c_void_p), ("reprogram_cycles", c_int)]
 

@@ -1,19 +1,66 @@
-/* memlev calibrate: fit a device model to measured pulse responses; writes device JSON. */
+/* memlev calibrate: fit a device model to measured pulse responses; writes device JSON and,
+ * with --report, the fit quality (R^2, residual, parameters with errors, noise, warnings). */
 #include <stdio.h>
 #include <stdlib.h>
 #include "cli/common.h"
 #include "memlev/measured.h"
 #include "memlev/util.h"
 
+static cJSON *polarity_json(const ml_fit_polarity *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "measured", p->measured);
+    cJSON_AddNumberToObject(o, "pulses", (double)p->pairs);
+    if (p->measured) {
+        cJSON_AddNumberToObject(o, "a", p->a);
+        cJSON_AddNumberToObject(o, "a_se", p->a_se);
+        cJSON_AddNumberToObject(o, "v0_V", p->v0);
+        cJSON_AddNumberToObject(o, "v0_se_V", p->v0_se);
+        cJSON_AddNumberToObject(o, "g_far_uS", p->g_far * 1e6);
+        cJSON_AddNumberToObject(o, "g_far_se_uS", p->g_far_se * 1e6);
+    }
+    return o;
+}
+
+static cJSON *report_json(const ml_fit_report *r, const char *data)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "data", data);
+    cJSON_AddStringToObject(o, "law", r->law);
+    cJSON_AddNumberToObject(o, "r2", r->r2);
+    cJSON_AddNumberToObject(o, "residual_rms_uS", r->residual_rms * 1e6);
+    cJSON *h = cJSON_AddObjectToObject(o, "heldout_rms_uS");
+    cJSON_AddNumberToObject(h, "softbounds", r->heldout_rms_softbounds * 1e6);
+    cJSON_AddNumberToObject(h, "table", r->heldout_rms_table * 1e6);
+    cJSON_AddItemToObject(o, "potentiation", polarity_json(&r->pot));
+    cJSON_AddItemToObject(o, "depression", polarity_json(&r->dep));
+    cJSON_AddNumberToObject(o, "read_noise_rel", r->read_rel);
+    cJSON_AddNumberToObject(o, "read_noise_abs_nS", r->read_abs * 1e9);
+    cJSON_AddNumberToObject(o, "read_drift_nS_per_read", r->read_drift * 1e9);
+    cJSON_AddNumberToObject(o, "read_drift_se_nS_per_read", r->read_drift_se * 1e9);
+    cJSON_AddNumberToObject(o, "read_pairs", (double)r->read_pairs);
+    cJSON_AddNumberToObject(o, "c2c", r->c2c);
+    cJSON *d = cJSON_AddObjectToObject(o, "d2d");
+    cJSON_AddNumberToObject(d, "a_p", r->d2d_a_p);
+    cJSON_AddNumberToObject(d, "a_d", r->d2d_a_d);
+    cJSON_AddNumberToObject(d, "g_min", r->d2d_g_min);
+    cJSON_AddNumberToObject(d, "g_max", r->d2d_g_max);
+    cJSON_AddNumberToObject(o, "devices", r->devices);
+    cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+    for (int i = 0; i < r->nwarn; i++) cJSON_AddItemToArray(w, cJSON_CreateString(r->warn[i]));
+    return o;
+}
+
 int ml_cmd_calibrate(int argc, char **argv)
 {
-    const char *data = NULL, *model = "softbounds", *json = NULL;
+    const char *data = NULL, *model = "auto", *json = NULL, *report = NULL;
     cli_opt opts[] = {
-        {"data", OPT_STR, &data, "measured CSV with columns device,pulse,V,width,G_read (required)", 0},
-        {"model", OPT_STR, &model, "softbounds | table (interpolated dG(G, V, width) with measured spread) [softbounds]", 0},
+        {"data", OPT_STR, &data, "measured CSV with columns device,pulse,V,width,G_read[,tag] in SI units (required)", 0},
+        {"model", OPT_STR, &model, "auto (smaller held-out residual) | softbounds | table (interpolated dG(G, V, width)) [auto]", 0},
         {"json", OPT_STR, &json, "write the fitted device JSON here (usable by --device) (required)", 0},
+        {"report", OPT_STR, &report, "write the fit quality here (JSON: r2, residual_rms_uS, parameters with errors, noise, warnings)", 0},
         {NULL, 0, NULL, NULL, 0}};
-    cli_spec spec = {"calibrate", "--data FILE.csv [--model softbounds|table] --json FILE",
+    cli_spec spec = {"calibrate", "--data FILE.csv [--model auto|softbounds|table] --json FILE [--report FIT.json]",
                      "Fit a device model to measured pulse responses.", opts, 0};
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : 2;
@@ -21,16 +68,28 @@ int ml_cmd_calibrate(int argc, char **argv)
     if (!json) return cli_fail("calibrate", "--json FILE is required");
     ml_measured *m = NULL;
     ml_device d;
+    ml_fit_report r;
     ml_error err = {0};
     if (ml_measured_load(data, &m, &err)) return cli_fail_err("calibrate", &err);
-    ml_status st = ml_measured_fit(m, model, data, &d, &err);
+    ml_status st = ml_measured_calibrate(m, model, data, &d, &r, &err);
     ml_measured_free(m);
     if (st) return cli_fail_err("calibrate", &err);
     char *txt = ml_device_to_json(&d);
-    printf("fitted %s: G %.3f-%.3f uS, a_p %.4g, v0_p %.4g V, a_d %.4g, v0_d %.4g V, read noise %.3g nS, C2C %.3g\n",
-           model, d.g_min * 1e6, d.g_max * 1e6, d.a_p, d.v0_p, d.a_d, d.v0_d, d.s_read_abs * 1e9, d.s_c2c);
+    printf("fitted %s (%d devices): G %.3f-%.3f uS, a_p %.4g, v0_p %.4g V, a_d %.4g, v0_d %.4g V\n", r.law, r.devices,
+           d.g_min * 1e6, d.g_max * 1e6, d.a_p, d.v0_p, d.a_d, d.v0_d);
+    printf("fit: R^2 %.4f, residual %.4g uS rms (held out: softbounds %.4g uS, table %.4g uS)\n", r.r2,
+           r.residual_rms * 1e6, r.heldout_rms_softbounds * 1e6, r.heldout_rms_table * 1e6);
+    printf("noise: read %.3g %% + %.3g nS (drift %.3g +- %.2g nS/read), C2C %.3g, D2D a_p %.3g a_d %.3g g_min %.3g g_max %.3g\n",
+           100 * r.read_rel, r.read_abs * 1e9, r.read_drift * 1e9, r.read_drift_se * 1e9, r.c2c, r.d2d_a_p, r.d2d_a_d, r.d2d_g_min, r.d2d_g_max);
+    for (int i = 0; i < r.nwarn; i++) fprintf(stderr, "calibrate: warning: %s\n", r.warn[i]);
     ml_device_clear(&d);
     if (!txt) return cli_fail("calibrate", "out of memory");
+    if (report) {
+        cJSON *j = report_json(&r, data);
+        rc = j ? cli_write_json("calibrate", report, j) : cli_fail("calibrate", "out of memory");
+        cJSON_Delete(j);
+        if (rc) { free(txt); return rc; }
+    }
     st = ml_write_text_atomic(json, txt, &err);
     free(txt);
     return st ? cli_fail_err("calibrate", &err) : 0;

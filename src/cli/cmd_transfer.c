@@ -41,7 +41,7 @@ int ml_cmd_transfer(int argc, char **argv)
     transfer_req r;
     memset(&r, 0, sizeof r);
     if (!model) return cli_fail("transfer", "--model is required");
-    if ((r.nlevels = parse_int_list(levels, r.levels, 64)) < 0)
+    if ((r.study.nlevels = parse_int_list(levels, r.levels, 64)) < 0)
         return cli_fail("transfer", "--levels: '%s' must be a comma list of integers within 2..65536", levels);
     if (cycles < 1 || cycles > 1000000000) return cli_fail("transfer", "--reprogram-cycles: %ld is out of range (1..1e9)", cycles);
     if (trials < 1 || trials > 10000) return cli_fail("transfer", "--trials: %ld is out of range (1..10000)", trials);
@@ -53,38 +53,39 @@ int ml_cmd_transfer(int argc, char **argv)
     if (strcmp(calibrate, "device") && strcmp(calibrate, "population"))
         return cli_fail("transfer", "--calibrate: '%s' must be device or population", calibrate);
     if (verify_every < 0) return cli_fail("transfer", "--verify-every: must not be negative");
-    r.calib_per_device = !strcmp(calibrate, "device");
-    r.verify_every = (int)verify_every;
+    r.study.calib_per_device = !strcmp(calibrate, "device");
+    r.study.verify_every = (int)verify_every;
     if (resume && !json) return cli_fail("transfer", "--resume needs --json FILE");
-    if (!strcmp(mode, "pulse")) r.mode = ML_TRANSFER_PULSE;
-    else if (!strcmp(mode, "statistical")) r.mode = ML_TRANSFER_STATISTICAL;
+    if (!strcmp(mode, "pulse")) r.study.mode = ML_TRANSFER_PULSE;
+    else if (!strcmp(mode, "statistical")) r.study.mode = ML_TRANSFER_STATISTICAL;
     else return cli_fail("transfer", "--mode: '%s' must be pulse or statistical", mode);
-    if (relax > 0 && r.mode != ML_TRANSFER_PULSE) return cli_fail("transfer", "--relax-time needs --mode pulse");
+    if (relax > 0 && r.study.mode != ML_TRANSFER_PULSE) return cli_fail("transfer", "--relax-time needs --mode pulse");
     char buf[256];
     snprintf(buf, sizeof buf, "%s", schemes);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         ml_error err = {0};
-        if (r.nschemes >= 4 || ml_scheme_parse(t, &r.schemes[r.nschemes], &err))
+        if (r.study.nschemes >= 4 || ml_scheme_parse(t, &r.study.schemes[r.study.nschemes], &err))
             return cli_fail("transfer", "--scheme: %s", err.msg[0] ? err.msg : "at most 4 schemes");
-        r.nschemes++;
+        r.study.nschemes++;
     }
-    if (!r.nschemes) return cli_fail("transfer", "--scheme: empty list");
+    if (!r.study.nschemes) return cli_fail("transfer", "--scheme: empty list");
     ml_device dev;
     ml_error err = {0};
     if (ml_device_load(device, &dev, &err)) return cli_fail_err("transfer", &err);
     cli_set_threads(threads);
     r.model_path = model;
     r.data = data;
-    r.dev = &dev;
+    r.study.dev = &dev;
+    r.study.levels = r.levels;
     r.device_name = device;
-    r.trials = (int)trials;
-    r.reprogram_cycles = (int)cycles;
-    r.per_channel = per_channel;
-    r.limit = (size_t)limit;
-    r.seed = (uint64_t)seed;
-    r.sample_devices = (size_t)sample;
-    r.relax_time = relax;
-    r.batch = (int)batch;
+    r.study.trials = (int)trials;
+    r.study.reprogram_cycles = (int)cycles;
+    r.study.per_channel = per_channel;
+    r.study.limit = (size_t)limit;
+    r.study.seed = (uint64_t)seed;
+    r.study.sample_devices = (size_t)sample;
+    r.study.relax_time = relax;
+    r.study.batch = (int)batch;
     r.json_path = json;
     r.csv_path = csv;
     r.resume = resume;

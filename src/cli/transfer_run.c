@@ -33,16 +33,16 @@ static cJSON *config_json(const transfer_req *r)
     cJSON_AddStringToObject(c, "model", r->model_path);
     cJSON_AddStringToObject(c, "data", r->data);
     cJSON_AddStringToObject(c, "device", r->device_name);
-    cJSON_AddStringToObject(c, "mode", r->mode == ML_TRANSFER_PULSE ? "pulse" : "statistical");
-    cJSON_AddNumberToObject(c, "trials", r->trials);
-    cJSON_AddNumberToObject(c, "reprogram_cycles", r->reprogram_cycles > 0 ? r->reprogram_cycles : 1);
-    cJSON_AddNumberToObject(c, "limit", (double)r->limit);
-    cJSON_AddNumberToObject(c, "seed", (double)r->seed);
-    cJSON_AddBoolToObject(c, "per_channel", r->per_channel);
-    cJSON_AddNumberToObject(c, "sample_devices", (double)r->sample_devices);
-    cJSON_AddNumberToObject(c, "relax_time", r->relax_time);
-    cJSON_AddStringToObject(c, "calibrate", r->calib_per_device ? "device" : "population");
-    cJSON_AddNumberToObject(c, "verify_every", r->verify_every);
+    cJSON_AddStringToObject(c, "mode", r->study.mode == ML_TRANSFER_PULSE ? "pulse" : "statistical");
+    cJSON_AddNumberToObject(c, "trials", r->study.trials);
+    cJSON_AddNumberToObject(c, "reprogram_cycles", r->study.reprogram_cycles > 0 ? r->study.reprogram_cycles : 1);
+    cJSON_AddNumberToObject(c, "limit", (double)r->study.limit);
+    cJSON_AddNumberToObject(c, "seed", (double)r->study.seed);
+    cJSON_AddBoolToObject(c, "per_channel", r->study.per_channel);
+    cJSON_AddNumberToObject(c, "sample_devices", (double)r->study.sample_devices);
+    cJSON_AddNumberToObject(c, "relax_time", r->study.relax_time);
+    cJSON_AddStringToObject(c, "calibrate", r->study.calib_per_device ? "device" : "population");
+    cJSON_AddNumberToObject(c, "verify_every", r->study.verify_every);
     return c;
 }
 
@@ -169,7 +169,7 @@ static ml_status on_point(void *ctx, const ml_transfer_result *res, int point)
            p->unconverged);
     fflush(stdout);
     if (r->json_path) {
-        cJSON *j = result_json(jn, res, point == r->nschemes * r->nlevels - 1);
+        cJSON *j = result_json(jn, res, point == r->study.nschemes * r->study.nlevels - 1);
         int rc = j ? cli_write_json(jn->cmd, r->json_path, j) : cli_fail(jn->cmd, "out of memory");
         cJSON_Delete(j);
         if (rc) { jn->reported = 1; return ML_EIO; }
@@ -203,23 +203,7 @@ int transfer_run(const char *cmd, const transfer_req *r)
             if (!(done = points_of(old, &ndone))) { rc = cli_fail(cmd, "out of memory"); goto out; }
         }
     }
-    ml_transfer_study_opts o = {0};
-    o.dev = r->dev;
-    for (int si = 0; si < r->nschemes; si++) o.schemes[si] = r->schemes[si];
-    o.nschemes = r->nschemes;
-    o.levels = r->levels;
-    o.nlevels = r->nlevels;
-    o.trials = r->trials;
-    o.reprogram_cycles = r->reprogram_cycles;
-    o.mode = r->mode;
-    o.per_channel = r->per_channel;
-    o.limit = r->limit;
-    o.seed = r->seed;
-    o.sample_devices = r->sample_devices;
-    o.relax_time = r->relax_time;
-    o.batch = r->batch;
-    o.calib_per_device = r->calib_per_device;
-    o.verify_every = r->verify_every;
+    ml_transfer_study_opts o = r->study;
     cJSON *ob = old ? cJSON_GetObjectItemCaseSensitive(old, "baseline_accuracy") : NULL;
     o.baseline_accuracy = ob ? cJSON_GetNumberValue(ob) : -1;
     o.done = done;

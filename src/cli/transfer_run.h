@@ -4,28 +4,17 @@
 #include <cjson/cJSON.h>
 #include "memlev/study.h"
 
+/* A `memlev transfer` request: the library's study options plus what only the CLI knows
+ * (files, names, resumption). study.levels points into levels; transfer_run fills in the
+ * study's resumption fields and callbacks. */
 typedef struct transfer_req {
+    ml_transfer_study_opts study;
+    int levels[64];          /* study.levels == levels */
     const char *model_path, *data;
-    const ml_device *dev;
     const char *device_name;
-    const ml_scheme_type *schemes[4];
-    int nschemes;
-    int levels[64];
-    int nlevels;
-    int trials;
-    int reprogram_cycles;   /* calibration amortised over this many programmings */
-    ml_transfer_mode mode;
-    int per_channel;
-    size_t limit;
-    uint64_t seed;
-    size_t sample_devices;
-    double relax_time;
-    int batch;
     const char *json_path;   /* results are rewritten after every point (resumable) */
     const char *csv_path;
     int resume;
-    int calib_per_device;    /* 1: every device calibrates itself; 0: one model */
-    int verify_every;        /* feedforward hybrid */
 } transfer_req;
 
 /* Load, run and write results; returns 0 or 2 after printing the error. */

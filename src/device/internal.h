@@ -8,8 +8,9 @@ void ml__neurosim_to_softbounds(ml_device *d);
 double ml__neurosim_maxdev(double a);
 /* Messaritaki/Serb exact pulse response in conductance. */
 double ml__serb_step(const ml_device *d, double g, double v, double width);
-/* Table model mean and std of dG at (g, v, width). */
-void ml__table_eval(const ml_dev_table *t, double g, double v, double width, double *mean, double *std);
+/* Table model mean and std of dG at (g, v, width) from d->table; beyond its amplitudes and
+ * widths scaled by the soft-bounds drive with d->v0_p/v0_d and d->t_ref; 0 below d->v_th. */
+void ml__table_eval(const ml_device *d, double g, double v, double width, double *mean, double *std);
 
 /* exp(x) for 0 <= x <= 700 with plain arithmetic (vectorises; identical in scalar and
  * vector code): x = k ln2 + r, |r| <= ln2/2, Taylor series of exp(r) to r^13 (rel. err < 1e-16). */

@@ -78,6 +78,12 @@ ml_status ml_device_validate(const ml_device *d, const char *src, ml_error *err)
         FIN(nl_ltp); FIN(nl_ltd);
         CHECK(fabs(d->nl_ltp) >= 0.01 && fabs(d->nl_ltp) <= 9, "%s: nl_ltp (%g) must be within 0.01..9 in magnitude", src, d->nl_ltp);
         CHECK(fabs(d->nl_ltd) >= 0.01 && fabs(d->nl_ltd) <= 9, "%s: nl_ltd (%g) must be within 0.01..9 in magnitude", src, d->nl_ltd);
+        /* NeuroSim's RealDevice takes the label's sign as the curvature: NL_LTP < 0 or NL_LTD > 0
+         * makes the curve steepest near the far bound, which a soft-bounds step cannot follow */
+        CHECK(d->nl_ltp > 0, "%s: nl_ltp (%g) < 0 is NeuroSim's anti-saturating potentiation, which memlev does not model "
+              "(use a positive label)", src, d->nl_ltp);
+        CHECK(d->nl_ltd < 0, "%s: nl_ltd (%g) > 0 is NeuroSim's anti-saturating depression, which memlev does not model "
+              "(NeuroSim writes saturating depression negative: use %g)", src, d->nl_ltd, -d->nl_ltd);
         CHECK(d->pmax_ltp >= 2 && d->pmax_ltd >= 2 && d->pmax_ltp <= 1e7 && d->pmax_ltd <= 1e7,
               "%s: pmax_ltp/pmax_ltd must be within 2..1e7", src);
     }

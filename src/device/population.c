@@ -181,7 +181,7 @@ static inline double step_noisy(const ml_population *p, size_t i, double v, doub
     } else {
         double m, s;
         if (fabs(v) < d->v_th) return g;
-        ml__table_eval(d->table, g, v, w, &m, &s);
+        ml__table_eval(d, g, v, w, &m, &s);
         dg = m + s * n1 + d->s_abs * n2;
     }
     return ml_clamp(g + dg, p->g_min[i], p->g_max[i]);

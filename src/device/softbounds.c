@@ -31,7 +31,7 @@ double ml_model_step(const ml_device *d, const ml_devparams *p, double g, double
         break;
     case ML_MODEL_TABLE: {
         double m, s;
-        ml__table_eval(d->table, g, v, width, &m, &s);
+        ml__table_eval(d, g, v, width, &m, &s);
         gn = g + m;
         break;
     }

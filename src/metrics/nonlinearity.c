@@ -1,6 +1,7 @@
 /* Nonlinearity of a programmed curve: NeuroSim label from the fitted normalised A of
  * G(P) = B(1 - exp(-P/A)) + G0, maximum normalised deviation from the straight line between
- * the end points, and R^2 of a least-squares line. */
+ * the end points, and R^2 of a least-squares line. The label carries NeuroSim's sign: a
+ * falling (depression) curve's label is negated, so saturating depression is negative. */
 #include <math.h>
 #include "memlev/metrics.h"
 
@@ -43,6 +44,8 @@ ml_nonlin ml_nonlinearity(const double *g, size_t n)
     double b = 0.5 * (lo + hi);
     r.a_norm = fabs(b) < 1e-12 ? INFINITY : 1.0 / b;
     r.label = ml_neurosim_nl_from_a(r.a_norm);
+    /* NeuroSim's sign: a saturating depression curve is labelled negative (NL_LTD < 0) */
+    if (span < 0) r.label = -r.label;
     /* R^2 of G against pulse number */
     double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
     for (size_t i = 0; i < n; i++) {

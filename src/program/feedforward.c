@@ -200,6 +200,13 @@ static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf,
     return ML_OK;
 }
 
+/* The shared schedule plan() computed (shares_schedule only). */
+static void schedule(const ml_program_plan *pl, const ml_device *d, double *v, double *w)
+{
+    (void)d;
+    for (int k = 1; k <= pl->P; k++) { v[k] = pl->sv[k]; w[k] = pl->sw[k]; }
+}
+
 /* Apply steps 1..stop of a schedule over grid[0..P] (hybrid: re-planned as it reads). */
 static void steps(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, int P, ml_cost *c,
                   ml_staircase *st, const double *grid, double *sv, double *sw)
@@ -242,4 +249,5 @@ const ml_scheme_type pg_feedforward = {
     .program = program,
     .program_to = program_to,
     .shares_schedule = shares_schedule,
+    .schedule = schedule,
 };

@@ -64,6 +64,16 @@ static double ssr_for_v0(const double *g0, const double *v, const double *w, con
     return sdd - (*c1 * sx_d + *c2 * sy_d);
 }
 
+double ml__fit_pairs_v0(const double *g0, const double *v, const double *w, const double *g1, size_t n, double v0,
+                        double t_ref, double v_th, double *a, double *g_far)
+{
+    double c1, c2;
+    double ssr = ssr_for_v0(g0, v, w, g1, n, v0, t_ref, v_th, &c1, &c2);
+    *a = c2;
+    *g_far = c2 != 0 ? c1 / c2 : 0;
+    return ssr;
+}
+
 ml_status ml_fit_pairs(const double *g0, const double *v, const double *w, const double *g1, size_t n,
                        int direction, double t_ref, double v_th, ml_fit *out, ml_error *err)
 {

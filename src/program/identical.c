@@ -51,6 +51,12 @@ static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, 
 
 static int shares_schedule(const ml_scheme *s) { return !s->calib_per_device; }
 
+static void schedule(const ml_program_plan *pl, const ml_device *d, double *v, double *w)
+{
+    (void)d;
+    for (int k = 1; k <= pl->P; k++) { v[k] = pl->v_fixed; w[k] = pl->width; }
+}
+
 /* Fixed amplitudes in 25 mV steps from max(1.05 v_th, v_nominal / 2) to
  * min(v_max, 2 v_nominal), when no amplitude is given. */
 static int sweep(const ml_scheme *s, const ml_device *d, int dir, double *v, int max, double *v_hi)
@@ -76,5 +82,6 @@ const ml_scheme_type pg_identical = {
     .program = program,
     .program_to = program_to,
     .shares_schedule = shares_schedule,
+    .schedule = schedule,
     .sweep = sweep,
 };

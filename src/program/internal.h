@@ -15,6 +15,10 @@ typedef struct ml_run {
 
 /* Refine a fit on whole trajectories (Levenberg-Marquardt on log a, log v0, g_far). */
 void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f);
+/* Soft-bounds least squares of one-step pairs for a fixed v0: step scale *a and asymptote
+ * *g_far; returns the sum of squared residuals (S^2). */
+double ml__fit_pairs_v0(const double *g0, const double *v, const double *w, const double *g1, size_t n, double v0,
+                        double t_ref, double v_th, double *a, double *g_far);
 int ml__solve3(double A[3][3], const double *b, double *x);
 
 /* Account one pulse / one read (energy from the conductance g during it). */
@@ -62,6 +66,8 @@ struct ml_program_plan {
     double r0, r1;          /* ramp: first and last amplitude (or width) */
     double width;           /* pulse width of open-loop steps (s) */
     double *grid, *sv, *sw; /* one shared model: its grid and feedforward schedule, computed once */
+    double *shv, *shw;      /* schemes that share one schedule: pulse k (1..P) every device gets
+                               (zeros when the shared calibration failed); else NULL */
 };
 
 /* Record step k of device i into a staircase (true level, one read, mean of 4 reads). */
@@ -93,6 +99,9 @@ struct ml_scheme_type {
                        double *sv, double *sw);
     /* 1 when every device gets the same pulse sequence (no per-device model, no reads). */
     int (*shares_schedule)(const ml_scheme *s);
+    /* With shares_schedule: write that sequence, pulse k (1..P) to v[k], w[k], from the plan
+     * (what program applies to a device of the shared model). */
+    void (*schedule)(const ml_program_plan *pl, const ml_device *d, double *v, double *w);
     /* Candidate values of a free amplitude the levels study sweeps; NULL: none. */
     int (*sweep)(const ml_scheme *s, const ml_device *d, int dir, double *v, int max, double *v_hi);
 };

@@ -26,6 +26,8 @@ void ml_program_plan_free(ml_program_plan *pl)
     ml__free(pl->grid);
     ml__free(pl->sv);
     ml__free(pl->sw);
+    ml__free(pl->shv);
+    ml__free(pl->shw);
     ml__free(pl);
 }
 
@@ -76,11 +78,31 @@ ml_status pg_calibrate_basic(ml_program_plan *pl, const ml_target *t, ml_cost *c
     return ml_calibrate_target(t, &pl->s, pl->dir, pl->fits, calib, err);
 }
 
-/* Validate, calibrate (or take the shared model), check the window and let the scheme
- * precompute. shared/shared_other: one model for every device instead of calibrating. */
-static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir, const ml_fit *shared,
-                         const ml_fit *shared_other, ml_cost *calib, ml_program_plan **out, ml_error *err)
+/* The one schedule every device gets, for schemes that share one: src's when the plan takes
+ * its model from src (the same pulses, whatever the new plan's mean model rounds to), else
+ * the scheme's from this plan; zeros when the shared calibration failed (nothing programmed). */
+static ml_status shared_schedule(ml_program_plan *pl, const ml_device *d, const ml_program_plan *src, ml_error *err)
 {
+    const ml_scheme_type *ty = pl->s.type;
+    if (!ty->schedule || !ty->shares_schedule || !ty->shares_schedule(&pl->s)) return ML_OK;
+    size_t np = (size_t)pl->P + 1;
+    if (!(pl->shv = ml__calloc(np, sizeof(double))) || !(pl->shw = ml__calloc(np, sizeof(double))))
+        return ml_error_set(err, ML_ENOMEM, "out of memory");
+    if (src && src->shv) {
+        memcpy(pl->shv, src->shv, np * sizeof(double));
+        memcpy(pl->shw, src->shw, np * sizeof(double));
+    } else if (pl->fits[0].status != ML_FIT_FAILED) {
+        ty->schedule(pl, d, pl->shv, pl->shw);
+    }
+    return ML_OK;
+}
+
+/* Validate, calibrate (or take src's shared model), check the window and let the scheme
+ * precompute. src: one model for every device (its fits[0], other[0]) instead of calibrating. */
+static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir, const ml_program_plan *src,
+                         ml_cost *calib, ml_program_plan **out, ml_error *err)
+{
+    const ml_fit *shared = src ? &src->fits[0] : NULL, *shared_other = src && src->other ? &src->other[0] : NULL;
     const ml_device *d = t->dev;
     if (!s->type) return ml_error_set(err, ML_EINVAL, "scheme: no type given");
     if (P < 1 || P > 1000000)
@@ -128,6 +150,7 @@ static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir,
         ml_fit mf = mean_fit(pl->fits, n);
         pl->width = ml_fit_width(&mf, s, d);
         if (ty->plan) rc = ty->plan(pl, d, &mf, err);
+        if (!rc) rc = shared_schedule(pl, d, src, err);
     }
     if (rc) { ml_program_plan_free(pl); return rc; }
     if (calib) ml_cost_add(calib, &cal);
@@ -138,14 +161,14 @@ static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir,
 ml_status ml_program_plan_new(const ml_target *t, const ml_scheme *s, int P, int dir, ml_cost *calib,
                               ml_program_plan **out, ml_error *err)
 {
-    return prepare(t, s, P, dir, NULL, NULL, calib, out, err);
+    return prepare(t, s, P, dir, NULL, calib, out, err);
 }
 
 ml_status ml_program_plan_for(const ml_program_plan *src, const ml_target *t, ml_cost *calib,
                               ml_program_plan **out, ml_error *err)
 {
-    if (src->s.calib_per_device) return prepare(t, &src->s, src->P, src->dir, NULL, NULL, calib, out, err);
-    return prepare(t, &src->s, src->P, src->dir, &src->fits[0], src->other ? &src->other[0] : NULL, calib, out, err);
+    if (src->s.calib_per_device) return prepare(t, &src->s, src->P, src->dir, NULL, calib, out, err);
+    return prepare(t, &src->s, src->P, src->dir, src, calib, out, err);
 }
 
 const ml_fit *ml_program_plan_fit(const ml_program_plan *pl, size_t i) { return i < pl->n ? &pl->fits[i] : NULL; }
@@ -281,6 +304,27 @@ ml_status ml_program_plan_run(const ml_program_plan *pl, const ml_target *t, con
         if (level[i] < 0 || level[i] > pl->P)
             rc = ml_error_set(err, ML_EINVAL, "level %d of device %zu is outside 0..%d", level[i], i, pl->P);
     if (!rc) rc = run_all(pl, t, level, NULL, NULL, cost, err);
+    return rc;
+}
+
+ml_status ml_program_plan_run_levels(const ml_program_plan *pl, const ml_target *t, const int *level, size_t *map,
+                                     ml_cost *cost, ml_error *err)
+{
+    if (!pl->shv || !t->ops->pulse_shared) {
+        for (size_t i = 0; i < t->n; i++) map[i] = i;
+        return ml_program_plan_run(pl, t, level, cost, err);
+    }
+    ml_status rc = check_target(pl, t, err);
+    int top = 0;
+    for (size_t i = 0; i < t->n && !rc; i++) {
+        if (level[i] < 0 || level[i] > pl->P)
+            rc = ml_error_set(err, ML_EINVAL, "level %d of device %zu is outside 0..%d", level[i], i, pl->P);
+        else if (level[i] > top) top = level[i];
+    }
+    /* every device reset by the scheme's procedure (its cost booked apart), then the train */
+    for (size_t i = 0; i < t->n && !rc; i++) pg_reset1(t, i, &pl->s, pl->dir, cost);
+    if (!rc && t->ops->pulse_shared(t->ctx, pl->dir, level, pl->shv + 1, pl->shw + 1, top, map, cost))
+        rc = ml_error_set(err, ML_ENOMEM, "out of memory");
     return rc;
 }
 

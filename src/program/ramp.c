@@ -67,6 +67,11 @@ static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, 
 
 static int shares_schedule(const ml_scheme *s) { return !s->calib_per_device; }
 
+static void schedule(const ml_program_plan *pl, const ml_device *d, double *v, double *w)
+{
+    for (int k = 1; k <= pl->P; k++) ramp_pulse(pl, d, k, &v[k], &w[k]);
+}
+
 const ml_scheme_type pg_ramp = {
     .name = "ramp",
     .calibrate = pg_calibrate_basic,
@@ -74,4 +79,5 @@ const ml_scheme_type pg_ramp = {
     .program = program,
     .program_to = program_to,
     .shares_schedule = shares_schedule,
+    .schedule = schedule,
 };

@@ -49,10 +49,12 @@ static cJSON *levels_json(const ml_levels_result *r)
     cJSON_AddStringToObject(j, "direction", r->dir > 0 ? "up" : "down");
     cJSON_AddNumberToObject(j, "devices", (double)r->devices);
     cJSON_AddNumberToObject(j, "pulses", r->pulses);
+    /* the P asked for; pulses is the P the study ended at after raising it while saturated */
+    cJSON_AddNumberToObject(j, "pulses_requested", r->pulses_requested);
     cJSON_AddNumberToObject(j, "seed", (double)r->seed);
     cJSON_AddNumberToObject(j, "k", r->k);
     cJSON_AddNumberToObject(j, "states", r->states);
-    /* states == P + 1 is the metric's ceiling: a lower bound, not a measured count */
+    /* states == P + 1 is the metric's ceiling even at the cap on P: a lower bound, not a count */
     cJSON_AddBoolToObject(j, "states_saturated", r->states_saturated);
     cJSON_AddNumberToObject(j, "staircase_states", r->staircase_states);
     cJSON_AddNumberToObject(j, "nonlinearity", r->nonlin.label);

@@ -227,10 +227,9 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     return ML_OK;
 }
 
-ml_status ml_levels_study(const ml_levels_study_opts *r, ml_levels_result **out, ml_error *err)
+/* One study at the options' P: sweep or single run, then the figures. */
+static ml_status study_at(const ml_levels_study_opts *r, ml_levels_result **out, ml_error *err)
 {
-    if (!r->dev || !r->scheme.type) return ml_error_set(err, ML_EINVAL, "levels: no device or scheme given");
-    if (r->devices < 1) return ml_error_set(err, ML_EINVAL, "levels: devices must be at least 1");
     ml_levels_result *res = ml__calloc(1, sizeof *res);
     if (!res) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     run_out best = {0};
@@ -239,6 +238,28 @@ ml_status ml_levels_study(const ml_levels_study_opts *r, ml_levels_result **out,
     if (!rc) rc = figures(r, &best, res, err);
     run_free(&best);
     if (rc) { ml_levels_result_free(res); return rc; }
+    *out = res;
+    return ML_OK;
+}
+
+ml_status ml_levels_study(const ml_levels_study_opts *r, ml_levels_result **out, ml_error *err)
+{
+    if (!r->dev || !r->scheme.type) return ml_error_set(err, ML_EINVAL, "levels: no device or scheme given");
+    if (r->devices < 1) return ml_error_set(err, ML_EINVAL, "levels: devices must be at least 1");
+    if (r->P < 1) return ml_error_set(err, ML_EINVAL, "levels: P (%d) must be at least 1", r->P);
+    int cap = r->P_max > 0 ? r->P_max : ML_LEVELS_P_MAX;
+    ml_levels_study_opts o = *r;
+    ml_levels_result *res = NULL;
+    for (;;) {
+        ml_status rc = study_at(&o, &res, err);
+        if (rc) return rc;
+        /* states at the ceiling P + 1 are a lower bound: raise P until they are a count */
+        if (!res->states_saturated || o.P >= cap) break;
+        o.P = o.P > cap / 2 ? cap : 2 * o.P;
+        ml_levels_result_free(res);
+        res = NULL;
+    }
+    res->pulses_requested = r->P;
     *out = res;
     return ML_OK;
 }

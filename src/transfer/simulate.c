@@ -74,74 +74,37 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         ml_target tg = {0};
         if (pop) ml_target_population(&tg, pop);
         int *lev = ml__malloc(2 * (q1 - q0) * sizeof *lev);
-        if (!lev) { bad[c] = 1; ml_population_free(pop); continue; }
+        size_t *dev = pop ? ml__malloc(2 * (q1 - q0) * sizeof *dev) : NULL; /* device of each level */
+        if (!lev || (pop && !dev)) { bad[c] = 1; ml__free(lev); ml__free(dev); ml_population_free(pop); continue; }
         for (size_t q = q0; q < q1; q++) {
             double sc = scale[o->per_channel ? q / cols : 0];
             int j = nearest_level(mag, nl, fabs(w[q]) * sc);
             lev[2 * (q - q0)] = w[q] > 0 ? j : 0;
             lev[2 * (q - q0) + 1] = w[q] < 0 ? j : 0;
         }
-        if (pop && ls->v) {
-            /* shared schedule: pulse k goes to every device whose level is >= k, so order the
-             * chunk's devices by level (descending, ties by position) and pulse prefixes with
-             * the vectorised kernel. Device slot -> weight mapping is recorded in `at`. */
-            size_t m = 2 * (q1 - q0);
-            size_t *at = ml__malloc(m * sizeof *at);
-            int *sl = ml__malloc(m * sizeof *sl);
-            if (!at || !sl) { ml__free(at); ml__free(sl); bad[c] = 1; ml__free(lev); ml_population_free(pop); continue; }
-            int maxl = 0;
-            for (size_t i = 0; i < m; i++) if (lev[i] > maxl) maxl = lev[i];
-            /* counting sort by level, descending */
-            size_t *bucket = ml__calloc((size_t)maxl + 2, sizeof *bucket);
-            if (!bucket) { ml__free(at); ml__free(sl); bad[c] = 1; ml__free(lev); ml_population_free(pop); continue; }
-            for (size_t i = 0; i < m; i++) bucket[maxl - lev[i] + 1]++;
-            for (int b = 1; b <= maxl + 1; b++) bucket[b] += bucket[b - 1];
-            for (size_t i = 0; i < m; i++) { size_t slot = bucket[maxl - lev[i]]++; at[i] = slot; sl[slot] = lev[i]; }
-            ml__free(bucket);
-            for (size_t i = 0; i < m; i++) ml_program_reset_target(&tg, i, &ls->scheme, 1, &cs[c]);
-            size_t top = m;
-            for (int k = 1; k <= maxl; k++) {
-                while (top > 0 && sl[top - 1] < k) top--;
-                cs[c].pulses += (double)top;
-                cs[c].time_s += (double)top * ls->w[k]; /* device time: one device after another */
-            }
-            ml_pulse_train(pop, 0, m, ls->v + 1, ls->w + 1, maxl, sl); /* slot s: the first sl[s] pulses */
-            /* the lockstep kernel books no energy: the measured model's at each level */
-            for (size_t i = 0; i < m; i++) {
-                ml_cost e = {0};
-                ml_levelset_cost(ls, sl[i], &e);
-                cs[c].energy_j += e.energy_j;
-            }
-            if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
-            /* read in weight order through the slot map */
-            for (size_t i = 0; i < m; i++) lev[i] = (int)at[i];
-            ml__free(at);
-            ml__free(sl);
-            for (size_t q = q0; q < q1; q++) {
-                double g[2];
-                for (int s2 = 0; s2 < 2; s2++) g[s2] = tg.ops->read(tg.ctx, (size_t)lev[2 * (q - q0) + s2], &cs[c]);
-                out[q] = (float)((g[0] - g[1]) / scale[o->per_channel ? q / cols : 0]);
-                if (gp) gp[q] = g[0];
-                if (gm) gm[q] = g[1];
-            }
-            ml__free(lev);
-            ml_population_free(pop);
-            continue;
-        }
         if (pop) {
             /* a plan for this chunk's devices from the level set's (its calibration shared or
-             * repeated, as the scheme says), then every device programmed to its level */
+             * repeated, as the scheme says), then every device programmed to its level; the
+             * target may choose which device takes which level (dev) */
             ml_program_plan *pl = NULL;
-            if (ml_program_plan_for(ls->plan, &tg, &cc[c], &pl, NULL) || ml_program_plan_run(pl, &tg, lev, &cs[c], NULL))
+            if (ml_program_plan_for(ls->plan, &tg, &cc[c], &pl, NULL) ||
+                ml_program_plan_run_levels(pl, &tg, lev, dev, &cs[c], NULL))
                 bad[c] = 1;
             ml_program_plan_free(pl);
+            if (bad[c]) { ml__free(lev); ml__free(dev); ml_population_free(pop); continue; }
+            if (ls->v && tg.ops->pulse_shared) /* the lockstep kernel books no train energy: */
+                for (size_t i = 0; i < 2 * (q1 - q0); i++) { /* the measured model's at each level */
+                    ml_cost e = {0};
+                    ml_levelset_cost(ls, lev[i], &e);
+                    cs[c].energy_j += e.energy_j;
+                }
             if (o->relax_time > 0) ml_relax_all(pop, o->relax_time);
         }
         for (size_t q = q0; q < q1; q++) {
             double g[2];
             for (int s = 0; s < 2; s++) {
                 size_t i = 2 * (q - q0) + s;
-                if (o->mode == ML_TRANSFER_PULSE) g[s] = tg.ops->read(tg.ctx, i, &cs[c]);
+                if (o->mode == ML_TRANSFER_PULSE) g[s] = tg.ops->read(tg.ctx, dev[i], &cs[c]);
                 else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i], o->seed, first + 2 * q + s);
                 else g[s] = ls->mean[lev[i]];
                 if (o->mode != ML_TRANSFER_PULSE) { /* what programming would take: the measured model */
@@ -154,6 +117,7 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             if (gm) gm[q] = g[1];
         }
         ml__free(lev);
+        ml__free(dev);
         ml_population_free(pop);
     }
     int failed = 0;

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# calibrate on measured data: generated from a power law (not soft bounds) with known C2C,
+# read noise, drift and D2D (scripts/gen-measured); tio2x's own pulse trains round trip;
+# units, row order, resets and missing polarities checked.
+set -euo pipefail
+ML="$1"; T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+GEN="$(dirname "$0")/../scripts/gen-measured"
+pass=0
+ok() { pass=$((pass + 1)); }
+python3 "$GEN" --out "$T/a.csv" --truth "$T/truth.json" --seed 1
+python3 "$GEN" --out "$T/b.csv" --seed 2
+"$ML" calibrate --data "$T/a.csv" --json "$T/fa.json" --report "$T/ra.json" >"$T/out" 2>"$T/err"
+"$ML" calibrate --data "$T/b.csv" --json "$T/fb.json" --report "$T/rb.json" >/dev/null 2>&1
+grep -q "R^2" "$T/out"
+# recovered within 2x of the truth on both data sets (C2C was capped at 0.5 and held misfit,
+# read noise and D2D; D2D came out 0), with fit quality in the report
+python3 - "$T/truth.json" "$T/ra.json" "$T/rb.json" "$T/fa.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+for f in sys.argv[2:4]:
+    r = json.load(open(f))
+    within = lambda x, y: y / 2 <= x <= 2 * y
+    assert within(r["c2c"], t["c2c"]), ("c2c", r["c2c"])
+    assert within(r["read_noise_rel"], t["read_rel"]), ("read_rel", r["read_noise_rel"])
+    assert within(r["read_noise_abs_nS"], t["read_abs"] * 1e9), ("read_abs", r["read_noise_abs_nS"])
+    assert within(r["d2d"]["a_p"], t["d2d_a"]) and within(r["d2d"]["a_d"], t["d2d_a"]), r["d2d"]
+    assert 0 < r["r2"] <= 1 and r["residual_rms_uS"] > 0 and isinstance(r["warnings"], list)
+    assert r["potentiation"]["a_se"] > 0 and r["depression"]["v0_se_V"] > 0
+    # power law: soft bounds misfits, the table wins on held-out pairs
+    assert r["law"] == "table" and r["heldout_rms_uS"]["table"] < r["heldout_rms_uS"]["softbounds"], r["heldout_rms_uS"]
+a, b = (json.load(open(f)) for f in sys.argv[2:4])
+assert abs(a["c2c"] / b["c2c"] - 1) < 0.3, (a["c2c"], b["c2c"])
+# the table's spread is C2C alone (it held two reads' noise and D2D) and no cell is left at 0
+d = json.load(open(sys.argv[4]))
+for m, s in zip(d["table"]["dg_mean"], d["table"]["dg_std"]):
+    assert abs(s - a["c2c"] * abs(m)) <= 1e-6 * abs(m) + 1e-18, (m, s)
+    assert s > 0 or m == 0
+print("generated data: ok")
+PY
+ok
+# the fitted device programs: verify and feedforward run on it (states are reported, not asserted)
+"$ML" levels --device "$T/fa.json" --scheme verify --devices 4 --target-states 16 --quiet --json "$T/lv.json" >/dev/null
+"$ML" levels --device "$T/fa.json" --scheme feedforward --devices 4 --target-states 16 --quiet --json "$T/lf.json" >/dev/null
+ok
+# C2C above 0.5 is reported as it is, with a warning (it was capped silently)
+python3 "$GEN" --out "$T/c.csv" --seed 3 --c2c 0.9 --devices 2 --cycles 2
+"$ML" calibrate --data "$T/c.csv" --model softbounds --json "$T/fc.json" --report "$T/rc.json" >/dev/null 2>"$T/err"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['c2c'] > 0.5, r['c2c']" "$T/rc.json"
+grep -q "C2C" "$T/err"
+ok
+# tio2x round trip: reset rows (V 0, width 0, tag reset) are not reads; read noise ~3 nS
+"$ML" pulse --scheme ramp --devices 4 --pulses 300 --csv "$T/up.csv" --quiet >/dev/null
+"$ML" pulse --scheme ramp --direction down --devices 4 --pulses 300 --csv "$T/dn.csv" --quiet >/dev/null
+python3 - "$T/up.csv" "$T/dn.csv" "$T/rt.csv" <<'PY'
+import csv, sys
+rows = []
+for f, off in ((sys.argv[1], 0), (sys.argv[2], 1000)):
+    for r in csv.DictReader(open(f)):
+        rows.append((int(r["device"]), int(r["pulse"]) + off, r))
+rows.sort(key=lambda t: (t[0], t[1]))
+with open(sys.argv[3], "w") as o:
+    o.write("device,pulse,V,width,G_read,tag\n")
+    for d, p, r in rows:
+        o.write("%d,%d,%s,%s,%s,%s\n" % (d, p, r["V"], r["width"], r["G_read"], r["tag"]))
+PY
+"$ML" calibrate --data "$T/rt.csv" --json "$T/frt.json" --report "$T/rrt.json" >/dev/null 2>&1
+python3 -c "
+import json,sys; r=json.load(open(sys.argv[1])); assert 1.5 < r['read_noise_abs_nS'] < 6, r['read_noise_abs_nS']" "$T/rrt.json"
+ok
+# units: conductance in uS, widths in us -> exit 2 naming the column
+head -50 "$T/rt.csv" >"$T/h.csv"
+sed '2,$ s/,\([0-9.e+-]*\),\([a-z]*\)$/,\1e6,\2/' "$T/h.csv" >"$T/us.csv"
+rc=0; "$ML" calibrate --data "$T/us.csv" --json "$T/x.json" 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "G_read" "$T/err" && [ "$(wc -l <"$T/err")" = 1 ] && [ ! -e "$T/x.json" ]
+awk -F, 'NR == 1 || $6 != "reset" { if (NR > 1) $4 = $4 * 1e-6; print }' OFS=, "$T/h.csv" >"$T/w.csv"
+rc=0; "$ML" calibrate --data "$T/w.csv" --json "$T/x.json" 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "column width" "$T/err"
+ok
+# row order: sorted by pulse instead of device -> exit 2 (it gave v0 = 10 V, exit 0)
+{ head -1 "$T/rt.csv"; tail -n +2 "$T/rt.csv" | sort -t, -k2,2n -k1,1n; } >"$T/ord.csv"
+rc=0; "$ML" calibrate --data "$T/ord.csv" --json "$T/x.json" 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "sort the rows by device" "$T/err"
+ok
+# potentiation only: a stated fallback (warning), not tio2x's depression parameters
+python3 "$GEN" --out "$T/up.csv" --seed 4 --polarity up --devices 3 --cycles 3
+"$ML" calibrate --data "$T/up.csv" --model softbounds --json "$T/fu.json" --report "$T/ru.json" >/dev/null 2>"$T/err"
+grep -q "no depressing pulses" "$T/err"
+python3 -c "
+import json,sys; d=json.load(open(sys.argv[1])); r=json.load(open(sys.argv[2]))
+assert d['a_d'] == d['a_p'] and d['v0_d'] == d['v0_p'], d
+assert not r['depression']['measured'] and any('no depressing' in w for w in r['warnings'])" "$T/fu.json" "$T/ru.json"
+ok
+# the bundled CrossSim ramps import and calibrate (one device, no read rows: stated)
+SRC="$(dirname "$0")/.."
+python3 "$SRC/scripts/import-crosssim" "$SRC/data/crosssim-rram/set.csv" "$SRC/data/crosssim-rram/reset.csv" "$T/cs.csv"
+"$ML" calibrate --data "$T/cs.csv" --json "$T/cs.json" --report "$T/csr.json" >/dev/null 2>"$T/err"
+grep -q "one device" "$T/err"
+python3 -c "
+import json,sys; r=json.load(open(sys.argv[1])); assert r['law'] == 'table' and r['r2'] > 0.9, r" "$T/csr.json"
+ok
+echo "$pass passed, 0 failed"
