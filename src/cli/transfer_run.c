@@ -83,16 +83,19 @@ static ml_transfer_point *points_of(const cJSON *old, size_t *n)
             const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "reset_per_device");
             const cJSON *pg = cJSON_GetObjectItemCaseSensitive(c, "programming_per_device");
 #define M(o, k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k))
+/* a total as written (exact), else rebuilt from the per-device figure */
+#define T(k, dflt) (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, k)) ? N(k) : (dflt))
             double dv = q->devices;
             q->calibration_reads_per_device = M(ca, "reads");
-            q->calibration_energy_j = M(ca, "energy_J") * dv;
-            q->calibration_seconds = M(ca, "time_s") * dv;
+            q->calibration_energy_j = T("calibration_energy_J", M(ca, "energy_J") * dv);
+            q->calibration_seconds = T("calibration_seconds", M(ca, "time_s") * dv);
             q->reset_pulses_per_device = M(rs, "pulses");
             q->reset_reads_per_device = M(rs, "reads");
-            q->reset_energy_j = M(rs, "energy_J") * dv;
-            q->reset_seconds = M(rs, "time_s") * dv;
+            q->reset_energy_j = T("reset_energy_J", M(rs, "energy_J") * dv);
+            q->reset_seconds = T("reset_seconds", M(rs, "time_s") * dv);
             q->reads_per_device = M(pg, "reads") + q->reset_reads_per_device;
 #undef M
+#undef T
         }
 #undef N
     }

@@ -125,6 +125,11 @@ static cJSON *point_json(const ml_transfer_point *p, int R)
     cJSON_AddNumberToObject(pt, "devices_fallback", p->devices_fallback);
     cJSON_AddNumberToObject(pt, "devices_failed", p->devices_failed);
     cJSON_AddNumberToObject(pt, "unconverged", p->unconverged);
+    /* the totals the cost parts come from, so that a resumed run rebuilds them exactly */
+    cJSON_AddNumberToObject(pt, "calibration_energy_J", p->calibration_energy_j);
+    cJSON_AddNumberToObject(pt, "calibration_seconds", p->calibration_seconds);
+    cJSON_AddNumberToObject(pt, "reset_energy_J", p->reset_energy_j);
+    cJSON_AddNumberToObject(pt, "reset_seconds", p->reset_seconds);
     /* per device: totals above hold the reset; the cost object has the parts apart */
     double dv = p->devices > 0 ? p->devices : 1;
     ml_cost cal = {0}, rs = {0}, pg = {0};
