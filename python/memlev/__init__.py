@@ -227,7 +227,7 @@ def levels(device, scheme="feedforward", *, threads=None, progress=True, **optio
 def transfer(model, data="fashion-mnist", device="tio2x", schemes="feedforward",
              levels=(2, 4, 8, 16, 32, 64, 128, 256, 512), trials=5, *, mode="statistical", limit=0,
              per_channel=False, seed=1, sample_devices=1000, relax_time=0.0, batch=100, threads=None,
-             calibrate="device", verify_every=0, progress=True):
+             calibrate="device", verify_every=0, reprogram_cycles=1, progress=True):
     """The transfer study (`memlev transfer`): the network in the ONNX file `model`, evaluated
     on `data` (fashion-mnist, an IDX folder or cifar10:DIR) after its weights are programmed
     onto differential pairs of `device`, per scheme and level count, `trials` Monte-Carlo
@@ -258,6 +258,8 @@ def transfer(model, data="fashion-mnist", device="tio2x", schemes="feedforward",
         raise ValueError(f"calibrate: '{calibrate}' must be device or population")
     if not isinstance(verify_every, int) or verify_every < 0:
         raise ValueError("verify_every: must not be negative")
+    if not isinstance(reprogram_cycles, int) or not 1 <= reprogram_cycles <= 1000000000:
+        raise ValueError("reprogram_cycles: must be within 1..1e9")
     if mode not in ("pulse", "statistical"):
         raise ValueError(f"mode: '{mode}' must be pulse or statistical")
     if relax_time > 0 and mode != "pulse":
@@ -271,7 +273,8 @@ def transfer(model, data="fashion-mnist", device="tio2x", schemes="feedforward",
         types.append(t)
     model = os.fspath(model)
     config = {"model": model, "data": data, "device": dev.spec if not isinstance(device, Device) else device.spec,
-              "mode": mode, "trials": trials, "limit": limit, "seed": seed, "per_channel": bool(per_channel),
+              "mode": mode, "trials": trials, "reprogram_cycles": reprogram_cycles, "limit": limit, "seed": seed,
+              "per_channel": bool(per_channel),
               "sample_devices": sample_devices, "relax_time": relax_time, "calibrate": calibrate,
               "verify_every": verify_every}
     err, net, ds = _lib.Error(), c_void_p(), c_void_p()
@@ -286,7 +289,7 @@ def transfer(model, data="fashion-mnist", device="tio2x", schemes="feedforward",
                                    per_channel=int(bool(per_channel)), limit=limit, seed=seed,
                                    sample_devices=sample_devices, relax_time=float(relax_time), batch=batch,
                                    calib_per_device=int(calibrate == "device"), verify_every=verify_every,
-                                   baseline_accuracy=-1.0, progress=bar.fn)
+                                   reprogram_cycles=reprogram_cycles, baseline_accuracy=-1.0, progress=bar.fn)
         for i, t in enumerate(types):
             o.schemes[i] = t
         with _lib.threads(threads):
