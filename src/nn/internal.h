@@ -49,6 +49,8 @@ struct ml_net_priv {
     size_t fold_cap;
     float *wino;            /* inference: Winograd transforms of the widest eligible conv */
     size_t wino_cap;
+    struct ml_wcache *wino_u; /* inference: the built-in Winograd's transformed weights per
+                               node (kernels/wcache.c), lazily made */
     struct ml_dnnl *dnnl;   /* oneDNN convolution state and plans (dnnl/state.c), lazily made */
     int dnnl_oom;           /* the oneDNN path ran out of memory: the call fails with ML_ENOMEM
                                rather than fall back to kernels whose bits differ */
@@ -94,11 +96,34 @@ size_t ml__conv_wino_floats(const ml_geom *g, int batch, int threads);
 void ml__conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
                           const float *scale, const float *shift, int relu, int batch, float *ws,
                           float *y);
+/* The same with the filter transform u (ml__conv_wino_u_floats(g) floats, made by
+ * ml__conv_wino_transform) given instead of the weights. */
+size_t ml__conv_wino_u_floats(const ml_geom *g);
+void ml__conv_wino_transform(const ml_geom *g, const float *w, float *u);
+void ml__conv_wino_forward_u(const ml_geom *g, const float *x, const float *u, const float *bias,
+                            const float *scale, const float *shift, int relu, int batch, float *ws,
+                            float *y);
 /* Training: dx += the input gradient of such a layer from dy, by the same transform; ws holds
  * ml__conv_wino_bwd_floats(g, batch, omp_get_max_threads()) floats. */
 size_t ml__conv_wino_bwd_floats(const ml_geom *g, int batch, int threads);
 void ml__conv_wino_backward_data(const ml_geom *g, const float *dy, const float *w, int batch,
                                 float *ws, float *dx);
+/* kernels/wcache.c: a 64-bit hash of n floats continuing from h (v NULL hashes as a marker;
+ * 0 is returned only when memory ran out, and is never a valid key); the same for any
+ * thread count. */
+uint64_t ml__hash_floats(const float *v, size_t n, uint64_t h);
+/* Per-node caches of transformed weights, at most max_floats in all. ml__wcache_get returns
+ * node's buffer of `floats` floats for key: the cached one (*fresh = 0) or one to fill
+ * (*fresh = 1; the caller fills it before the next call); NULL when the cache cannot hold
+ * it (full, out of memory, key 0): the caller then transforms into its workspace. */
+typedef struct ml_wcache ml_wcache;
+ml_wcache *ml__wcache_new(int n, size_t max_floats);
+void ml__wcache_free(ml_wcache *c);
+float *ml__wcache_get(ml_wcache *c, int node, uint64_t key, size_t floats, int *fresh);
+/* forget node's entry (its buffer was not filled) */
+void ml__wcache_drop(ml_wcache *c, int node);
+/* entries made or remade so far (tests: a changed weight must remake exactly its layer's) */
+long ml__wcache_rebuilds(const ml_wcache *c);
 /* kernels/gemm.c: row-major C = alpha op(A) op(B) + beta C, to be called from inside an OpenMP
  * loop (runs on the calling thread); ta/tb non-zero for transposed operands. */
 void ml__sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,

@@ -67,6 +67,7 @@ void ml__net_priv_free(struct ml_net_priv *p)
     ml__free(p->wpart);
     ml__free(p->fold);
     ml__free(p->wino);
+    ml__wcache_free(p->wino_u);
     ml__dnnl_free(p->dnnl);
     ml__free(p);
 }
