@@ -131,6 +131,27 @@ int ml__forward_common(ml_net *net, const ml_node *nd, const float *x, const flo
         ml__gemm_forward(nd, &net->tensors[nd->inputs[1]], C, a, batch, (int)nin, (int)p->item[nd->output], y);
         return 1;
     }
+    case ML_OP_SIGMOID:
+        ml__sigmoid_forward(a, (size_t)batch * nin, y);
+        return 1;
+    case ML_OP_LEAKYRELU:
+        ml__leakyrelu_forward(a, (size_t)batch * nin, nd->attrs.alpha, y);
+        return 1;
+    case ML_OP_CLIP:
+        ml__clip_forward(a, (size_t)batch * nin, nd->attrs.clip_min, nd->attrs.clip_max, y);
+        return 1;
+    case ML_OP_SOFTMAX: {
+        const ml_tensor *t = &net->tensors[nd->inputs[0]];
+        int ax = pl->axis;
+        size_t outer = (size_t)batch, len = 1, inner = 1;
+        for (int d = 1; d < ax; d++) outer *= (size_t)t->dims[d];
+        for (int d = ax; d < t->ndim; d++) {
+            if (d == ax || nd->attrs.softmax_flat) len *= (size_t)t->dims[d];
+            else inner *= (size_t)t->dims[d];
+        }
+        ml__softmax_forward(a, outer, len, inner, y);
+        return 1;
+    }
     case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:
         if (y != a) memcpy(y, a, (size_t)batch * nin * sizeof(float));
         return 1;
