@@ -17,7 +17,8 @@ extern "C" {
 /* Load an ONNX model (opsets 7..18 of the default domain; see docs/onnx.md for the ops)
  * into a new finalized net. Initializers may be raw_data or typed fields (float, double,
  * int32, int64); Constant nodes and nodes whose inputs are all constants are folded.
- * The graph needs one 4-D float input (N,C,H,W; N may be symbolic) and one output.
+ * The graph needs one float input of 1 to 4 dims, batch first (N,C,H,W for images; N may
+ * be symbolic), and one output.
  * *out is owned by the caller (ml_net_free) and untouched on failure.
  * Errors (err->msg is one line starting with the path):
  *   ML_EIO      the file cannot be read
@@ -63,7 +64,7 @@ ML_API void ml_onnx_tensor_clear(ml_onnx_tensor *t);
 
 /* Load like ml_onnx_load, binding the graph's inputs that are not initializers, in their
  * order in the graph: the one at position data_input becomes the engine's input (it must
- * be 4-D, as for ml_onnx_load); every other one, i, becomes the constant values[i]
+ * be as for ml_onnx_load); every other one, i, becomes the constant values[i]
  * (weights fed at run time, as ONNX's test cases do). n must equal the number of such
  * inputs (ML_EFORMAT otherwise); values[data_input] is not read. */
 ML_API ml_status ml_onnx_load_bound(const char *path, const ml_onnx_tensor *values, int n, int data_input,
