@@ -30,6 +30,8 @@ typedef struct ml_plan {
     int batched[2];     /* Add/...: operand is an activation (advances by one item per image) */
     size_t opitem[2];   /* Add/...: floats per item of each operand */
     int axis;           /* Softmax: the normalised axis (>= 1) */
+    int item_batch;     /* Add/...: a constant operand holds this many batch items (its first dim,
+                           ONNX shapes fixed at that batch); the batch must equal it. 0: none */
 } ml_plan;
 
 struct ml_net_priv {

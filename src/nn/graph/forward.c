@@ -14,6 +14,10 @@ ml_status ml__ws_reserve(ml_net *net, int batch, int training, ml_error *err)
     struct ml_net_priv *p = net->priv;
     if (!net->finalized || !p) return ml_error_set(err, ML_EINVAL, "net: not finalized");
     if (batch < 1) return ml_error_set(err, ML_EINVAL, "net: batch %d must be positive", batch);
+    for (int i = 0; i < net->nnodes; i++)
+        if (p->plan[i].item_batch && p->plan[i].item_batch != batch)
+            return ml_error_set(err, ML_EINVAL, "node '%s' (%s): a constant operand holds %d batch items, the batch is %d",
+                                net->nodes[i].name, ml_op_name(net->nodes[i].op), p->plan[i].item_batch, batch);
     if (batch > p->cap) {
         for (int t = 0; t < net->ntensors; t++) {
             if (!p->item[t] || t == net->input) continue;

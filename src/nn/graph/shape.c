@@ -221,17 +221,34 @@ static ml_status infer_node(ml_net *net, int ni, ml_error *err)
                 return ml_error_set(err, ML_EFORMAT, "node '%s' (%s): shapes do not broadcast at axis %d (%lld vs %lld)",
                                     nd->name, op, i, (long long)da, (long long)db);
         }
+        /* A constant as long as the output, whose first dim exceeds 1, holds one item per
+         * image (ONNX graphs with a fixed batch): it advances with the batch like an
+         * activation, and the batch must equal its first dim. */
+        ml_tensor ops[2] = {*x, *b};
+        p->item_batch = 0;
+        for (int k = 0; k < 2; k++) {
+            ml_tensor *t = &ops[k];
+            p->batched[k] = k ? ba : aa;
+            if (!p->batched[k] && t->ndim == ond && ond > 0 && t->dims[0] > 1) {
+                if (p->item_batch && p->item_batch != t->dims[0])
+                    return ml_error_set(err, ML_EFORMAT, "node '%s' (%s): constants of %lld and %d batch items", nd->name,
+                                        op, (long long)t->dims[0], p->item_batch);
+                p->item_batch = (int)t->dims[0];
+                t->dims[0] = 1;
+                p->batched[k] = 1;
+            }
+        }
+        if (p->item_batch)
+            od[0] = 1;
         if (od[0] != 1)
             return ml_error_set(err, ML_EUNSUPP, "node '%s' (%s): constant broadcasts over the batch axis", nd->name, op);
         for (int i = 0; i < 4; i++)
             p->odims[i] = 1;
         for (int i = 0; i < ond; i++)
             p->odims[4 - ond + i] = (int)od[i];
-        p->batched[0] = aa;
-        p->batched[1] = ba;
-        p->opitem[0] = ml_tensor_numel(x);
-        p->opitem[1] = ml_tensor_numel(b);
-        if (bcast_strides(x, od, ond, p->bcast[0]) || bcast_strides(b, od, ond, p->bcast[1]))
+        p->opitem[0] = ml_tensor_numel(&ops[0]);
+        p->opitem[1] = ml_tensor_numel(&ops[1]);
+        if (bcast_strides(&ops[0], od, ond, p->bcast[0]) || bcast_strides(&ops[1], od, ond, p->bcast[1]))
             return ml_error_set(err, ML_EFORMAT, "node '%s' (%s): shapes do not broadcast", nd->name, op);
         break;
     }

@@ -46,7 +46,8 @@ void ml__binary_forward(ml_op op, const ml_plan *p, const float *a, const float 
 {
     const size_t item = item_size(p);
     const int *d = p->odims;
-    const int same = p->batched[0] && p->batched[1];  /* residual: equal shapes */
+    /* residual: both operands advance per image and have the output's shape */
+    const int same = p->batched[0] && p->batched[1] && p->opitem[0] == item && p->opitem[1] == item;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < batch; n++) {
         const float *A = a + (p->batched[0] ? (size_t)n * p->opitem[0] : 0);
@@ -95,7 +96,7 @@ void ml__binary_backward(ml_op op, const ml_plan *p, const float *a, const float
 {
     const size_t item = item_size(p);
     const int *d = p->odims;
-    const int same = p->batched[0] && p->batched[1];
+    const int same = p->batched[0] && p->batched[1] && p->opitem[0] == item && p->opitem[1] == item;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < batch; n++) {
         const float *A = a + (p->batched[0] ? (size_t)n * p->opitem[0] : 0);
