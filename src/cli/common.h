@@ -27,6 +27,9 @@ void cli_set_threads(long t);
  * the environment once: "builtin" = memlev's own kernels, unset, empty or "auto" = oneDNN
  * where it applies); 0, or 2 after printing the error. */
 int cli_net_conv(const char *cmd, ml_net *net);
+/* cmd_check_model.c: print the unsupported ops of an ONNX model as one line on stderr;
+ * returns their count, or -1 when the file is not a readable model (error printed). */
+int cli_report_unsupported(const char *cmd, const char *model);
 
 #define PROG_OPT_ENTRIES(o)                                                                                   \
     {"device", OPT_STR, &(o).device, "device preset (tio2x, agsi, taox-hfox, pcmo, alox-hfo2, serb-virtualarc) or JSON file [tio2x]", 0}, \

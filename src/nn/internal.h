@@ -29,6 +29,9 @@ typedef struct ml_plan {
     int odims[4];       /* Add/...: output dims padded to 4 (leading 1s), batch axis = 1 */
     int batched[2];     /* Add/...: operand is an activation (advances by one item per image) */
     size_t opitem[2];   /* Add/...: floats per item of each operand */
+    int axis;           /* Softmax: the normalised axis (>= 1) */
+    int item_batch;     /* Add/...: a constant operand holds this many batch items (its first dim,
+                           ONNX shapes fixed at that batch); the batch must equal it. 0: none */
 } ml_plan;
 
 struct ml_net_priv {
@@ -185,6 +188,12 @@ void ml__relu_forward(const float *x, size_t n, float *y);
 void ml__relu_backward(const float *y, const float *dy, size_t n, float *dx);
 void ml__binary_forward(ml_op op, const ml_plan *p, const float *a, const float *b, int batch,
                        int relu, float *y);
+/* Inference-only activations; y may equal x. Softmax over len entries spaced inner apart,
+ * outer * inner such runs of consecutive blocks (x holds outer * len * inner floats). */
+void ml__sigmoid_forward(const float *x, size_t n, float *y);
+void ml__leakyrelu_forward(const float *x, size_t n, float alpha, float *y);
+void ml__clip_forward(const float *x, size_t n, float lo, float hi, float *y);
+void ml__softmax_forward(const float *x, size_t outer, size_t len, size_t inner, float *y);
 /* mask as for ml__bn_backward */
 void ml__binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
                         const float *dy, const float *mask, int batch, float *da, float *db,
