@@ -37,9 +37,7 @@ int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
 /* Print an ml_error and return 2. */
 int cli_fail_err(const char *cmd, const ml_error *err);
 
-/* Choose OpenBLAS's AVX2 kernels where Debian's OpenBLAS falls back to generic ones
- * (re-executes the program once with OPENBLAS_CORETYPE=Haswell); blas_env.c. */
-void ml_cli_blas_setup(char **argv);
+/* OpenBLAS kernel set name (benchmark output); blas_env.c. */
 const char *ml_cli_blas_core(void);
 
 #endif

@@ -51,7 +51,6 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    ml_cli_blas_setup(argv);
     openblas_set_num_threads(1); /* one BLAS thread per call: the layer kernels split batches across OpenMP threads */
     if (argc < 2) {
         usage(stderr);

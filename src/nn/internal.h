@@ -131,6 +131,9 @@ long ml__wcache_rebuilds(const ml_wcache *c);
  * loop (runs on the calling thread); ta/tb non-zero for transposed operands. */
 void ml__sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
+/* ml__sgemm over fixed blocks of rows of C, inside an OpenMP loop (call it outside one). */
+void ml__sgemm_rows(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                   const float *b, int ldb, float beta, float *c, int ldc);
 /* kernels/conv_im2col.c. Columns of one im2col block: the images of a convolution are
  * processed in groups of ml__conv_group_images(g, batch) so the GEMMs are wide; the
  * grouping depends on the geometry and batch size only. */

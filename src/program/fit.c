@@ -119,7 +119,7 @@ double ml__fit_pairs_v0(const double *g0, const double *v, const double *w, cons
                         double t_ref, double v_th, double *a, double *g_far)
 {
     double c1, c2;
-    double ssr = ssr_for_v0(g0, v, w, g1, n, v0, t_ref, v_th, &c1, &c2);
+    double ssr = ssr_pairs(g0, v, w, g1, n, v0, t_ref, v_th, &c1, &c2);
     *a = c2;
     *g_far = c2 != 0 ? c1 / c2 : 0;
     return ssr;
