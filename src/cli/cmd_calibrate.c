@@ -11,7 +11,7 @@ int ml_cmd_calibrate(int argc, char **argv)
     cli_opt opts[] = {
         {"data", OPT_STR, &data, "measured CSV with columns device,pulse,V,width,G_read (required)", 0},
         {"model", OPT_STR, &model, "softbounds | table (interpolated dG(G, V, width) with measured spread) [softbounds]", 0},
-        {"json", OPT_STR, &json, "write the fitted device JSON here (usable by --device) (required)", 0},
+        {"json", OPT_OUT, &json, "write the fitted device JSON here (usable by --device) (required)", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"calibrate", "--data FILE.csv [--model softbounds|table] --json FILE",
                      "Fit a device model to measured pulse responses.", opts, 0};
