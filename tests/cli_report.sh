@@ -143,7 +143,7 @@ expect "accuracies" "$ML" report "$T/pct.json" --out "$T/bad"
 expect "levels" "$ML" report "$T/lev.json" --out "$T/bad"
 expect "distinguishable" "$ML" report "$T/dist.json" --out "$T/bad"
 expect "width" "$ML" report "$L" --width 10 --out "$T/bad"
-expect "cannot create" "$ML" report "$L" --out "$T/no/such/dir"
+expect "no/such.*does not exist" "$ML" report "$L" --out "$T/no/such/dir"
 # without PLplot's cairo driver: a clear error, not PLplot's interactive device prompt
 expect "plplot-driver-cairo" env PLPLOT_DRV_DIR="$T/nodrivers" "$ML" report "$L" --out "$T/bad"
 check "no partial plots left on error" bash -c "[ ! -e '$T/bad' ] || [ -z \"\$(ls -A '$T/bad')\" ]"
