@@ -127,6 +127,30 @@ static void quantize_mode_picks_the_nearest_level(void **state)
     ml_levelset_free(ls);
 }
 
+/* ml_transfer_scales is the scale the transfer applies: every read-back weight is exactly
+ * (G+ - G-) / scale, per layer and per channel, in every mode */
+static void transfer_scales_rebuild_the_read_back_weights(void **state)
+{
+    ml_levelset *ls = levels(ml_scheme_feedforward, 16);
+    enum { R = 4, C = 50 };
+    float *w = laplace_weights(R * C), out[R * C];
+    for (int k = 0; k < C; k++) w[C + k] *= 10; /* channels of very different ranges */
+    double gp[R * C], gm[R * C], sc[R];
+    for (int per = 0; per < 2; per++)
+        for (int mode = 0; mode < 3; mode++) {
+            ml_transfer_opts o = {(ml_transfer_mode)mode, per, 0, 7};
+            assert_int_equal(ml_transfer_array(w, R, C, ls, &o, 0, out, gp, gm, NULL, NULL), ML_OK);
+            assert_int_equal(ml_transfer_scales(w, R, C, ls, per, sc, NULL), ML_OK);
+            for (int q = 0; q < R * C; q++)
+                assert_true(out[q] == (float)((gp[q] - gm[q]) / sc[per ? q / C : 0]));
+        }
+    assert_int_equal(ml_transfer_scales(w, R, C, ls, 1, sc, NULL), ML_OK);
+    assert_true(sc[1] < sc[0] / 5); /* the wide channel gets fewer siemens per unit weight */
+    assert_int_equal(ml_transfer_scales(w, 0, C, ls, 1, sc, NULL), ML_EINVAL);
+    free(w);
+    ml_levelset_free(ls);
+}
+
 static void per_device_calibration_programs_each_device(void **state)
 {
     ml_levelset *ls = levels_cal(ml_scheme_feedforward, 32, 1);
@@ -172,6 +196,7 @@ int main(void)
         cmocka_unit_test(pulse_and_statistical_modes_agree_in_distribution),
         cmocka_unit_test(pulse_mode_does_not_depend_on_threads),
         cmocka_unit_test(quantize_mode_picks_the_nearest_level),
+        cmocka_unit_test(transfer_scales_rebuild_the_read_back_weights),
         cmocka_unit_test(per_device_calibration_programs_each_device),
         cmocka_unit_test(invalid_requests_are_errors),
     };

@@ -67,6 +67,12 @@ ML_API ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, con
                             const ml_transfer_opts *o, uint64_t first_device, float *out, double *gp, double *gm,
                             ml_transfer_stats *st, ml_error *err);
 
+/* The scale ml_transfer_array uses for w[rows * cols]: scale[0] (per layer) or scale[r] per
+ * output channel (per_channel), in siemens per unit weight, so that a weight is rebuilt from
+ * its devices as (G+ - G-) / scale. scale has room for rows (or 1) values, the caller's. */
+ML_API ml_status ml_transfer_scales(const float *w, size_t rows, size_t cols, const ml_levelset *ls, int per_channel,
+                                    double *scale, ml_error *err);
+
 /* Transfer every weight tensor of src into dst (a clone of src: same tensors). */
 ML_API ml_status ml_transfer_net(const ml_net *src, ml_net *dst, const ml_levelset *ls, const ml_transfer_opts *o,
                           ml_transfer_stats *st, ml_error *err);

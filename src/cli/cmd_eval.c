@@ -67,8 +67,8 @@ int ml_cmd_eval(int argc, char **argv)
         {"limit", OPT_INT, &limit, "evaluate the first N test images [0 = all]", 0},
         {"batch", OPT_INT, &batch, "batch size [100]", 0},
         {"threads", OPT_INT, &threads, "OpenMP threads [all cores]", 0},
-        {"json", OPT_STR, &json, "write accuracy, images, images_per_s as JSON", 0},
-        {"logits", OPT_STR, &logits_path, "save the model's outputs as F.npy (float32, [images, classes])", 0},
+        {"json", OPT_OUT, &json, "write accuracy, images, images_per_s as JSON", 0},
+        {"logits", OPT_OUT, &logits_path, "save the model's outputs as F.npy (float32, [images, classes])", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"eval", "--model model.onnx --data fashion-mnist [--limit N] [--json FILE]",
                      "Evaluate an ONNX model on a data set.", opts, 0};

@@ -16,7 +16,7 @@ int ml_cmd_levels(int argc, char **argv)
         {"pulse-cap", OPT_INT, &cap, "while states saturate (= P + 1) double P up to this [8192; <= P: never]", 0},
         {"k", OPT_DBL, &k, "level spacing must be >= k * sigma_read [3]", 0},
         {"pass-fraction", OPT_DBL, &frac, "fraction of devices a level must hit within +-spacing/2 [0.9]", 0},
-        {"json", OPT_STR, &json, "write results to this JSON file", 0},
+        {"json", OPT_OUT, &json, "write results to this JSON file", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"levels", "--device D --scheme S [options] --json FILE",
                      "Count distinguishable states, nonlinearity and programming cost of a scheme.", opts, 0};

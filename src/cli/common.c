@@ -1,7 +1,11 @@
-/* Shared option handling for pulse/levels/calibrate/demo. */
+/* Shared option handling for pulse/levels/calibrate/demo, and the output-path check every
+ * command runs before it computes. */
+#include <errno.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "cli/common.h"
 #include "memlev/util.h"
 
@@ -107,3 +111,31 @@ int cli_write_json(const char *cmd, const char *path, cJSON *root)
     return st ? cli_fail_err(cmd, &err) : 0;
 }
 
+
+int cli_check_output(const char *cmd, const char *opt, const char *path, cli_out_kind kind)
+{
+    if (!*path) return cli_fail(cmd, "--%s: empty path", opt);
+    struct stat sb;
+    if (!stat(path, &sb)) {
+        int dir = S_ISDIR(sb.st_mode);
+        if (kind == CLI_OUT_FILE && dir) return cli_fail(cmd, "--%s %s: is a folder, not a file", opt, path);
+        if (kind == CLI_OUT_DIR && !dir) return cli_fail(cmd, "--%s %s: exists and is not a folder", opt, path);
+        if (access(path, dir ? W_OK | X_OK : W_OK))
+            return cli_fail(cmd, "--%s %s: cannot write: %s", opt, path, strerror(errno));
+        if (dir) return 0; /* its files are written inside it */
+    } else if (errno != ENOENT)
+        return cli_fail(cmd, "--%s %s: %s", opt, path, strerror(errno));
+    /* the folder that will hold it: everything before the last '/' (trailing ones dropped) */
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    while (n > 0 && path[n - 1] != '/') n--;
+    while (n > 1 && path[n - 1] == '/') n--;
+    char parent[4096];
+    if (n == 0) snprintf(parent, sizeof parent, ".");
+    else if (n >= sizeof parent) return cli_fail(cmd, "--%s: path too long", opt);
+    else { memcpy(parent, path, n); parent[n] = 0; }
+    if (stat(parent, &sb)) return cli_fail(cmd, "--%s %s: folder %s does not exist", opt, path, parent);
+    if (!S_ISDIR(sb.st_mode)) return cli_fail(cmd, "--%s %s: %s is not a folder", opt, path, parent);
+    if (access(parent, W_OK | X_OK)) return cli_fail(cmd, "--%s %s: cannot write in folder %s: %s", opt, path, parent, strerror(errno));
+    return 0;
+}

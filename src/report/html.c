@@ -45,6 +45,7 @@ void rep_buf_escape(rep_buf *b, const char *s)
 static const char *style =
     "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}"
     "h1{font-size:1.7em;margin-bottom:0.2em}h2{border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:1.8em}"
+    ".wide{max-width:100%;overflow-x:auto}code{overflow-wrap:anywhere}"
     "table{border-collapse:collapse;margin:12px 0;font-size:0.92em}"
     "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f2f2f2}"
     "td:first-child,th:first-child{text-align:left}"
@@ -54,7 +55,7 @@ static const char *style =
 
 static void summary(rep_buf *b, const ml_report *r)
 {
-    rep_buf_printf(b, "<h2 id=\"summary\">Summary per scheme</h2>\n<table>\n<tr><th>scheme</th><th>device</th>"
+    rep_buf_printf(b, "<h2 id=\"summary\">Summary per scheme</h2>\n<div class=\"wide\"><table>\n<tr><th>scheme</th><th>device</th>"
                       "<th>states</th><th>staircase states</th><th>nonlinearity (NL)</th><th>max deviation</th>"
                       "<th>R&sup2;</th><th>window (&micro;S)</th><th>&sigma;<sub>read</sub> (nS)</th>"
                       "<th>pulses / state</th><th>reads / state</th><th>energy / state (nJ)</th>"
@@ -70,7 +71,7 @@ static void summary(rep_buf *b, const ml_report *r)
                        l->states, l->staircase_states, l->nl, l->max_dev, l->r2, l->g_min_uS, l->g_max_uS,
                        l->sigma_uS * 1e3, l->pps, l->rps, l->eps * 1e9, l->calib_pulses);
     }
-    rep_buf_printf(b, "</table>\n<p class=\"note\">states: largest evenly spaced grid of levels that programs within "
+    rep_buf_printf(b, "</table></div>\n<p class=\"note\">states: largest evenly spaced grid of levels that programs within "
                       "&plusmn;&frac12; spacing on 90&nbsp;%% of devices with spacing &ge; k&middot;&sigma;<sub>read</sub>; "
                       "staircase states: steps of the staircase at least k&middot;&sigma;<sub>read</sub> apart "
                       "(ArC's rule). Costs are per staircase step, calibration excluded.</p>\n");
@@ -87,7 +88,7 @@ static void transfer_table(rep_buf *b, const rep_transfer *t)
     if (t->complete == 0) rep_buf_printf(b, " <span class=\"no\">(incomplete run)</span>");
     rep_buf_printf(b, ". Source: <code>");
     rep_buf_escape(b, t->file);
-    rep_buf_printf(b, "</code></p>\n<table>\n<tr><th>scheme</th><th>levels</th><th>accuracy (%%)</th>"
+    rep_buf_printf(b, "</code></p>\n<div class=\"wide\"><table>\n<tr><th>scheme</th><th>levels</th><th>accuracy (%%)</th>"
                       "<th>95&nbsp;%% CI (&plusmn;%%)</th><th>std (%%)</th><th>quantised (%%)</th>"
                       "<th>distinguishable</th><th>pulses / device</th><th>devices</th><th>programming (s)</th></tr>\n");
     for (size_t i = 0; i < t->n; i++) {
@@ -99,7 +100,7 @@ static void transfer_table(rep_buf *b, const rep_transfer *t)
                        p->levels, 100 * p->acc, 100 * p->ci95, 100 * p->std, 100 * p->qacc,
                        p->dist ? "" : " class=\"no\"", p->dist ? "yes" : "no", p->ppd, p->devices, p->seconds);
     }
-    rep_buf_printf(b, "</table>\n");
+    rep_buf_printf(b, "</table></div>\n");
 }
 
 static void figures(rep_buf *b, const rep_img *imgs, size_t n, const char *section, int svg)
