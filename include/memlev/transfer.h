@@ -29,7 +29,13 @@ typedef struct ml_levelset {
     int nsamp;              /* samples per level */
     double *samples;        /* [level * nsamp + s], sorted ascending (S) */
     ml_fit fit, fit_other;  /* shared calibration (staircase polarity, opposite polarity) */
-    int states;             /* distinguishable states of this level set (<= n) */
+    int states;             /* distinguishable states of this level set (<= n), each device
+                               against its own plan */
+    int states_population;  /* distinguishable states on one absolute grid shared by all devices
+                               (ml_states_population; <= n): what weight transfer can use */
+    int level_offset;       /* staircase step of level 0: 1 with a shared grid (scheme.grid_common:
+                               level j is the grid's step j + 1, one pulse or more from reset, so
+                               every level is absolute), else 0 (level 0 is the reset level) */
     double *v, *w;          /* one shared open-loop schedule (pulse k = 1..n-1), or NULL */
     double pulses_per_level;/* programming pulses per level (mean over levels, from reset) */
     double calib_pulses_per_device; /* calibration cost per device of the sample */
@@ -38,7 +44,8 @@ typedef struct ml_levelset {
 } ml_levelset;
 
 /* Characterise n levels on sample_devices devices (a separate chip sample: seed is mixed),
- * calibrated as the scheme says (per device, or one model for the population). */
+ * calibrated as the scheme says (per device, or one model for the population); with
+ * grid_common the sample plans n steps above reset and the levels are steps 1..n. */
 ML_API ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s, int n, size_t sample_devices, uint64_t seed,
                             ml_levelset **out, ml_error *err);
 ML_API void ml_levelset_free(ml_levelset *ls);

@@ -16,6 +16,7 @@ void prog_opts_defaults(prog_opts *o)
     o->scheme = "feedforward";
     o->direction = "up";
     o->calibrate = "device";
+    o->grid = "own";
     o->devices = 100;
     o->seed = 1;
     o->max_pulses = 200;
@@ -63,6 +64,10 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     if (o->v_start < 0 || o->v_stop < 0) return cli_fail(cmd, "--v-start/--v-stop must not be negative");
     if (strcmp(o->direction, "up") && strcmp(o->direction, "down")) return cli_fail(cmd, "--direction: '%s' must be up or down", o->direction);
     if (strcmp(o->calibrate, "device") && strcmp(o->calibrate, "population")) return cli_fail(cmd, "--calibrate: '%s' must be device or population", o->calibrate);
+    if (o->ff_max_pulses < 0 || o->ff_max_pulses > 256) return cli_fail(cmd, "--ff-max-pulses: %ld is out of range (0..256)", o->ff_max_pulses);
+    if (o->ff_max_pulses > 0 && o->verify_every > 0) return cli_fail(cmd, "--ff-max-pulses: one-shot programming reads nothing; drop --verify-every");
+    if (o->ff_max_pulses > 0 && strcmp(scheme_name, "feedforward")) return cli_fail(cmd, "--ff-max-pulses: one-shot programming needs --scheme feedforward");
+    if (strcmp(o->grid, "own") && strcmp(o->grid, "common")) return cli_fail(cmd, "--grid: '%s' must be common or own", o->grid);
     if (o->threads < 0 || o->threads > 4096) return cli_fail(cmd, "--threads: %ld is out of range", o->threads);
     if (ml_scheme_parse(scheme_name, &kind, &err)) return cli_fail(cmd, "--scheme: %s", err.msg);
     if (ml_device_load(o->device, dev, &err)) return cli_fail_err(cmd, &err);
@@ -89,6 +94,13 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     s->calib_budget = o->calib_budget;
     s->coverage = o->coverage;
     s->target_top = o->target_uS * 1e-6;
+    s->grid_common = !strcmp(o->grid, "common");
+    s->ff_max_pulses = (int)o->ff_max_pulses;
+    if (s->grid_common && !ml_scheme_targets(s)) {
+        cli_fail(cmd, "--grid: common needs a scheme that programs to targets (feedforward, verify), not %s", scheme_name);
+        ml_device_clear(dev);
+        return 2;
+    }
     *dir = strcmp(o->direction, "down") ? 1 : -1;
     cli_set_threads(o->threads);
     return 0;

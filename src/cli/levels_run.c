@@ -28,10 +28,10 @@ ml_status levels_run(const ml_levels_study_opts *r, cJSON **json, ml_error *err)
 void levels_print(const cJSON *j)
 {
 #define N(k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, k))
-    printf("%-12s %-8s states %4.0f  staircase %4.0f  NL %+6.2f  maxdev %.4f  R2 %.5f  window %.2f-%.2f uS  "
+    printf("%-12s %-8s states %4.0f  population %4.0f  staircase %4.0f  NL %+6.2f  maxdev %.4f  R2 %.5f  window %.2f-%.2f uS  "
            "pulses/state %.2f  reads/state %.2f  energy/state %.3g J\n",
            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "scheme")),
-           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "device")), N("states"), N("staircase_states"),
+           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "device")), N("states"), N("states_population"), N("staircase_states"),
            N("nonlinearity"), N("max_deviation"), N("r2"), N("g_min_uS"), N("g_max_uS"), N("pulses_per_state"),
            N("reads_per_state"), N("energy_per_state_J"));
 #undef N

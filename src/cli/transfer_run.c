@@ -42,6 +42,8 @@ static cJSON *config_json(const transfer_req *r)
     cJSON_AddNumberToObject(c, "relax_time", r->study.relax_time);
     cJSON_AddStringToObject(c, "calibrate", r->study.calib_per_device ? "device" : "population");
     cJSON_AddNumberToObject(c, "verify_every", r->study.verify_every);
+    cJSON_AddStringToObject(c, "grid", r->study.grid_own ? "own" : "common");
+    cJSON_AddNumberToObject(c, "ff_max_pulses", r->study.ff_max_pulses);
     return c;
 }
 
@@ -65,6 +67,10 @@ static ml_transfer_point *points_of(const cJSON *old, size_t *n)
         q->quantized_accuracy = N("quantized_accuracy");
         q->distinguishable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "distinguishable"));
         q->states = N("states");
+        q->states_population = N("states_population");
+        q->reads_per_device = N("reads_per_device");
+        const char *grid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "grid"));
+        q->grid_common = grid && !strcmp(grid, "common");
         q->pulses_per_device = N("pulses_per_device");
         q->calibration_pulses_per_device = N("calibration_pulses_per_device");
         q->devices = N("devices");
@@ -132,14 +138,14 @@ static ml_status on_point(void *ctx, const ml_transfer_result *res, int point)
     const transfer_req *r = jn->r;
     if (point < 0) {
         printf("baseline (float) accuracy %.4f on %zu images\n", res->baseline_accuracy, res->images);
-        printf("%-12s %6s %9s %8s %8s %9s %6s %7s %10s %10s %7s\n", "scheme", "levels", "accuracy", "std", "ci95",
-               "quantized", "dist", "states", "pulses/dev", "device_s", "sim_s");
+        printf("%-12s %6s %9s %8s %8s %9s %6s %7s %7s %10s %10s %7s\n", "scheme", "levels", "accuracy", "std", "ci95",
+               "quantized", "dist", "states", "popul", "pulses/dev", "device_s", "sim_s");
         return ML_OK;
     }
     const ml_transfer_point *p = &res->points[point];
-    printf("%-12s %6d %9.4f %8.4f %8.4f %9.4f %6s %7.0f %10.2f %10.3g %7.2f\n", p->scheme, p->levels, p->accuracy_mean,
+    printf("%-12s %6d %9.4f %8.4f %8.4f %9.4f %6s %7.0f %7.0f %10.2f %10.3g %7.2f\n", p->scheme, p->levels, p->accuracy_mean,
            p->accuracy_std, p->ci95, p->quantized_accuracy, p->distinguishable ? "yes" : "no", p->states,
-           p->pulses_per_device, p->program_seconds, p->sim_seconds);
+           p->states_population, p->pulses_per_device, p->program_seconds, p->sim_seconds);
     fflush(stdout);
     if (r->json_path) {
         cJSON *j = result_json(jn, res, point == r->study.nschemes * r->study.nlevels - 1);

@@ -64,7 +64,8 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         for (size_t q = a; q < b; q++) m = fmax(m, fabs(w[q]));
         scale[r] = m > 0 ? range / m : 1; /* siemens per unit weight */
     }
-    const int closed_loop = ml_scheme_closed_loop(&ls->scheme); /* levels reached straight from reset */
+    /* levels reached straight from reset (closed loop, one-shot feedforward) */
+    const int closed_loop = ml_scheme_closed_loop(&ls->scheme) || ls->scheme.ff_max_pulses > 0;
     double t0 = ml_now();
     #pragma omp parallel for schedule(dynamic, 1)
     for (size_t c = 0; c < nchunks; c++) {
@@ -80,8 +81,9 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         for (size_t q = q0; q < q1; q++) {
             double sc = scale[o->per_channel ? q / cols : 0];
             int j = nearest_level(mag, nl, fabs(w[q]) * sc);
-            lev[2 * (q - q0)] = w[q] > 0 ? j : 0;
-            lev[2 * (q - q0) + 1] = w[q] < 0 ? j : 0;
+            /* staircase steps: level j is step j + level_offset */
+            lev[2 * (q - q0)] = (w[q] > 0 ? j : 0) + ls->level_offset;
+            lev[2 * (q - q0) + 1] = (w[q] < 0 ? j : 0) + ls->level_offset;
         }
         if (pop) {
             /* a plan for this chunk's devices from the level set's (its calibration shared or
@@ -100,8 +102,8 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             for (int s = 0; s < 2; s++) {
                 size_t i = 2 * (q - q0) + s;
                 if (o->mode == ML_TRANSFER_PULSE) g[s] = tg.ops->read(tg.ctx, dev[i], &cs[c]);
-                else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i], o->seed, first + 2 * q + s);
-                else g[s] = ls->mean[lev[i]];
+                else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i] - ls->level_offset, o->seed, first + 2 * q + s);
+                else g[s] = ls->mean[lev[i] - ls->level_offset];
                 if (o->mode != ML_TRANSFER_PULSE) { /* what programming would take: reset + pulses */
                     double np = closed_loop ? ls->pulses_per_level : lev[i];
                     cs[c].pulses += 1 + np;
