@@ -9,9 +9,8 @@
  * Thread safety: one call at a time per ml_net (inference and training use the net's
  * workspace); different nets may run concurrently (clone a net to run it in parallel).
  * The kernels split the batch across OpenMP threads; results do not depend on their
- * number. Bitwise reproducibility also needs OpenBLAS at one thread per call
- * (openblas_set_num_threads(1), as the CLI, benches and tests do): the library never
- * changes that process-wide setting itself. */
+ * number, nor on the caller's OpenBLAS thread count (the engine's products run on
+ * oneDNN's sgemm, one thread per fixed block of rows). */
 #ifndef MEMLEV_NN_H
 #define MEMLEV_NN_H
 
