@@ -66,8 +66,9 @@ int main(int argc, char **argv)
     double macs = ml_net_macs(net);
     printf("{\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"batches\": %d, \"seconds\": %.3f, "
            "\"cpu_seconds\": %.3f, \"images_per_s\": %.2f, \"images_per_cpu_s\": %.2f, "
-           "\"macs_per_image\": %.0f, \"gflops\": %.2f}\n",
-           argv[1], batch, threads, iters, t, cpu, ips, iters * (double)batch / cpu, macs, 2 * macs * ips / 1e9);
+           "\"macs_per_image\": %.0f, \"gflops\": %.2f, \"engine\": \"%s\"}\n",
+           argv[1], batch, threads, iters, t, cpu, ips, iters * (double)batch / cpu, macs, 2 * macs * ips / 1e9,
+           ml_net_conv_engine(net));
     free(x);
     free(y);
     ml_net_free(net);

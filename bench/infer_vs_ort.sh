@@ -5,8 +5,10 @@
 # installs nothing) into $MEMLEV_PEERS (default bench/.peers, git-ignored):
 #   mkdir -p bench/.peers && (cd bench/.peers && npm install --ignore-scripts onnxruntime-node@1.30.0)
 # (--ignore-scripts: the package's CPU library ships in it; its install script only fetches
-# GPU add-ons.) Needs Node.js (Debian: nodejs, npm) and a built bench_arch_onnx/bench_infer_onnx.
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}" # the project's OpenBLAS setting
+# GPU add-ons.) OPENBLAS_CORETYPE is left as the caller has it: memlev's convolutions run on
+# oneDNN (which picks its own kernels for the CPU) and OpenBLAS only multiplies the final
+# 512x10 layer; onnxruntime does not use OpenBLAS.
+# Needs Node.js (Debian: nodejs, npm) and a built bench_arch_onnx/bench_infer_onnx.
 here=$(cd "$(dirname "$0")" && pwd)
 peers=${MEMLEV_PEERS:-$here/.peers}
 build=${1:-$here/../build}

@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 
-os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")  # the project's OpenBLAS setting
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")  # for PyTorch's OpenBLAS on CPUs Debian's 0.3.21 does not know (memlev does not use OpenBLAS)
 
 import torch
 import torch.nn as nn

@@ -61,6 +61,14 @@ expect "mode" "$ML" transfer --model x.onnx --mode magic
 expect "MEMLEV_CONV" env MEMLEV_CONV=fast "$ML" bench infer --arch lenet5 --batch 1 --iters 1
 expect "model" "$ML" transfer --levels 4
 expect "relax-time" "$ML" transfer --model x.onnx --relax-time 1
+expect "grid" "$ML" levels --grid shared --json "$T/o.json"
+expect "grid" "$ML" pulse --grid 1
+expect "grid" "$ML" levels --scheme identical --grid common --json "$T/o.json"
+expect "grid" "$ML" transfer --model x.onnx --grid mine
+expect "ff-max-pulses" "$ML" levels --ff-max-pulses 300 --json "$T/o.json"
+expect "ff-max-pulses" "$ML" levels --scheme verify --ff-max-pulses 4 --json "$T/o.json"
+expect "ff-max-pulses" "$ML" pulse --ff-max-pulses 4 --verify-every 2
+expect "ff-max-pulses" "$ML" transfer --model x.onnx --ff-max-pulses -1
 expect "levels" "$ML" export-conductances --model x.onnx --levels 1 --out "$T/o.safetensors"
 
 [ -e "$T/o.json" ] && { echo "FAIL: output written on error"; fail=$((fail+1)); }

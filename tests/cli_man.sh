@@ -9,11 +9,12 @@ pass=0; fail=0
 [ -s "$MAN" ] || { echo "FAIL: $MAN missing"; echo "0 passed, 1 failed"; exit 1; }
 # the man page spells '-' as '\-'
 plain=$(sed 's/\\-/-/g; s/\\f[BIR]//g' "$MAN")
-helps() { # the help texts of a command, or of its subcommands (bench infer)
-  local c="$1" err
-  if "$ML" "$c" --help 2>/dev/null; then return; fi
-  err=$("$ML" "$c" --help 2>&1 >/dev/null)
-  for s in $(grep -o "memlev $c [a-z][a-z-]*" <<<"$err" | awk '{print $3}' | sort -u); do "$ML" "$c" "$s" --help; done
+helps() { # the help texts of a command, or of its subcommands (bench infer, device show)
+  local c="$1" out subs
+  out=$("$ML" "$c" --help 2>/dev/null) || return
+  subs=$(grep -o "memlev $c [a-z][a-z-]*" <<<"$out" | awk '{print $3}' | sort -u)
+  if [ -z "$subs" ]; then echo "$out"; return; fi
+  for s in $subs; do "$ML" "$c" "$s" --help; done
 }
 cmds=$("$ML" --help | awk '/^commands:/{on=1; next} on && /^  [a-z]/{print $1} on && /^$/{on=0}')
 [ -n "$cmds" ] || { echo "FAIL: no commands in memlev --help"; fail=$((fail+1)); }

@@ -63,6 +63,50 @@ check "report: transfer table" grep -q "Float baseline accuracy <b>91.20" "$T/re
 "$ML" report "$SRC/tests/fixtures/transfer-small.json" --out "$T/tr" --no-svg >/dev/null 2>&1
 check "report: transfer only" bash -c "[ -s '$T/tr/accuracy.png' ] && [ ! -e '$T/tr/staircase.png' ] && grep -q 'Weight transfer' '$T/tr/index.html'"
 
+# 2b. the default title names the model and the device; the page fits 1200 px: the body's
+# max-width with its padding, every table in a scrolling box, images scaled to the column,
+# long paths allowed to wrap (parsed from the page itself)
+"$ML" report "$SRC/tests/fixtures/transfer-small.json" "$T"/demo/levels-*.json --out "$T/tt" --no-svg >/dev/null 2>&1
+check "default title names model and device ($(grep -o '<h1>.*</h1>' "$T/tt/index.html"))" \
+  grep -q "<h1>memlev report: resnet20.onnx on tio2x</h1>" "$T/tt/index.html"
+check "<title> names model and device" grep -q "<title>memlev report: resnet20.onnx on tio2x</title>" "$T/tt/index.html"
+cat >"$T/width.py" <<'PY'
+import re, sys
+from html.parser import HTMLParser
+page = open(sys.argv[1]).read()
+css = dict((m.group(1).strip(), m.group(2)) for m in re.finditer(r"([^{}]+)\{([^}]*)\}", re.search(r"<style>(.*?)</style>", page, re.S).group(1)))
+def px(rule, prop):
+    m = re.search(prop + r":\s*([0-9.]+)px", css.get(rule, ""))
+    return float(m.group(1)) if m else None
+def pad(rule):
+    m = re.search(r"padding:\s*([0-9.]+)(?:px)?\s+([0-9.]+)px", css.get(rule, ""))
+    return 2 * float(m.group(2)) if m else 0
+body = px("body", "max-width")
+assert body is not None, "body has no max-width"
+assert body + pad("body") <= 1200, f"body {body} px + padding {pad('body')} px is wider than 1200 px"
+assert "max-width:100%" in css.get("figure img", "").replace(" ", ""), "images are not scaled to the column"
+assert "overflow-wrap:anywhere" in css.get("code", "").replace(" ", ""), "long paths do not wrap"
+class P(HTMLParser):
+    def __init__(s):
+        super().__init__(); s.stack = []; s.bad = []; s.tables = 0
+    def handle_starttag(s, tag, a):
+        a = dict(a)
+        if tag == "table":
+            s.tables += 1
+            if not any(t == "div" and "wide" in (c or "").split() for t, c in s.stack): s.bad.append("table outside a scrolling box")
+        for k in ("width", "style"):
+            m = re.search(r"([0-9.]+)(px)?$", (a.get(k) or "").replace("width:", "")) if k == "width" else re.search(r"(?:^|;)\s*(?:min-)?width:\s*([0-9.]+)px", a.get(k) or "")
+            if m and float(m.group(1)) > 1200: s.bad.append(f"{tag} {k}={a.get(k)}")
+        if tag not in ("img", "br", "meta", "hr", "input", "link"): s.stack.append((tag, a.get("class")))
+    def handle_endtag(s, tag):
+        while s.stack:
+            if s.stack.pop()[0] == tag: break
+p = P(); p.feed(page)
+assert p.tables > 0, "no tables"
+assert not p.bad, p.bad
+PY
+check "page fits 1200 px (HTML)" python3 "$T/width.py" "$T/tt/index.html"
+
 # 3. bad input: exit 2, one line on stderr naming the file or field, no index.html
 expect() { # expect WORD command...
   local word="$1"; shift
@@ -99,7 +143,7 @@ expect "accuracies" "$ML" report "$T/pct.json" --out "$T/bad"
 expect "levels" "$ML" report "$T/lev.json" --out "$T/bad"
 expect "distinguishable" "$ML" report "$T/dist.json" --out "$T/bad"
 expect "width" "$ML" report "$L" --width 10 --out "$T/bad"
-expect "cannot create" "$ML" report "$L" --out "$T/no/such/dir"
+expect "no/such.*does not exist" "$ML" report "$L" --out "$T/no/such/dir"
 # without PLplot's cairo driver: a clear error, not PLplot's interactive device prompt
 expect "plplot-driver-cairo" env PLPLOT_DRV_DIR="$T/nodrivers" "$ML" report "$L" --out "$T/bad"
 check "no partial plots left on error" bash -c "[ ! -e '$T/bad' ] || [ -z \"\$(ls -A '$T/bad')\" ]"
@@ -111,6 +155,19 @@ if [ -x "$CHROME" ]; then
       --disable-background-networking --disable-component-update --disable-sync \
       --user-data-dir="$(mktemp -d -p "$T")" "$@" 2>>"$T/chromium.log"; }
   cr --screenshot="$T/shot.png" --window-size=1200,3000 "file://$T/rep/index.html" >/dev/null
+  # laid out in a 1200 px window, nothing sticks out (a long device path in the tables too)
+  python3 - "$SRC/tests/fixtures/transfer-small.json" "$T/long.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["config"]["device"] = "/" + "/".join(["a-rather-long-folder-name-for-devices"] * 8) + "/my-device.json"
+json.dump(j, open(sys.argv[2], "w"))
+PY
+  "$ML" report "$T/long.json" "$T"/demo/levels-*.json --out "$T/tl" --no-svg >/dev/null 2>&1
+  sed 's|</body>|<script>window.onload=function(){document.body.setAttribute("data-sw",document.documentElement.scrollWidth);}</script></body>|' \
+    "$T/tl/index.html" >"$T/tl/check.html"
+  cr --dump-dom --window-size=1200,3000 --virtual-time-budget=5000 "file://$T/tl/check.html" >"$T/dom-w.html"
+  sw=$(grep -o 'data-sw="[0-9]*"' "$T/dom-w.html" | grep -o '[0-9]*')
+  check "page laid out within 1200 px (scrollWidth ${sw:-none})" bash -c "[ -n '$sw' ] && [ '${sw:-9999}' -le 1200 ]"
   check "chromium screenshot" pngs_ok "$T/shot.png"
   check "screenshot not blank" [ "$(stat -c %s "$T/shot.png" 2>/dev/null || echo 0)" -gt 100000 ]
   [ -n "${ML_REPORT_SCREENSHOT:-}" ] && cp "$T/shot.png" "$ML_REPORT_SCREENSHOT"

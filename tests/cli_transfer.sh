@@ -36,7 +36,8 @@ import json, sys
 j, r = (json.load(open(f)) for f in sys.argv[1:3])
 assert j["complete"] is True and r["complete"] is True and 0 <= j["baseline_accuracy"] <= 1
 keys = ["scheme", "levels", "accuracy_mean", "accuracy_std", "ci95", "quantized_accuracy", "pulses_per_device",
-        "devices", "program_seconds", "distinguishable", "states", "calibration_pulses_per_device"]
+        "devices", "program_seconds", "distinguishable", "states", "calibration_pulses_per_device",
+        "states_population", "grid"]
 assert len(j["points"]) == 8 and len(r["points"]) == 8
 # the resumed run's values, point by point, are the uninterrupted run's
 for p, q in zip(j["points"], r["points"]):
@@ -48,8 +49,9 @@ for (sc, lv), p in pts.items():
     assert 0 <= p["accuracy_mean"] <= 1 and 0 <= p["quantized_accuracy"] <= 1 and p["accuracy_std"] >= 0
     assert p["devices"] == nw > 0 and p["calibration_pulses_per_device"] > 0 and p["program_seconds"] > 0
     # feedforward resolves every level it is asked for; identical pulses fewer from 8 on
-    if sc == "feedforward": assert p["states"] == lv and p["distinguishable"] is True, p
-    elif lv >= 8: assert p["states"] < lv and p["distinguishable"] is False, p
+    # on one absolute grid for all devices (transfer's default for schemes that target levels)
+    if sc == "feedforward": assert p["states_population"] == lv and p["distinguishable"] is True and p["grid"] == "common", p
+    elif lv >= 8: assert p["states"] < lv and p["distinguishable"] is False and p["grid"] == "own", p
 for sc in ("feedforward", "identical"):
     ppd = [pts[(sc, lv)]["pulses_per_device"] for lv in (4, 8, 16, 32)]
     assert all(a < b for a, b in zip(ppd, ppd[1:])), (sc, ppd)  # more levels, more pulses

@@ -1,6 +1,7 @@
 /* Convolution kernels: every back-end table against im2col, the engine chosen per layer,
  * Winograd forward and input gradient against direct convolutions in double, ml__sgemm in
- * both back ends, and outputs handed between oneDNN convolutions. */
+ * both back ends, outputs handed between oneDNN convolutions, and the per-layer caches of
+ * transformed weights refreshed when the weights change. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -47,6 +48,71 @@ static void carried_outputs_change_nothing(void **state)
     assert_true(worst < 1e-3);
     free(x);
     ml_net_free(net);
+}
+
+/* Logits of net on x (B images of 1x12x12) and, when clone_out, of a fresh clone of it
+ * (no caches). */
+static void logits_of(ml_net *net, const float *x, int B, float *out, float *clone_out)
+{
+    ml_error err = {0};
+    assert_int_equal(ml_net_forward(net, x, B, out, &err), ML_OK);
+    if (!clone_out)
+        return;
+    ml_net *c = ml_net_clone(net);
+    assert_non_null(c);
+    assert_int_equal(ml_net_finalize(c, &err), ML_OK);
+    assert_int_equal(ml_net_set_conv(c, net->conv, &err), ML_OK);
+    assert_int_equal(ml_net_forward(c, x, B, clone_out, &err), ML_OK);
+    ml_net_free(c);
+}
+
+/* Inference keeps each layer's transformed weights between batches (the built-in Winograd's
+ * G w G^T, oneDNN's blocked copy); writing new weights (as a weight transfer does) must
+ * remake exactly the changed layer's and give the logits of a net that never had a cache,
+ * and writing the old weights back must give the first logits again. */
+static void changed_weights_refresh_cached_transforms(void **state)
+{
+    enum { B = 9 };
+    const ml_conv_choice engines[2] = {ML_CONV_BUILTIN, ML_CONV_AUTO};
+    for (int e = 0; e < 2; e++) {
+        ml_net *net = NULL;
+        ml_error err = {0};
+        assert_int_equal(ml_arch_build("resnet20", 1, 12, 10, 16, 4, &net, &err), ML_OK);
+        assert_int_equal(ml_net_set_conv(net, engines[e], &err), ML_OK);
+        float *x = malloc(B * 144 * sizeof *x), l1[B * 10], l2[B * 10], l3[B * 10], l4[B * 10];
+        fill_normal(x, B * 144, 31, 1.0);
+        int node = -1; /* the last 3x3 stride-1 convolution */
+        for (int i = 0; i < net->nnodes; i++)
+            if (net->nodes[i].op == ML_OP_CONV && ml__conv_wino_ok(&net->priv->plan[i].g))
+                node = i;
+        assert_true(node >= 0);
+        if (e == 0)
+            assert_ptr_equal(net->priv->plan[node].conv, &ml__conv_winograd);
+        logits_of(net, x, B, l1, NULL);
+        const long made = ml__wcache_rebuilds(net->priv->wino_u);
+        if (e == 0)
+            assert_true(made > 0);
+        logits_of(net, x, B, l2, NULL);
+        assert_memory_equal(l1, l2, sizeof l1);
+        assert_int_equal(ml__wcache_rebuilds(net->priv->wino_u), made); /* all from the cache */
+        ml_tensor *w = &net->tensors[net->nodes[node].inputs[1]];
+        const size_t n = ml_tensor_numel(w);
+        float *old = malloc(n * sizeof *old);
+        memcpy(old, w->data, n * sizeof *old);
+        for (size_t i = 0; i < n; i++)
+            w->data[i] = -w->data[i] * 1.5f;
+        logits_of(net, x, B, l3, l4);
+        assert_memory_not_equal(l1, l3, sizeof l1);
+        assert_memory_equal(l3, l4, sizeof l3);
+        if (e == 0)
+            assert_int_equal(ml__wcache_rebuilds(net->priv->wino_u), made + 1);
+        memcpy(w->data, old, n * sizeof *old);
+        logits_of(net, x, B, l3, NULL);
+        assert_memory_equal(l1, l3, sizeof l1);
+        free(old);
+        free(x);
+        ml_net_free(net);
+    }
 }
 
 /* A 3x3, stride-1, pad-1 convolution in double at output (n, co, i, j) of an input with cin
@@ -328,6 +394,7 @@ int main(void)
         cmocka_unit_test(every_engine_matches_im2col),
         cmocka_unit_test(engine_is_chosen_per_layer_from_the_net_option),
         cmocka_unit_test(carried_outputs_change_nothing),
+        cmocka_unit_test(changed_weights_refresh_cached_transforms),
         cmocka_unit_test(winograd_conv_matches_direct_convolution),
         cmocka_unit_test(winograd_input_gradient_matches_direct),
         cmocka_unit_test(sgemm_is_row_major_in_both_back_ends),

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "memlev/rng.h"
 #include "memlev/study.h"
+#include "memlev/transfer.h"
 
 static void schemes_are_looked_up_by_name(void **state)
 {
@@ -186,6 +187,141 @@ static void feedforward_calibration_is_cheap_on_tio2x(void **state)
     ml_levels_result_free(r);
 }
 
+/* Issue 13 item 6: on its own grid every tio2x device holds 513 levels, but the same level
+ * index spreads over several spacings across devices (the reset levels alone do), so one
+ * absolute grid holds few; --grid common plans every device from its own reset level to shared
+ * absolute targets and the population holds >= 400. */
+static void common_grid_gives_levels_a_network_can_use(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    ml_levels_study_opts o = {0};
+    o.dev = &d;
+    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
+    o.P = 512; o.dir = 1; o.devices = 16; o.seed = 3; o.k = 3; o.frac = 0.9;
+    ml_levels_result *r = NULL;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    assert_true(r->states >= 512);
+    assert_true(r->states_population < 200);
+    ml_levels_result_free(r);
+    o.scheme.grid_common = 1;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    assert_true(r->states_population >= 400);
+    assert_true(r->states >= 400);
+    char *text = NULL;
+    assert_int_equal(ml_levels_result_json(r, &text, NULL), ML_OK);
+    assert_non_null(strstr(text, "\"states_population\""));
+    free(text);
+    ml_levels_result_free(r);
+
+    /* the plan: step 0 is each device's own reset level, steps 1..P the same for all; a plan
+     * for other devices keeps the source's absolute targets */
+    ml_population *a, *b;
+    assert_int_equal(ml_population_new(&d, 12, 5, &a, NULL), ML_OK);
+    assert_int_equal(ml_population_new_at(&d, 12, 500, 5, &b, NULL), ML_OK);
+    ml_target ta, tb;
+    ml_target_population(&ta, a);
+    ml_target_population(&tb, b);
+    ml_program_plan *pa = NULL, *pb = NULL;
+    assert_int_equal(ml_program_plan_new(&ta, &o.scheme, 32, 1, NULL, &pa, NULL), ML_OK);
+    assert_int_equal(ml_program_plan_for(pa, &tb, NULL, &pb, NULL), ML_OK);
+    ml_staircase *sa = NULL, *sb = NULL;
+    assert_int_equal(ml_program_plan_staircase(pa, &ta, &sa, NULL), ML_OK);
+    assert_int_equal(ml_program_plan_staircase(pb, &tb, &sb, NULL), ML_OK);
+    assert_true(sa->grid_common);
+    double top_start = 0;
+    for (size_t i = 0; i < 12; i++) {
+        assert_true(sa->g_pred[i * 33] == ml_program_plan_fit(pa, i)->g_start);
+        top_start = fmax(top_start, sa->g_pred[i * 33]);
+        for (size_t k = 1; k <= 32; k++) {
+            assert_true(sa->g_pred[i * 33 + k] == sa->g_pred[k]);
+            assert_true(sb->g_pred[i * 33 + k] == sa->g_pred[k]);
+        }
+    }
+    double h = (sa->g_pred[32] - sa->g_pred[1]) / 31;
+    assert_true(fabs(sa->g_pred[1] - h - top_start) < 1e-6 * h); /* a step above the highest reset */
+    ml_staircase_free(sa); ml_staircase_free(sb);
+    ml_program_plan_free(pa); ml_program_plan_free(pb);
+    /* schemes that do not target levels cannot share a grid; 0 and 1 are the only values */
+    ml_scheme s;
+    ml_error e = {0};
+    ml_scheme_defaults(&s, ml_scheme_identical);
+    s.grid_common = 1;
+    assert_int_equal(ml_program_plan_new(&ta, &s, 32, 1, NULL, &pa, &e), ML_EINVAL);
+    assert_non_null(strstr(e.msg, "grid"));
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
+    s.grid_common = 2;
+    assert_int_equal(ml_program_plan_new(&ta, &s, 32, 1, NULL, &pa, &e), ML_EINVAL);
+    assert_non_null(strstr(e.msg, "grid"));
+    ml_population_free(a); ml_population_free(b);
+}
+
+/* Issue 13 item 5: one-shot feedforward programs every level from reset in at most K pulses
+ * and no reads; more pulses per level (smaller steps, less cycle-to-cycle noise) reach more
+ * states. Bad values are errors naming the option. */
+static void one_shot_feedforward_uses_at_most_k_pulses_and_no_reads(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    ml_levels_study_opts o = {0};
+    o.dev = &d;
+    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
+    o.scheme.grid_common = 1;
+    o.P = 64; o.dir = 1; o.devices = 16; o.seed = 3; o.k = 3; o.frac = 0.9;
+    const int ks[] = {1, 8};
+    int states[2];
+    for (int q = 0; q < 2; q++) {
+        o.scheme.ff_max_pulses = ks[q];
+        ml_levels_result *r = NULL;
+        assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+        states[q] = r->states_population;
+        assert_true(r->reads_per_state == 0);
+        assert_true(r->pulses_per_level_from_reset > 0.5 && r->pulses_per_level_from_reset <= ks[q]);
+        for (size_t k = 1; k < r->npts; k++) assert_true(r->pulses_mean[k] <= ks[q]);
+        ml_levels_result_free(r);
+    }
+    print_message("one-shot states on one grid: K = 1: %d, K = 8: %d\n", states[0], states[1]);
+    assert_true(states[1] > states[0]);
+
+    /* transfer: every device at most a reset and K pulses, read once (the weight's read-back) */
+    ml_levelset *ls = NULL;
+    o.scheme.ff_max_pulses = 8;
+    assert_int_equal(ml_levelset_build(&d, &o.scheme, 16, 32, 2, &ls, NULL), ML_OK);
+    enum { M = 200 };
+    float w[M], out[M];
+    for (int i = 0; i < M; i++) w[i] = (float)(ml_uniform(9, (uint64_t)i, 0, 1) - 0.5);
+    ml_transfer_opts to = {ML_TRANSFER_PULSE, 0, 0, 3};
+    ml_transfer_stats ts = {0};
+    assert_int_equal(ml_transfer_array(w, 1, M, ls, &to, 0, out, NULL, NULL, &ts, NULL), ML_OK);
+    assert_true(ts.reads == 2.0 * M);
+    assert_true(ts.pulses <= 2.0 * M * 9 && ts.pulses > 2.0 * M);
+    double e = 0;
+    for (int i = 0; i < M; i++) e = fmax(e, fabs(out[i] - w[i]));
+    assert_true(e < 0.1); /* 16 levels over [-0.5, 0.5]: within about a level */
+    ml_levelset_free(ls);
+
+    ml_population *pop;
+    assert_int_equal(ml_population_new(&d, 4, 1, &pop, NULL), ML_OK);
+    ml_target t;
+    ml_target_population(&t, pop);
+    ml_program_plan *pl = NULL;
+    ml_error e2 = {0};
+    ml_scheme s = o.scheme;
+    s.ff_max_pulses = 257;
+    assert_int_equal(ml_program_plan_new(&t, &s, 16, 1, NULL, &pl, &e2), ML_EINVAL);
+    assert_non_null(strstr(e2.msg, "ff_max_pulses"));
+    s.ff_max_pulses = 4; s.verify_every = 2;
+    assert_int_equal(ml_program_plan_new(&t, &s, 16, 1, NULL, &pl, &e2), ML_EINVAL);
+    assert_non_null(strstr(e2.msg, "ff_max_pulses"));
+    ml_scheme_defaults(&s, ml_scheme_verify);
+    s.ff_max_pulses = 4;
+    assert_int_equal(ml_program_plan_new(&t, &s, 16, 1, NULL, &pl, &e2), ML_EINVAL);
+    assert_non_null(strstr(e2.msg, "ff_max_pulses"));
+    ml_population_free(pop);
+}
+
 /* Member t of the generated soft-bounds family of issue 13: window ratio 1.02-100, C2C 0-10 %,
  * D2D 0-20 % (on g_min/g_max at most a quarter of the window, so every device has one), a_p over
  * three decades, v0 0.2-1.5 V, 0-5 % stuck devices. Drawn from counter-based uniforms. */
@@ -344,12 +480,17 @@ static void transfer_study_resumes_to_the_same_results(void **state)
 
 int main(void)
 {
+    /* ML_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's glob) */
+    const char *only = getenv("ML_TEST_FILTER");
+    if (only && *only) cmocka_set_test_filter(only);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(schemes_are_looked_up_by_name),
         cmocka_unit_test(plan_for_shares_a_population_calibration),
         cmocka_unit_test(levels_study_reports_its_staircase),
         cmocka_unit_test(levels_study_raises_p_while_states_saturate),
         cmocka_unit_test(feedforward_calibration_is_cheap_on_tio2x),
+        cmocka_unit_test(common_grid_gives_levels_a_network_can_use),
+        cmocka_unit_test(one_shot_feedforward_uses_at_most_k_pulses_and_no_reads),
         cmocka_unit_test(levels_study_never_aborts_on_a_device_family),
         cmocka_unit_test(transfer_study_resumes_to_the_same_results),
     };

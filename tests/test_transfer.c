@@ -127,6 +127,30 @@ static void quantize_mode_picks_the_nearest_level(void **state)
     ml_levelset_free(ls);
 }
 
+/* ml_transfer_scales is the scale the transfer applies: every read-back weight is exactly
+ * (G+ - G-) / scale, per layer and per channel, in every mode */
+static void transfer_scales_rebuild_the_read_back_weights(void **state)
+{
+    ml_levelset *ls = levels(ml_scheme_feedforward, 16);
+    enum { R = 4, C = 50 };
+    float *w = laplace_weights(R * C), out[R * C];
+    for (int k = 0; k < C; k++) w[C + k] *= 10; /* channels of very different ranges */
+    double gp[R * C], gm[R * C], sc[R];
+    for (int per = 0; per < 2; per++)
+        for (int mode = 0; mode < 3; mode++) {
+            ml_transfer_opts o = {(ml_transfer_mode)mode, per, 0, 7};
+            assert_int_equal(ml_transfer_array(w, R, C, ls, &o, 0, out, gp, gm, NULL, NULL), ML_OK);
+            assert_int_equal(ml_transfer_scales(w, R, C, ls, per, sc, NULL), ML_OK);
+            for (int q = 0; q < R * C; q++)
+                assert_true(out[q] == (float)((gp[q] - gm[q]) / sc[per ? q / C : 0]));
+        }
+    assert_int_equal(ml_transfer_scales(w, R, C, ls, 1, sc, NULL), ML_OK);
+    assert_true(sc[1] < sc[0] / 5); /* the wide channel gets fewer siemens per unit weight */
+    assert_int_equal(ml_transfer_scales(w, 0, C, ls, 1, sc, NULL), ML_EINVAL);
+    free(w);
+    ml_levelset_free(ls);
+}
+
 static void per_device_calibration_programs_each_device(void **state)
 {
     ml_levelset *ls = levels_cal(ml_scheme_feedforward, 32, 1);
@@ -148,6 +172,38 @@ static void per_device_calibration_programs_each_device(void **state)
     free(qz);
     free(w);
     ml_levelset_free(ls);
+}
+
+/* One absolute grid for all devices (grid_common): level 0 is the grid's first level, a step
+ * above every device's reset, so a weight's two devices land on the same absolute levels; on
+ * their own grids the devices' reset levels alone spread the weights. Per-device calibration. */
+static void a_common_grid_programs_weights_closer(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    enum { M = 256, L = 128 };
+    float *w = laplace_weights(M), out[M];
+    double err[2];
+    for (int common = 0; common < 2; common++) {
+        ml_scheme s;
+        ml_scheme_defaults(&s, ml_scheme_feedforward);
+        s.grid_common = common;
+        ml_levelset *ls = NULL;
+        assert_int_equal(ml_levelset_build(&d, &s, L, 64, 3, &ls, NULL), ML_OK);
+        assert_int_equal(ls->level_offset, common);
+        if (common) assert_int_equal(ls->states_population, L);
+        else assert_true(ls->states_population < L && ls->states >= L);
+        ml_transfer_opts o = {ML_TRANSFER_PULSE, 0, 0, 2};
+        assert_int_equal(ml_transfer_array(w, 1, M, ls, &o, 0, out, NULL, NULL, NULL, NULL), ML_OK);
+        double e = 0;
+        for (int i = 0; i < M; i++) e += (out[i] - w[i]) * (out[i] - w[i]);
+        err[common] = sqrt(e / M);
+        ml_levelset_free(ls);
+    }
+    print_message("RMS weight error: own grids %.3g, one common grid %.3g\n", err[0], err[1]);
+    assert_true(err[1] < 0.7 * err[0]);
+    free(w);
 }
 
 static void invalid_requests_are_errors(void **state)
@@ -172,7 +228,9 @@ int main(void)
         cmocka_unit_test(pulse_and_statistical_modes_agree_in_distribution),
         cmocka_unit_test(pulse_mode_does_not_depend_on_threads),
         cmocka_unit_test(quantize_mode_picks_the_nearest_level),
+        cmocka_unit_test(transfer_scales_rebuild_the_read_back_weights),
         cmocka_unit_test(per_device_calibration_programs_each_device),
+        cmocka_unit_test(a_common_grid_programs_weights_closer),
         cmocka_unit_test(invalid_requests_are_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

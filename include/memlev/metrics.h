@@ -32,10 +32,20 @@ ML_API ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *si
 
 /* Distinguishable uniform levels of an open-loop staircase (identical, ramp, feedforward):
  * the largest N (2..P+1) such that every level of an evenly spaced N-grid across each
- * device's planned window, programmed with the pulse count the scheme predicts nearest,
+ * device's planned window (its planned levels: steps 0..P, or 1..P on a shared grid), programmed with the pulse count the scheme predicts nearest,
  * reads back within +-spacing/2 on at least `frac` of devices, and spacing >= k sigma_read.
  * -1 when out of memory. */
 ML_API int ml_states_open(const ml_staircase *st, double k, double sigma_read, double frac);
+
+/* Distinguishable levels of the population on one absolute grid (what weight transfer
+ * needs): the largest N such that every level t of an evenly spaced N-grid between the
+ * population's mean planned levels at steps `first` and P (first = 1 on a shared grid, whose
+ * levels start one step above reset, st->grid_common; else 0: the reset level is a level), programmed on every
+ * device with the step whose mean planned level lies nearest t (one level index for all
+ * devices, as a weight is mapped), reads back within +-spacing/2 of t on at least `frac` of
+ * the calibrated devices, and spacing >= k sigma_read. Any scheme's staircase. 1 when no
+ * grid passes, -1 when out of memory. */
+ML_API int ml_states_population(const ml_staircase *st, double k, double sigma_read, double frac);
 
 /* Same figure for the closed-loop verify scheme: programs every level of candidate grids
  * from the reset state with write-verify (binary search on N). Adds the programming cost

@@ -9,9 +9,8 @@
  * Thread safety: one call at a time per ml_net (inference and training use the net's
  * workspace); different nets may run concurrently (clone a net to run it in parallel).
  * The kernels split the batch across OpenMP threads; results do not depend on their
- * number. Bitwise reproducibility also needs OpenBLAS at one thread per call
- * (openblas_set_num_threads(1), as the CLI, benches and tests do): the library never
- * changes that process-wide setting itself. */
+ * number, nor on the caller's OpenBLAS thread count (the engine's products run on
+ * oneDNN's sgemm, one thread per fixed block of rows). */
 #ifndef MEMLEV_NN_H
 #define MEMLEV_NN_H
 
@@ -64,6 +63,10 @@ typedef enum ml_op {
     ML_OP_FLATTEN,        /* axis (default 1) */
     ML_OP_RESHAPE,        /* attrs.shape/nshape (ONNX: the constant 2nd input), 0 = copy dim, -1 = infer */
     ML_OP_IDENTITY,       /* also used for Dropout at inference */
+    ML_OP_SIGMOID,        /* inference only (as the ops below) */
+    ML_OP_LEAKYRELU,      /* alpha (ONNX default 0.01) */
+    ML_OP_CLIP,           /* clip_min, clip_max (ONNX: attributes before opset 11, constant inputs after) */
+    ML_OP_SOFTMAX,        /* axis (not the batch axis); softmax_flat: opset < 13, over axis.. flattened */
     ML_OP_COUNT
 } ml_op;
 
@@ -73,6 +76,8 @@ typedef struct ml_attrs {
     int strides[2];       /* default 1,1 */
     int pads[4];          /* ONNX order: h_begin, w_begin, h_end, w_end; default 0 */
     int dilations[2];     /* default 1,1 */
+    int auto_pad;         /* Conv/pools: 0 = pads as given (NOTSET, VALID), 1 = SAME_UPPER, 2 = SAME_LOWER:
+                           * ml_net_finalize then computes pads (output size ceil(in / stride)) */
     int group;            /* default 1 */
     int ceil_mode;        /* pools; default 0 */
     int count_include_pad;/* AveragePool; default 0 */
@@ -80,7 +85,9 @@ typedef struct ml_attrs {
     float momentum;       /* BN; default 0.9 (ONNX: running = running*momentum + batch*(1-momentum)) */
     float alpha, beta;    /* Gemm; default 1, 1 */
     int transA, transB;   /* Gemm; default 0, 0 */
-    int axis;             /* Flatten; default 1 */
+    int axis;             /* Flatten, Softmax; default 1 */
+    int softmax_flat;     /* Softmax: 1 = opset < 13 semantics (dims from axis on as one); default 0 */
+    float clip_min, clip_max; /* Clip; default -inf, +inf */
     int nshape;           /* Reshape: number of entries in shape (1..4) */
     int64_t shape[ML_MAX_DIMS];
 } ml_attrs;

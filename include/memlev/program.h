@@ -56,6 +56,15 @@ typedef struct ml_scheme {
     double reset_tol;      /* settle: a read that moved less than this fraction of the device's
                               nominal window toward the bound ends the reset; verify: the
                               distance to the bound that is close enough (<= 0: 0.01) */
+    int grid_common;       /* feedforward/verify: 1 = one absolute grid shared by every device: each
+                              device is planned from its own measured reset level to the same
+                              targets, P equal steps above the highest reset level (the first a
+                              spacing above it) up to the lowest top every device reaches; 0 = each
+                              device on its own grid from its reset level (default) */
+    int ff_max_pulses;     /* feedforward: if > 0 (at most 256), one-shot programming: every level
+                              from reset in at most K pulses computed from the device's calibrated
+                              model (the fewest equal steps the model says its pulses make, else
+                              K), no reads; a staircase programs each level from reset */
 } ml_scheme;
 
 /* Reset procedures. Every reset pulse has the device's v_max and width_max in the polarity
@@ -88,6 +97,9 @@ ML_API const char *ml_scheme_name(const ml_scheme_type *type);
 ML_API int ml_scheme_closed_loop(const ml_scheme *s);
 ML_API int ml_scheme_fixed_amplitude(const ml_scheme *s);
 ML_API int ml_scheme_shares_schedule(const ml_scheme *s);
+/* targets: it programs toward planned conductances (feedforward, verify), so it can use a grid
+ *   shared by all devices (grid_common). */
+ML_API int ml_scheme_targets(const ml_scheme *s);
 /* Candidate amplitudes (V, magnitudes) of a scheme whose amplitude is free (identical with v = 0)
  * for a sweep on device d in direction dir: writes up to max of them to v (v may be NULL to
  * count) and the top of the swept range to *v_hi; returns how many there are, 0 when the scheme
@@ -205,6 +217,8 @@ typedef struct ml_staircase {
     int reset_cap;
     int *reset_n;
     double *reset_v, *reset_w, *reset_g;
+    int grid_common;      /* planned on one shared grid (scheme.grid_common): step 0 is each
+                             device's own reset level, below the grid's levels (steps 1..P) */
 } ml_staircase;
 
 /* A program plan (FFTW's plan/execute): made once by calibrating a scheme on a target's
@@ -218,13 +232,15 @@ typedef struct ml_program_plan ml_program_plan;
 /* Calibrate scheme s on the devices of t (cost added to *calib) and plan staircases of P
  * steps in direction dir (+1 potentiation, -1 depression). On success *out is the caller's
  * (ml_program_plan_free). Errors: ML_EINVAL (out-of-range options, a device that does not
- * respond, a target_top outside a device's window), ML_ENOMEM. */
+ * respond, a target_top outside a device's window, grid_common on a scheme that does not
+ * target levels or on devices that share no window), ML_ENOMEM. */
 ML_API ml_status ml_program_plan_new(const ml_target *t, const ml_scheme *s, int P, int dir, ml_cost *calib,
                                      ml_program_plan **out, ml_error *err);
 /* A plan of the same scheme, P and direction for the devices of another target t. Sharing a
  * calibration is a property of the plan: with one model for the population
  * (calib_per_device = 0) the new plan reuses src's model and costs nothing; otherwise it
- * calibrates t's devices (cost added to *calib). */
+ * calibrates t's devices (cost added to *calib). A shared grid (grid_common) is src's: its
+ * absolute targets, not ones of t's devices. */
 ML_API ml_status ml_program_plan_for(const ml_program_plan *src, const ml_target *t, ml_cost *calib,
                                      ml_program_plan **out, ml_error *err);
 /* Program device i of t from reset to step level[i] (0..P) of its staircase (closed-loop

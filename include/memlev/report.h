@@ -24,7 +24,8 @@ typedef struct ml_report ml_report;
 typedef struct ml_report_opts {
     int svg;                /* also write an SVG of every plot (default 1) */
     int width_px, height_px;/* PNG size of a single-panel plot (default 900 x 560) */
-    const char *title;      /* page title (default "memlev report") */
+    const char *title;      /* page title; NULL (the default): "memlev report: MODEL on DEVICE",
+                               naming the models and devices the result files name */
 } ml_report_opts;
 
 ML_API void ml_report_opts_defaults(ml_report_opts *o);

@@ -64,7 +64,10 @@ typedef struct ml_levels_result {
     int pulses_requested;    /* P asked for (opts.P) */
     uint64_t seed;
     double k;
-    int states;              /* distinguishable states */
+    int states;              /* distinguishable states, each device against its own plan (its own
+                                reset level and top): the single-device figure */
+    int states_population;   /* distinguishable levels of one absolute grid shared by every device
+                                (ml_states_population): what weight transfer can use */
     int states_saturated;    /* states == P + 1, the metric's ceiling, even at the cap P_max: a
                                 lower bound, not a count */
     double staircase_states; /* ArC-style staircase count (median over devices) */
@@ -113,16 +116,21 @@ typedef struct ml_transfer_point {
     int levels;
     double accuracy_mean, accuracy_std, ci95; /* ci95: half-width of the 95 % Student-t interval */
     double quantized_accuracy;   /* weights set to the levels' means: no device variation */
-    int distinguishable;         /* the level set's states >= levels */
-    double states;               /* min(states, levels) */
+    int distinguishable;         /* the level set's states_population >= levels */
+    double states;               /* min(states, levels): per device, each against its own plan */
     double pulses_per_device, calibration_pulses_per_device;
     double devices, program_seconds, energy_j; /* per trial; program_seconds: device time */
     int trials;
     double sim_seconds;          /* wall clock of the simulation per trial (varies; 0 when resumed) */
+    double states_population;    /* min(states on one absolute grid shared by all devices, levels) */
+    int grid_common;             /* the level set's devices shared one absolute grid */
+    double reads_per_device;     /* programming reads per device, the reset's included (pulse mode's
+                                    one read-back of every device that evaluates the weight aside) */
     /* Costs apart, per device and trial: calibration (pulses above), the reset before
-     * programming, and programming itself (pulses_per_device, program_seconds and energy_j
-     * above include the reset). Statistical mode: from the level set's measured cost model. */
-    double reads_per_device, calibration_reads_per_device;
+     * programming, and programming itself (pulses_per_device, reads_per_device,
+     * program_seconds and energy_j above include the reset). Statistical mode: from the level
+     * set's measured cost model. */
+    double calibration_reads_per_device;
     double calibration_energy_j, calibration_seconds;   /* per trial, all devices */
     double reset_pulses_per_device, reset_reads_per_device;
     double reset_energy_j, reset_seconds;               /* per trial, all devices */
@@ -159,6 +167,10 @@ typedef struct ml_transfer_study_opts {
     int batch;                   /* inference batch */
     int calib_per_device;        /* 1: every device calibrates itself; 0: one model */
     int verify_every;            /* feedforward hybrid */
+    int grid_own;                /* 1: every device on its own grid; 0 (default): schemes that target
+                                    levels share one absolute grid (ml_scheme.grid_common) */
+    int ff_max_pulses;           /* feedforward: one-shot programming in at most K pulses, no reads
+                                    (ml_scheme.ff_max_pulses; 0 = the staircase) */
     /* resumption: figures of an earlier run of the same configuration */
     double baseline_accuracy;    /* NAN (or negative): evaluate */
     const ml_transfer_point *done; /* finished points, taken as they are (matched by scheme, levels) */

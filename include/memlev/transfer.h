@@ -29,7 +29,13 @@ typedef struct ml_levelset {
     int nsamp;              /* samples per level */
     double *samples;        /* [level * nsamp + s], sorted ascending (S) */
     ml_fit fit, fit_other;  /* shared calibration (staircase polarity, opposite polarity) */
-    int states;             /* distinguishable states of this level set (<= n) */
+    int states;             /* distinguishable states of this level set (<= n), each device
+                               against its own plan */
+    int states_population;  /* distinguishable states on one absolute grid shared by all devices
+                               (ml_states_population; <= n): what weight transfer can use */
+    int level_offset;       /* staircase step of level 0: 1 with a shared grid (scheme.grid_common:
+                               level j is the grid's step j + 1, one pulse or more from reset, so
+                               every level is absolute), else 0 (level 0 is the reset level) */
     double *v, *w;          /* one shared open-loop schedule (pulse k = 1..n-1), or NULL */
     double pulses_per_level;/* programming pulses per level (mean over levels, from reset) */
     double calib_pulses_per_device; /* calibration cost per device of the sample */
@@ -55,7 +61,8 @@ typedef struct ml_levelset {
 ML_API void ml_levelset_cost(const ml_levelset *ls, int j, ml_cost *c);
 
 /* Characterise n levels on sample_devices devices (a separate chip sample: seed is mixed),
- * calibrated as the scheme says (per device, or one model for the population). */
+ * calibrated as the scheme says (per device, or one model for the population); with
+ * grid_common the sample plans n steps above reset and the levels are steps 1..n. */
 ML_API ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s, int n, size_t sample_devices, uint64_t seed,
                             ml_levelset **out, ml_error *err);
 ML_API void ml_levelset_free(ml_levelset *ls);
@@ -86,6 +93,12 @@ typedef struct ml_transfer_stats {
 ML_API ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_levelset *ls,
                             const ml_transfer_opts *o, uint64_t first_device, float *out, double *gp, double *gm,
                             ml_transfer_stats *st, ml_error *err);
+
+/* The scale ml_transfer_array uses for w[rows * cols]: scale[0] (per layer) or scale[r] per
+ * output channel (per_channel), in siemens per unit weight, so that a weight is rebuilt from
+ * its devices as (G+ - G-) / scale. scale has room for rows (or 1) values, the caller's. */
+ML_API ml_status ml_transfer_scales(const float *w, size_t rows, size_t cols, const ml_levelset *ls, int per_channel,
+                                    double *scale, ml_error *err);
 
 /* Transfer every weight tensor of src into dst (a clone of src: same tensors). */
 ML_API ml_status ml_transfer_net(const ml_net *src, ml_net *dst, const ml_levelset *ls, const ml_transfer_opts *o,

@@ -78,7 +78,7 @@ def _device(d):
 
 _SCHEME_OPTS = {"direction": "up", "v": 0.0, "width": 0.0, "modulate_width": False, "v_start": 0.0, "v_stop": 0.0,
                 "tol": 0.25, "max_pulses": 200, "verify_every": 0, "calibrate": "device", "coverage": 0.95,
-                "target_uS": 0.0}
+                "target_uS": 0.0, "grid": "own", "ff_max_pulses": 0}
 
 
 def _scheme(name, dev, opts):
@@ -109,6 +109,8 @@ def _scheme(name, dev, opts):
         raise ValueError(f"direction: '{o['direction']}' must be up or down")
     if o["calibrate"] not in ("device", "population"):
         raise ValueError(f"calibrate: '{o['calibrate']}' must be device or population")
+    if o["grid"] not in ("own", "common"):
+        raise ValueError(f"grid: '{o['grid']}' must be common or own")
     if o["width"] > 0 and not dev.width_min <= o["width"] <= dev.width_max:
         raise ValueError(f"width: {o['width']} s is outside the device's [{dev.width_min}, {dev.width_max}] s")
     vlim = dev.v_max * (1e9 if o["modulate_width"] else 1)
@@ -121,6 +123,14 @@ def _scheme(name, dev, opts):
     s.verify_every = int(o["verify_every"])
     s.calib_per_device = int(o["calibrate"] == "device")
     s.coverage, s.target_top = o["coverage"], o["target_uS"] * 1e-6
+    s.grid_common = int(o["grid"] == "common")
+    if not isinstance(o["ff_max_pulses"], int) or not 0 <= o["ff_max_pulses"] <= 256:
+        raise ValueError(f"ff_max_pulses: {o['ff_max_pulses']!r} is out of range (0..256)")
+    if o["ff_max_pulses"] and (name != "feedforward" or o["verify_every"]):
+        raise ValueError("ff_max_pulses: one-shot programming needs feedforward without verify_every")
+    s.ff_max_pulses = o["ff_max_pulses"]
+    if s.grid_common and not _lib.ml_scheme_targets(byref(s)):
+        raise ValueError(f"grid: common needs a scheme that programs to targets (feedforward, verify), not {name}")
     return s, (1 if o["direction"] == "up" else -1)
 
 
@@ -142,7 +152,7 @@ def program(device, targets, scheme="feedforward", seed=1, threads=None, *, targ
     device's calibrated model; verify: closed loop within tol of a spacing; identical/ramp:
     the pulse count whose planned level is nearest). options: the programming options of
     `memlev levels` (direction, v, width, modulate_width, v_start, v_stop, tol, max_pulses,
-    verify_every, calibrate, coverage, target_uS).
+    verify_every, calibrate, coverage, target_uS, grid, ff_max_pulses).
 
     Returns the read-back conductances (one noisy read each), float64, the targets' shape.
     Raises ValueError for a target outside the device's window [g_min, g_max] (naming the
@@ -227,7 +237,7 @@ def levels(device, scheme="feedforward", *, threads=None, progress=True, **optio
 def transfer(model, data="fashion-mnist", device="tio2x", schemes="feedforward",
              levels=(2, 4, 8, 16, 32, 64, 128, 256, 512), trials=5, *, mode="statistical", limit=0,
              per_channel=False, seed=1, sample_devices=1000, relax_time=0.0, batch=100, threads=None,
-             calibrate="device", verify_every=0, reprogram_cycles=1, progress=True):
+             calibrate="device", verify_every=0, grid="common", ff_max_pulses=0, reprogram_cycles=1, progress=True):
     """The transfer study (`memlev transfer`): the network in the ONNX file `model`, evaluated
     on `data` (fashion-mnist, an IDX folder or cifar10:DIR) after its weights are programmed
     onto differential pairs of `device`, per scheme and level count, `trials` Monte-Carlo
@@ -260,6 +270,10 @@ def transfer(model, data="fashion-mnist", device="tio2x", schemes="feedforward",
         raise ValueError("verify_every: must not be negative")
     if not isinstance(reprogram_cycles, int) or not 1 <= reprogram_cycles <= 1000000000:
         raise ValueError("reprogram_cycles: must be within 1..1e9")
+    if grid not in ("common", "own"):
+        raise ValueError(f"grid: '{grid}' must be common or own")
+    if not isinstance(ff_max_pulses, int) or not 0 <= ff_max_pulses <= 256 or (ff_max_pulses and verify_every):
+        raise ValueError(f"ff_max_pulses: {ff_max_pulses!r} must be within 0..256, without verify_every")
     if mode not in ("pulse", "statistical"):
         raise ValueError(f"mode: '{mode}' must be pulse or statistical")
     if relax_time > 0 and mode != "pulse":
@@ -276,7 +290,7 @@ def transfer(model, data="fashion-mnist", device="tio2x", schemes="feedforward",
               "mode": mode, "trials": trials, "reprogram_cycles": reprogram_cycles, "limit": limit, "seed": seed,
               "per_channel": bool(per_channel),
               "sample_devices": sample_devices, "relax_time": relax_time, "calibrate": calibrate,
-              "verify_every": verify_every}
+              "verify_every": verify_every, "grid": grid, "ff_max_pulses": ff_max_pulses}
     err, net, ds = _lib.Error(), c_void_p(), c_void_p()
     _lib.check(_lib.ml_onnx_load(model.encode(), byref(net), byref(err)), err)
     res = c_void_p()
@@ -289,6 +303,7 @@ def transfer(model, data="fashion-mnist", device="tio2x", schemes="feedforward",
                                    per_channel=int(bool(per_channel)), limit=limit, seed=seed,
                                    sample_devices=sample_devices, relax_time=float(relax_time), batch=batch,
                                    calib_per_device=int(calibrate == "device"), verify_every=verify_every,
+                                   grid_own=int(grid == "own"), ff_max_pulses=ff_max_pulses,
                                    reprogram_cycles=reprogram_cycles, baseline_accuracy=-1.0, progress=bar.fn)
         for i, t in enumerate(types):
             o.schemes[i] = t

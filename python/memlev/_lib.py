@@ -60,7 +60,7 @@ class Scheme(Structure):
                 ("calib_trains", c_int), ("calib_train_len", c_int), ("calib_budget", c_double),
                 ("coverage", c_double),
                 ("target_top", c_double), ("reset_mode", c_int), ("reset_max_pulses", c_int),
-                ("reset_tol", c_double)]
+                ("reset_tol", c_double), ("grid_common", c_int), ("ff_max_pulses", c_int)]
 
 
 class Cost(Structure):
@@ -87,7 +87,8 @@ class TransferStudyOpts(Structure):
     _fields_ = [("dev", c_void_p), ("schemes", c_void_p * 8), ("nschemes", c_int), ("levels", POINTER(c_int)),
                 ("nlevels", c_int), ("trials", c_int), ("mode", c_int), ("per_channel", c_int), ("limit", c_size_t),
                 ("seed", c_uint64), ("sample_devices", c_size_t), ("relax_time", c_double), ("batch", c_int),
-                ("calib_per_device", c_int), ("verify_every", c_int), ("baseline_accuracy", c_double),
+                ("calib_per_device", c_int), ("verify_every", c_int), ("grid_own", c_int), ("ff_max_pulses", c_int),
+                ("baseline_accuracy", c_double),
                 ("done", c_void_p), ("ndone", c_size_t), ("on_point", POINT_FN), ("ctx", c_void_p),
                 ("progress", PROGRESS_FN), ("progress_ctx", c_void_p), ("reprogram_cycles", c_int)]
 
@@ -121,6 +122,7 @@ ml_device_new_json = _fn("ml_device_new_json", c_int, c_char_p, c_char_p, POINTE
 ml_device_free = _fn("ml_device_free", None, c_void_p)
 ml_device_to_json = _fn("ml_device_to_json", c_void_p, c_void_p)
 ml_scheme_lookup = _fn("ml_scheme_lookup", c_void_p, c_char_p)
+ml_scheme_targets = _fn("ml_scheme_targets", c_int, POINTER(Scheme))
 ml_scheme_defaults = _fn("ml_scheme_defaults", None, POINTER(Scheme), c_void_p)
 ml_program_conductances = _fn("ml_program_conductances", c_int, c_void_p, POINTER(Scheme), c_int, c_int, c_uint64,
                               c_size_t, POINTER(c_double), POINTER(c_double), POINTER(Cost), POINTER(Cost),

@@ -158,6 +158,10 @@ def test_levels_rejects_bad_options():
         memlev.levels("tio2x", "feedforward", devices=0)
     with pytest.raises(TypeError):
         memlev.levels("tio2x", "feedforward", pulses=3)
+    with pytest.raises(ValueError, match="grid"):
+        memlev.levels("tio2x", "feedforward", grid="shared")
+    with pytest.raises(ValueError, match="grid"):
+        memlev.levels("tio2x", "identical", grid="common")
 
 
 def test_transfer_equals_the_cli_json(tmp_path, cli):
@@ -178,6 +182,8 @@ def test_transfer_errors():
         memlev.transfer(str(ROOT / "models/mlp-fmnist.onnx"), levels=[1])
     with pytest.raises(ValueError, match="scheme"):
         memlev.transfer(str(ROOT / "models/mlp-fmnist.onnx"), schemes="nosuch", levels=[4])
+    with pytest.raises(ValueError, match="grid"):
+        memlev.transfer(str(ROOT / "models/mlp-fmnist.onnx"), levels=[4], grid="shared")
 
 
 def test_missing_library_names_every_place_tried(tmp_path):

@@ -8,7 +8,9 @@
 
 #define ML_VERSION_STRING "0.1.0"
 
-typedef enum { OPT_STR, OPT_INT, OPT_DBL, OPT_FLAG } cli_opt_type;
+/* OPT_OUT / OPT_OUTDIR: a file / folder the command writes (a const char *, like OPT_STR);
+ * cli_parse checks it can be written (cli_check_output) before the command computes anything. */
+typedef enum { OPT_STR, OPT_INT, OPT_DBL, OPT_FLAG, OPT_OUT, OPT_OUTDIR } cli_opt_type;
 
 typedef struct cli_opt {
     const char *name;   /* long name without dashes, e.g. "devices" */
@@ -32,14 +34,19 @@ typedef struct cli_spec {
 int cli_parse(cli_spec *s, int argc, char **argv, char **pos, int *npos);
 void cli_print_help(const cli_spec *s, FILE *f);
 
+typedef enum { CLI_OUT_FILE, CLI_OUT_DIR, CLI_OUT_ANY } cli_out_kind;
+/* Check that an output (the value of --opt) can be written before a long computation: its
+ * folder exists and is writable, and the path is not a folder (CLI_OUT_FILE), is a folder or
+ * can be made one (CLI_OUT_DIR), or either (CLI_OUT_ANY). Writes nothing. 0, or 2 after
+ * printing "memlev CMD: --opt PATH: reason" (common.c). */
+int cli_check_output(const char *cmd, const char *opt, const char *path, cli_out_kind kind);
+
 /* Print "memlev CMD: message" and return 2. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print an ml_error and return 2. */
 int cli_fail_err(const char *cmd, const ml_error *err);
 
-/* Choose OpenBLAS's AVX2 kernels where Debian's OpenBLAS falls back to generic ones
- * (re-executes the program once with OPENBLAS_CORETYPE=Haswell); blas_env.c. */
-void ml_cli_blas_setup(char **argv);
+/* OpenBLAS kernel set name (benchmark output); blas_env.c. */
 const char *ml_cli_blas_core(void);
 
 #endif

@@ -10,8 +10,14 @@
 
 int ml_cmd_bench(int argc, char **argv)
 {
+    static const char *use = "usage: memlev bench infer --model M.onnx|--arch resnet34 [--batch 64] [--threads T] [--json FILE]";
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("%s\nBenchmarks. Subcommands:\n  infer    inference throughput of a model or a built-in architecture\n"
+               "(memlev bench infer --help for its options)\n", use);
+        return 0;
+    }
     if (argc < 2 || strcmp(argv[1], "infer"))
-        return cli_fail("bench", "usage: memlev bench infer --model M.onnx|--arch resnet34 [--batch 64] [--threads T] [--json FILE]");
+        return cli_fail("bench", "%s", use);
     const char *model = NULL, *arch = NULL, *json = NULL;
     long batch = 64, threads = 0, iters = 5, hw = 28, ch = 1, width = 0;
     cli_opt opts[] = {
@@ -23,7 +29,7 @@ int ml_cmd_bench(int argc, char **argv)
         {"size", OPT_INT, &hw, "--arch: input height = width [28]", 0},
         {"channels", OPT_INT, &ch, "--arch: input channels [1]", 0},
         {"width", OPT_INT, &width, "--arch: base width [default]", 0},
-        {"json", OPT_STR, &json, "write images_per_s, gflops as JSON", 0},
+        {"json", OPT_OUT, &json, "write images_per_s, gflops as JSON", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"bench infer", "--model M.onnx|--arch resnet34 [--batch 64] [--threads T] [--json FILE]",
                      "Measure inference throughput.", opts, 0};

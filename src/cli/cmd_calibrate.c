@@ -57,8 +57,8 @@ int ml_cmd_calibrate(int argc, char **argv)
     cli_opt opts[] = {
         {"data", OPT_STR, &data, "measured CSV with columns device,pulse,V,width,G_read[,tag] in SI units (required)", 0},
         {"model", OPT_STR, &model, "auto (smaller held-out residual) | softbounds | table (interpolated dG(G, V, width)) [auto]", 0},
-        {"json", OPT_STR, &json, "write the fitted device JSON here (usable by --device) (required)", 0},
-        {"report", OPT_STR, &report, "write the fit quality here (JSON: r2, residual_rms_uS, parameters with errors, noise, warnings)", 0},
+        {"json", OPT_OUT, &json, "write the fitted device JSON here (usable by --device) (required)", 0},
+        {"report", OPT_OUT, &report, "write the fit quality here (JSON: r2, residual_rms_uS, parameters with errors, noise, warnings)", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"calibrate", "--data FILE.csv [--model auto|softbounds|table] --json FILE [--report FIT.json]",
                      "Fit a device model to measured pulse responses.", opts, 0};

@@ -39,7 +39,7 @@ int ml_cmd_demo(int argc, char **argv)
     const char *out = "memlev-report";
     long devices = 100, seed = 1, threads = 0, images = 2000, trials = 3;
     cli_opt opts[] = {
-        {"out", OPT_STR, &out, "result folder [memlev-report]", 0},
+        {"out", OPT_OUTDIR, &out, "result folder [memlev-report]", 0},
         {"devices", OPT_INT, &devices, "devices per scheme [100]", 0},
         {"seed", OPT_INT, &seed, "random seed [1]", 0},
         {"threads", OPT_INT, &threads, "OpenMP threads [all cores]", 0},

@@ -1,5 +1,6 @@
 /* memlev export-conductances: program a network's devices and write G+ and G- of every
- * weight tensor as safetensors (one file) or NumPy .npy files (a folder). */
+ * weight tensor, and the scale that turns them back into weights (w = (G+ - G-) / scale),
+ * as safetensors (one file) or NumPy .npy files (a folder). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include "memlev/onnx.h"
 #include "memlev/tensorio.h"
 #include "memlev/transfer.h"
+
+#define NT 3 /* tensors written per weight tensor: G_plus, G_minus, scale */
 
 static int ends_with(const char *s, const char *t)
 {
@@ -36,12 +39,14 @@ int ml_cmd_export_conductances(int argc, char **argv)
         {"out", OPT_STR, &out, "FILE.safetensors, or a folder for one .npy per tensor (required)", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"export-conductances", "--model M.onnx --device D --scheme S [--levels N] --out FILE.safetensors|DIR",
-                     "Program every weight's devices and write the conductances G+ and G- (siemens).", opts, 0};
+                     "Program every weight's devices and write the conductances G+ and G- (siemens) and each layer's scale "
+                     "(siemens per unit weight: w = (G+ - G-) / scale).", opts, 0};
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : 2;
     const char *cmd = "export-conductances";
     if (!model) return cli_fail(cmd, "--model is required");
     if (!out) return cli_fail(cmd, "--out is required");
+    if (cli_check_output(cmd, "out", out, ends_with(out, ".safetensors") ? CLI_OUT_FILE : CLI_OUT_DIR)) return 2;
     if (levels < 2 || levels > 65536) return cli_fail(cmd, "--levels: %ld is out of range (2..65536)", levels);
     if (seed < 0) return cli_fail(cmd, "--seed: must not be negative");
     if (sample < 8 || sample > 10000000) return cli_fail(cmd, "--sample-devices: %ld is out of range (8..1e7)", sample);
@@ -68,8 +73,8 @@ int ml_cmd_export_conductances(int argc, char **argv)
     }
     int nw = ml_net_weights(net, NULL, 0);
     int *idx = malloc((size_t)(nw > 0 ? nw : 1) * sizeof *idx);
-    ml_tensor_out *t = calloc((size_t)(2 * nw + 1), sizeof *t);
-    char **names = calloc((size_t)(2 * nw + 1), sizeof *names);
+    ml_tensor_out *t = calloc((size_t)(NT * nw + 1), sizeof *t);
+    char **names = calloc((size_t)(NT * nw + 1), sizeof *names);
     if (!idx || !t || !names) { rc = cli_fail(cmd, "out of memory"); goto done; }
     ml_net_weights(net, idx, nw);
     uint64_t first = 0;
@@ -80,33 +85,46 @@ int ml_cmd_export_conductances(int argc, char **argv)
         double *gp = malloc(n * sizeof *gp), *gm = malloc(n * sizeof *gm);
         float *tmp = malloc(n * sizeof *tmp);
         size_t rows = w->ndim > 0 ? (size_t)w->dims[0] : 1;
-        for (int s2 = 0; s2 < 2; s2++) {
+        double *sc = malloc((per_channel ? rows : 1) * sizeof *sc);
+        static const char *const part[NT] = {"G_plus", "G_minus", "scale"};
+        for (int s2 = 0; s2 < NT; s2++) {
             size_t L = strlen(w->name) + 16;
-            names[2 * k + s2] = malloc(L);
-            if (names[2 * k + s2]) snprintf(names[2 * k + s2], L, "%s.%s", w->name, s2 ? "G_minus" : "G_plus");
+            names[NT * k + s2] = malloc(L);
+            if (names[NT * k + s2]) snprintf(names[NT * k + s2], L, "%s.%s", w->name, part[s2]);
         }
-        if (!gp || !gm || !tmp || !names[2 * k] || !names[2 * k + 1]) { free(gp); free(gm); free(tmp); rc = cli_fail(cmd, "out of memory"); break; }
-        if (ml_transfer_array(w->data, rows, n / rows, ls, &o, first, tmp, gp, gm, NULL, &err)) {
-            free(gp); free(gm); free(tmp);
+        if (!gp || !gm || !tmp || !sc || !names[NT * k] || !names[NT * k + 1] || !names[NT * k + 2]) {
+            free(gp); free(gm); free(tmp); free(sc);
+            rc = cli_fail(cmd, "out of memory");
+            break;
+        }
+        if (ml_transfer_array(w->data, rows, n / rows, ls, &o, first, tmp, gp, gm, NULL, &err) ||
+            ml_transfer_scales(w->data, rows, n / rows, ls, per_channel, sc, &err)) {
+            free(gp); free(gm); free(tmp); free(sc);
             rc = cli_fail(cmd, "tensor '%s': %s", w->name, err.msg);
             break;
         }
         free(tmp);
         first += 2 * n;
         for (int s2 = 0; s2 < 2; s2++) {
-            ml_tensor_out *e = &t[2 * k + s2];
-            e->name = names[2 * k + s2];
+            ml_tensor_out *e = &t[NT * k + s2];
+            e->name = names[NT * k + s2];
             e->ndim = w->ndim;
             memcpy(e->dims, w->dims, sizeof e->dims);
             e->data = s2 ? gm : gp;
         }
+        /* siemens per unit weight: one per layer, or one per output channel (--per-channel) */
+        ml_tensor_out *e = &t[NT * k + 2];
+        e->name = names[NT * k + 2];
+        e->ndim = 1;
+        e->dims[0] = per_channel ? (int64_t)rows : 1;
+        e->data = sc;
     }
     if (!rc) {
         if (ends_with(out, ".safetensors")) {
-            if (ml_safetensors_write(out, t, (size_t)2 * nw, &err)) rc = cli_fail_err(cmd, &err);
+            if (ml_safetensors_write(out, t, (size_t)NT * nw, &err)) rc = cli_fail_err(cmd, &err);
         } else {
             if (mkdir(out, 0777) && errno != EEXIST) rc = cli_fail(cmd, "%s: cannot create folder: %s", out, strerror(errno));
-            for (int k = 0; k < 2 * nw && !rc; k++) {
+            for (int k = 0; k < NT * nw && !rc; k++) {
                 char p[4096];
                 snprintf(p, sizeof p, "%s/%s.npy", out, t[k].name);
                 for (char *c = p + strlen(out) + 1; *c; c++)
@@ -115,10 +133,12 @@ int ml_cmd_export_conductances(int argc, char **argv)
             }
         }
     }
-    if (!rc) printf("wrote G+ and G- of %d weight tensors (%llu devices) to %s\n", nw, (unsigned long long)first, out);
+    if (!rc)
+        printf("wrote G+, G- and the scale (w = (G+ - G-) / scale) of %d weight tensors (%llu devices) to %s\n", nw,
+               (unsigned long long)first, out);
 done:
-    for (int k = 0; t && k < 2 * nw; k++) free((void *)t[k].data);
-    for (int k = 0; names && k < 2 * nw; k++) free(names[k]);
+    for (int k = 0; t && k < NT * nw; k++) free((void *)t[k].data);
+    for (int k = 0; names && k < NT * nw; k++) free(names[k]);
     free(t); free(names); free(idx);
     ml_levelset_free(ls);
     ml_net_free(net);

@@ -17,7 +17,7 @@ int ml_cmd_levels(int argc, char **argv)
         {"k", OPT_DBL, &k, "level spacing must be >= k * sigma_read [3]", 0},
         {"pass-fraction", OPT_DBL, &frac, "fraction of devices a level must hit within +-spacing/2 [0.9]", 0},
         {"reprogram-cycles", OPT_INT, &cycles, "programmings one calibration serves: the JSON's total cost amortises calibration over them [1]", 0},
-        {"json", OPT_STR, &json, "write results to this JSON file", 0},
+        {"json", OPT_OUT, &json, "write results to this JSON file", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"levels", "--device D --scheme S [options] --json FILE",
                      "Count distinguishable states, nonlinearity and programming cost of a scheme.", opts, 0};

@@ -44,8 +44,8 @@ int ml_cmd_pulse(int argc, char **argv)
     cli_opt opts[] = {
         PROG_OPT_ENTRIES(o),
         {"pulses", OPT_INT, &pulses, "pulses (steps) in the staircase [512]", 0},
-        {"csv", OPT_STR, &csv, "write one row per pulse/read (device,pulse,V,width,G_read,tag)", 0},
-        {"json", OPT_STR, &json, "write a summary (nonlinearity, window, cost, mean curve) as JSON", 0},
+        {"csv", OPT_OUT, &csv, "write one row per pulse/read (device,pulse,V,width,G_read,tag)", 0},
+        {"json", OPT_OUT, &json, "write a summary (nonlinearity, window, cost, mean curve) as JSON", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"pulse", "--device D --scheme S [--pulses N] [--devices M] [--seed X] [--csv FILE] [--json FILE]",
                      "Program a potentiation (or --direction down: depression) staircase on M devices.", opts, 0};

@@ -7,12 +7,12 @@
 
 int ml_cmd_report(int argc, char **argv)
 {
-    const char *out = "memlev-report", *title = "memlev report";
+    const char *out = "memlev-report", *title = NULL;
     long width = 900, height = 560;
     int no_svg = 0;
     cli_opt opts[] = {
-        {"out", OPT_STR, &out, "report folder (created; files in it are replaced) [memlev-report]", 0},
-        {"title", OPT_STR, &title, "page title [memlev report]", 0},
+        {"out", OPT_OUTDIR, &out, "report folder (created; files in it are replaced) [memlev-report]", 0},
+        {"title", OPT_STR, &title, "page title [memlev report: MODEL on DEVICE, from the result files]", 0},
         {"width", OPT_INT, &width, "plot width in pixels (200..8000) [900]", 0},
         {"height", OPT_INT, &height, "plot height in pixels (150..8000) [560]", 0},
         {"no-svg", OPT_FLAG, &no_svg, "write PNG plots only (default: PNG and SVG)", 0},

@@ -85,7 +85,7 @@ static void print_help(const cli_spec *s)
            "the sweep: a JSON object of axes, each a value or a list (docs/sweep.md) (required)");
     for (const cli_opt *o = s->opts; o->name; o++) {
         char left[64];
-        snprintf(left, sizeof left, "--%s%s", o->name, o->type == OPT_STR ? " STR" : o->type == OPT_INT ? " INT" : "");
+        snprintf(left, sizeof left, "--%s%s", o->name, o->type == OPT_OUT ? " FILE" : o->type == OPT_STR ? " STR" : o->type == OPT_INT ? " INT" : "");
         printf("  %-24s %s\n", left, o->help);
     }
     printf("  %-24s %s\n", "--quiet", "no progress output on stderr");
@@ -147,8 +147,8 @@ int ml_cmd_sweep(int argc, char **argv)
     long threads = 0;
     int resume = 0;
     cli_opt opts[] = {
-        {"json", OPT_STR, &json, "results JSON, written when the sweep is complete (required)", 0},
-        {"csv", OPT_STR, &csv, "results CSV, one row per point", 0},
+        {"json", OPT_OUT, &json, "results JSON, written when the sweep is complete (required)", 0},
+        {"csv", OPT_OUT, &csv, "results CSV, one row per point", 0},
         {"resume", OPT_FLAG, &resume, "continue a killed sweep from its journal (<json>.journal)", 0},
         {"threads", OPT_INT, &threads, "OpenMP threads per rank [all cores]; results do not depend on it", 0},
         {NULL, 0, NULL, NULL, 0}};

@@ -39,8 +39,8 @@ int ml_cmd_train(int argc, char **argv)
         {"no-flip", OPT_FLAG, &no_flip, "no random horizontal flips", 0},
         {"limit", OPT_INT, &limit, "use the first N training images [0 = all]", 0},
         {"threads", OPT_INT, &threads, "OpenMP threads [all cores]; results do not depend on it", 0},
-        {"out", OPT_STR, &out, "model file (ONNX), rewritten after every epoch (required)", 0},
-        {"checkpoint", OPT_STR, &checkpoint, "training state (weights, momentum, position), saved after every epoch and every --checkpoint-every s", 0},
+        {"out", OPT_OUT, &out, "model file (ONNX), rewritten after every epoch (required)", 0},
+        {"checkpoint", OPT_OUT, &checkpoint, "training state (weights, momentum, position), saved after every epoch and every --checkpoint-every s", 0},
         {"checkpoint-every", OPT_DBL, &every, "seconds between mid-epoch checkpoints (0 = after every batch) [300]", 0},
         {"resume", OPT_FLAG, &resume, "continue from --checkpoint; ends bit-identical to an uninterrupted run with the same options", 0},
         {NULL, 0, NULL, NULL, 0}};

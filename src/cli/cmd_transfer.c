@@ -7,8 +7,8 @@ int ml_cmd_transfer(int argc, char **argv)
 {
     const char *model = NULL, *data = "fashion-mnist", *device = "tio2x", *schemes = "feedforward";
     const char *levels = "2,4,8,16,32,64,128,256,512", *mode = "statistical", *json = NULL, *csv = NULL;
-    const char *calibrate = "device";
-    long verify_every = 0;
+    const char *calibrate = "device", *grid = "common";
+    long verify_every = 0, ff_max_pulses = 0;
     long trials = 5, cycles = 1, limit = 0, seed = 1, sample = 1000, batch = 100, threads = 0;
     int per_channel = 0, resume = 0;
     double relax = 0;
@@ -28,10 +28,12 @@ int ml_cmd_transfer(int argc, char **argv)
         {"relax-time", OPT_DBL, &relax, "seconds between programming and read (pulse mode) [0]", 0},
         {"batch", OPT_INT, &batch, "inference batch size [100]", 0},
         {"threads", OPT_INT, &threads, "OpenMP threads [all cores]; results do not depend on it", 0},
-        {"json", OPT_STR, &json, "results JSON (rewritten after every point)", 0},
-        {"csv", OPT_STR, &csv, "results CSV, one row per point", 0},
+        {"json", OPT_OUT, &json, "results JSON (rewritten after every point)", 0},
+        {"csv", OPT_OUT, &csv, "results CSV, one row per point", 0},
         {"calibrate", OPT_STR, &calibrate, "device (each device calibrates itself) | population (one model) [device]", 0},
         {"verify-every", OPT_INT, &verify_every, "feedforward: read and correct every K pulses [0 = never]", 0},
+        {"ff-max-pulses", OPT_INT, &ff_max_pulses, "feedforward: one-shot: every weight's device from reset in at most K (1..256) pulses from its model, no reads [0 = walk the staircase]", 0},
+        {"grid", OPT_STR, &grid, "feedforward/verify: common (one absolute grid every device reaches) | own (each device its own) [common]", 0},
         {"resume", OPT_FLAG, &resume, "continue an interrupted run from its --json file", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"transfer", "--model M.onnx --data fashion-mnist --device D --scheme S[,S2] --levels 2,4,... --json FILE",
@@ -53,6 +55,11 @@ int ml_cmd_transfer(int argc, char **argv)
     if (strcmp(calibrate, "device") && strcmp(calibrate, "population"))
         return cli_fail("transfer", "--calibrate: '%s' must be device or population", calibrate);
     if (verify_every < 0) return cli_fail("transfer", "--verify-every: must not be negative");
+    if (strcmp(grid, "common") && strcmp(grid, "own")) return cli_fail("transfer", "--grid: '%s' must be common or own", grid);
+    if (ff_max_pulses < 0 || ff_max_pulses > 256) return cli_fail("transfer", "--ff-max-pulses: %ld is out of range (0..256)", ff_max_pulses);
+    if (ff_max_pulses > 0 && verify_every > 0) return cli_fail("transfer", "--ff-max-pulses: one-shot programming reads nothing; drop --verify-every");
+    r.study.ff_max_pulses = (int)ff_max_pulses;
+    r.study.grid_own = !strcmp(grid, "own");
     r.study.calib_per_device = !strcmp(calibrate, "device");
     r.study.verify_every = (int)verify_every;
     if (resume && !json) return cli_fail("transfer", "--resume needs --json FILE");

@@ -1,7 +1,11 @@
-/* Shared option handling for pulse/levels/calibrate/demo. */
+/* Shared option handling for pulse/levels/calibrate/demo, and the output-path check every
+ * command runs before it computes. */
+#include <errno.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "cli/common.h"
 #include "memlev/util.h"
 
@@ -12,6 +16,7 @@ void prog_opts_defaults(prog_opts *o)
     o->scheme = "feedforward";
     o->direction = "up";
     o->calibrate = "device";
+    o->grid = "own";
     o->devices = 100;
     o->seed = 1;
     o->max_pulses = 200;
@@ -65,6 +70,10 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     if (ml_reset_mode_lookup(o->reset) < 0) return cli_fail(cmd, "--reset: '%s' must be once, settle or verify", o->reset);
     if (o->reset_max < 1 || o->reset_max > 1000) return cli_fail(cmd, "--reset-max: %ld is out of range (1..1000)", o->reset_max);
     if (!(o->reset_tol > 0 && o->reset_tol < 1)) return cli_fail(cmd, "--reset-tol: %g must be within (0, 1)", o->reset_tol);
+    if (o->ff_max_pulses < 0 || o->ff_max_pulses > 256) return cli_fail(cmd, "--ff-max-pulses: %ld is out of range (0..256)", o->ff_max_pulses);
+    if (o->ff_max_pulses > 0 && o->verify_every > 0) return cli_fail(cmd, "--ff-max-pulses: one-shot programming reads nothing; drop --verify-every");
+    if (o->ff_max_pulses > 0 && strcmp(scheme_name, "feedforward")) return cli_fail(cmd, "--ff-max-pulses: one-shot programming needs --scheme feedforward");
+    if (strcmp(o->grid, "own") && strcmp(o->grid, "common")) return cli_fail(cmd, "--grid: '%s' must be common or own", o->grid);
     if (o->threads < 0 || o->threads > 4096) return cli_fail(cmd, "--threads: %ld is out of range", o->threads);
     if (ml_scheme_parse(scheme_name, &kind, &err)) return cli_fail(cmd, "--scheme: %s", err.msg);
     if (ml_device_load(o->device, dev, &err)) return cli_fail_err(cmd, &err);
@@ -94,6 +103,13 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     s->reset_mode = ml_reset_mode_lookup(o->reset);
     s->reset_max_pulses = (int)o->reset_max;
     s->reset_tol = o->reset_tol;
+    s->grid_common = !strcmp(o->grid, "common");
+    s->ff_max_pulses = (int)o->ff_max_pulses;
+    if (s->grid_common && !ml_scheme_targets(s)) {
+        cli_fail(cmd, "--grid: common needs a scheme that programs to targets (feedforward, verify), not %s", scheme_name);
+        ml_device_clear(dev);
+        return 2;
+    }
     *dir = strcmp(o->direction, "down") ? 1 : -1;
     cli_set_threads(o->threads);
     return 0;
@@ -116,3 +132,31 @@ int cli_write_json(const char *cmd, const char *path, cJSON *root)
     return st ? cli_fail_err(cmd, &err) : 0;
 }
 
+
+int cli_check_output(const char *cmd, const char *opt, const char *path, cli_out_kind kind)
+{
+    if (!*path) return cli_fail(cmd, "--%s: empty path", opt);
+    struct stat sb;
+    if (!stat(path, &sb)) {
+        int dir = S_ISDIR(sb.st_mode);
+        if (kind == CLI_OUT_FILE && dir) return cli_fail(cmd, "--%s %s: is a folder, not a file", opt, path);
+        if (kind == CLI_OUT_DIR && !dir) return cli_fail(cmd, "--%s %s: exists and is not a folder", opt, path);
+        if (access(path, dir ? W_OK | X_OK : W_OK))
+            return cli_fail(cmd, "--%s %s: cannot write: %s", opt, path, strerror(errno));
+        if (dir) return 0; /* its files are written inside it */
+    } else if (errno != ENOENT)
+        return cli_fail(cmd, "--%s %s: %s", opt, path, strerror(errno));
+    /* the folder that will hold it: everything before the last '/' (trailing ones dropped) */
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    while (n > 0 && path[n - 1] != '/') n--;
+    while (n > 1 && path[n - 1] == '/') n--;
+    char parent[4096];
+    if (n == 0) snprintf(parent, sizeof parent, ".");
+    else if (n >= sizeof parent) return cli_fail(cmd, "--%s: path too long", opt);
+    else { memcpy(parent, path, n); parent[n] = 0; }
+    if (stat(parent, &sb)) return cli_fail(cmd, "--%s %s: folder %s does not exist", opt, path, parent);
+    if (!S_ISDIR(sb.st_mode)) return cli_fail(cmd, "--%s %s: %s is not a folder", opt, path, parent);
+    if (access(parent, W_OK | X_OK)) return cli_fail(cmd, "--%s %s: cannot write in folder %s: %s", opt, path, parent, strerror(errno));
+    return 0;
+}

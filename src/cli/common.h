@@ -9,8 +9,8 @@
 #include "cli/progress.h"
 
 typedef struct prog_opts {
-    const char *device, *scheme, *direction, *calibrate;
-    long devices, pulses, seed, verify_every, max_pulses, threads;
+    const char *device, *scheme, *direction, *calibrate, *grid;
+    long devices, pulses, seed, verify_every, max_pulses, threads, ff_max_pulses;
     double v, width, tol, v_start, v_stop, coverage, target_uS, calib_budget;
     int modulate_width;
     const char *reset;   /* the reset procedure: once | settle | verify */
@@ -30,6 +30,9 @@ void cli_set_threads(long t);
  * the environment once: "builtin" = memlev's own kernels, unset, empty or "auto" = oneDNN
  * where it applies); 0, or 2 after printing the error. */
 int cli_net_conv(const char *cmd, ml_net *net);
+/* cmd_check_model.c: print the unsupported ops of an ONNX model as one line on stderr;
+ * returns their count, or -1 when the file is not a readable model (error printed). */
+int cli_report_unsupported(const char *cmd, const char *model);
 
 #define PROG_OPT_ENTRIES(o)                                                                                   \
     {"device", OPT_STR, &(o).device, "device preset (tio2x, agsi, taox-hfox, pcmo, alox-hfo2, serb-virtualarc) or JSON file [tio2x]", 0}, \
@@ -47,6 +50,8 @@ int cli_net_conv(const char *cmd, ml_net *net);
     {"verify-every", OPT_INT, &(o).verify_every, "feedforward: read and correct every K pulses [0 = never]", 0}, \
     {"calibrate", OPT_STR, &(o).calibrate, "device (each device calibrated) | population (one model) [device]", 0}, \
     {"calib-budget", OPT_DBL, &(o).calib_budget, "feedforward: calibration pulses per device; refinement runs of the schedule fill what characterisation leaves [0 = one run]", 0}, \
+    {"ff-max-pulses", OPT_INT, &(o).ff_max_pulses, "feedforward: one-shot: every level from reset in at most K (1..256) pulses from the device's model, no reads [0 = walk the staircase]", 0}, \
+    {"grid", OPT_STR, &(o).grid, "feedforward/verify: own (each device from its reset to its own top) | common (one absolute grid inside the window every device reaches) [own]", 0}, \
     {"coverage", OPT_DBL, &(o).coverage, "fraction of the calibrated window a staircase spans [0.95]", 0},   \
     {"target-uS", OPT_DBL, &(o).target_uS, "last level of the staircase in uS, inside the device window [from --coverage]", 0}, \
     {"reset", OPT_STR, &(o).reset, "reset procedure: once (one pulse) | settle (pulse until the reads stop moving) | verify (pulse until within --reset-tol of the bound) [once]", 0}, \

@@ -40,10 +40,10 @@ void levels_print(const cJSON *j)
     /* a maximum deviation above 1 is no deviation from a line but a staircase that is not one */
     if (N("max_deviation") > 1) snprintf(md, sizeof md, ">1 (not monotone)");
     else snprintf(md, sizeof md, "%.4f", N("max_deviation"));
-    printf("%-12s %-8s states %4.0f  staircase %4.0f  NL %+6.2f  maxdev %s  R2 %.5f  window %s-%s  "
+    printf("%-12s %-8s states %4.0f  population %4.0f  staircase %4.0f  NL %+6.2f  maxdev %s  R2 %.5f  window %s-%s  "
            "pulses/state %.2f  reads/state %.2f  energy/state %.3g J\n",
            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "scheme")),
-           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "device")), N("states"), N("staircase_states"),
+           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "device")), N("states"), N("states_population"), N("staircase_states"),
            N("nonlinearity"), md, N("r2"), siemens(N("g_min_uS"), lo, sizeof lo), siemens(N("g_max_uS"), hi, sizeof hi),
            N("pulses_per_state"), N("reads_per_state"), N("energy_per_state_J"));
     printf("%-12s yield %.3f  fallback %.0f  failed %.0f  unconverged %.0f\n", "", N("yield"), N("devices_fallback"),

@@ -3,12 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 /* Subcommands live in their own files; a weak reference lets the tool build while a
  * subcommand is still being written (it then reports that it is unavailable). */
 #define CMD(name) int ml_cmd_##name(int argc, char **argv) __attribute__((weak));
 CMD(pulse) CMD(levels) CMD(calibrate) CMD(train) CMD(eval) CMD(bench) CMD(transfer)
-CMD(export_conductances) CMD(report) CMD(demo) CMD(sweep)
+CMD(export_conductances) CMD(report) CMD(demo) CMD(sweep) CMD(onnx_test) CMD(check_model) CMD(device)
 #undef CMD
 
 typedef struct { const char *name; int (*fn)(int, char **); const char *help; } cmd_entry;
@@ -27,11 +28,15 @@ static cmd_entry *commands(size_t *n)
         {"export-conductances", NULL, "write programmed conductances (safetensors/.npy)"},
         {"report", NULL, "plots and an HTML report from result files"},
         {"sweep", NULL, "a grid of transfer/levels studies from a config; runs under mpirun"},
+        {"check-model", NULL, "can memlev run an ONNX model? lists every unsupported op"},
+        {"onnx-test", NULL, "run one case of ONNX's backend test suite (exit 0 match, 1 mismatch, 2 unsupported)"},
+        {"device", NULL, "list the device presets, or print one as JSON (device list | device show NAME)"},
     };
     t[0].fn = ml_cmd_demo; t[1].fn = ml_cmd_pulse; t[2].fn = ml_cmd_levels;
     t[3].fn = ml_cmd_calibrate; t[4].fn = ml_cmd_train; t[5].fn = ml_cmd_eval;
     t[6].fn = ml_cmd_bench; t[7].fn = ml_cmd_transfer; t[8].fn = ml_cmd_export_conductances;
-    t[9].fn = ml_cmd_report; t[10].fn = ml_cmd_sweep;
+    t[9].fn = ml_cmd_report; t[10].fn = ml_cmd_sweep; t[11].fn = ml_cmd_check_model; t[12].fn = ml_cmd_onnx_test;
+    t[13].fn = ml_cmd_device;
     *n = sizeof t / sizeof t[0];
     return t;
 }
@@ -49,8 +54,14 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    ml_cli_blas_setup(argv);
     openblas_set_num_threads(1); /* one BLAS thread per call: the layer kernels split batches across OpenMP threads */
+    /* global options before the command: memlev --quiet CMD ... */
+    while (argc >= 2 && (!strcmp(argv[1], "--quiet") || !strcmp(argv[1], "-q"))) {
+        cli_set_quiet(1);
+        argv[1] = argv[0];
+        argc--;
+        argv++;
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

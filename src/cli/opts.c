@@ -30,7 +30,7 @@ void cli_print_help(const cli_spec *s, FILE *f)
 {
     fprintf(f, "usage: memlev %s %s\n%s\n\noptions:\n", s->cmd, s->synopsis, s->about);
     for (const cli_opt *o = s->opts; o->name; o++) {
-        const char *arg = o->type == OPT_STR ? " STR" : o->type == OPT_INT ? " INT" : o->type == OPT_DBL ? " NUM" : "";
+        const char *arg = o->type == OPT_OUT ? " FILE" : o->type == OPT_OUTDIR ? " DIR" : o->type == OPT_STR ? " STR" : o->type == OPT_INT ? " INT" : o->type == OPT_DBL ? " NUM" : "";
         char left[64];
         snprintf(left, sizeof left, "--%s%s", o->name, arg);
         fprintf(f, "  %-24s %s\n", left, o->help);
@@ -48,25 +48,30 @@ static cli_opt *find(cli_spec *s, const char *name)
     return NULL;
 }
 
-static int set_value(cli_spec *s, cli_opt *o, const char *val)
+/* Store val in o; file/key name where it came from in the error (NULL: the command line). */
+static int set_value(cli_spec *s, cli_opt *o, const char *val, const char *file, const char *key)
 {
     char *end;
     errno = 0;
     switch (o->type) {
     case OPT_STR:
+    case OPT_OUT:
+    case OPT_OUTDIR:
         *(const char **)o->dst = val;
         break;
     case OPT_INT: {
         long v = strtol(val, &end, 10);
         if (errno || end == val || *end)
-            return cli_fail(s->cmd, "--%s: '%s' is not an integer", o->name, val);
+            return file ? cli_fail(s->cmd, "%s: %s: '%s' is not an integer", file, key, val)
+                        : cli_fail(s->cmd, "--%s: '%s' is not an integer", o->name, val);
         *(long *)o->dst = v;
         break;
     }
     case OPT_DBL: {
         double v = strtod(val, &end);
         if (errno || end == val || *end || !isfinite(v))
-            return cli_fail(s->cmd, "--%s: '%s' is not a finite number", o->name, val);
+            return file ? cli_fail(s->cmd, "%s: %s: '%s' is not a finite number", file, key, val)
+                        : cli_fail(s->cmd, "--%s: '%s' is not a finite number", o->name, val);
         *(double *)o->dst = v;
         break;
     }
@@ -110,10 +115,15 @@ static int apply_config(cli_spec *s, const char *path)
     }
     fclose(f);
     buf[len] = 0;
-    cJSON *root = cJSON_Parse(buf);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(buf, &end, 0);
+    /* cJSON stops at the end of the first value: anything but white space after it is an error */
+    while (root && end && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+    int trailing = root && end && *end;
     free(buf);
-    if (!root || !cJSON_IsObject(root)) {
+    if (!root || !cJSON_IsObject(root) || trailing) {
         cJSON_Delete(root);
+        if (trailing) return cli_fail(s->cmd, "%s: text after the JSON object", path);
         return cli_fail(s->cmd, "%s: not a JSON object", path);
     }
     int rc = 0;
@@ -122,6 +132,19 @@ static int apply_config(cli_spec *s, const char *path)
         snprintf(key, sizeof key, "%s", it->string);
         for (char *c = key; *c; c++)
             if (*c == '_') *c = '-';
+        for (cJSON *prev = root->child; prev != it; prev = prev->next) {
+            char pk[64];
+            snprintf(pk, sizeof pk, "%s", prev->string);
+            for (char *c = pk; *c; c++)
+                if (*c == '_') *c = '-';
+            if (!strcmp(pk, key)) { rc = cli_fail(s->cmd, "%s: key '%s' appears more than once", path, it->string); break; }
+        }
+        if (rc) break;
+        if (!strcmp(key, "quiet")) { /* the global flag, as on the command line */
+            if (!cJSON_IsBool(it)) { rc = cli_fail(s->cmd, "%s: quiet: expected true or false", path); break; }
+            if (cJSON_IsTrue(it)) cli_set_quiet(1);
+            continue;
+        }
         cli_opt *o = find(s, key);
         if (!o) { rc = cli_fail(s->cmd, "%s: unknown key '%s'", path, it->string); break; }
         if (o->seen) continue; /* the command line wins */
@@ -130,16 +153,30 @@ static int apply_config(cli_spec *s, const char *path)
         if (cJSON_IsString(it)) val = keep(it->valuestring);
         else if (cJSON_IsBool(it)) {
             if (o->type != OPT_FLAG) { rc = cli_fail(s->cmd, "%s: %s: expected a value", path, it->string); break; }
-            if (cJSON_IsTrue(it)) rc = set_value(s, o, "1");
+            if (cJSON_IsTrue(it)) rc = set_value(s, o, "1", path, it->string);
             continue;
         }
-        else if (cJSON_IsNumber(it)) { snprintf(num, sizeof num, "%.17g", it->valuedouble); val = num; }
+        else if (cJSON_IsNumber(it)) {
+            double v = it->valuedouble;
+            if (o->type == OPT_INT) {
+                if (!(v == floor(v) && fabs(v) <= 9007199254740992.0)) {
+                    rc = cli_fail(s->cmd, "%s: %s: %.17g is not an integer", path, it->string, v);
+                    break;
+                }
+                snprintf(num, sizeof num, "%.0f", v);
+            } else
+                snprintf(num, sizeof num, "%.17g", v);
+            val = num;
+        }
         else { rc = cli_fail(s->cmd, "%s: %s: expected a string, number or boolean", path, it->string); break; }
+        if (o->type == OPT_FLAG) { rc = cli_fail(s->cmd, "%s: %s: expected true or false", path, it->string); break; }
+        if ((o->type == OPT_OUT || o->type == OPT_OUTDIR) && !cJSON_IsString(it)) {
+            rc = cli_fail(s->cmd, "%s: %s: expected a path (a string)", path, it->string);
+            break;
+        }
         if (o->type == OPT_STR && !cJSON_IsString(it)) val = keep(val);
         if (!val) { rc = cli_fail(s->cmd, "%s: out of memory", path); break; }
-        if (o->type == OPT_INT && cJSON_IsNumber(it)) { snprintf(num, sizeof num, "%.0f", it->valuedouble); }
-        rc = set_value(s, o, val);
-
+        rc = set_value(s, o, val, path, it->string);
     }
     cJSON_Delete(root);
     return rc;
@@ -180,16 +217,22 @@ int cli_parse(cli_spec *s, int argc, char **argv, char **pos, int *npos)
             return cli_fail(s->cmd, "unknown option '--%s' (see memlev %s --help)", name, s->cmd);
         if (o->type == OPT_FLAG) {
             if (eq) return cli_fail(s->cmd, "--%s takes no value", name);
-            set_value(s, o, "1");
+            set_value(s, o, "1", NULL, NULL);
             continue;
         }
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v)
             return cli_fail(s->cmd, "--%s needs a value", name);
-        if (set_value(s, o, v))
+        if (set_value(s, o, v, NULL, NULL))
             return 2;
     }
     if (config && apply_config(s, config))
         return 2;
+    /* outputs are checked now, not after a long run */
+    for (cli_opt *o = s->opts; o->name; o++) {
+        const char *v = (o->type == OPT_OUT || o->type == OPT_OUTDIR) ? *(const char **)o->dst : NULL;
+        if (v && cli_check_output(s->cmd, o->name, v, o->type == OPT_OUT ? CLI_OUT_FILE : CLI_OUT_DIR))
+            return 2;
+    }
     return 0;
 }

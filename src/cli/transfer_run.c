@@ -43,6 +43,8 @@ static cJSON *config_json(const transfer_req *r)
     cJSON_AddNumberToObject(c, "relax_time", r->study.relax_time);
     cJSON_AddStringToObject(c, "calibrate", r->study.calib_per_device ? "device" : "population");
     cJSON_AddNumberToObject(c, "verify_every", r->study.verify_every);
+    cJSON_AddStringToObject(c, "grid", r->study.grid_own ? "own" : "common");
+    cJSON_AddNumberToObject(c, "ff_max_pulses", r->study.ff_max_pulses);
     return c;
 }
 
@@ -66,6 +68,10 @@ static ml_transfer_point *points_of(const cJSON *old, size_t *n)
         q->quantized_accuracy = N("quantized_accuracy");
         q->distinguishable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "distinguishable"));
         q->states = N("states");
+        q->states_population = N("states_population");
+        q->reads_per_device = N("reads_per_device");
+        const char *grid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "grid"));
+        q->grid_common = grid && !strcmp(grid, "common");
         q->pulses_per_device = N("pulses_per_device");
         q->calibration_pulses_per_device = N("calibration_pulses_per_device");
         q->devices = N("devices");
@@ -81,7 +87,6 @@ static ml_transfer_point *points_of(const cJSON *old, size_t *n)
             const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "cost");
             const cJSON *ca = cJSON_GetObjectItemCaseSensitive(c, "calibration_per_device");
             const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "reset_per_device");
-            const cJSON *pg = cJSON_GetObjectItemCaseSensitive(c, "programming_per_device");
 #define M(o, k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k))
 /* a total as written (exact), else rebuilt from the per-device figure */
 #define T(k, dflt) (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, k)) ? N(k) : (dflt))
@@ -93,7 +98,6 @@ static ml_transfer_point *points_of(const cJSON *old, size_t *n)
             q->reset_reads_per_device = M(rs, "reads");
             q->reset_energy_j = T("reset_energy_J", M(rs, "energy_J") * dv);
             q->reset_seconds = T("reset_seconds", M(rs, "time_s") * dv);
-            q->reads_per_device = M(pg, "reads") + q->reset_reads_per_device;
 #undef M
 #undef T
         }
@@ -158,17 +162,17 @@ static ml_status on_point(void *ctx, const ml_transfer_result *res, int point)
     const transfer_req *r = jn->r;
     if (point < 0) {
         printf("baseline (float) accuracy %.4f on %zu images\n", res->baseline_accuracy, res->images);
-        printf("%-12s %6s %9s %8s %8s %9s %6s %7s %10s %10s %7s %6s %8s %6s %6s\n", "scheme", "levels", "accuracy", "std", "ci95",
-               "quantized", "dist", "states", "pulses/dev", "device_s", "sim_s", "yield", "fallback", "failed", "unconv");
+        printf("%-12s %6s %9s %8s %8s %9s %6s %7s %7s %10s %10s %7s %6s %8s %6s %6s\n", "scheme", "levels", "accuracy", "std", "ci95",
+               "quantized", "dist", "states", "popul", "pulses/dev", "device_s", "sim_s", "yield", "fallback", "failed", "unconv");
         return ML_OK;
     }
     const ml_transfer_point *p = &res->points[point];
     char sd[16], ci[16]; /* one trial has no spread: n/a, not 0 */
     if (p->trials > 1) { snprintf(sd, sizeof sd, "%.4f", p->accuracy_std); snprintf(ci, sizeof ci, "%.4f", p->ci95); }
     else { snprintf(sd, sizeof sd, "n/a"); snprintf(ci, sizeof ci, "n/a"); }
-    printf("%-12s %6d %9.4f %8s %8s %9.4f %6s %7.0f %10.2f %10.3g %7.2f %6.3f %8.0f %6.0f %6.0f\n", p->scheme, p->levels,
+    printf("%-12s %6d %9.4f %8s %8s %9.4f %6s %7.0f %7.0f %10.2f %10.3g %7.2f %6.3f %8.0f %6.0f %6.0f\n", p->scheme, p->levels,
            p->accuracy_mean, sd, ci, p->quantized_accuracy, p->distinguishable ? "yes" : "no", p->states,
-           p->pulses_per_device, p->program_seconds, p->sim_seconds, p->yield, p->devices_fallback, p->devices_failed,
+           p->states_population, p->pulses_per_device, p->program_seconds, p->sim_seconds, p->yield, p->devices_fallback, p->devices_failed,
            p->unconverged);
     fflush(stdout);
     if (r->json_path) {

@@ -15,6 +15,7 @@ typedef struct transfer_req {
     const char *json_path;   /* results are rewritten after every point (resumable) */
     const char *csv_path;
     int resume;
+
 } transfer_req;
 
 /* Load, run and write results; returns 0 or 2 after printing the error. */

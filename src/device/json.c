@@ -10,6 +10,7 @@
 #include "memlev/device.h"
 #include "memlev/util.h"
 #include "device/internal.h"
+#include "device/json_write.h"
 
 typedef struct { const char *key; size_t off; } field;
 #define F(k) {#k, offsetof(ml_device, k)}
@@ -175,7 +176,7 @@ ml_status ml_device_load(const char *name, ml_device *d, ml_error *err)
 static cJSON *arr(const double *v, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, ml__json_exact_number(v[i]));
     return a;
 }
 
@@ -189,11 +190,11 @@ char *ml_device_to_json(const ml_device *d)
         int serb = !strncmp(k, "serb_", 5), ns = !strncmp(k, "nl_", 3) || !strncmp(k, "pmax_", 5);
         if ((serb && d->model != ML_MODEL_SERB) || (ns && d->model != ML_MODEL_NEUROSIM)) continue;
         if (d->model == ML_MODEL_NEUROSIM && (!strcmp(k, "a_p") || !strcmp(k, "a_d"))) continue;
-        cJSON_AddNumberToObject(o, k, *(const double *)((const char *)d + f->off));
+        cJSON_AddItemToObject(o, k, ml__json_exact_number(*(const double *)((const char *)d + f->off)));
     }
     cJSON *dd = cJSON_AddObjectToObject(o, "d2d");
     for (const field *f = k_d2d; f->key; f++)
-        cJSON_AddNumberToObject(dd, f->key, *(const double *)((const char *)d + f->off));
+        cJSON_AddItemToObject(dd, f->key, ml__json_exact_number(*(const double *)((const char *)d + f->off)));
     if (d->table) {
         const ml_dev_table *t = d->table;
         size_t nn = (size_t)t->nv * t->nw * t->ng;

@@ -53,7 +53,7 @@ ml_status ml_measure_sigma_read(ml_population *pop, int reads, double *sigma, ml
 /* Does an N-level grid pass on the open-loop staircase? -1: out of memory. */
 static int open_pass(const ml_staircase *st, int N, double k, double sigma, double frac)
 {
-    const size_t np = st->npts, nd = st->ndev, nl = live_devices(st);
+    const size_t np = st->npts, nd = st->ndev, nl = live_devices(st), first = st->grid_common ? 1 : 0;
     int *ok = ml__calloc((size_t)N, sizeof *ok);
     if (!ok) return -1;
     double spacing_sum = 0;
@@ -61,9 +61,9 @@ static int open_pass(const ml_staircase *st, int N, double k, double sigma, doub
     for (size_t d = 0; d < nd; d++) {
         if (excluded(st, d)) continue;
         const double *gp = st->g_pred + d * np, *rd = st->g_read + d * np;
-        double lo = gp[0], hi = gp[np - 1], s = (hi - lo) / (N - 1);
+        double lo = gp[first], hi = gp[np - 1], s = (hi - lo) / (N - 1);
         spacing_sum += fabs(s);
-        size_t n = 0;
+        size_t n = first;
         int up = hi >= lo;
         for (int j = 0; j < N; j++) {
             double t = lo + s * j;
@@ -83,7 +83,8 @@ static int open_pass(const ml_staircase *st, int N, double k, double sigma, doub
 
 int ml_states_open(const ml_staircase *st, double k, double sigma, double frac)
 {
-    int nmax = (int)st->npts, best = 1, oom = 0;
+    int nmax = (int)st->npts - (st->grid_common ? 1 : 0), best = 1, oom = 0;
+    if (nmax < 2) return 1;
     #pragma omp parallel for schedule(dynamic, 8) reduction(max : best) reduction(| : oom)
     for (int N = 2; N <= nmax; N++) {
         int p = open_pass(st, N, k, sigma, frac);
@@ -93,24 +94,65 @@ int ml_states_open(const ml_staircase *st, double k, double sigma, double frac)
     return oom ? -1 : best;
 }
 
+/* Does an N-grid over the population's mean plan (steps first..P) pass? -1: out of memory. */
+static int population_pass(const ml_staircase *st, const double *mp, int first, int N, double k, double sigma,
+                           double frac)
+{
+    const size_t np = st->npts, nd = st->ndev, nl = live_devices(st);
+    const double lo = mp[first], hi = mp[np - 1], s = (hi - lo) / (N - 1);
+    if (!nl || !(fabs(s) >= k * sigma)) return 0;
+    int up = hi >= lo;
+    size_t n = (size_t)first;
+    for (int j = 0; j < N; j++) {
+        double t = lo + s * j;
+        while (n + 1 < np && (up ? mp[n + 1] <= t : mp[n + 1] >= t)) n++;
+        size_t best = n;
+        if (n + 1 < np && fabs(mp[n + 1] - t) < fabs(mp[n] - t)) best = n + 1;
+        size_t ok = 0;
+        for (size_t d = 0; d < nd; d++)
+            if (!excluded(st, d) && fabs(st->g_read[d * np + best] - t) <= 0.5 * fabs(s)) ok++;
+        if (ok < frac * nl) return 0;
+    }
+    return 1;
+}
+
+int ml_states_population(const ml_staircase *st, double k, double sigma, double frac)
+{
+    const size_t np = st->npts, nd = st->ndev, nl = live_devices(st);
+    const int first = st->grid_common ? 1 : 0;
+    if ((size_t)first + 1 >= np) return 1;
+    double *mp = ml__calloc(np, sizeof *mp);
+    if (!mp) return -1;
+    for (size_t d = 0; d < nd; d++)
+        if (!excluded(st, d) || !nl)
+            for (size_t j = 0; j < np; j++) mp[j] += st->g_pred[d * np + j];
+    for (size_t j = 0; j < np; j++) mp[j] /= (double)(nl ? nl : nd);
+    int nmax = (int)(np - (size_t)first), best = 1;
+    #pragma omp parallel for schedule(dynamic, 8) reduction(max : best)
+    for (int N = 2; N <= nmax; N++)
+        if (population_pass(st, mp, first, N, k, sigma, frac) && N > best) best = N;
+    ml__free(mp);
+    return best;
+}
+
 /* Program every level of an N-grid from reset with write-verify; 1 if the grid passes,
  * -1 when out of memory. */
 static int verify_pass(ml_population *pop, const ml_scheme *s, const ml_staircase *st, int N, double k,
                        double sigma, double frac, ml_cost *cost, double *ppl)
 {
-    const size_t nd = st->ndev, np = st->npts, nl = live_devices(st);
+    const size_t nd = st->ndev, np = st->npts, nl = live_devices(st), first = st->grid_common ? 1 : 0;
     int dir = st->direction;
     int *ok = ml__calloc((size_t)N * nd, sizeof *ok);
     ml_cost *cs = ml__calloc(nd, sizeof *cs);
     if (!ok || !cs) { ml__free(ok); ml__free(cs); return -1; }
     double spacing_sum = 0;
     for (size_t i = 0; i < nd; i++)
-        if (!excluded(st, i)) spacing_sum += fabs(st->g_pred[i * np + np - 1] - st->g_pred[i * np]) / (N - 1);
+        if (!excluded(st, i)) spacing_sum += fabs(st->g_pred[i * np + np - 1] - st->g_pred[i * np + first]) / (N - 1);
     #pragma omp parallel for schedule(dynamic, 4)
     for (size_t i = 0; i < nd; i++) {
         if (excluded(st, i)) continue;
         const double *gp = st->g_pred + i * np;
-        double lo = gp[0], s_ = (gp[np - 1] - lo) / (N - 1);
+        double lo = gp[first], s_ = (gp[np - 1] - lo) / (N - 1);
         const ml_fit *f = &st->fits[i], *o = st->fits_other ? &st->fits_other[i] : NULL;
         for (int j = 0; j < N; j++) {
             double t = lo + s_ * j;
@@ -142,6 +184,8 @@ int ml_states_verify(ml_population *pop, const ml_scheme *s, const ml_staircase 
 {
     ml_cost c;
     double ppl;
+    if (st->grid_common && n_max > (int)st->npts - 1) n_max = (int)st->npts - 1; /* reset is no level */
+    if (n_max < 2) return 1;
     int p = verify_pass(pop, s, st, n_max, k, sigma, frac, &c, &ppl);
     if (p < 0) return -1;
     if (p) {

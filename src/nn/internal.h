@@ -29,6 +29,9 @@ typedef struct ml_plan {
     int odims[4];       /* Add/...: output dims padded to 4 (leading 1s), batch axis = 1 */
     int batched[2];     /* Add/...: operand is an activation (advances by one item per image) */
     size_t opitem[2];   /* Add/...: floats per item of each operand */
+    int axis;           /* Softmax: the normalised axis (>= 1) */
+    int item_batch;     /* Add/...: a constant operand holds this many batch items (its first dim,
+                           ONNX shapes fixed at that batch); the batch must equal it. 0: none */
 } ml_plan;
 
 struct ml_net_priv {
@@ -49,6 +52,8 @@ struct ml_net_priv {
     size_t fold_cap;
     float *wino;            /* inference: Winograd transforms of the widest eligible conv */
     size_t wino_cap;
+    struct ml_wcache *wino_u; /* inference: the built-in Winograd's transformed weights per
+                               node (kernels/wcache.c), lazily made */
     struct ml_dnnl *dnnl;   /* oneDNN convolution state and plans (dnnl/state.c), lazily made */
     int dnnl_oom;           /* the oneDNN path ran out of memory: the call fails with ML_ENOMEM
                                rather than fall back to kernels whose bits differ */
@@ -94,15 +99,41 @@ size_t ml__conv_wino_floats(const ml_geom *g, int batch, int threads);
 void ml__conv_wino_forward(const ml_geom *g, const float *x, const float *w, const float *bias,
                           const float *scale, const float *shift, int relu, int batch, float *ws,
                           float *y);
+/* The same with the filter transform u (ml__conv_wino_u_floats(g) floats, made by
+ * ml__conv_wino_transform) given instead of the weights. */
+size_t ml__conv_wino_u_floats(const ml_geom *g);
+void ml__conv_wino_transform(const ml_geom *g, const float *w, float *u);
+void ml__conv_wino_forward_u(const ml_geom *g, const float *x, const float *u, const float *bias,
+                            const float *scale, const float *shift, int relu, int batch, float *ws,
+                            float *y);
 /* Training: dx += the input gradient of such a layer from dy, by the same transform; ws holds
  * ml__conv_wino_bwd_floats(g, batch, omp_get_max_threads()) floats. */
 size_t ml__conv_wino_bwd_floats(const ml_geom *g, int batch, int threads);
 void ml__conv_wino_backward_data(const ml_geom *g, const float *dy, const float *w, int batch,
                                 float *ws, float *dx);
+/* kernels/wcache.c: a 64-bit hash of n floats continuing from h (v NULL hashes as a marker;
+ * 0 is returned only when memory ran out, and is never a valid key); the same for any
+ * thread count. */
+uint64_t ml__hash_floats(const float *v, size_t n, uint64_t h);
+/* Per-node caches of transformed weights, at most max_floats in all. ml__wcache_get returns
+ * node's buffer of `floats` floats for key: the cached one (*fresh = 0) or one to fill
+ * (*fresh = 1; the caller fills it before the next call); NULL when the cache cannot hold
+ * it (full, out of memory, key 0): the caller then transforms into its workspace. */
+typedef struct ml_wcache ml_wcache;
+ml_wcache *ml__wcache_new(int n, size_t max_floats);
+void ml__wcache_free(ml_wcache *c);
+float *ml__wcache_get(ml_wcache *c, int node, uint64_t key, size_t floats, int *fresh);
+/* forget node's entry (its buffer was not filled) */
+void ml__wcache_drop(ml_wcache *c, int node);
+/* entries made or remade so far (tests: a changed weight must remake exactly its layer's) */
+long ml__wcache_rebuilds(const ml_wcache *c);
 /* kernels/gemm.c: row-major C = alpha op(A) op(B) + beta C, to be called from inside an OpenMP
  * loop (runs on the calling thread); ta/tb non-zero for transposed operands. */
 void ml__sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
+/* ml__sgemm over fixed blocks of rows of C, inside an OpenMP loop (call it outside one). */
+void ml__sgemm_rows(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                   const float *b, int ldb, float beta, float *c, int ldc);
 /* kernels/conv_im2col.c. Columns of one im2col block: the images of a convolution are
  * processed in groups of ml__conv_group_images(g, batch) so the GEMMs are wide; the
  * grouping depends on the geometry and batch size only. */
@@ -160,6 +191,12 @@ void ml__relu_forward(const float *x, size_t n, float *y);
 void ml__relu_backward(const float *y, const float *dy, size_t n, float *dx);
 void ml__binary_forward(ml_op op, const ml_plan *p, const float *a, const float *b, int batch,
                        int relu, float *y);
+/* Inference-only activations; y may equal x. Softmax over len entries spaced inner apart,
+ * outer * inner such runs of consecutive blocks (x holds outer * len * inner floats). */
+void ml__sigmoid_forward(const float *x, size_t n, float *y);
+void ml__leakyrelu_forward(const float *x, size_t n, float alpha, float *y);
+void ml__clip_forward(const float *x, size_t n, float lo, float hi, float *y);
+void ml__softmax_forward(const float *x, size_t outer, size_t len, size_t inner, float *y);
 /* mask as for ml__bn_backward */
 void ml__binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
                         const float *dy, const float *mask, int batch, float *da, float *db,

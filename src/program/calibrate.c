@@ -195,32 +195,48 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
 {
     const size_t n = t->n, per = (size_t)CAL_TRAINS * CAL_LEN;
     const size_t ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
-    double *buf = ml__malloc(ncal * per * 4 * sizeof(double));
+    /* per device: the pairs are fitted at once, so each thread keeps one device's (touching
+     * ncal * 9 KB afresh for every chunk of a transfer cost more than the fits); pooled:
+     * every calibration device's pairs are kept for the pooled fit */
+    const int keep = !s->calib_per_device;
+    double *buf = keep ? ml__malloc(ncal * per * 4 * sizeof(double)) : NULL;
     probe *pr = ml__calloc(ncal, sizeof *pr);
     size_t *nk = ml__malloc(ncal * sizeof(size_t));
     ml_cost *cs = ml__calloc(ncal, sizeof(ml_cost));
     ml_fit *own = ml__calloc(ncal, sizeof(ml_fit));
-    if (!buf || !pr || !nk || !cs || !own) {
+    if ((keep && !buf) || !pr || !nk || !cs || !own) {
         ml__free(buf); ml__free(pr); ml__free(nk); ml__free(cs); ml__free(own);
         return ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
     }
     const ml_device *d = t->dev;
-    #pragma omp parallel for schedule(dynamic, 16)
-    for (size_t i = 0; i < ncal; i++) {
-        double *b = buf + i * per * 4;
-        size_t k = characterise(t, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &pr[i], &cs[i]);
-        nk[i] = drop_saturated(b, b + per, b + 2 * per, b + 3 * per, k, pr[i].g_start, pr[i].g_sat);
-        ml_fit f = {0};
-        f.t_ref = d->t_ref;
-        f.v_th = d->v_th;
-        if (pr[i].dead) f.status = ML_FIT_FAILED;
-        else if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, nk[i], dir, d->t_ref, d->v_th, &f, NULL) ||
-                 !fit_usable(&f, &pr[i], dir))
-            f.status = ML_FIT_FALLBACK;
-        f.g_start = pr[i].g_start;
-        f.g_lim = pr[i].g_sat;
-        f.width = pr[i].w;
-        own[i] = f;
+    int oom = 0;
+    #pragma omp parallel reduction(| : oom)
+    {
+        double *mine = keep ? NULL : ml__malloc(per * 4 * sizeof(double));
+        if (!keep && !mine) oom = 1;
+        #pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < ncal; i++) {
+            if (!keep && !mine) continue;
+            double *b = keep ? buf + i * per * 4 : mine;
+            size_t k = characterise(t, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &pr[i], &cs[i]);
+            nk[i] = drop_saturated(b, b + per, b + 2 * per, b + 3 * per, k, pr[i].g_start, pr[i].g_sat);
+            ml_fit f = {0};
+            f.t_ref = d->t_ref;
+            f.v_th = d->v_th;
+            if (pr[i].dead) f.status = ML_FIT_FAILED;
+            else if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, nk[i], dir, d->t_ref, d->v_th, &f, NULL) ||
+                     !fit_usable(&f, &pr[i], dir))
+                f.status = ML_FIT_FALLBACK;
+            f.g_start = pr[i].g_start;
+            f.g_lim = pr[i].g_sat;
+            f.width = pr[i].w;
+            own[i] = f;
+        }
+        ml__free(mine);
+    }
+    if (oom) {
+        ml__free(buf); ml__free(pr); ml__free(nk); ml__free(cs); ml__free(own);
+        return ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
     }
     for (size_t i = 0; i < ncal; i++) ml_cost_add(cost, &cs[i]);
     ml_status st = ML_OK;

@@ -183,7 +183,34 @@ static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *cal
     return ml__ff_refine(t, &s, pl->P, pl->dir, pl->fits, calib, err);
 }
 
-static int shares_schedule(const ml_scheme *s) { return !s->calib_per_device && s->verify_every == 0; }
+static int shares_schedule(const ml_scheme *s)
+{
+    return !s->calib_per_device && s->verify_every == 0 && s->ff_max_pulses == 0;
+}
+
+enum { ONE_SHOT_MAX = 256 };
+
+/* One-shot: from device i's reset level (it is at reset) to g in equal steps of at least a
+ * spacing h, at most K of them (cycle-to-cycle noise grows with a pulse's step, so K smaller
+ * steps land closer than one large one), scheduled under the device's model; no reads.
+ * Returns the pulses applied and the last pulse in *v_last, *w_last. */
+static int one_shot(const ml_program_plan *pl, const ml_target *t, size_t i, double g, double h, ml_cost *c,
+                    double *v_last, double *w_last)
+{
+    const ml_fit *f = &pl->fits[i];
+    const double g0 = f->g_start;
+    double sub[ONE_SHOT_MAX + 1], v[ONE_SHOT_MAX + 1], w[ONE_SHOT_MAX + 1];
+    *v_last = *w_last = 0;
+    if (!((g - g0) * pl->dir > 0)) return 0; /* at or below the reset level: stay there */
+    double q = ceil(fabs((g - g0) / h) - 1e-9);
+    int m = q < 1 ? 1 : q > pl->s.ff_max_pulses ? pl->s.ff_max_pulses : (int)q;
+    for (int j = 0; j <= m; j++) sub[j] = g0 + (g - g0) * j / m;
+    ml__schedule_ff(f, t->dev, &pl->s, sub, m, v, w);
+    int n = 0;
+    for (int j = 1; j <= m; j++)
+        if (v[j] != 0) { pg_pulse(t, i, v[j], w[j], c); n++; *v_last = v[j]; *w_last = w[j]; }
+    return n;
+}
 
 /* One model and no reads: one grid and schedule for every device, computed once. */
 static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf, ml_error *err)
@@ -195,7 +222,7 @@ static ml_status plan(ml_program_plan *pl, const ml_device *d, const ml_fit *mf,
     pl->sv = ml__malloc(np * sizeof(double));
     pl->sw = ml__malloc(np * sizeof(double));
     if (!pl->grid || !pl->sv || !pl->sw) return ml_error_set(err, ML_ENOMEM, "out of memory");
-    ml__plan_grid(&pl->fits[0], &pl->s, pl->P, pl->grid);
+    pg_plan_grid(pl, 0, pl->grid);
     ml__schedule_ff(&pl->fits[0], d, &pl->s, pl->grid, pl->P, pl->sv, pl->sw);
     return ML_OK;
 }
@@ -226,6 +253,21 @@ static void steps(const ml_program_plan *pl, const ml_target *t, size_t i, int s
 static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
                     ml_staircase *st, const double *grid, double *sv, double *sw)
 {
+    if (pl->s.ff_max_pulses > 0) {
+        /* one-shot: each level straight from reset (a staircase resets before every level) */
+        const double h = (grid[pl->P] - grid[pl->P - 1]);
+        double vl, wl;
+        if (!st) { if (stop > 0) one_shot(pl, t, i, grid[stop], h, c, &vl, &wl); return; }
+        for (int k = 1; k <= stop; k++) {
+            if (k > 1) pg_reset1(t, i, &pl->s, pl->dir, c);
+            int n = one_shot(pl, t, i, grid[k], h, c, &vl, &wl);
+            size_t idx = i * st->npts + (size_t)k;
+            st->g_pred[idx] = grid[k];
+            st->v[idx] = vl; st->w[idx] = wl; st->pulses[idx] = n;
+            pg_record(t, st, i, k);
+        }
+        return;
+    }
     if (!pl->grid) ml__schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, stop, sv, sw); /* only the steps taken */
     steps(pl, t, i, stop, pl->P, c, st, grid, sv, sw);
 }
@@ -234,6 +276,11 @@ static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int
 static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, double g, ml_cost *c, double *grid,
                        double *sv, double *sw)
 {
+    if (pl->s.ff_max_pulses > 0) {
+        double vl, wl, h = pg_spacing(pl, i, grid);
+        one_shot(pl, t, i, g, h, c, &vl, &wl);
+        return;
+    }
     int K = pg_grid_to(pl, i, g, grid);
     if (K == 0) return;
     ml__schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, K, sv, sw);
@@ -243,6 +290,7 @@ static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, 
 const ml_scheme_type pg_feedforward = {
     .name = "feedforward",
     .calib_trains = 4,
+    .targets = 1,
     .calib_train_len = 30,
     .calibrate = calibrate,
     .plan = plan,

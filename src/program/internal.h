@@ -68,7 +68,13 @@ struct ml_program_plan {
     double *grid, *sv, *sw; /* one shared model: its grid and feedforward schedule, computed once */
     double *shv, *shw;      /* schemes that share one schedule: pulse k (1..P) every device gets
                                (zeros when the shared calibration failed); else NULL */
+    double grid_lo, grid_hi;/* grid_common: the shared grid's base (the highest reset level) and
+                               its last level (S); level k = lo + (hi - lo) k / P */
 };
+
+/* Device i's planned staircase grid[0..P]: its own (ml__plan_grid) or, with grid_common, its
+ * measured reset level followed by the shared absolute levels. */
+void pg_plan_grid(const ml_program_plan *pl, size_t i, double *grid);
 
 /* Record step k of device i into a staircase (true level, one read, mean of 4 reads). */
 void pg_record(const ml_target *t, ml_staircase *st, size_t i, int k);
@@ -81,6 +87,7 @@ struct ml_scheme_type {
     const char *name;
     int closed_loop;      /* programs by reading toward each target */
     int fixed_amplitude;  /* one amplitude for every pulse (v_fixed) */
+    int targets;          /* programs toward planned conductances: can share one grid */
     /* Calibrate pl->fits (and pl->other) on the target's devices; cost added to calib. */
     ml_status (*calibrate)(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err);
     /* Opposite-polarity fits a shared calibration must carry (verify): 1, else 0. */

@@ -78,6 +78,36 @@ ml_status pg_calibrate_basic(ml_program_plan *pl, const ml_target *t, ml_cost *c
     return ml_calibrate_target(t, &pl->s, pl->dir, pl->fits, calib, err);
 }
 
+/* The window every calibrated device reaches (grid_common): from the highest reset level to
+ * the lowest staircase top (target_top when given), in the direction dir. */
+static ml_status common_window(ml_program_plan *pl, ml_error *err)
+{
+    const ml_scheme *s = &pl->s;
+    const int dir = pl->dir;
+    double lo = NAN, hi = NAN;
+    for (size_t i = 0; i < pl->n; i++) {
+        const ml_fit *f = &pl->fits[i];
+        if (f->status == ML_FIT_FAILED) continue;
+        double top = s->target_top > 0 ? s->target_top : f->g_start + s->coverage * (ml_fit_far(f) - f->g_start);
+        if (isnan(lo) || (f->g_start - lo) * dir > 0) lo = f->g_start;
+        if (isnan(hi) || (top - hi) * dir < 0) hi = top;
+    }
+    if (isnan(lo)) { lo = pl->fits[0].g_start; hi = lo; } /* no device calibrated: nothing to plan */
+    else if (!((hi - lo) * dir > 0))
+        return ml_error_set(err, ML_EINVAL, "grid: common: the devices share no window (highest reset level %.4g uS, lowest top %.4g uS)",
+                            lo * 1e6, hi * 1e6);
+    pl->grid_lo = lo;
+    pl->grid_hi = hi;
+    return ML_OK;
+}
+
+void pg_plan_grid(const ml_program_plan *pl, size_t i, double *grid)
+{
+    if (!pl->s.grid_common) { ml__plan_grid(&pl->fits[i], &pl->s, pl->P, grid); return; }
+    grid[0] = pl->fits[i].g_start;
+    for (int k = 1; k <= pl->P; k++) grid[k] = pl->grid_lo + (pl->grid_hi - pl->grid_lo) * k / pl->P;
+}
+
 /* The one schedule every device gets, for schemes that share one: src's when the plan takes
  * its model from src (the same pulses, whatever the new plan's mean model rounds to), else
  * the scheme's from this plan; zeros when the shared calibration failed (nothing programmed). */
@@ -98,9 +128,10 @@ static ml_status shared_schedule(ml_program_plan *pl, const ml_device *d, const 
 }
 
 /* Validate, calibrate (or take src's shared model), check the window and let the scheme
- * precompute. src: one model for every device (its fits[0], other[0]) instead of calibrating. */
+ * precompute. src: one model for every device (its fits[0], other[0]) instead of calibrating;
+ * window: a shared grid's (lo, hi) to keep instead of the devices' own (grid_common). */
 static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir, const ml_program_plan *src,
-                         ml_cost *calib, ml_program_plan **out, ml_error *err)
+                         const double *window, ml_cost *calib, ml_program_plan **out, ml_error *err)
 {
     const ml_fit *shared = src ? &src->fits[0] : NULL, *shared_other = src && src->other ? &src->other[0] : NULL;
     const ml_device *d = t->dev;
@@ -116,6 +147,17 @@ static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir,
         return ml_error_set(err, ML_EINVAL, "coverage: %g must be within (0, 1)", s->coverage);
     if (s->v > d->v_max)
         return ml_error_set(err, ML_EINVAL, "v: %g V exceeds the device's v_max (%g V)", s->v, d->v_max);
+    if (s->grid_common != 0 && s->grid_common != 1)
+        return ml_error_set(err, ML_EINVAL, "grid: %d must be 0 (own) or 1 (common)", s->grid_common);
+    if (s->ff_max_pulses < 0 || s->ff_max_pulses > 256)
+        return ml_error_set(err, ML_EINVAL, "ff_max_pulses: %d is out of range (0..256)", s->ff_max_pulses);
+    if (s->ff_max_pulses > 0 && strcmp(s->type->name, "feedforward"))
+        return ml_error_set(err, ML_EINVAL, "ff_max_pulses: one-shot programming is feedforward's, not %s", s->type->name);
+    if (s->ff_max_pulses > 0 && s->verify_every > 0)
+        return ml_error_set(err, ML_EINVAL, "ff_max_pulses: one-shot programming reads nothing; verify_every must be 0");
+    if (s->grid_common && !s->type->targets)
+        return ml_error_set(err, ML_EINVAL, "grid: common needs a scheme that programs to targets (feedforward, verify), not %s",
+                            s->type->name);
     const size_t n = t->n;
     const ml_scheme_type *ty = s->type;
     ml_program_plan *pl = ml__calloc(1, sizeof *pl);
@@ -145,6 +187,10 @@ static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir,
                 rc = ml_error_set(err, ML_EINVAL, "target: %.4g uS is outside the %s window of device %zu (%.4g-%.4g uS, start %.4g uS)",
                                   s->target_top * 1e6, dir > 0 ? "potentiation" : "depression", i, lo * 1e6, hi * 1e6, f->g_start * 1e6);
         }
+    if (!rc && s->grid_common) {
+        if (window) { pl->grid_lo = window[0]; pl->grid_hi = window[1]; }
+        else rc = common_window(pl, err);
+    }
     if (!rc) {
         /* open-loop schemes that share one pulse use the population's operating width */
         ml_fit mf = mean_fit(pl->fits, n);
@@ -161,14 +207,15 @@ static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir,
 ml_status ml_program_plan_new(const ml_target *t, const ml_scheme *s, int P, int dir, ml_cost *calib,
                               ml_program_plan **out, ml_error *err)
 {
-    return prepare(t, s, P, dir, NULL, calib, out, err);
+    return prepare(t, s, P, dir, NULL, NULL, calib, out, err);
 }
 
 ml_status ml_program_plan_for(const ml_program_plan *src, const ml_target *t, ml_cost *calib,
                               ml_program_plan **out, ml_error *err)
 {
-    if (src->s.calib_per_device) return prepare(t, &src->s, src->P, src->dir, NULL, calib, out, err);
-    return prepare(t, &src->s, src->P, src->dir, src, calib, out, err);
+    const double window[2] = {src->grid_lo, src->grid_hi}, *w = src->s.grid_common ? window : NULL;
+    if (src->s.calib_per_device) return prepare(t, &src->s, src->P, src->dir, NULL, w, calib, out, err);
+    return prepare(t, &src->s, src->P, src->dir, src, w, calib, out, err);
 }
 
 const ml_fit *ml_program_plan_fit(const ml_program_plan *pl, size_t i) { return i < pl->n ? &pl->fits[i] : NULL; }
@@ -180,6 +227,7 @@ const ml_fit *ml_program_plan_fit_other(const ml_program_plan *pl, size_t i)
 
 double pg_spacing(const ml_program_plan *pl, size_t i, double *grid)
 {
+    if (pl->s.grid_common) return (pl->grid_hi - pl->grid_lo) / pl->P;
     if (pl->grid) return (pl->grid[pl->P] - pl->grid[0]) / pl->P;
     ml__plan_grid(&pl->fits[i], &pl->s, pl->P, grid);
     return (grid[pl->P] - grid[0]) / pl->P;
@@ -221,7 +269,7 @@ static void program_device(const ml_program_plan *pl, const ml_target *t, size_t
     }
     if (!isnan(g)) { pl->s.type->program_to(pl, t, i, g, c, grid, sv, sw); return; }
     if (pl->grid) { grid = pl->grid; sv = pl->sv; sw = pl->sw; } /* shared, precomputed */
-    else ml__plan_grid(f, &pl->s, pl->P, grid);
+    else pg_plan_grid(pl, i, grid);
     if (st) {
         st->g_pred[i * st->npts] = f->g_start;
         pg_record(t, st, i, 0);
@@ -272,6 +320,7 @@ ml_status ml_program_plan_staircase(const ml_program_plan *pl, const ml_target *
     const size_t n = t->n, np = (size_t)pl->P + 1;
     st->ndev = n; st->npts = np; st->direction = pl->dir;
     st->v_fixed = pl->v_fixed;
+    st->grid_common = pl->s.grid_common;
     double **arrs[] = {&st->g_true, &st->g_read, &st->g_mean, &st->g_pred, &st->v, &st->w, &st->pulses};
     for (size_t k = 0; k < sizeof arrs / sizeof arrs[0] && !rc; k++)
         if (!(*arrs[k] = ml__calloc(n * np, sizeof(double)))) rc = ml_error_set(err, ML_ENOMEM, "out of memory for the staircase");

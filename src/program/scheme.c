@@ -51,6 +51,7 @@ const char *ml_scheme_name(const ml_scheme_type *type) { return type ? type->nam
 int ml_scheme_closed_loop(const ml_scheme *s) { return s->type->closed_loop; }
 int ml_scheme_fixed_amplitude(const ml_scheme *s) { return s->type->fixed_amplitude; }
 int ml_scheme_shares_schedule(const ml_scheme *s) { return s->type->shares_schedule(s); }
+int ml_scheme_targets(const ml_scheme *s) { return s->type->targets; }
 
 int ml_scheme_sweep(const ml_scheme *s, const ml_device *d, int dir, double *v, int max, double *v_hi)
 {

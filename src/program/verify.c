@@ -71,12 +71,12 @@ static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int
     const ml_fit *up = dir > 0 ? f : (pl->other ? &pl->other[i] : NULL);
     const ml_fit *down = dir > 0 ? (pl->other ? &pl->other[i] : NULL) : f;
     if (!st) {
-        if (stop > 0) pg_verify_to(t, i, s, up, down, grid[stop], s->tol * fabs(grid[1] - grid[0]), c, NULL);
+        if (stop > 0) pg_verify_to(t, i, s, up, down, grid[stop], s->tol * fabs(grid[pl->P] - grid[pl->P - 1]), c, NULL);
         return;
     }
     for (int k = 1; k <= stop; k++) {
         double before = c->pulses, vl = 0;
-        pg_verify_to(t, i, s, up, down, grid[k], s->tol * fabs(grid[1] - grid[0]), c, &vl);
+        pg_verify_to(t, i, s, up, down, grid[k], s->tol * fabs(grid[pl->P] - grid[pl->P - 1]), c, &vl);
         size_t idx = i * st->npts + (size_t)k;
         st->g_pred[idx] = grid[k];
         st->v[idx] = vl; st->w[idx] = pl->width; st->pulses[idx] = c->pulses - before;
@@ -99,6 +99,7 @@ static int shares_schedule(const ml_scheme *s) { (void)s; return 0; }
 const ml_scheme_type pg_verify = {
     .name = "verify",
     .closed_loop = 1,
+    .targets = 1,
     .calibrate = calibrate,
     .opposite = 1,
     .program = program,

@@ -46,6 +46,7 @@ void rep_buf_escape(rep_buf *b, const char *s)
 static const char *style =
     "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}"
     "h1{font-size:1.7em;margin-bottom:0.2em}h2{border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:1.8em}"
+    ".wide{max-width:100%;overflow-x:auto}code{overflow-wrap:anywhere}"
     "table{border-collapse:collapse;margin:12px 0;font-size:0.92em}"
     "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f2f2f2}"
     "td:first-child,th:first-child{text-align:left}"
@@ -69,7 +70,7 @@ static void count(rep_buf *b, double v, const char *fmt)
 
 static void summary(rep_buf *b, const ml_report *r)
 {
-    rep_buf_printf(b, "<h2 id=\"summary\">Summary per scheme</h2>\n<table>\n<tr><th>scheme</th><th>device</th>"
+    rep_buf_printf(b, "<h2 id=\"summary\">Summary per scheme</h2>\n<div class=\"wide\"><table>\n<tr><th>scheme</th><th>device</th>"
                       "<th>states</th><th>staircase states</th><th>nonlinearity (NL)</th><th>max deviation</th>"
                       "<th>R&sup2;</th><th>window</th><th>&sigma;<sub>read</sub> (nS)</th>"
                       "<th>pulses / state</th><th>reads / state</th><th>energy / state (nJ)</th>"
@@ -97,7 +98,7 @@ static void summary(rep_buf *b, const ml_report *r)
         count(b, l->unconverged, "%.0f");
         rep_buf_printf(b, "</tr>\n");
     }
-    rep_buf_printf(b, "</table>\n<p class=\"note\">states: largest evenly spaced grid of levels that programs within "
+    rep_buf_printf(b, "</table></div>\n<p class=\"note\">states: largest evenly spaced grid of levels that programs within "
                       "&plusmn;&frac12; spacing on 90&nbsp;%% of devices with spacing &ge; k&middot;&sigma;<sub>read</sub>; "
                       "staircase states: steps of the staircase at least k&middot;&sigma;<sub>read</sub> apart "
                       "(ArC's rule). Costs are per staircase step, calibration and resets excluded; yield: fraction "
@@ -116,7 +117,7 @@ static void transfer_table(rep_buf *b, const rep_transfer *t)
     if (t->complete == 0) rep_buf_printf(b, " <span class=\"no\">(incomplete run)</span>");
     rep_buf_printf(b, ". Source: <code>");
     rep_buf_escape(b, t->file);
-    rep_buf_printf(b, "</code></p>\n<table>\n<tr><th>scheme</th><th>levels</th><th>accuracy (%%)</th>"
+    rep_buf_printf(b, "</code></p>\n<div class=\"wide\"><table>\n<tr><th>scheme</th><th>levels</th><th>accuracy (%%)</th>"
                       "<th>95&nbsp;%% CI (&plusmn;%%)</th><th>std (%%)</th><th>quantised (%%)</th>"
                       "<th>distinguishable</th><th>pulses / device</th><th>devices</th><th>programming (s)</th>"
                       "<th>yield</th><th>fallback devices</th><th>failed devices</th></tr>\n");
@@ -135,7 +136,7 @@ static void transfer_table(rep_buf *b, const rep_transfer *t)
         count(b, p->failed, "%.0f");
         rep_buf_printf(b, "</tr>\n");
     }
-    rep_buf_printf(b, "</table>\n");
+    rep_buf_printf(b, "</table></div>\n");
 }
 
 static void figures(rep_buf *b, const rep_img *imgs, size_t n, const char *section, int svg)

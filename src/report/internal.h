@@ -29,7 +29,7 @@ typedef struct rep_point {
 
 /* One `memlev transfer` result. Accuracies are fractions (0..1). */
 typedef struct rep_transfer {
-    char *file, *device;
+    char *file, *device, *model; /* device, model: NULL when the file does not say */
     double baseline, images;  /* images: -1 when absent */
     int complete;             /* -1 when absent */
     size_t n;

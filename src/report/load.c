@@ -21,7 +21,7 @@ void rep_levels_clear(rep_levels *l)
 
 void rep_transfer_clear(rep_transfer *t)
 {
-    ml__free(t->file); ml__free(t->device); ml__free(t->pts);
+    ml__free(t->file); ml__free(t->device); ml__free(t->model); ml__free(t->pts);
     memset(t, 0, sizeof *t);
 }
 
@@ -149,6 +149,9 @@ static ml_status load_transfer(const cJSON *j, const char *src, rep_transfer *t,
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
     const cJSON *dv = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "device") : NULL;
     if (cJSON_IsString(dv) && strlen(dv->valuestring) <= 200 && !(t->device = dup(dv->valuestring)))
+        return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
+    const cJSON *md = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "model") : NULL;
+    if (cJSON_IsString(md) && strlen(md->valuestring) <= 400 && !(t->model = dup(md->valuestring)))
         return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
     const cJSON *pts = cJSON_GetObjectItemCaseSensitive(j, "points");
     if (!cJSON_IsArray(pts)) return ml_error_set(err, ML_EFORMAT, "%s: 'points' must be an array", src);

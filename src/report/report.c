@@ -13,7 +13,7 @@ void ml_report_opts_defaults(ml_report_opts *o)
     o->svg = 1;
     o->width_px = 900;
     o->height_px = 560;
-    o->title = "memlev report";
+    o->title = NULL;
 }
 
 ml_status ml_report_new(ml_report **out, ml_error *err)
@@ -74,6 +74,38 @@ static ml_status render(ml_report *r, const char *dir, const rep_figure *f, int 
     return ML_OK;
 }
 
+/* add name (its file name when a path) to the comma list in buf unless it is there; at most
+ * 4 names, then "..." */
+static void add_name(char *buf, size_t cap, int *count, const char *name)
+{
+    if (!name || !*name) return;
+    const char *base = strrchr(name, '/');
+    base = base && base[1] ? base + 1 : name;
+    size_t n = strlen(base);
+    for (const char *p = buf; (p = strstr(p, base)); p += n)
+        if ((p == buf || p[-1] == ' ') && (p[n] == ',' || p[n] == 0)) return;
+    if (++*count > 4) {
+        if (*count == 5) snprintf(buf + strlen(buf), cap - strlen(buf), ", ...");
+        return;
+    }
+    snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", *count > 1 ? ", " : "", base);
+}
+
+/* "memlev report: MODEL on DEVICE" from what the result files name */
+static void default_title(const ml_report *r, char *out, size_t cap)
+{
+    char models[256] = "", devices[256] = "";
+    int nm = 0, nd = 0;
+    for (size_t i = 0; i < r->ntr; i++) {
+        add_name(models, sizeof models, &nm, r->tr[i].model);
+        add_name(devices, sizeof devices, &nd, r->tr[i].device);
+    }
+    for (size_t i = 0; i < r->nlv; i++) add_name(devices, sizeof devices, &nd, r->lv[i].device);
+    for (size_t i = 0; i < r->nsw; i++)
+        for (size_t k = 0; k < r->sw[i].ndev; k++) add_name(devices, sizeof devices, &nd, r->sw[i].devices[k]);
+    snprintf(out, cap, "memlev report%s%s%s%s", nm || nd ? ": " : "", models, nm && nd ? " on " : "", devices);
+}
+
 ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *opts, ml_error *err)
 {
     ml_report_opts o;
@@ -84,7 +116,11 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
     if (o.width_px < 200 || o.width_px > 8000 || o.height_px < 150 || o.height_px > 8000)
         return ml_error_set(err, ML_EINVAL, "plot size %d x %d px is out of range (200..8000 x 150..8000)", o.width_px,
                             o.height_px);
-    if (!o.title) o.title = "memlev report";
+    char title[600];
+    if (!o.title) {
+        default_title(r, title, sizeof title);
+        o.title = title;
+    }
     if (mkdir(dir, 0777) && errno != EEXIST) return ml_error_set(err, ML_EIO, "%s: cannot create folder: %s", dir, strerror(errno));
     struct stat sb;
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) return ml_error_set(err, ML_EIO, "%s: not a folder", dir);

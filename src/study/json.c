@@ -54,6 +54,7 @@ static cJSON *levels_json(const ml_levels_result *r)
     cJSON_AddNumberToObject(j, "seed", (double)r->seed);
     cJSON_AddNumberToObject(j, "k", r->k);
     cJSON_AddNumberToObject(j, "states", r->states);
+    cJSON_AddNumberToObject(j, "states_population", r->states_population);
     /* states == P + 1 is the metric's ceiling even at the cap on P: a lower bound, not a count */
     cJSON_AddBoolToObject(j, "states_saturated", r->states_saturated);
     cJSON_AddNumberToObject(j, "staircase_states", r->staircase_states);
@@ -115,6 +116,9 @@ static cJSON *point_json(const ml_transfer_point *p, int R)
     cJSON_AddNumberToObject(pt, "quantized_accuracy", p->quantized_accuracy);
     cJSON_AddBoolToObject(pt, "distinguishable", p->distinguishable);
     cJSON_AddNumberToObject(pt, "states", p->states);
+    cJSON_AddNumberToObject(pt, "states_population", p->states_population);
+    cJSON_AddStringToObject(pt, "grid", p->grid_common ? "common" : "own");
+    cJSON_AddNumberToObject(pt, "reads_per_device", p->reads_per_device);
     cJSON_AddNumberToObject(pt, "pulses_per_device", p->pulses_per_device);
     cJSON_AddNumberToObject(pt, "calibration_pulses_per_device", p->calibration_pulses_per_device);
     cJSON_AddNumberToObject(pt, "devices", p->devices);

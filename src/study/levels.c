@@ -189,6 +189,8 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     res->k = r->k;
     res->states = states;
     res->states_saturated = states >= (int)np;
+    res->states_population = ml_states_population(st, r->k, best->sigma, r->frac);
+    if (res->states_population < 0) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     res->staircase_states = ml_staircase_states(st, r->k, best->sigma);
     if (res->staircase_states < 0) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     res->g_min = gmin;
@@ -220,6 +222,14 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     }
     res->v_fixed = ml_scheme_fixed_amplitude(s) ? st->v_fixed : NAN;
     res->pulses_per_level_from_reset = res->reads_per_level_from_reset = NAN;
+    if (s->ff_max_pulses > 0) { /* one-shot: the staircase programmed every level from reset */
+        double p = 0;
+        for (size_t i = 0; i < nd; i++)
+            if (!failed(st, i))
+                for (size_t k = 1; k < np; k++) p += st->pulses[i * np + k];
+        res->pulses_per_level_from_reset = nl ? p / ((double)nl * (np - 1)) : 0;
+        res->reads_per_level_from_reset = 0;
+    }
     if (ml_scheme_closed_loop(s)) {
         res->pulses_per_level_from_reset = ppl;
         res->reads_per_level_from_reset = nl ? (vcost.reads - vcost.reset_reads) / ((double)states * nl) : 0;

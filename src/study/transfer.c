@@ -41,6 +41,8 @@ static ml_status run_point(const ml_net *net, const ml_dataset *ds, const ml_tra
     ml_scheme_defaults(&s, type);
     s.calib_per_device = r->calib_per_device;
     s.verify_every = r->verify_every; /* read only by schemes that correct as they go */
+    s.grid_common = !r->grid_own && ml_scheme_targets(&s);
+    if (type == ml_scheme_feedforward) s.ff_max_pulses = r->ff_max_pulses;
     ml_levelset *ls = NULL;
     ml_net *pn = ml_net_clone(net);
     if (!pn) return ml_error_set(err, ML_ENOMEM, "transfer: out of memory");
@@ -72,8 +74,13 @@ static ml_status run_point(const ml_net *net, const ml_dataset *ds, const ml_tra
         pt->accuracy_std = sd;
         pt->ci95 = T > 1 ? t95(T - 1) * sd / sqrt(T) : 0;
         pt->quantized_accuracy = qacc;
-        pt->distinguishable = ls->states >= N;
+        pt->distinguishable = ls->states_population >= N; /* one grid for every device's weights */
         pt->states = ls->states < N ? ls->states : N;
+        pt->states_population = ls->states_population < N ? ls->states_population : N;
+        pt->grid_common = s.grid_common;
+        /* programming and reset reads; pulse mode reads every device once more to evaluate its
+         * weight: not a programming read */
+        pt->reads_per_device = st.devices > 0 ? fmax(0, st.reads / st.devices - (r->mode == ML_TRANSFER_PULSE)) : 0;
         pt->pulses_per_device = st.devices > 0 ? st.pulses / st.devices : 0;
         pt->calibration_pulses_per_device = st.devices > 0 ? st.calib_pulses / st.devices : 0;
         pt->devices = st.devices / T;
@@ -83,7 +90,6 @@ static ml_status run_point(const ml_net *net, const ml_dataset *ds, const ml_tra
         pt->sim_seconds = st.seconds / T;
         pt->trials = T;
         double dv = st.devices > 0 ? st.devices : 1;
-        pt->reads_per_device = st.reads / dv;
         pt->calibration_reads_per_device = st.calib_reads / dv;
         pt->calibration_energy_j = st.calib_energy_j / T;
         pt->calibration_seconds = st.calib_seconds / T;

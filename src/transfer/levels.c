@@ -46,7 +46,7 @@ static ml_status cost_model(ml_levelset *ls, const ml_target *tg, size_t m, ml_e
     ml_status rc = ML_OK;
     for (int q = 0; q < K && !rc; q++) {
         int j = (int)lround((double)q * (n - 1) / (K - 1));
-        for (size_t i = 0; i < ms; i++) lev[i] = j;
+        for (size_t i = 0; i < ms; i++) lev[i] = j + ls->level_offset; /* plan step of level j */
         ml_cost c = {0};
         rc = ml_program_plan_run(ls->plan, tg, lev, &c, err);
         ls->model_level[q] = j;
@@ -94,6 +94,7 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     if (n < 2 || n > 65536) return ml_error_set(err, ML_EINVAL, "levels: %d is out of range (2..65536)", n);
     if (m < 8) m = 8;
     const ml_scheme s = *s0;
+    const int off = s.grid_common ? 1 : 0; /* a shared grid starts one step above reset */
     ml_population *pop = NULL;
     ml_staircase *st = NULL;
     ml_program_plan *plan = NULL;
@@ -102,13 +103,13 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     ml_status rc = ml_population_new(d, m, ml_seed_mix(seed, 0x1e7e15e7ull), &pop, err);
     if (!rc) {
         ml_target_population(&tg, pop);
-        rc = ml_program_plan_new(&tg, &s, n - 1, 1, &calib, &plan, err);
+        rc = ml_program_plan_new(&tg, &s, n - 1 + off, 1, &calib, &plan, err);
     }
     if (!rc) rc = ml_program_plan_staircase(plan, &tg, &st, err);
     if (rc) { ml_program_plan_free(plan); ml_population_free(pop); return rc; }
     st->calib_cost = calib;
     ml_levelset *ls = ml__calloc(1, sizeof *ls);
-    size_t np = st->npts;
+    size_t np = (size_t)n, nst = st->npts; /* levels; staircase points (n + off) */
     if (!ls || ml_device_copy(&ls->dev, d) || !(ls->target = ml__malloc(np * sizeof(double))) ||
         !(ls->mean = ml__malloc(np * sizeof(double))) || !(ls->samples = ml__malloc(np * m * sizeof(double)))) {
         ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop); ml_program_plan_free(plan);
@@ -117,27 +118,28 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     ls->plan = plan;            /* later programming shares (or repeats) this calibration */
     /* one model and no reads: every device gets the same pulse sequence */
     if (ml_scheme_shares_schedule(&s)) {
-        ls->v = ml__malloc(np * sizeof(double));
-        ls->w = ml__malloc(np * sizeof(double));
+        ls->v = ml__malloc(nst * sizeof(double));
+        ls->w = ml__malloc(nst * sizeof(double));
         if (!ls->v || !ls->w) {
             ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
             return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
         }
-        memcpy(ls->v, st->v, np * sizeof(double));
-        memcpy(ls->w, st->w, np * sizeof(double));
+        memcpy(ls->v, st->v, nst * sizeof(double));
+        memcpy(ls->w, st->w, nst * sizeof(double));
     }
     ls->scheme = s;
     ls->n = n;
+    ls->level_offset = off;
     ls->nsamp = (int)m;
     ls->fit = st->fits[0];       /* population calibration: the shared model */
     if (st->fits_other) ls->fit_other = st->fits_other[0];
     for (size_t k = 0; k < np; k++) {
         double t = 0;
-        for (size_t i = 0; i < m; i++) t += st->g_pred[i * np + k];
+        for (size_t i = 0; i < m; i++) t += st->g_pred[i * nst + k + off];
         ls->target[k] = t / m;   /* mean planned level (per-device plans differ by the D2D window) */
         double sum = 0;
         for (size_t i = 0; i < m; i++) {
-            double g = st->g_read[i * np + k];
+            double g = st->g_read[i * nst + k + off];
             ls->samples[k * m + i] = g;
             sum += g;
         }
@@ -149,12 +151,19 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
         ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
         return rc;
     }
-    if ((ls->states = ml_states_open(st, 3, sigma, 0.9)) < 0) {
+    if ((ls->states = ml_states_open(st, 3, sigma, 0.9)) < 0 ||
+        (ls->states_population = ml_states_population(st, 3, sigma, 0.9)) < 0) {
         ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop);
         return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     }
-    ls->pulses_per_level = (st->cost.pulses - st->cost.reset_pulses) / ((double)m * (np - 1));
-    if (!ml_scheme_closed_loop(&s)) ls->pulses_per_level = 0.5 * (np - 1); /* level j takes j pulses */
+    if (ls->states > n) ls->states = n;
+    ls->pulses_per_level = (st->cost.pulses - st->cost.reset_pulses) / ((double)m * (nst - 1));
+    if (s.ff_max_pulses > 0) { /* one-shot: every level straight from reset, as many pulses as it took */
+        double p = 0;
+        for (size_t i = 0; i < m; i++)
+            for (size_t k = (size_t)off; k < nst; k++) p += st->pulses[i * nst + k];
+        ls->pulses_per_level = p / ((double)m * (double)np);
+    } else if (!ml_scheme_closed_loop(&s)) ls->pulses_per_level = 0.5 * (np - 1) + off; /* level j takes j + off pulses */
     ls->calib_pulses_per_device = st->calib_cost.pulses / (double)m;
     ls->calib_cost = per_device(&st->calib_cost, (double)m);
     size_t nfail = 0, nfb = 0;

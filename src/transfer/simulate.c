@@ -79,8 +79,9 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
         for (size_t q = q0; q < q1; q++) {
             double sc = scale[o->per_channel ? q / cols : 0];
             int j = nearest_level(mag, nl, fabs(w[q]) * sc);
-            lev[2 * (q - q0)] = w[q] > 0 ? j : 0;
-            lev[2 * (q - q0) + 1] = w[q] < 0 ? j : 0;
+            /* staircase steps: level j is step j + level_offset */
+            lev[2 * (q - q0)] = (w[q] > 0 ? j : 0) + ls->level_offset;
+            lev[2 * (q - q0) + 1] = (w[q] < 0 ? j : 0) + ls->level_offset;
         }
         if (pop) {
             /* a plan for this chunk's devices from the level set's (its calibration shared or
@@ -105,11 +106,11 @@ ml_status ml_transfer_array(const float *w, size_t rows, size_t cols, const ml_l
             for (int s = 0; s < 2; s++) {
                 size_t i = 2 * (q - q0) + s;
                 if (o->mode == ML_TRANSFER_PULSE) g[s] = tg.ops->read(tg.ctx, dev[i], &cs[c]);
-                else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i], o->seed, first + 2 * q + s);
-                else g[s] = ls->mean[lev[i]];
+                else if (o->mode == ML_TRANSFER_STATISTICAL) g[s] = sample_level(ls, lev[i] - ls->level_offset, o->seed, first + 2 * q + s);
+                else g[s] = ls->mean[lev[i] - ls->level_offset];
                 if (o->mode != ML_TRANSFER_PULSE) { /* what programming would take: the measured model */
                     ml_cost_add(&cs[c], &ls->reset_cost);
-                    ml_levelset_cost(ls, lev[i], &cs[c]);
+                    ml_levelset_cost(ls, lev[i] - ls->level_offset, &cs[c]);
                 }
             }
             out[q] = (float)((g[0] - g[1]) / scale[o->per_channel ? q / cols : 0]);

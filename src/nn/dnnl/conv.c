@@ -70,40 +70,6 @@ static int dn_conv_backward(ml_net *net, int node, const ml_geom *g, const float
     return bad ? -1 : 0;
 }
 
-/* 64-bit hash of n floats, in fixed blocks combined in order: thread-count independent */
-#define HBLK 65536
-static uint64_t hash_floats(const float *v, size_t n, uint64_t h)
-{
-    if (!v)
-        return h * 0x9E3779B97F4A7C15ull + 1;
-    const size_t nblk = (n + HBLK - 1) / HBLK;
-    uint64_t *part = ml__malloc(nblk * sizeof *part);
-    if (!part)
-        return 0; /* 0 is never a stored key: forces a rebuild */
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < nblk; b++) {
-        const size_t i1 = (b + 1) * HBLK < n ? (b + 1) * HBLK : n;
-        uint64_t a[4] = {b + 1, 0x243F6A8885A308D3ull, 0x13198A2E03707344ull, 0xA4093822299F31D0ull};
-        size_t i = b * HBLK;
-        for (; i + 4 <= i1; i += 4)
-            for (int k = 0; k < 4; k++) {
-                uint32_t u;
-                memcpy(&u, &v[i + k], sizeof u);
-                a[k] = (a[k] ^ u) * 0x100000001B3ull;
-            }
-        for (; i < i1; i++) {
-            uint32_t u;
-            memcpy(&u, &v[i], sizeof u);
-            a[0] = (a[0] ^ u) * 0x100000001B3ull;
-        }
-        part[b] = a[0] ^ (a[1] << 1 | a[1] >> 63) ^ (a[2] << 2 | a[2] >> 62) ^ (a[3] << 3 | a[3] >> 61);
-    }
-    for (size_t b = 0; b < nblk; b++)
-        h = (h ^ part[b]) * 0x9E3779B97F4A7C15ull + (h >> 29);
-    ml__free(part);
-    return h;
-}
-
 /* The node's weights in the plan's layout, from the cache when weights, bias and BN are
  * unchanged; else folded, reordered and kept (within WCACHE_MAX). NULL on failure, with
  * *oom set when memory ran out. */
@@ -112,10 +78,10 @@ static const float *infer_weights(struct ml_dnnl *d, int node, const plan *p, co
                                   const float *shift, const float **bias_out, int *oom)
 {
     const size_t K = (size_t)g->c * g->kh * g->kw, M = (size_t)g->m;
-    uint64_t key = hash_floats(w, M * K, 1469598103934665603ull);
-    key = hash_floats(bias, M, key);
-    key = hash_floats(scale, M, key);
-    key = hash_floats(shift, M, key);
+    uint64_t key = ml__hash_floats(w, M * K, 1469598103934665603ull);
+    key = ml__hash_floats(bias, M, key);
+    key = ml__hash_floats(scale, M, key);
+    key = ml__hash_floats(shift, M, key);
     key = key ? key : 1;
     const size_t wb = dn_bytes(&p->b_wei);
     if (d->fold_cap < M * (K + 1)) {
@@ -129,8 +95,8 @@ static const float *infer_weights(struct ml_dnnl *d, int node, const plan *p, co
     }
     float *wf = d->fold, *bf = d->fold + M * K;
     *bias_out = bias;
-    if (scale) { /* (conv(x, w) + b) s + t = conv(x, w s) + (b s + t) */
-#pragma omp parallel for schedule(static)
+    if (scale) { /* (conv(x, w) + b) s + t = conv(x, w s) + (b s + t); serial: M is small and
+                  * a parallel region per layer and batch costs more under load */
         for (size_t m = 0; m < M; m++)
             bf[m] = (bias ? bias[m] : 0.0f) * scale[m] + shift[m];
         *bias_out = bf;

@@ -14,6 +14,10 @@ ml_status ml__ws_reserve(ml_net *net, int batch, int training, ml_error *err)
     struct ml_net_priv *p = net->priv;
     if (!net->finalized || !p) return ml_error_set(err, ML_EINVAL, "net: not finalized");
     if (batch < 1) return ml_error_set(err, ML_EINVAL, "net: batch %d must be positive", batch);
+    for (int i = 0; i < net->nnodes; i++)
+        if (p->plan[i].item_batch && p->plan[i].item_batch != batch)
+            return ml_error_set(err, ML_EINVAL, "node '%s' (%s): a constant operand holds %d batch items, the batch is %d",
+                                net->nodes[i].name, ml_op_name(net->nodes[i].op), p->plan[i].item_batch, batch);
     if (batch > p->cap) {
         for (int t = 0; t < net->ntensors; t++) {
             if (!p->item[t] || t == net->input) continue;
@@ -129,6 +133,27 @@ int ml__forward_common(ml_net *net, const ml_node *nd, const float *x, const flo
     case ML_OP_GEMM: case ML_OP_MATMUL: {
         const ml_tensor *C = nd->ninputs > 2 && nd->inputs[2] >= 0 ? &net->tensors[nd->inputs[2]] : NULL;
         ml__gemm_forward(nd, &net->tensors[nd->inputs[1]], C, a, batch, (int)nin, (int)p->item[nd->output], y);
+        return 1;
+    }
+    case ML_OP_SIGMOID:
+        ml__sigmoid_forward(a, (size_t)batch * nin, y);
+        return 1;
+    case ML_OP_LEAKYRELU:
+        ml__leakyrelu_forward(a, (size_t)batch * nin, nd->attrs.alpha, y);
+        return 1;
+    case ML_OP_CLIP:
+        ml__clip_forward(a, (size_t)batch * nin, nd->attrs.clip_min, nd->attrs.clip_max, y);
+        return 1;
+    case ML_OP_SOFTMAX: {
+        const ml_tensor *t = &net->tensors[nd->inputs[0]];
+        int ax = pl->axis;
+        size_t outer = (size_t)batch, len = 1, inner = 1;
+        for (int d = 1; d < ax; d++) outer *= (size_t)t->dims[d];
+        for (int d = ax; d < t->ndim; d++) {
+            if (d == ax || nd->attrs.softmax_flat) len *= (size_t)t->dims[d];
+            else inner *= (size_t)t->dims[d];
+        }
+        ml__softmax_forward(a, outer, len, inner, y);
         return 1;
     }
     case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:

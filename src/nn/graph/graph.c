@@ -1,4 +1,5 @@
 /* Graph building: tensor table, node list, op names, cloning and parameter queries. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
@@ -6,7 +7,8 @@
 
 static const char *const op_names[ML_OP_COUNT] = {
     "Conv", "BatchNormalization", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "Add", "Sub", "Mul", "Div", "Gemm", "MatMul", "Flatten", "Reshape", "Identity"};
+    "Add", "Sub", "Mul", "Div", "Gemm", "MatMul", "Flatten", "Reshape", "Identity",
+    "Sigmoid", "LeakyRelu", "Clip", "Softmax"};
 
 const char *ml_op_name(ml_op op)
 {
@@ -39,6 +41,8 @@ void ml_attrs_default(ml_attrs *a)
     a->momentum = 0.9f;
     a->alpha = a->beta = 1.0f;
     a->axis = 1;
+    a->clip_min = -INFINITY;
+    a->clip_max = INFINITY;
 }
 
 ml_net *ml_net_new(void)
@@ -67,6 +71,7 @@ void ml__net_priv_free(struct ml_net_priv *p)
     ml__free(p->wpart);
     ml__free(p->fold);
     ml__free(p->wino);
+    ml__wcache_free(p->wino_u);
     ml__dnnl_free(p->dnnl);
     ml__free(p);
 }

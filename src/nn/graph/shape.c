@@ -37,10 +37,28 @@ static int out_size(int in, int k, int s, int p0, int p1, int d, int ceil_mode)
     return o;
 }
 
-static ml_status window_geom(const ml_node *nd, const ml_tensor *x, int kh, int kw, ml_geom *g,
+/* ONNX auto_pad SAME_*: pads that make the output ceil(in / stride), the odd one at the end
+ * (UPPER) or the beginning (LOWER). */
+static void same_pads(ml_attrs *a, int axis, int in, int k)
+{
+    int s = a->strides[axis], ext = a->dilations[axis] * (k - 1) + 1;
+    int out = (in + s - 1) / s, total = (out - 1) * s + ext - in;
+    if (total < 0) total = 0;
+    a->pads[axis] = a->auto_pad == 1 ? total / 2 : total - total / 2;
+    a->pads[axis + 2] = total - a->pads[axis];
+}
+
+static ml_status window_geom(ml_node *nd, const ml_tensor *x, int kh, int kw, ml_geom *g,
                              ml_error *err)
 {
-    const ml_attrs *a = &nd->attrs;
+    ml_attrs *a = &nd->attrs;
+    if (a->auto_pad == 1 || a->auto_pad == 2) {
+        if (a->strides[0] < 1 || a->strides[1] < 1 || a->dilations[0] < 1 || a->dilations[1] < 1 || kh < 1 || kw < 1)
+            return ml_error_set(err, ML_EFORMAT, "node '%s' (%s): bad kernel, stride or dilation", nd->name,
+                                ml_op_name(nd->op));
+        same_pads(a, 0, (int)x->dims[2], kh);
+        same_pads(a, 1, (int)x->dims[3], kw);
+    }
     const char *op = ml_op_name(nd->op);
     if (a->strides[0] < 1 || a->strides[1] < 1 || a->dilations[0] < 1 || a->dilations[1] < 1 ||
         a->pads[0] < 0 || a->pads[1] < 0 || a->pads[2] < 0 || a->pads[3] < 0 || kh < 1 || kw < 1)
@@ -145,8 +163,21 @@ static ml_status infer_node(ml_net *net, int ni, ml_error *err)
         memcpy(od, x->dims, sizeof od);
         break;
     }
+    case ML_OP_SOFTMAX: {
+        int ax = nd->attrs.axis < 0 ? nd->attrs.axis + x->ndim : nd->attrs.axis;
+        if (ax < 0 || ax >= (x->ndim ? x->ndim : 1))
+            return ml_error_set(err, ML_EFORMAT, "node '%s' (Softmax): axis %d out of range for %d dims", nd->name,
+                                nd->attrs.axis, x->ndim);
+        if (ax == 0)
+            return ml_error_set(err, ML_EUNSUPP, "node '%s' (Softmax): axis 0 (the batch axis) is not supported", nd->name);
+        p->axis = ax;
+    }
+    /* fall through */
     case ML_OP_RELU:
     case ML_OP_IDENTITY:
+    case ML_OP_SIGMOID:
+    case ML_OP_LEAKYRELU:
+    case ML_OP_CLIP:
         ond = x->ndim;
         memcpy(od, x->dims, sizeof od);
         break;
@@ -190,17 +221,34 @@ static ml_status infer_node(ml_net *net, int ni, ml_error *err)
                 return ml_error_set(err, ML_EFORMAT, "node '%s' (%s): shapes do not broadcast at axis %d (%lld vs %lld)",
                                     nd->name, op, i, (long long)da, (long long)db);
         }
+        /* A constant as long as the output, whose first dim exceeds 1, holds one item per
+         * image (ONNX graphs with a fixed batch): it advances with the batch like an
+         * activation, and the batch must equal its first dim. */
+        ml_tensor ops[2] = {*x, *b};
+        p->item_batch = 0;
+        for (int k = 0; k < 2; k++) {
+            ml_tensor *t = &ops[k];
+            p->batched[k] = k ? ba : aa;
+            if (!p->batched[k] && t->ndim == ond && ond > 0 && t->dims[0] > 1) {
+                if (p->item_batch && p->item_batch != t->dims[0])
+                    return ml_error_set(err, ML_EFORMAT, "node '%s' (%s): constants of %lld and %d batch items", nd->name,
+                                        op, (long long)t->dims[0], p->item_batch);
+                p->item_batch = (int)t->dims[0];
+                t->dims[0] = 1;
+                p->batched[k] = 1;
+            }
+        }
+        if (p->item_batch)
+            od[0] = 1;
         if (od[0] != 1)
             return ml_error_set(err, ML_EUNSUPP, "node '%s' (%s): constant broadcasts over the batch axis", nd->name, op);
         for (int i = 0; i < 4; i++)
             p->odims[i] = 1;
         for (int i = 0; i < ond; i++)
             p->odims[4 - ond + i] = (int)od[i];
-        p->batched[0] = aa;
-        p->batched[1] = ba;
-        p->opitem[0] = ml_tensor_numel(x);
-        p->opitem[1] = ml_tensor_numel(b);
-        if (bcast_strides(x, od, ond, p->bcast[0]) || bcast_strides(b, od, ond, p->bcast[1]))
+        p->opitem[0] = ml_tensor_numel(&ops[0]);
+        p->opitem[1] = ml_tensor_numel(&ops[1]);
+        if (bcast_strides(&ops[0], od, ond, p->bcast[0]) || bcast_strides(&ops[1], od, ond, p->bcast[1]))
             return ml_error_set(err, ML_EFORMAT, "node '%s' (%s): shapes do not broadcast", nd->name, op);
         break;
     }
@@ -280,8 +328,12 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
     if (net->input < 0 || net->input >= nt || net->output < 0 || net->output >= nt)
         return ml_error_set(err, ML_EFORMAT, "net: graph input or output not set");
     ml_tensor *in = &net->tensors[net->input];
-    if (in->data || in->ndim != 4 || in->dims[1] < 1 || in->dims[2] < 1 || in->dims[3] < 1)
-        return ml_error_set(err, ML_EFORMAT, "net: input '%s' must be a 4-D (N,C,H,W) non-constant tensor", in->name);
+    int in_ok = !in->data && in->ndim >= 1 && in->ndim <= 4;
+    for (int i = 1; in_ok && i < in->ndim; i++)
+        in_ok = in->dims[i] >= 1;
+    if (!in_ok)
+        return ml_error_set(err, ML_EFORMAT, "net: input '%s' must be a non-constant tensor of 1 to 4 dims (N first)",
+                            in->name);
     if (nn == 0)
         return ml_error_set(err, ML_EFORMAT, "net: no nodes");
     struct ml_net_priv *p = ml__calloc(1, sizeof *p);
@@ -302,8 +354,8 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
     if (!p->plan || !p->item || !p->nuse || !p->act || !p->dact || !p->bn_mean || !p->bn_istd)
         FAIL(ML_ENOMEM, "net: out of memory");
     in->dims[0] = 1;
-    for (int i = 0; i < 4; i++)
-        net->input_shape[i] = in->dims[i];
+    for (int i = 0; i < 4; i++) /* fewer than 4 dims: padded with 1s at the end */
+        net->input_shape[i] = i < in->ndim ? in->dims[i] : 1;
     for (int i = 0; i < nt; i++)
         defined[i] = net->tensors[i].data != NULL;
     defined[net->input] = 1;

@@ -1,4 +1,6 @@
-/* Element-wise ops: Relu and the broadcasting binary ops Add, Sub, Mul, Div. */
+/* Element-wise ops: Relu, the broadcasting binary ops Add, Sub, Mul, Div, and the
+ * inference-only Sigmoid, LeakyRelu, Clip and Softmax. */
+#include <math.h>
 #include "nn/internal.h"
 
 void ml__relu_forward(const float *x, size_t n, float *y)
@@ -44,7 +46,8 @@ void ml__binary_forward(ml_op op, const ml_plan *p, const float *a, const float 
 {
     const size_t item = item_size(p);
     const int *d = p->odims;
-    const int same = p->batched[0] && p->batched[1];  /* residual: equal shapes */
+    /* residual: both operands advance per image and have the output's shape */
+    const int same = p->batched[0] && p->batched[1] && p->opitem[0] == item && p->opitem[1] == item;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < batch; n++) {
         const float *A = a + (p->batched[0] ? (size_t)n * p->opitem[0] : 0);
@@ -93,7 +96,7 @@ void ml__binary_backward(ml_op op, const ml_plan *p, const float *a, const float
 {
     const size_t item = item_size(p);
     const int *d = p->odims;
-    const int same = p->batched[0] && p->batched[1];
+    const int same = p->batched[0] && p->batched[1] && p->opitem[0] == item && p->opitem[1] == item;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < batch; n++) {
         const float *A = a + (p->batched[0] ? (size_t)n * p->opitem[0] : 0);
@@ -132,5 +135,48 @@ void ml__binary_backward(ml_op op, const ml_plan *p, const float *a, const float
                             break;
                         }
                     }
+    }
+}
+
+/* ---- inference-only activations ---- */
+
+void ml__sigmoid_forward(const float *x, size_t n, float *y)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+void ml__leakyrelu_forward(const float *x, size_t n, float alpha, float *y)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
+}
+
+void ml__clip_forward(const float *x, size_t n, float lo, float hi, float *y)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] < lo ? lo : x[i]; /* ONNX: min(max(x, lo), hi), so hi wins when lo > hi */
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+void ml__softmax_forward(const float *x, size_t outer, size_t len, size_t inner, float *y)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < outer * inner; r++) {
+        const float *xr = x + (r / inner) * len * inner + r % inner;
+        float *yr = y + (r / inner) * len * inner + r % inner;
+        float mx = -INFINITY;
+        for (size_t k = 0; k < len; k++)
+            mx = xr[k * inner] > mx ? xr[k * inner] : mx;
+        double sum = 0;
+        for (size_t k = 0; k < len; k++)
+            sum += yr[k * inner] = expf(xr[k * inner] - mx);
+        const float inv = (float)(1.0 / sum);
+        for (size_t k = 0; k < len; k++)
+            yr[k * inner] *= inv;
     }
 }

@@ -261,9 +261,10 @@ static void output_transform(const ml_geom *g, const wino_layout *L, const float
     }
 }
 
-static void wino_conv(const ml_geom *g, const float *x, const float *w, const float *bias,
-                      const float *scale, const float *shift, int relu, int acc, int batch,
-                      float *ws, float *y)
+/* the convolution with the filter transform u given (u NULL: made from w into ws) */
+static void wino_conv(const ml_geom *g, const float *x, const float *w, const float *uc,
+                      const float *bias, const float *scale, const float *shift, int relu, int acc,
+                      int batch, float *ws, float *y)
 {
     const int M = g->m, C = g->c;
     const wino_layout L = layout(g, batch, omp_get_max_threads());
@@ -273,14 +274,17 @@ static void wino_conv(const ml_geom *g, const float *x, const float *w, const fl
         epi[M + m] = scale ? scale[m] : 1.0f;
         epi[2 * M + m] = scale ? shift[m] : 0.0f;
     }
-    filter_transform(g, w, u);
+    if (!uc) {
+        filter_transform(g, w, u);
+        uc = u;
+    }
     for (int n0 = 0; n0 < batch; n0 += L.nbmax) {
         const int nb = batch - n0 < L.nbmax ? batch - n0 : L.nbmax;
         const size_t T = (size_t)nb * L.tpi;
         input_transform(g, &L, x, n0, nb, T, v, scratch);
 #pragma omp parallel for schedule(static)
         for (int p = 0; p < WP; p++)
-            ml__sgemm(0, 0, (int)T, M, C, 1.0f, v + (size_t)p * T * C, C, u + (size_t)p * C * M, M,
+            ml__sgemm(0, 0, (int)T, M, C, 1.0f, v + (size_t)p * T * C, C, uc + (size_t)p * C * M, M,
                      0.0f, mo + (size_t)p * T * M, M);
         output_transform(g, &L, mo, n0, nb, T, epi, relu, acc, scratch, y);
     }
@@ -290,7 +294,24 @@ void ml__conv_wino_forward(const ml_geom *g, const float *x, const float *w, con
                           const float *scale, const float *shift, int relu, int batch, float *ws,
                           float *y)
 {
-    wino_conv(g, x, w, bias, scale, shift, relu, 0, batch, ws, y);
+    wino_conv(g, x, w, NULL, bias, scale, shift, relu, 0, batch, ws, y);
+}
+
+size_t ml__conv_wino_u_floats(const ml_geom *g)
+{
+    return (size_t)WP * g->c * g->m;
+}
+
+void ml__conv_wino_transform(const ml_geom *g, const float *w, float *u)
+{
+    filter_transform(g, w, u);
+}
+
+void ml__conv_wino_forward_u(const ml_geom *g, const float *x, const float *u, const float *bias,
+                            const float *scale, const float *shift, int relu, int batch, float *ws,
+                            float *y)
+{
+    wino_conv(g, x, NULL, u, bias, scale, shift, relu, 0, batch, ws, y);
 }
 
 /* the input-gradient convolution: channels swapped, same size and padding */
@@ -319,13 +340,28 @@ void ml__conv_wino_backward_data(const ml_geom *g, const float *dy, const float 
         for (int m = 0; m < M; m++)
             for (int e = 0; e < 9; e++)
                 wt[((size_t)c * M + m) * 9 + e] = w[((size_t)m * C + c) * 9 + 8 - e];
-    wino_conv(&t, dy, wt, NULL, NULL, NULL, 0, 1, batch, ws + (size_t)M * C * 9, dx);
+    wino_conv(&t, dy, wt, NULL, NULL, NULL, NULL, 0, 1, batch, ws + (size_t)M * C * 9, dx);
 }
 
+/* the transformed weights cached across batches (at most WCACHE_FLOATS in all), keyed by
+ * a hash of the weights: a changed weight remakes its layer's entry */
+#define WCACHE_FLOATS ((size_t)1 << 28)
 static void wino_infer(ml_net *net, const ml_conv_args *a, float *y)
 {
-    ml__conv_wino_forward(a->g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch,
-                         net->priv->wino, y);
+    struct ml_net_priv *p = net->priv;
+    const ml_geom *g = a->g;
+    if (!p->wino_u)
+        p->wino_u = ml__wcache_new(net->nnodes, WCACHE_FLOATS); /* NULL: no cache, same results */
+    int fresh = 0;
+    const uint64_t key = p->wino_u ? ml__hash_floats(a->w, (size_t)g->m * g->c * 9, 0xCBF29CE484222325ull) : 0;
+    float *u = ml__wcache_get(p->wino_u, a->node, key, ml__conv_wino_u_floats(g), &fresh);
+    if (!u) {
+        ml__conv_wino_forward(g, a->x, a->w, a->bias, a->scale, a->shift, a->relu, a->batch, p->wino, y);
+        return;
+    }
+    if (fresh)
+        ml__conv_wino_transform(g, a->w, u);
+    ml__conv_wino_forward_u(g, a->x, u, a->bias, a->scale, a->shift, a->relu, a->batch, p->wino, y);
 }
 
 static void wino_forward(ml_net *net, const ml_conv_args *a, float *y)

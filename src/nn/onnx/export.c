@@ -144,6 +144,23 @@ static int build_node(const ml_net *net, const ml_node *nd, xnode *x, ml_error *
     case ML_OP_FLATTEN:
         add_int(x, "axis", a->axis);
         break;
+    case ML_OP_LEAKYRELU:
+        add_float(x, "alpha", a->alpha);
+        break;
+    case ML_OP_SOFTMAX: {
+        int rank = net->tensors[nd->inputs[0]].ndim;
+        int ax = a->axis < 0 ? a->axis + rank : a->axis;
+        if (a->softmax_flat && ax != rank - 1) {
+            ml_error_set(err, ML_EINVAL, "%s: node '%s' (Softmax): opset-11 softmax over several axes has no opset-13 form",
+                         path, nd->name);
+            return -1;
+        }
+        add_int(x, "axis", a->axis);
+        break;
+    }
+    case ML_OP_CLIP:
+        ml_error_set(err, ML_EINVAL, "%s: node '%s' (Clip): exporting Clip is not supported", path, nd->name);
+        return -1;
     case ML_OP_RESHAPE: {
         if (a->nshape < 1 || a->nshape > ML_MAX_DIMS) {
             ml_error_set(err, ML_EINVAL, "%s: node '%s' (Reshape): %d shape entries", path, nd->name, a->nshape);

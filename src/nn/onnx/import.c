@@ -153,12 +153,18 @@ static ml_status window_attrs(mlx_loader *L, const Onnx__NodeProto *n, const cha
     int r = mlx_attr_string(n, "auto_pad", &ap, &aplen);
     if (r < 0)
         return mlx_fail(L, ML_EFORMAT, "%s: attribute auto_pad must be a string", who);
-    if (r > 0 && !(aplen == 6 && !memcmp(ap, "NOTSET", 6)) && !(aplen == 5 && !memcmp(ap, "VALID", 5)))
-        return mlx_fail(L, ML_EUNSUPP, "%s: auto_pad '%.*s' is not supported (give explicit pads)", who,
+    int valid = r > 0 && aplen == 5 && !memcmp(ap, "VALID", 5);
+    if (r > 0 && aplen == 10 && !memcmp(ap, "SAME_UPPER", 10))
+        a->auto_pad = 1;
+    else if (r > 0 && aplen == 10 && !memcmp(ap, "SAME_LOWER", 10))
+        a->auto_pad = 2;
+    else if (r > 0 && !(aplen == 6 && !memcmp(ap, "NOTSET", 6)) && !valid)
+        return mlx_fail(L, ML_EFORMAT, "%s: auto_pad '%.*s' is not NOTSET, VALID, SAME_UPPER or SAME_LOWER", who,
                     (int)(aplen > 32 ? 32 : aplen), ap);
     TRY(attr_ints(L, n, who, "kernel_shape", 2, 1, 1 << 16, a->kernel));
     TRY(attr_ints(L, n, who, "strides", 2, 1, 1 << 16, a->strides));
-    TRY(attr_ints(L, n, who, "pads", 4, 0, 1 << 16, a->pads));
+    if (!valid && !a->auto_pad) /* ONNX: pads are ignored (zero) unless auto_pad is NOTSET */
+        TRY(attr_ints(L, n, who, "pads", 4, 0, 1 << 16, a->pads));
     TRY(attr_ints(L, n, who, "dilations", 2, 1, 1 << 16, a->dilations));
     if (pool && (a->kernel[0] < 1 || a->kernel[1] < 1))
         return mlx_fail(L, ML_EFORMAT, "%s: kernel_shape is required", who);
@@ -194,6 +200,19 @@ static ml_status op_attrs(mlx_loader *L, const Onnx__NodeProto *n, const char *w
         return attr_int(L, n, who, "transB", 0, 1, &a->transB);
     case ML_OP_FLATTEN:
         return attr_int(L, n, who, "axis", -ML_MAX_DIMS, ML_MAX_DIMS, &a->axis);
+    case ML_OP_LEAKYRELU:
+        a->alpha = 0.01f;
+        return attr_float(L, n, who, "alpha", &a->alpha);
+    case ML_OP_SOFTMAX:
+        a->softmax_flat = L->opset < 13;
+        a->axis = L->opset < 13 ? 1 : -1;
+        return attr_int(L, n, who, "axis", -ML_MAX_DIMS, ML_MAX_DIMS, &a->axis);
+    case ML_OP_CLIP:
+        if (L->opset < 11) {
+            TRY(attr_float(L, n, who, "min", &a->clip_min));
+            return attr_float(L, n, who, "max", &a->clip_max);
+        }
+        return ML_OK;
     default:
         return ML_OK;
     }
@@ -329,8 +348,8 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
         }
         nin = 1;
     }
-    static const int minin[ML_OP_COUNT] = {2, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 1, 2, 1};
-    static const int maxin[ML_OP_COUNT] = {3, 5, 1, 1, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1};
+    static const int minin[ML_OP_COUNT] = {2, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 1, 2, 1, 1, 1, 1, 1};
+    static const int maxin[ML_OP_COUNT] = {3, 5, 1, 1, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1, 1, 1, 3, 1};
     if (is_const) {
         if (nin)
             return mlx_fail(L, ML_EFORMAT, "%s: Constant takes no inputs", who);
@@ -374,15 +393,36 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
     ml_attrs at;
     ml_attrs_default(&at);
     TRY(op_attrs(L, n, who, op, &at));
+    if (L->opset < 7 && (op == ML_OP_ADD || op == ML_OP_SUB || op == ML_OP_MUL || op == ML_OP_DIV || op == ML_OP_GEMM)) {
+        /* before opset 7: broadcast=1 with an axis aligns B at that axis, not at the end */
+        if (mlx_attr(n, "axis"))
+            return mlx_fail(L, ML_EUNSUPP, "%s: opset-%lld broadcasting with an axis attribute", who, (long long)L->opset);
+    }
     if (L->vals[vin[0]].kind == MLX_V_PADDED) {
         const int *pad = L->vals[vin[0]].pad;
         int own = at.pads[0] || at.pads[1] || at.pads[2] || at.pads[3];
+        if (at.auto_pad)
+            return mlx_fail(L, ML_EUNSUPP, "%s: a Pad in front of a node with auto_pad SAME_*", who);
         if (op == ML_OP_AVGPOOL && own && !at.count_include_pad)
             return mlx_fail(L, ML_EUNSUPP, "%s: a Pad in front of an AveragePool that pads without counting the padding", who);
         if (op == ML_OP_AVGPOOL)
             at.count_include_pad = 1;
         for (int k = 0; k < 4; k++)
             at.pads[k] += pad[k];
+    }
+    if (op == ML_OP_CLIP) {
+        /* opset 11+: min and max are optional scalar inputs, which memlev needs constant */
+        for (size_t i = 1; i < nin; i++) {
+            if (vin[i] < 0)
+                continue;
+            const mlx_const *c = L->vals[vin[i]].kind == MLX_V_CONST ? &L->consts[L->vals[vin[i]].ci] : NULL;
+            if (!c)
+                return mlx_fail(L, ML_EUNSUPP, "%s: %s must be a constant", who, i == 1 ? "min" : "max");
+            if (c->n != 1)
+                return mlx_fail(L, ML_EFORMAT, "%s: %s must be a scalar", who, i == 1 ? "min" : "max");
+            *(i == 1 ? &at.clip_min : &at.clip_max) = c->data[0];
+        }
+        nin = 1;
     }
     if (op == ML_OP_RESHAPE) {
         mlx_value *sv = &L->vals[vin[1]];
@@ -435,11 +475,12 @@ static ml_status load_input(mlx_loader *L, const Onnx__ValueInfoProto *vi, int *
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     if (!tt->has_elem_type || tt->elem_type != MLX_DT_FLOAT)
         return mlx_fail(L, ML_EUNSUPP, "input '%s': element type %d, float expected", name, tt->has_elem_type ? tt->elem_type : 0);
-    if (!tt->shape || tt->shape->n_dim != 4)
-        return mlx_fail(L, ML_EUNSUPP, "input '%s': must be 4-D (N,C,H,W), has %d dims", name,
+    if (!tt->shape || tt->shape->n_dim < 1 || tt->shape->n_dim > 4)
+        return mlx_fail(L, ML_EUNSUPP, "input '%s': must have 1 to 4 dims (N first; N,C,H,W for images), has %d", name,
                     tt->shape ? (int)tt->shape->n_dim : -1);
-    int64_t dims[4] = {1, 0, 0, 0};
-    for (int i = 1; i < 4; i++) {
+    int rank = (int)tt->shape->n_dim;
+    int64_t dims[4] = {1, 1, 1, 1};
+    for (int i = 1; i < rank; i++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
         if (!d || d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
             d->dim_value < 1 || d->dim_value > (1 << 20))
@@ -449,7 +490,7 @@ static ml_status load_input(mlx_loader *L, const Onnx__ValueInfoProto *vi, int *
     if (dims[1] * dims[2] * dims[3] > ((int64_t)1 << 28))
         return mlx_fail(L, ML_EFORMAT, "input '%s': %lldx%lldx%lld is absurdly large", name,
                     (long long)dims[1], (long long)dims[2], (long long)dims[3]);
-    *ti = ml_net_add_tensor(L->net, name, 4, dims, NULL, ML_TENSOR_INPUT, L->err);
+    *ti = ml_net_add_tensor(L->net, name, rank, dims, NULL, ML_TENSOR_INPUT, L->err);
     if (*ti < 0)
         return mlx_prefix(L, L->err->code);
     int v = new_value(L, name, MLX_V_TENSOR);
@@ -457,6 +498,22 @@ static ml_status load_input(mlx_loader *L, const Onnx__ValueInfoProto *vi, int *
         return mlx_fail(L, ML_ENOMEM, "out of memory");
     L->vals[v].ti = *ti;
     return ML_OK;
+}
+
+/* A graph input bound to a constant value (ml_onnx_load_bound). */
+static ml_status bind_input(mlx_loader *L, const char *name, const ml_onnx_tensor *t)
+{
+    if (t->ndim < 0 || t->ndim > MLX_MAX_RANK || mlx_numel(t->dims, (size_t)t->ndim) != (int64_t)t->n ||
+        (t->n && !t->data))
+        return mlx_fail(L, ML_EINVAL, "value for input '%s': bad dims or no data", name);
+    mlx_const c;
+    memset(&c, 0, sizeof c);
+    TRY(mlx_const_alloc(L, &c, t->ndim, t->dims, t->ints != NULL));
+    if (t->n)
+        memcpy(c.data, t->data, t->n * sizeof *c.data);
+    if (t->ints && t->n)
+        memcpy(c.ints, t->ints, t->n * sizeof *c.ints);
+    return mlx_add_const(L, name, &c);
 }
 
 static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
@@ -473,8 +530,8 @@ static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
     }
     if (L->opset < 0)
         return mlx_fail(L, ML_EFORMAT, "no opset_import for the default domain");
-    if (L->opset < 7 || L->opset > 18)
-        return mlx_fail(L, ML_EUNSUPP, "opset %lld is not supported (7..18)", (long long)L->opset);
+    if (L->opset < 1 || L->opset > 18)
+        return mlx_fail(L, ML_EUNSUPP, "opset %lld is not supported (1..18)", (long long)L->opset);
     if (g->n_sparse_initializer)
         return mlx_fail(L, ML_EUNSUPP, "sparse initializers are not supported");
 
@@ -484,7 +541,7 @@ static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
     if (nv > (size_t)1 << 28 || g->n_node > (size_t)1 << 24)
         return mlx_fail(L, ML_EFORMAT, "absurd number of nodes or tensors");
     L->capvals = (int)nv;
-    L->capconsts = (int)(g->n_initializer + g->n_node);
+    L->capconsts = (int)(g->n_initializer + g->n_node + g->n_input);
     L->vals = ml__calloc(nv, sizeof *L->vals);
     L->consts = ml__calloc((size_t)L->capconsts + 1, sizeof *L->consts);
     if (!L->vals || !L->consts || mlx_names_init(&L->names, nv))
@@ -508,7 +565,7 @@ static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
     }
     /* The graph input is the one input that is not an initializer (old exporters list
      * initializers among the inputs). */
-    int in_ti = -1;
+    int in_ti = -1, k = 0;
     for (size_t i = 0; i < g->n_input; i++) {
         const Onnx__ValueInfoProto *vi = g->input[i];
         if (!vi || !vi->name || !*vi->name)
@@ -518,11 +575,21 @@ static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
                 return mlx_fail(L, ML_EFORMAT, "graph input '%s' is listed twice", vi->name);
             continue;
         }
+        if (L->nbind >= 0 && k != L->data_input) {
+            if (k >= L->nbind)
+                return mlx_fail(L, ML_EFORMAT, "graph input '%s' is not given a value (%d given)", vi->name, L->nbind);
+            TRY(bind_input(L, vi->name, &L->bind[k]));
+            k++;
+            continue;
+        }
+        k++;
         if (in_ti >= 0)
             return mlx_fail(L, ML_EUNSUPP, "more than one graph input ('%s')", vi->name);
         TRY(load_input(L, vi, &in_ti));
         L->input = in_ti;
     }
+    if (L->nbind >= 0 && k != L->nbind)
+        return mlx_fail(L, ML_EFORMAT, "%d input values given, the graph has %d inputs", L->nbind, k);
     if (in_ti < 0)
         return mlx_fail(L, ML_EFORMAT, "no graph input");
     if (g->n_output != 1)
@@ -544,7 +611,8 @@ static ml_status load_graph(mlx_loader *L, const Onnx__ModelProto *m)
     return ML_OK;
 }
 
-ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml_net **out, ml_error *err)
+static ml_status load_buffer(const void *data, size_t len, const char *name, const ml_onnx_tensor *bind,
+                             int nbind, int data_input, ml_net **out, ml_error *err)
 {
     if (!data || !name || !out)
         return ml_error_set(err, ML_EINVAL, "ml_onnx_load_buffer: NULL argument");
@@ -561,6 +629,9 @@ ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml
     L.path = name;
     L.err = err ? err : &local;
     L.input = -1;
+    L.bind = bind;
+    L.nbind = nbind;
+    L.data_input = data_input;
     ml_status st = load_graph(&L, m);
     for (int i = 0; i < L.nconsts; i++)
         mlx_const_clear(&L.consts[i]);
@@ -576,16 +647,27 @@ ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml
     return ML_OK;
 }
 
+ml_status ml_onnx_load_buffer(const void *data, size_t len, const char *name, ml_net **out, ml_error *err)
+{
+    return load_buffer(data, len, name, NULL, -1, 0, out, err);
+}
+
 ml_status ml_onnx_load(const char *path, ml_net **out, ml_error *err)
 {
-    if (!path || !out)
-        return ml_error_set(err, ML_EINVAL, "ml_onnx_load: NULL argument");
+    return ml_onnx_load_bound(path, NULL, -1, 0, out, err);
+}
+
+ml_status ml_onnx_load_bound(const char *path, const ml_onnx_tensor *values, int n, int data_input,
+                             ml_net **out, ml_error *err)
+{
+    if (!path || !out || (n > 0 && !values) || (n >= 0 && (data_input < 0 || data_input >= n)))
+        return ml_error_set(err, ML_EINVAL, "ml_onnx_load: bad argument");
     uint8_t *buf = NULL;
     size_t len = 0;
     ml_status st = mlx_read_file(path, &buf, &len, err);
     if (st)
         return st;
-    st = ml_onnx_load_buffer(buf, len, path, out, err);
+    st = load_buffer(buf, len, path, values, n < 0 ? -1 : n, data_input, out, err);
     ml__free(buf);
     return st;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "memlev/error.h"
 #include "memlev/nn.h"
+#include "memlev/onnx.h"
 #include "onnx.pb-c.h"
 
 /* Limits that keep a malformed file from asking for absurd memory. */
@@ -99,6 +100,9 @@ typedef struct mlx_loader {
     int nconsts, capconsts;
     int64_t opset;
     int input;                 /* net tensor index of the graph input */
+    const ml_onnx_tensor *bind; /* ml_onnx_load_bound: values of the non-initializer inputs */
+    int nbind, data_input;     /* their count and the position of the engine's input; nbind
+                                  is -1 when nothing is bound (ml_onnx_load) */
 } mlx_loader;
 
 /* Set L->err to "path: message"; returns code. */
