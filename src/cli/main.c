@@ -1,5 +1,4 @@
 /* memlev command-line entry: dispatches to one file per subcommand. */
-#include <cblas.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
@@ -54,7 +53,6 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    openblas_set_num_threads(1); /* one BLAS thread per call: the layer kernels split batches across OpenMP threads */
     /* global options before the command: memlev --quiet CMD ... */
     while (argc >= 2 && (!strcmp(argv[1], "--quiet") || !strcmp(argv[1], "-q"))) {
         cli_set_quiet(1);

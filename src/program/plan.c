@@ -345,13 +345,25 @@ ml_status ml_program_plan_staircase(const ml_program_plan *pl, const ml_target *
     return ML_OK;
 }
 
-ml_status ml_program_plan_run(const ml_program_plan *pl, const ml_target *t, const int *level, ml_cost *cost,
+/* The target fits the plan and every level lies in 0..P; *top: the highest level. */
+static ml_status check_levels(const ml_program_plan *pl, const ml_target *t, const int *level, int *top,
                               ml_error *err)
 {
     ml_status rc = check_target(pl, t, err);
-    for (size_t i = 0; i < t->n && !rc; i++)
+    *top = 0;
+    for (size_t i = 0; i < t->n && !rc; i++) {
         if (level[i] < 0 || level[i] > pl->P)
             rc = ml_error_set(err, ML_EINVAL, "level %d of device %zu is outside 0..%d", level[i], i, pl->P);
+        else if (level[i] > *top) *top = level[i];
+    }
+    return rc;
+}
+
+ml_status ml_program_plan_run(const ml_program_plan *pl, const ml_target *t, const int *level, ml_cost *cost,
+                              ml_error *err)
+{
+    int top;
+    ml_status rc = check_levels(pl, t, level, &top, err);
     if (!rc) rc = run_all(pl, t, level, NULL, NULL, cost, err);
     return rc;
 }
@@ -363,13 +375,8 @@ ml_status ml_program_plan_run_levels(const ml_program_plan *pl, const ml_target 
         for (size_t i = 0; i < t->n; i++) map[i] = i;
         return ml_program_plan_run(pl, t, level, cost, err);
     }
-    ml_status rc = check_target(pl, t, err);
-    int top = 0;
-    for (size_t i = 0; i < t->n && !rc; i++) {
-        if (level[i] < 0 || level[i] > pl->P)
-            rc = ml_error_set(err, ML_EINVAL, "level %d of device %zu is outside 0..%d", level[i], i, pl->P);
-        else if (level[i] > top) top = level[i];
-    }
+    int top;
+    ml_status rc = check_levels(pl, t, level, &top, err);
     /* every device reset by the scheme's procedure (its cost booked apart), then the train */
     for (size_t i = 0; i < t->n && !rc; i++) pg_reset1(t, i, &pl->s, pl->dir, cost);
     if (!rc && t->ops->pulse_shared(t->ctx, pl->dir, level, pl->shv + 1, pl->shw + 1, top, map, cost))

@@ -122,6 +122,11 @@ ml_status mlx_constant_node(mlx_loader *L, const Onnx__NodeProto *n, const char 
 /* Shape arithmetic ops folded at import (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast). */
 int mlx_is_shape_op(const char *op_type);
 ml_status mlx_fold_shape_op(mlx_loader *L, const char *who, const Onnx__NodeProto *n, const int *in, int nin);
+/* attrs.c: an integer attribute within [lo, hi] into *out (left as is when absent), and the
+ * attributes of an engine op (Conv/pool windows, BatchNorm, Gemm, ...) into *a. */
+ml_status mlx_attr_int_in(mlx_loader *L, const Onnx__NodeProto *n, const char *who, const char *name,
+                          int64_t lo, int64_t hi, int *out);
+ml_status mlx_op_attrs(mlx_loader *L, const Onnx__NodeProto *n, const char *who, ml_op op, ml_attrs *a);
 /* Dims of the activation value vi with batch 1 (finalizes the net built so far). */
 ml_status mlx_activation_dims(mlx_loader *L, int vi, int64_t *dims, int *rank);
 
