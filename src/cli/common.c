@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,9 +116,35 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     return 0;
 }
 
+/* Every number of the tree as raw text in the fewest digits (15..17) that parse back to exactly
+ * its double: cJSON's printer stops at 15 digits when a value is within an epsilon of them, and a
+ * resumed transfer rebuilds its figures from the file it wrote. 0, or -1 when out of memory. */
+static int exact_numbers(cJSON *node)
+{
+    for (cJSON *it = node ? node->child : NULL; it; it = it->next) {
+        if (it->child && exact_numbers(it)) return -1;
+        if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) continue;
+        char buf[40];
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(buf, sizeof buf, "%.*g", digits, it->valuedouble);
+            double back = strtod(buf, NULL);
+            if (!memcmp(&back, &it->valuedouble, sizeof back)) break;
+        }
+        cJSON *raw = cJSON_CreateRaw(buf);
+        if (!raw) return -1;
+        raw->string = it->string; /* the key moves to the raw item */
+        it->string = NULL;
+        if (!cJSON_ReplaceItemViaPointer(node, it, raw)) { it->string = raw->string; raw->string = NULL; cJSON_Delete(raw); return -1; }
+        it = raw;
+    }
+    return 0;
+}
+
 int cli_write_json(const char *cmd, const char *path, cJSON *root)
 {
-    char *txt = cJSON_Print(root);
+    cJSON *copy = cJSON_Duplicate(root, 1);
+    char *txt = copy && !exact_numbers(copy) ? cJSON_Print(copy) : NULL;
+    cJSON_Delete(copy);
     ml_error err = {0};
     if (!txt) return cli_fail(cmd, "out of memory writing %s", path);
     size_t n = strlen(txt);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include "memlev/study.h"
+#include "device/json_write.h"
 
 static cJSON *arr(const double *v, size_t n, double scale)
 {
@@ -12,14 +13,21 @@ static cJSON *arr(const double *v, size_t n, double scale)
     return a;
 }
 
+/* A number that parses back to exactly v (cJSON's printer stops at 15 digits when a value is
+ * within an epsilon of them): a resumed transfer rebuilds its cost parts from these figures. */
+static void num(cJSON *o, const char *key, double v)
+{
+    cJSON_AddItemToObject(o, key, ml__json_exact_number(v));
+}
+
 /* {"pulses", "reads", "energy_J", "time_s"} of a cost */
 static cJSON *cost_obj(double pulses, double reads, double energy_j, double time_s)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "pulses", pulses);
-    cJSON_AddNumberToObject(o, "reads", reads);
-    cJSON_AddNumberToObject(o, "energy_J", energy_j);
-    cJSON_AddNumberToObject(o, "time_s", time_s);
+    num(o, "pulses", pulses);
+    num(o, "reads", reads);
+    num(o, "energy_J", energy_j);
+    num(o, "time_s", time_s);
     return o;
 }
 
@@ -118,22 +126,22 @@ static cJSON *point_json(const ml_transfer_point *p, int R)
     cJSON_AddNumberToObject(pt, "states", p->states);
     cJSON_AddNumberToObject(pt, "states_population", p->states_population);
     cJSON_AddStringToObject(pt, "grid", p->grid_common ? "common" : "own");
-    cJSON_AddNumberToObject(pt, "reads_per_device", p->reads_per_device);
-    cJSON_AddNumberToObject(pt, "pulses_per_device", p->pulses_per_device);
-    cJSON_AddNumberToObject(pt, "calibration_pulses_per_device", p->calibration_pulses_per_device);
-    cJSON_AddNumberToObject(pt, "devices", p->devices);
-    cJSON_AddNumberToObject(pt, "program_seconds", p->program_seconds);
-    cJSON_AddNumberToObject(pt, "energy_J", p->energy_j);
+    num(pt, "reads_per_device", p->reads_per_device);
+    num(pt, "pulses_per_device", p->pulses_per_device);
+    num(pt, "calibration_pulses_per_device", p->calibration_pulses_per_device);
+    num(pt, "devices", p->devices);
+    num(pt, "program_seconds", p->program_seconds);
+    num(pt, "energy_J", p->energy_j);
     cJSON_AddNumberToObject(pt, "trials", p->trials);
     cJSON_AddNumberToObject(pt, "yield", p->yield);
     cJSON_AddNumberToObject(pt, "devices_fallback", p->devices_fallback);
     cJSON_AddNumberToObject(pt, "devices_failed", p->devices_failed);
     cJSON_AddNumberToObject(pt, "unconverged", p->unconverged);
     /* the totals the cost parts come from, so that a resumed run rebuilds them exactly */
-    cJSON_AddNumberToObject(pt, "calibration_energy_J", p->calibration_energy_j);
-    cJSON_AddNumberToObject(pt, "calibration_seconds", p->calibration_seconds);
-    cJSON_AddNumberToObject(pt, "reset_energy_J", p->reset_energy_j);
-    cJSON_AddNumberToObject(pt, "reset_seconds", p->reset_seconds);
+    num(pt, "calibration_energy_J", p->calibration_energy_j);
+    num(pt, "calibration_seconds", p->calibration_seconds);
+    num(pt, "reset_energy_J", p->reset_energy_j);
+    num(pt, "reset_seconds", p->reset_seconds);
     /* per device: totals above hold the reset; the cost object has the parts apart */
     double dv = p->devices > 0 ? p->devices : 1;
     ml_cost cal = {0}, rs = {0}, pg = {0};
