@@ -42,6 +42,13 @@ ok
 "$ML" levels --device "$T/fa.json" --scheme verify --devices 4 --target-states 16 --quiet --json "$T/lv.json" >/dev/null
 "$ML" levels --device "$T/fa.json" --scheme feedforward --devices 4 --target-states 16 --quiet --json "$T/lf.json" >/dev/null
 ok
+# feedforward on the fitted (table) device: the soft-bounds model misfits and the device's
+# finest step (at the threshold, one width) is coarser than 64 equal steps, so feedforward
+# measures the step curve and plans equal steps it can make (it gave 3 states against verify's 48)
+"$ML" levels --device "$T/fa.json" --scheme feedforward --devices 20 --target-states 64 --quiet --json "$T/l64.json" >/dev/null
+python3 -c "
+import json,sys; r=json.load(open(sys.argv[1])); assert r['states'] >= 16, r['states']" "$T/l64.json"
+ok
 # C2C above 0.5 is reported as it is, with a warning (it was capped silently)
 python3 "$GEN" --out "$T/c.csv" --seed 3 --c2c 0.9 --devices 2 --cycles 2
 "$ML" calibrate --data "$T/c.csv" --model softbounds --json "$T/fc.json" --report "$T/rc.json" >/dev/null 2>"$T/err"
@@ -97,5 +104,18 @@ python3 "$SRC/scripts/import-crosssim" "$SRC/data/crosssim-rram/set.csv" "$SRC/d
 grep -q "one device" "$T/err"
 python3 -c "
 import json,sys; r=json.load(open(sys.argv[1])); assert r['law'] == 'table' and r['r2'] > 0.9, r" "$T/csr.json"
+ok
+# feedforward on it: steps that grow toward the bound (no soft-bounds fit: every device failed,
+# 1 state); the measured curve programs equal steps
+"$ML" levels --device "$T/cs.json" --scheme feedforward --devices 20 --target-states 64 --quiet --json "$T/lcs.json" >/dev/null
+python3 -c "
+import json,sys; r=json.load(open(sys.argv[1])); assert r['states'] >= 16 and r['devices_failed'] == 0, r['states']" "$T/lcs.json"
+ok
+# verify on it: the polarity soft bounds failed on is measured (every device failed: 1 state),
+# and the energy per state is a number (a failed fit's NaN amplitude made it -nan)
+"$ML" levels --device "$T/cs.json" --scheme verify --devices 8 --target-states 32 --pulse-cap 32 --quiet --json "$T/lcv.json" >"$T/out"
+! grep -q nan "$T/out"
+python3 -c "
+import json,sys,math; r=json.load(open(sys.argv[1])); assert r['states'] >= 16 and r['devices_failed'] == 0 and math.isfinite(r['energy_per_state_J']) and r['energy_per_state_J'] > 0, r" "$T/lcv.json"
 ok
 echo "$pass passed, 0 failed"

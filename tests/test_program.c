@@ -469,6 +469,98 @@ static void fit_pairs_matches_pair_by_pair_least_squares(void **state)
     assert_true(fitted >= 300); /* most of the 400 data sets fit */
 }
 
+
+/* A table device (power-law state dependence, one measured width, a threshold) whose finest
+ * step, at the lowest amplitude, is larger than 64 equal steps across its window: feedforward
+ * measures its step curve and plans equal steps no finer than it can make (before: a 64-step
+ * grid, every early pulse at the threshold overshooting it 2-3x, 3 states against verify's 48). */
+static void feedforward_equal_steps_on_a_table_device_with_a_coarse_finest_step(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_defaults(&d, ML_MODEL_TABLE);
+    d.g_min = 10e-6; d.g_max = 100e-6; d.v_th = 0.5; d.v_max = 2.5; d.t_ref = 1e-6;
+    d.width = d.width_min = 1e-6; d.width_max = 1e-3; d.v0_p = d.v0_d = 0.5;
+    d.v_pulse_p = 1.2; d.v_pulse_d = -1.0;
+    enum { NG = 400 };
+    static double g0[4 * NG], v[4 * NG], w[4 * NG], g1[4 * NG];
+    const double amp[4] = {-1.2, -1.0, 1.0, 1.2}, W = d.g_max - d.g_min;
+    size_t n = 0;
+    for (int a = 0; a < 4; a++)
+        for (int k = 0; k < NG; k++, n++) {
+            double g = d.g_min + W * (k + 0.5) / NG, u = (g - d.g_min) / W;
+            double x = expm1(fabs(amp[a]) / 0.5) / expm1(1.0 / 0.5);
+            g0[n] = g; v[n] = amp[a]; w[n] = 1e-6;
+            g1[n] = g + (amp[a] > 0 ? 0.09 * x * W * (1 - u) * (1 - u) : -0.025 * x * W * pow(u, 0.6));
+        }
+    assert_int_equal(ml_table_from_pairs(g0, v, w, g1, n, d.g_min, d.g_max, &d.table, NULL), ML_OK);
+    size_t cells = (size_t)d.table->nv * d.table->nw * d.table->ng;
+    for (size_t c = 0; c < cells; c++) d.table->dg_std[c] = 0; /* noiseless */
+    assert_int_equal(ml_device_validate(&d, "test", NULL), ML_OK);
+    ml_population *p;
+    assert_int_equal(ml_population_new(&d, 4, 3, &p, NULL), ML_OK);
+    ml_scheme s;
+    ml_scheme_defaults(&s, ml_scheme_feedforward);
+    ml_staircase *st;
+    enum { P = 64 };
+    assert_int_equal(ml_program_staircase(p, &s, P, 1, &st, NULL), ML_OK);
+    for (size_t i = 0; i < st->ndev; i++) {
+        const double *gp = st->g_pred + i * st->npts, *gt = st->g_true + i * st->npts;
+        const ml_fit *f = &st->fits[i];
+        double h = gp[1] - gp[0];
+        assert_true(f->law == ML_LAW_CURVE && f->step_min > 0 && h >= f->step_min * 0.999);
+        /* the finest step at the threshold near reset is about 2.4 uS, a 64-step grid's 1.4 uS */
+        assert_true(h > 1.5 * (gp[P] - gp[0]) / P || gp[P] == gp[P - 1]);
+        int steps = 0;
+        for (int k = 1; k <= P; k++) {
+            if (st->pulses[i * st->npts + k] == 0) { assert_true(gp[k] == gp[k - 1]); continue; }
+            steps++;
+            assert_true(fabs(gp[k] - gp[k - 1] - h) < 1e-9 * fabs(h)); /* planned equal */
+            assert_true(fabs(gt[k] - gp[k]) < 0.5 * h);                 /* and made */
+        }
+        assert_true(steps >= 24);
+        /* the staircase spans most of the window the device reaches */
+        assert_true(gp[P] - gp[0] > 0.6 * W);
+    }
+    ml_staircase_free(st);
+    ml_population_free(p);
+    ml_device_clear(&d);
+}
+
+/* The measured-curve law is inverted exactly: the amplitude (or width) solved for a step makes
+ * that step under the same law. */
+static void curve_law_solves_are_exact_inverses(void **state)
+{
+    (void)state;
+    ml_fit f = {0};
+    f.law = ML_LAW_CURVE;
+    f.a = 1.3; f.v0 = 0.4; f.t_ref = 1e-6; f.v_th = 0.3;
+    f.curve_lo = 10e-6; f.curve_hi = 90e-6; f.g_start = 10e-6; f.g_far = 90e-6;
+    for (int k = 0; k < ML_FIT_CURVE_KNOTS; k++) f.curve[k] = 1e-7 * (1 + k % 5) * (k < 8 ? 1 : 0.3);
+    for (uint32_t it = 0; it < 500; it++) {
+        double g = 10e-6 + 80e-6 * ml_uniform(7, 0, it, 0), dg = 0.5e-6 * ml_uniform(7, 1, it, 0) + 1e-9;
+        double v = ml_fit_solve_v(&f, g, dg, 1e-6, 10);
+        if (v > f.v_th && v < 10) assert_true(fabs(ml_fit_predict(&f, g, v, 1e-6) - g - dg) < 1e-9 * dg + 1e-18);
+        double w = ml_fit_solve_width(&f, g, dg, 0.8, 1e-12, 1);
+        assert_true(fabs(ml_fit_predict(&f, g, 0.8, w) - g - dg) < 1e-9 * dg + 1e-18);
+    }
+}
+
+
+/* A degenerate fit (a failed one: a = v0 = 0) gives no amplitude estimate, not NaN: verify
+ * pulsed NaN volts from it, the device's conductance became NaN and levels printed "-nan" for
+ * its energy per state (the bundled CrossSim device). */
+static void degenerate_fit_solves_to_a_finite_limit(void **state)
+{
+    (void)state;
+    ml_fit f = {0};
+    f.v_th = 0.5; f.t_ref = 1e-6; f.g_far = 100e-6; f.status = ML_FIT_FAILED;
+    double v = ml_fit_solve_v(&f, 10e-6, 1e-6, 1e-6, 1.5);
+    assert_true(isfinite(v) && v >= 0.5 && v <= 1.5);
+    double w = ml_fit_solve_width(&f, 10e-6, 1e-6, 1.0, 1e-6, 1e-3);
+    assert_true(isfinite(w) && w >= 1e-6 && w <= 1e-3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +578,9 @@ int main(void)
         cmocka_unit_test(states_metric_separates_identical_from_feedforward),
         cmocka_unit_test(program_conductances_reaches_arbitrary_targets),
         cmocka_unit_test(fit_pairs_matches_pair_by_pair_least_squares),
+        cmocka_unit_test(feedforward_equal_steps_on_a_table_device_with_a_coarse_finest_step),
+        cmocka_unit_test(curve_law_solves_are_exact_inverses),
+        cmocka_unit_test(degenerate_fit_solves_to_a_finite_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,6 +115,9 @@ typedef struct ml_cost {
 } ml_cost;
 ML_API void ml_cost_add(ml_cost *a, const ml_cost *b);
 
+/* Knots of a measured step curve (ml_fit.law ML_LAW_CURVE). */
+#define ML_FIT_CURVE_KNOTS 16
+
 /* A calibrated soft-bounds model of one device, for one direction (+1 potentiation,
  * -1 depression): step = a (exp(|V|/v0) - 1) (t/t_ref) (g_far - G). */
 typedef struct ml_fit {
@@ -132,9 +135,20 @@ typedef struct ml_fit {
                          the population's model (own start and saturation levels);
                          ML_FIT_FAILED: no response up to v_max/width_max (stuck or dead):
                          it is left alone and excluded from states */
+    int law;          /* ML_LAW_SOFTBOUNDS (0): the law above; ML_LAW_CURVE: a measured step
+                         curve, step = a (exp(|V|/v0) - 1) (t/t_ref) curve(G), for devices soft
+                         bounds misfit (feedforward measures it; g_far is then the measured top) */
+    double step_min;  /* finest step (S, magnitude) the device makes under this model anywhere
+                         on its planned staircase, at the lowest amplitude and width allowed;
+                         a staircase's equal steps are never planned finer (0 = no limit) */
+    double curve_lo, curve_hi;       /* ML_LAW_CURVE: conductance span of the knots (S) */
+    double curve[ML_FIT_CURVE_KNOTS];/* ML_LAW_CURVE: step per unit drive at knot k, the
+                                        centre of bin k of (curve_lo, curve_hi) (S, signed);
+                                        linear between knots, held beyond the end ones */
 } ml_fit;
 
 enum { ML_FIT_OK = 0, ML_FIT_FALLBACK = 1, ML_FIT_FAILED = 2 };
+enum { ML_LAW_SOFTBOUNDS = 0, ML_LAW_CURVE = 1 };
 
 /* The pulse width a schedule uses under fit f: the scheme's, else the fit's, else the
  * device's default. */
@@ -143,10 +157,10 @@ ML_API double ml_fit_width(const ml_fit *f, const ml_scheme *s, const ml_device 
 /* End of the usable window under a fit: the asymptote or the measured saturation level,
  * whichever is nearer the start. */
 ML_API double ml_fit_far(const ml_fit *f);
-/* Predicted G after one pulse under a fit. */
+/* Predicted G after one pulse under a fit (either law). */
 ML_API double ml_fit_predict(const ml_fit *f, double g, double v, double width);
-/* Amplitude (width fixed) or width (amplitude fixed) that moves G by dg under the fit;
- * clipped to the device's limits. */
+/* Amplitude (width fixed) or width (amplitude fixed) that moves G by dg under the fit (either
+ * law); clipped to the device's limits. */
 ML_API double ml_fit_solve_v(const ml_fit *f, double g, double dg, double width, double v_max);
 ML_API double ml_fit_solve_width(const ml_fit *f, double g, double dg, double v, double wmin, double wmax);
 

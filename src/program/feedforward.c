@@ -14,12 +14,23 @@ double ml_fit_far(const ml_fit *f)
     return f->g_far;
 }
 
+static double plan_top(const ml_fit *f, const ml_scheme *s)
+{
+    return s->target_top > 0 ? s->target_top : f->g_start + s->coverage * (ml_fit_far(f) - f->g_start);
+}
+
 void ml__plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid)
 {
-    double top = s->target_top > 0 ? s->target_top : f->g_start + s->coverage * (ml_fit_far(f) - f->g_start);
-    double step = (top - f->g_start) / P;
+    double top = plan_top(f, s);
+    /* never finer than the device's finest step: fewer equal steps to the top, then stay */
+    int Q = P;
+    if (f->step_min > 0 && fabs(top - f->g_start) < P * f->step_min) {
+        double q = floor(fabs(top - f->g_start) / f->step_min);
+        Q = q < 1 ? 1 : (int)q;
+    }
+    double step = (top - f->g_start) / Q;
     for (int k = 0; k <= P; k++)
-        grid[k] = f->g_start + step * k;
+        grid[k] = f->g_start + step * (k < Q ? k : Q);
 }
 
 void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
@@ -30,6 +41,7 @@ void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, co
     double vfix = fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d);
     for (int k = 1; k <= P; k++) {
         double dg = grid[k] - grid[k - 1];
+        if (dg == 0) { v[k] = 0; w[k] = width; continue; } /* a level planned twice: no pulse */
         if (s->modulate_width) {
             v[k] = dir * vfix;
             w[k] = ml_fit_solve_width(f, grid[k - 1], dg, vfix, d->width_min, d->width_max);
@@ -82,8 +94,40 @@ static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sche
     return 0;
 }
 
+/* Systematic misfit of f on runs: each increment between reads predicted from the read before
+ * it; per quarter of the runs, the summed error over the summed predicted increment, counted
+ * only where it stands out of the noise (over 3 standard errors of the sum: noise
+ * averages out over a quarter's increments, a wrong law does not); the worst quarter. */
+static double runs_misfit(const ml_fit *f, const ml_run *runs, int nr)
+{
+    double err[4] = {0}, e2[4] = {0}, tot[4] = {0}, cnt[4] = {0}, worst = 0;
+    for (int q = 0; q < nr; q++) {
+        const ml_run *r = &runs[q];
+        int sd = r->stride > 1 ? r->stride : 1, nm = r->n / sd;
+        double prev = r->g0;
+        for (int m = 0; m < nm; m++) {
+            double g = prev;
+            for (int j = m * sd; j < (m + 1) * sd; j++) g = ml_fit_predict(f, g, r->v[j], r->w[j]);
+            int b = 4 * m / nm;
+            double e = r->read[m] - g;
+            err[b] += e;
+            e2[b] += e * e;
+            cnt[b] += 1;
+            tot[b] += fabs(g - prev);
+            prev = r->read[m];
+        }
+    }
+    for (int b = 0; b < 4; b++) {
+        if (cnt[b] < 2 || !(tot[b] > 0)) continue;
+        double mean = err[b] / cnt[b], var = fmax(0, (e2[b] - cnt[b] * mean * mean) / (cnt[b] - 1));
+        /* the sum's standard error: sqrt(n) times the errors' spread about their mean */
+        if (fabs(err[b]) > 3 * sqrt(cnt[b] * var) && fabs(err[b]) / tot[b] > worst) worst = fabs(err[b]) / tot[b];
+    }
+    return worst;
+}
+
 ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
-                       ml_error *err)
+                       double *misfit, ml_error *err)
 {
     const int R = s->calib_rounds;
     if (R <= 0) return ML_OK;
@@ -107,7 +151,8 @@ ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, 
             if (run_once(t, i, f, s, P, dir, b, b + P, b + 2 * P, &g0s[i * R + r], &cs[i])) { oom = 1; continue; }
             runs[i * R + r] = (ml_run){g0s[i * R + r], P, b, b + P, b + 2 * P, read_stride(s, P)};
             if (s->calib_per_device) {
-                ml__fit_runs(&runs[i * R], r + 1, f);
+                if (f->law == ML_LAW_CURVE) ml__curve_refine(&runs[i * R + r], 1, f); /* the newest run */
+                else ml__fit_runs(&runs[i * R], r + 1, f);
                 double gs = 0;
                 for (int q = 0; q <= r; q++) gs += g0s[i * R + q];
                 f->g_start = gs / (r + 1);
@@ -121,7 +166,11 @@ ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, 
             size_t m = 0;
             for (size_t i = 0; i < ncal; i++)
                 for (int q = 0; q <= r; q++) { pool[m++] = runs[i * R + q]; gs += runs[i * R + q].g0; }
-            ml__fit_runs(pool, (int)m, &shared);
+            if (shared.law == ML_LAW_CURVE) { /* the newest runs */
+                m = 0;
+                for (size_t i = 0; i < ncal; i++) pool[m++] = runs[i * R + r];
+                ml__curve_refine(pool, (int)m, &shared);
+            } else ml__fit_runs(pool, (int)m, &shared);
             shared.g_start = gs / (double)m;
             ml__free(pool);
         }
@@ -132,6 +181,11 @@ ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, 
     }
     if (!s->calib_per_device)
         for (size_t i = 0; i < n; i++) fits[i] = shared;
+    /* one model for all: its misfit over every device's runs (device-to-device spread then
+     * averages out; it is no law's misfit) */
+    double pooled = misfit && !s->calib_per_device ? runs_misfit(&shared, runs, (int)(ncal * R)) : 0;
+    for (size_t i = 0; misfit && i < ncal; i++)
+        misfit[i] = s->calib_per_device ? runs_misfit(&fits[i], &runs[i * R], R) : pooled;
     for (size_t i = 0; i < ncal; i++) ml_cost_add(cost, &cs[i]);
     ml__free(buf); ml__free(g0s); ml__free(cs); ml__free(runs);
     return ML_OK;
@@ -167,6 +221,83 @@ static void hybrid_verify(const ml_target *t, size_t i, const ml_scheme *s, ml_f
     }
 }
 
+/* Refinement runs whose increments the refined soft-bounds model misses by more than this
+ * fraction (runs_misfit): the device follows another law, so its step curve is measured. */
+#define MISFIT_STEPS 0.15
+/* Refinement runs of a measured curve, at least. */
+#define CURVE_ROUNDS 6
+
+/* Device i's soft-bounds model will not do: it failed on a device that moves, it misses the
+ * refinement runs, or the device cannot make the planned steps under it (the schedule then
+ * works at the device's limits, far from where the model was fitted). */
+static int needs_curve(const ml_program_plan *pl, const ml_target *t, const ml_fit *f, double misfit)
+{
+    if (ml__fit_moves_unmodelled(f)) return 1;
+    if (f->status == ML_FIT_FAILED) return 0;
+    if (misfit > MISFIT_STEPS) return 1;
+    double top = plan_top(f, &pl->s);
+    return ml__fit_step_min(f, t->dev, &pl->s, top) > fabs(top - f->g_start) / pl->P;
+}
+
+/* Measure the step curve of the calibration devices whose soft-bounds model failed or misfits
+ * (one model for all: of every calibration device, averaged, when the shared model does);
+ * returns -1 when out of memory. */
+static int curve_where_needed(ml_program_plan *pl, const ml_target *t, size_t ncal, const double *misfit,
+                              ml_cost *calib)
+{
+    const ml_scheme *s = &pl->s;
+    if (s->calib_per_device) {
+        ml_cost *cs = ml__calloc(ncal, sizeof *cs);
+        if (!cs) return -1;
+        #pragma omp parallel for schedule(dynamic, 4)
+        for (size_t i = 0; i < ncal; i++)
+            if (needs_curve(pl, t, &pl->fits[i], misfit ? misfit[i] : 0))
+                ml__curve_measure(t, i, s, pl->dir, &pl->fits[i], &cs[i]);
+        for (size_t i = 0; i < ncal; i++) ml_cost_add(calib, &cs[i]);
+        ml__free(cs);
+        return 0;
+    }
+    double mis = 0;
+    for (size_t i = 0; misfit && i < ncal; i++) mis += misfit[i] / (double)ncal;
+    if (!needs_curve(pl, t, &pl->fits[0], mis)) return 0;
+    ml_fit *cf = ml__malloc(ncal * sizeof *cf);
+    ml_cost *cs = ml__calloc(ncal, sizeof *cs);
+    int *ok = ml__calloc(ncal, sizeof *ok);
+    if (!cf || !cs || !ok) { ml__free(cf); ml__free(cs); ml__free(ok); return -1; }
+    #pragma omp parallel for schedule(dynamic, 4)
+    for (size_t i = 0; i < ncal; i++) {
+        cf[i] = pl->fits[0];
+        ok[i] = ml__curve_measure(t, i, s, pl->dir, &cf[i], &cs[i]) == 0;
+    }
+    ml_fit m = {0};
+    double lv0 = 0, lw = 0, k = 0;
+    for (size_t i = 0; i < ncal; i++) {
+        ml_cost_add(calib, &cs[i]);
+        if (!ok[i]) continue;
+        if (k == 0) m = cf[i];
+        else for (int q = 0; q < ML_FIT_CURVE_KNOTS; q++) m.curve[q] += cf[i].curve[q];
+        lv0 += log(cf[i].v0);
+        lw += log(cf[i].width);
+        k++;
+    }
+    if (k > 0) {
+        for (int q = 0; q < ML_FIT_CURVE_KNOTS; q++) m.curve[q] /= k;
+        m.v0 = exp(lv0 / k);
+        m.width = exp(lw / k);
+        for (size_t i = 0; i < t->n; i++) pl->fits[i] = m;
+    }
+    ml__free(cf); ml__free(cs); ml__free(ok);
+    return 0;
+}
+
+/* Equal steps no finer than each device makes at its lowest amplitude and width. */
+static void set_step_min(ml_program_plan *pl, const ml_target *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (pl->fits[i].status != ML_FIT_FAILED)
+            pl->fits[i].step_min = ml__fit_step_min(&pl->fits[i], t->dev, &pl->s, plan_top(&pl->fits[i], &pl->s));
+}
+
 static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err)
 {
     ml_cost basic = {0};
@@ -174,13 +305,30 @@ static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *cal
     ml_cost_add(calib, &basic);
     if (rc) return rc;
     ml_scheme s = pl->s;
+    size_t ncal = s.calib_per_device ? t->n : (t->n < 8 ? t->n : 8);
     if (s.calib_budget > 0) {
         /* refinement runs (a reset and P pulses each) in what the characterisation left */
-        size_t ncal = s.calib_per_device ? t->n : (t->n < 8 ? t->n : 8);
         double left = s.calib_budget - basic.pulses / (double)ncal;
         s.calib_rounds = left > 0 ? (int)(left / (pl->P + 1)) : 0;
     }
-    return ml__ff_refine(t, &s, pl->P, pl->dir, pl->fits, calib, err);
+    double *misfit = ml__calloc(ncal, sizeof *misfit);
+    if (!misfit) return ml_error_set(err, ML_ENOMEM, "feedforward calibration: out of memory");
+    rc = ml__ff_refine(t, &s, pl->P, pl->dir, pl->fits, calib, s.calib_rounds > 0 ? misfit : NULL, err);
+    if (!rc && curve_where_needed(pl, t, ncal, s.calib_rounds > 0 ? misfit : NULL, calib))
+        rc = ml_error_set(err, ML_ENOMEM, "feedforward calibration: out of memory");
+    ml__free(misfit);
+    if (rc) return rc;
+    set_step_min(pl, t);
+    /* measured curves: refinement runs of the schedule they plan (cheap beside the curve
+     * trains; each corrects the bins its steps cross) */
+    int curves = 0;
+    for (size_t i = 0; i < ncal; i++) curves |= pl->fits[i].law == ML_LAW_CURVE;
+    if (curves) {
+        if (s.calib_rounds < CURVE_ROUNDS) s.calib_rounds = CURVE_ROUNDS;
+        if ((rc = ml__ff_refine(t, &s, pl->P, pl->dir, pl->fits, calib, NULL, err))) return rc;
+        set_step_min(pl, t);
+    }
+    return ML_OK;
 }
 
 static int shares_schedule(const ml_scheme *s)
@@ -255,7 +403,9 @@ static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int
 {
     if (pl->s.ff_max_pulses > 0) {
         /* one-shot: each level straight from reset (a staircase resets before every level) */
-        const double h = (grid[pl->P] - grid[pl->P - 1]);
+        /* the spacing: a shared grid's last step; an own grid's first (a grid limited by the
+         * device's finest step stays at its top early) */
+        const double h = pl->s.grid_common ? grid[pl->P] - grid[pl->P - 1] : grid[1] - grid[0];
         double vl, wl;
         if (!st) { if (stop > 0) one_shot(pl, t, i, grid[stop], h, c, &vl, &wl); return; }
         for (int k = 1; k <= stop; k++) {

@@ -18,6 +18,7 @@ static double drive(double v0, double v_th, double t_ref, double v, double w)
 
 double ml_fit_predict(const ml_fit *f, double g, double v, double width)
 {
+    if (f->law == ML_LAW_CURVE) return ml__curve_predict(f, g, v, width);
     double al = f->a * drive(f->v0, f->v_th, f->t_ref, v, width);
     if (al > 1) al = 1;
     return g + al * (f->g_far - g);
@@ -25,12 +26,14 @@ double ml_fit_predict(const ml_fit *f, double g, double v, double width)
 
 double ml_fit_solve_v(const ml_fit *f, double g, double dg, double width, double v_max)
 {
+    if (f->law == ML_LAW_CURVE) return ml__curve_solve_v(f, g, dg, width, v_max);
     double gap = f->g_far - g;
     double al = (gap != 0) ? dg / gap : 1;
     if (!(al > 0)) return f->v_th;
     if (al > 1) al = 1;
     double e = al / (f->a * (width / f->t_ref));
     double v = f->v0 * log1p(e);
+    if (isnan(v)) return v_max; /* a degenerate fit (a or v0 of 0): no estimate, the limit */
     if (v < f->v_th) v = f->v_th;
     if (v > v_max) v = v_max;
     return v;
@@ -38,11 +41,13 @@ double ml_fit_solve_v(const ml_fit *f, double g, double dg, double width, double
 
 double ml_fit_solve_width(const ml_fit *f, double g, double dg, double v, double wmin, double wmax)
 {
+    if (f->law == ML_LAW_CURVE) return ml__curve_solve_width(f, g, dg, v, wmin, wmax);
     double gap = f->g_far - g;
     double al = (gap != 0) ? dg / gap : 1;
     if (!(al > 0)) return wmin;
     double e = drive(f->v0, f->v_th, f->t_ref, v, f->t_ref);
     double w = e > 0 ? f->t_ref * al / (f->a * e) : wmax;
+    if (isnan(w)) return wmax; /* a degenerate fit: no estimate, the limit */
     return w < wmin ? wmin : w > wmax ? wmax : w;
 }
 

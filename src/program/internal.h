@@ -38,8 +38,29 @@ void ml__plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid);
 /* Amplitude/width schedule realising grid[0..P] under fit (open loop): pulses 1..P. */
 void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
                     double *v, double *w);
+/* Refinement runs of the feedforward schedule (s->calib_rounds); with misfit (one entry per
+ * calibration device, may be NULL): the rms distance of the runs' reads from the refined model's
+ * own prediction of them, in planned steps. */
 ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
-                       ml_error *err);
+                       double *misfit, ml_error *err);
+
+/* Measured step curve (ff_curve.c): the law for devices soft bounds misfit. */
+double ml__curve_predict(const ml_fit *f, double g, double v, double width);
+double ml__curve_solve_v(const ml_fit *f, double g, double dg, double width, double v_max);
+double ml__curve_solve_width(const ml_fit *f, double g, double dg, double v, double wmin, double wmax);
+/* Measure device i's step curve between f->g_start and f->g_lim with pulse trains from reset
+ * (two amplitudes, a read after every pulse) and make f that curve (law ML_LAW_CURVE, status
+ * OK); cost into c. Returns 0, or -1 when the device does not respond (f unchanged). */
+int ml__curve_measure(const ml_target *t, size_t i, const ml_scheme *s, int dir, ml_fit *f, ml_cost *c);
+/* A device the soft-bounds calibration failed on although it moves (its saturation level lies
+ * over 2 % away from its reset level): it needs the measured curve. */
+int ml__fit_moves_unmodelled(const ml_fit *f);
+/* Refine a curve on whole runs of its schedule: each bin's steps scaled by the increments
+ * measured there over those the curve predicted from the read before them. */
+void ml__curve_refine(const ml_run *runs, int nr, ml_fit *f);
+/* The finest step (S, magnitude) f says device d makes from g_start up to top at the lowest
+ * amplitude and width the scheme allows, the largest such over that range. */
+double ml__fit_step_min(const ml_fit *f, const ml_device *d, const ml_scheme *s, double top);
 /* Closed-loop write-verify of device i of a target (see ml_verify_to). */
 int pg_verify_to(const ml_target *t, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,
                  double target, double tol_s, ml_cost *cost, double *v_last);

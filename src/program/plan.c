@@ -228,9 +228,10 @@ const ml_fit *ml_program_plan_fit_other(const ml_program_plan *pl, size_t i)
 double pg_spacing(const ml_program_plan *pl, size_t i, double *grid)
 {
     if (pl->s.grid_common) return (pl->grid_hi - pl->grid_lo) / pl->P;
-    if (pl->grid) return (pl->grid[pl->P] - pl->grid[0]) / pl->P;
+    /* the first step: a grid limited by the device's finest step stays at its top early */
+    if (pl->grid) return pl->grid[1] - pl->grid[0];
     ml__plan_grid(&pl->fits[i], &pl->s, pl->P, grid);
-    return (grid[pl->P] - grid[0]) / pl->P;
+    return grid[1] - grid[0];
 }
 
 int pg_grid_to(const ml_program_plan *pl, size_t i, double g, double *grid)

@@ -50,6 +50,7 @@ static ml_status sim_pulse_shared(void *ctx, int dir, const int *count, const do
     size_t top = m;
     for (int q = 1; q <= k; q++) {
         while (top > 0 && sl[top - 1] < q) top--;
+        if (v[q - 1] == 0) continue; /* a level planned twice: no pulse */
         c->pulses += (double)top;
         c->time_s += (double)top * w[q - 1];
     }

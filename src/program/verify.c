@@ -31,7 +31,7 @@ int pg_verify_to(const ml_target *t, size_t i, const ml_scheme *s, const ml_fit 
             /* model estimate for half the error; without a model, start at threshold */
             const ml_fit *f = pol > 0 ? fit_up : fit_down;
             width = ml_fit_width(f, s, d); /* the polarity's calibrated operating width */
-            v = f ? ml_fit_solve_v(f, r, 0.5 * e, width, d->v_max) : d->v_th * 1.05;
+            v = f && f->status != ML_FIT_FAILED ? ml_fit_solve_v(f, r, 0.5 * e, width, d->v_max) : d->v_th * 1.05;
         } else {
             v += s->v_step;
             if (v > d->v_max) v = d->v_max;
@@ -57,7 +57,19 @@ static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *cal
     ml_status rc = pg_calibrate_basic(pl, t, calib, err);
     if (rc) return rc;
     if (!(pl->other = ml__calloc(pl->n, sizeof(ml_fit)))) return ml_error_set(err, ML_ENOMEM, "out of memory");
-    return ml_calibrate_target(t, &pl->s, -pl->dir, pl->other, calib, err);
+    if ((rc = ml_calibrate_target(t, &pl->s, -pl->dir, pl->other, calib, err))) return rc;
+    /* a polarity soft bounds cannot describe on a device that moves (steps growing toward the
+     * bound): its measured step curve, so the device is programmed, not excluded */
+    ml_cost *cs = ml__calloc(t->n, sizeof *cs);
+    if (!cs) return ml_error_set(err, ML_ENOMEM, "out of memory");
+    #pragma omp parallel for schedule(dynamic, 4)
+    for (size_t i = 0; i < t->n; i++) {
+        if (ml__fit_moves_unmodelled(&pl->fits[i])) ml__curve_measure(t, i, &pl->s, pl->dir, &pl->fits[i], &cs[i]);
+        if (ml__fit_moves_unmodelled(&pl->other[i])) ml__curve_measure(t, i, &pl->s, -pl->dir, &pl->other[i], &cs[i]);
+    }
+    for (size_t i = 0; i < t->n; i++) ml_cost_add(calib, &cs[i]);
+    ml__free(cs);
+    return ML_OK;
 }
 
 /* Straight to the target level without st; with st, through every level of the staircase. */
