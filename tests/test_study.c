@@ -348,7 +348,7 @@ static void family_member(int t, ml_device *d)
 }
 
 /* The family runs through the levels study for every scheme without an abort; wherever
- * verify gets >= 64 states, feedforward (calibration budget 2,000 pulses per device) gets
+ * verify gets >= 64 states, feedforward (at its default calibration budget) gets
  * |NL| <= 0.5, >= 64 states and spans at least half the nominal window. ML_TEST_SHORT (sanitizer builds) samples every 5th member. */
 static void levels_study_never_aborts_on_a_device_family(void **state)
 {
@@ -370,10 +370,6 @@ static void levels_study_never_aborts_on_a_device_family(void **state)
             o.P_max = o.P; /* the claims are at these budgets: not raised */
             o.devices = q < 2 ? 8 : 20;
             o.dir = 1; o.seed = (uint64_t)t + 1; o.k = 3; o.frac = 0.9;
-            /* the default budget (one refinement run, ~650 pulses) is tuned to tio2x; at 7-10 %
-             * C2C a model from one run falls short of 64 states on some members, three runs
-             * (2,000 pulses per device) reach it on all */
-            if (q == 3) o.scheme.calib_budget = 2000;
             ml_levels_result *r = NULL;
             ml_error err = {0};
             ml_status rc = ml_levels_study(&o, &r, &err);

@@ -190,7 +190,9 @@ static void set_params(ml_fit *f, const double *p)
     f->g_far = p[2];
 }
 
-void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f)
+/* Levenberg-Marquardt on the parameters (log a, log v0, g_far) whose bits (1, 2, 4) are set
+ * in free, the others held; returns the SSR reached. */
+static double fit_runs_lm(const ml_run *runs, int nruns, ml_fit *f, int free)
 {
     double p[3] = {log(f->a), log(f->v0), f->g_far};
     double h[3] = {1e-6, 1e-6, 1e-6 * fabs(f->g_far) + 1e-12};
@@ -226,6 +228,13 @@ void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f)
                 }
             }
         }
+        for (int q = 0; q < 3; q++) {
+            if (free & (1 << q)) continue;
+            /* parameter q held: its row and column drop out, its step is 0 */
+            for (int a = 0; a < 3; a++) JtJ[a][q] = JtJ[q][a] = 0;
+            JtJ[q][q] = 1;
+            Jtr[q] = 0;
+        }
         int improved = 0;
         for (int tries = 0; tries < 8 && !improved; tries++) {
             double A[3][3], b[3], d[3];
@@ -252,9 +261,37 @@ void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f)
         }
         if (!improved) break;
     }
+    return cur;
+}
+
+static size_t runs_reads(const ml_run *runs, int nruns)
+{
     size_t n = 0;
     for (int k = 0; k < nruns; k++) n += (size_t)(runs[k].n / (runs[k].stride > 1 ? runs[k].stride : 1));
-    f->rms = n ? sqrt(cur / (double)n) : 0;
+    return n;
+}
+
+enum { FREE_A = 1, FREE_V0 = 2, FREE_FAR = 4 };
+
+/* Along a schedule the amplitude rises as the gap to the asymptote shrinks, so a run ties
+ * the amplitude law (v0) to the asymptote (g_far) and cannot fit both: either v0 stays at
+ * the characterisation's (whose trains separate the two) and g_far is fitted, or g_far is
+ * the measured saturation level (a soft-bounds device's asymptote, measured directly by the
+ * burst) and v0 is fitted; the one that fits the runs better is kept. (Fitting all three
+ * let a run's noise trade v0 against g_far: on slow devices with 8 % cycle-to-cycle noise the
+ * asymptote landed up to 8 % past the measured saturation and the staircase missed by 7
+ * spacings.) */
+void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f)
+{
+    const size_t n = runs_reads(runs, nruns);
+    ml_fit held = *f;
+    double ssr = fit_runs_lm(runs, nruns, f, FREE_A | FREE_FAR);
+    if (held.g_lim > 0 && (held.g_lim - held.g_start) * (held.g_far - held.g_start) > 0) {
+        held.g_far = held.g_lim;
+        double ssr_held = fit_runs_lm(runs, nruns, &held, FREE_A | FREE_V0);
+        if (ssr_held <= ssr) { *f = held; ssr = ssr_held; }
+    }
+    f->rms = n ? sqrt(ssr / (double)n) : 0;
 }
 
 int ml__solve3(double A[3][3], const double *b, double *x)

@@ -13,7 +13,8 @@ typedef struct ml_run {
     int stride;
 } ml_run;
 
-/* Refine a fit on whole trajectories (Levenberg-Marquardt on log a, log v0, g_far). */
+/* Refine a fit on whole trajectories (Levenberg-Marquardt): a and g_far with v0 held, or a and
+ * v0 with g_far at the measured saturation f->g_lim, whichever fits the runs better. */
 void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f);
 /* Soft-bounds least squares of one-step pairs for a fixed v0: step scale *a and asymptote
  * *g_far; returns the sum of squared residuals (S^2). */
