@@ -1,7 +1,9 @@
 /* bench/pulse: device-pulse updates per second on 10^6 soft-bounds devices (tio2x, 1 % C2C
  * noise), for 1 and 2 threads: the pulse-train kernel (ml_pulse_train_all, float32, the
- * whole train per block of devices), the one-pulse double kernel (ml_pulse_all), and both
- * noiseless. Usage: bench_pulse [devices] [pulses]. Prints the instruction set that ran. */
+ * whole train per block of devices), the one-pulse double kernel (ml_pulse_all), both
+ * noiseless, and trains with a read after every pulse (ml_pulse_train_read, trains of 32,
+ * each device its own amplitude: what calibration runs; an update is a pulse and its read).
+ * Usage: bench_pulse [devices] [pulses]. Prints the instruction set that ran. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,24 @@ static double run(ml_device *d, size_t n, int threads, int pulses, int train, do
     ml_pulse_all(p, NULL, NULL, 1.0, d->width); /* warm up (pages, caches) */
     double t0 = ml_now();
     clock_t c0 = clock();
-    if (train) ml_pulse_train_all(p, v, w, pulses, NULL);
+    if (train == 2) {
+        /* trains of 32 with reads, chunks of 4,096 devices across the threads */
+        enum { TL = 32, CH = 4096 };
+        const size_t nc = (n + CH - 1) / CH;
+        #pragma omp parallel
+        {
+            double *rd = malloc((size_t)TL * CH * sizeof *rd), *gt = malloc((size_t)(TL + 1) * CH * sizeof *gt);
+            double *vv = malloc(CH * sizeof *vv), *ww = malloc(CH * sizeof *ww);
+            if (!rd || !gt || !vv || !ww) { fprintf(stderr, "alloc failed\n"); exit(1); }
+            for (int j = 0; j < CH; j++) { vv[j] = 1.0 + 1e-4 * j; ww[j] = d->width; }
+            #pragma omp for schedule(static)
+            for (size_t c = 0; c < nc; c++)
+                for (int k = 0; k + TL <= pulses; k += TL)
+                    ml_pulse_train_read(p, c * CH, (c + 1) * CH < n ? (c + 1) * CH : n, vv, ww, TL, rd, gt);
+            free(rd); free(gt); free(vv); free(ww);
+        }
+        pulses = pulses / TL * TL;
+    } else if (train) ml_pulse_train_all(p, v, w, pulses, NULL);
     else for (int k = 0; k < pulses; k++) ml_pulse_all(p, NULL, NULL, 1.0, d->width);
     double dt = ml_now() - t0, dc = (double)(clock() - c0) / CLOCKS_PER_SEC;
     *cpu_rate = (double)n * pulses / dc;
@@ -39,11 +58,12 @@ int main(int argc, char **argv)
     ml_device_preset("tio2x", &d, NULL);
     printf("bench/pulse: %zu soft-bounds devices x %d pulses; train kernel ISA: %s\n", n, pulses, ml_pulse_train_isa());
     printf("%-44s %8s %14s %16s\n", "kernel", "threads", "updates/s", "updates/cpu-s");
-    const char *names[4] = {"train f32, C2C noise (Philox + f32 Box-Muller)", "one-pulse f64, C2C noise (Philox+Box-Muller)",
-                            "train f32, noiseless", "one-pulse f64, noiseless"};
-    for (int kind = 0; kind < 4; kind++) {
+    const char *names[5] = {"train f32, C2C noise (Philox + f32 Box-Muller)", "one-pulse f64, C2C noise (Philox+Box-Muller)",
+                            "train f32, noiseless", "one-pulse f64, noiseless", "train+read f32, C2C and read noise"};
+    for (int kind = 0; kind < 5; kind++) {
         if (kind == 2) d.s_c2c = 0;
-        int train = kind % 2 == 0;
+        if (kind == 4) d.s_c2c = 0.01;
+        int train = kind == 4 ? 2 : kind % 2 == 0;
         for (int t = 1; t <= 2; t++) {
             double cr, r = run(&d, n, t, train ? pulses : pulses / 4 + 1, train, &cr);
             printf("%-44s %8d %14.3e %16.3e\n", names[kind], t, r, cr);

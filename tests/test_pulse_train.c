@@ -1,7 +1,9 @@
 /* Pulse-train kernel (src/device/train.c): float32 error against a double reference on the
  * same random words, bit-identity across instruction sets, thread counts and block phases,
  * its Gaussian against the normal CDF, and its conductance distributions against the
- * one-pulse double kernel (two-sample KS at the real sample sizes). */
+ * one-pulse double kernel (two-sample KS at the real sample sizes); the train with reads
+ * (ml_pulse_train_read): its states equal the train kernel's, the same bits for any split
+ * and instruction set, and its read noise against the normal CDF. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -224,6 +226,106 @@ static void train_distributions_match_the_one_pulse_kernel(void **state)
     }
 }
 
+/* Trains with reads, each device its own amplitude and width, on mixed read counters: the
+ * states equal ml_pulse_train's for the same pulses (devices one at a time), the reads and
+ * states are the same bits for every instruction set and for any split into calls, skipped
+ * devices stay untouched, and the counters advance by the train's length. */
+static void train_read_equals_train_and_does_not_depend_on_split_or_isa(void **state)
+{
+    enum { N = 1000, L = 37 };
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    d.s_read_rel = 0.002; /* both read noise terms: two reads per Philox call */
+    double v[N], w[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = i % 7 == 3 ? 0.2 : (i % 2 ? 1.0 + 0.001 * i : -0.9 - 0.0005 * i); /* some below threshold */
+        w[i] = i % 11 == 5 ? 0 : d.width * (1 + i % 3);                           /* some skipped */
+    }
+    const int best = ml__train_isa_best();
+    double *rd[4], *gt[4];
+    ml_population *p[4], *ref;
+    assert_int_equal(ml_population_new(&d, N, 9, &ref, NULL), ML_OK);
+    for (int c = 0; c < 4; c++) {
+        assert_int_equal(ml_population_new(&d, N, 9, &p[c], NULL), ML_OK);
+        rd[c] = malloc((size_t)L * N * sizeof(double));
+        gt[c] = malloc((size_t)(L + 1) * N * sizeof(double));
+    }
+    /* uneven counters, so blocks mix Philox phases */
+    for (int i = 0; i < N; i++) {
+        for (int c = 0; c < 4; c++) { p[c]->nread[i] = (uint32_t)(i % 5); p[c]->npulse[i] = (uint32_t)(i % 3); }
+        ref->nread[i] = (uint32_t)(i % 5); ref->npulse[i] = (uint32_t)(i % 3);
+    }
+    for (int c = 0; c < 3; c++) {
+        int isa = c > best ? best : c;
+        ml__pulse_train_read_isa(p[c], 0, N, v, w, L, rd[c], gt[c], isa);
+    }
+    /* the best instruction set in two uneven calls (other column offsets) */
+    double *r2 = malloc((size_t)L * N * sizeof(double)), *g2 = malloc((size_t)(L + 1) * N * sizeof(double));
+    const size_t cut = 333;
+    ml_pulse_train_read(p[3], 0, cut, v, w, L, rd[3], gt[3]);
+    ml_pulse_train_read(p[3], cut, N, v + cut, w + cut, L, r2, g2);
+    for (int k = 0; k <= L; k++)
+        for (size_t i = 0; i < N; i++) {
+            if (k < L) {
+                double a = rd[0][(size_t)k * N + i], b = i < cut ? rd[3][(size_t)k * cut + i] : r2[(size_t)k * (N - cut) + i - cut];
+                assert_memory_equal(&a, &b, sizeof a);
+                for (int c = 1; c < 3; c++) assert_memory_equal(&rd[0][(size_t)k * N + i], &rd[c][(size_t)k * N + i], sizeof a);
+            }
+            for (int c = 1; c < 3; c++) assert_memory_equal(&gt[0][(size_t)k * N + i], &gt[c][(size_t)k * N + i], sizeof(double));
+        }
+    for (size_t i = 0; i < N; i++) {
+        double vk[L], wk[L];
+        for (int k = 0; k < L; k++) { vk[k] = v[i]; wk[k] = w[i]; }
+        if (w[i] > 0) ml_pulse_train(ref, i, i + 1, vk, wk, L, NULL);
+        for (int c = 0; c < 4; c++) {
+            assert_memory_equal(&p[c]->g[i], &ref->g[i], sizeof(double));
+            assert_int_equal(p[c]->npulse[i], ref->npulse[i]);
+            assert_int_equal(p[c]->nread[i], ref->nread[i] + (w[i] > 0 ? L : 0));
+        }
+        if (w[i] > 0) assert_memory_equal(&gt[0][(size_t)L * N + i], &ref->g[i], sizeof(double));
+        else assert_true(isnan(rd[0][i]) && isnan(gt[0][i]));
+        if (w[i] > 0 && fabs(v[i]) < d.v_th) assert_true(gt[0][(size_t)L * N + i] == gt[0][i]); /* below threshold */
+    }
+    for (int c = 0; c < 4; c++) { ml_population_free(p[c]); free(rd[c]); free(gt[c]); }
+    ml_population_free(ref);
+    free(r2); free(g2);
+}
+
+/* The reads' noise, (read - true) / sigma with sigma^2 = (g s_read_rel)^2 + s_read_abs^2,
+ * against the normal CDF (one-sample KS, alpha = 0.001), with one and with both noise terms. */
+static void train_read_noise_matches_the_normal_cdf(void **state)
+{
+    const size_t N = short_run() ? 512 : 4096;
+    enum { L = 64 };
+    for (int both = 0; both < 2; both++) {
+        ml_device d;
+        ml_device_preset("tio2x", &d, NULL);
+        d.s_read_rel = both ? 3e-5 : 0;
+        ml_population *p;
+        assert_int_equal(ml_population_new(&d, N, 5, &p, NULL), ML_OK);
+        double *v = malloc(N * sizeof *v), *w = malloc(N * sizeof *w);
+        double *rd = malloc(L * N * sizeof *rd), *gt = malloc((L + 1) * N * sizeof *gt), *z = malloc(L * N * sizeof *z);
+        for (size_t i = 0; i < N; i++) { v[i] = 1.0; w[i] = d.width; p->nread[i] = (uint32_t)(i & 3); }
+        ml_pulse_train_read(p, 0, N, v, w, L, rd, gt);
+        for (size_t q = 0; q < (size_t)L * N; q++) {
+            double g = gt[q + N], sg = hypot(g * d.s_read_rel, d.s_read_abs);
+            z[q] = (rd[q] - g) / sg;
+        }
+        const size_t n = (size_t)L * N;
+        qsort(z, n, sizeof *z, cmp_double);
+        double D = 0;
+        for (size_t i = 0; i < n; i++) {
+            double F = 0.5 * erfc(-z[i] / sqrt(2.0));
+            D = fmax(D, fmax(fabs(F - (double)i / n), fabs((double)(i + 1) / n - F)));
+        }
+        printf("# read noise (%s): n %zu, KS D %.3g (critical %.3g)\n", both ? "relative and absolute" : "absolute", n, D,
+               1.949 / sqrt((double)n));
+        assert_true(D < 1.949 / sqrt((double)n));
+        free(v); free(w); free(rd); free(gt); free(z);
+        ml_population_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +334,8 @@ int main(void)
         cmocka_unit_test(train_does_not_depend_on_threads_or_blocks),
         cmocka_unit_test(gaussian_matches_the_normal_cdf),
         cmocka_unit_test(train_distributions_match_the_one_pulse_kernel),
+        cmocka_unit_test(train_read_equals_train_and_does_not_depend_on_split_or_isa),
+        cmocka_unit_test(train_read_noise_matches_the_normal_cdf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

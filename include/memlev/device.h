@@ -148,6 +148,19 @@ ML_API void ml_pulse_train(ml_population *p, size_t i0, size_t i1, const double 
                            const int *count);
 /* The same on all n devices, threaded with OpenMP over fixed blocks (count: n entries or NULL). */
 ML_API void ml_pulse_train_all(ml_population *p, const double *v, const double *width, int k, const int *count);
+/* Trains with a read after every pulse, each device its own pulse: device i (i0 <= i < i1,
+ * j = i - i0) receives len pulses of v[j] volts and width[j] seconds, each followed by one noisy
+ * read, written pulse-major: read[k * (i1 - i0) + j] after pulse k (S), and the true conductance
+ * g_true[q * (i1 - i0) + j] before the train (q = 0) and after pulse q (q = 1..len), so g_true
+ * has len + 1 rows. A device with width[j] <= 0 is left alone (its entries NAN, its counters
+ * unchanged). Soft-bounds and NeuroSim devices run ml_pulse_train's float32 kernel (the same
+ * C2C draws, so the states equal ml_pulse_train's for the same pulses) with read noise from
+ * Philox(seed, base + i, r / 4, ML_RNG_READ_TRAIN) for read r of the device (r / 2 when it has
+ * both relative and absolute read noise) by the same float Box-Muller; results are the same bits
+ * for any split of the devices and any instruction set. Other models apply ml_pulse1 and
+ * ml_read1. In the calling thread; nothing is allocated. */
+ML_API void ml_pulse_train_read(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int len,
+                                double *read, double *g_true);
 /* Name of the instruction set ml_pulse_train runs on this CPU (static string). */
 ML_API const char *ml_pulse_train_isa(void);
 /* One noisy read of device i (true state unchanged). */

@@ -189,6 +189,15 @@ typedef struct ml_target_ops {
      * Returns ML_OK or ML_ENOMEM (devices then in an undefined state). */
     ml_status (*pulse_shared)(void *ctx, int dir, const int *count, const double *v, const double *width, int k,
                               size_t *map, ml_cost *cost);
+    /* Optional (NULL: calibration pulses and reads its trains one at a time through pulse and
+     * read): to devices i0 .. i1 - 1 at once, each its own train of len equal pulses (device
+     * i0 + j: v[j] volts, width[j] seconds; width[j] <= 0: left alone) with a read after every
+     * pulse, written as ml_pulse_train_read writes them: read[k * (i1 - i0) + j] after pulse k,
+     * g_true[q * (i1 - i0) + j] the true conductance before the train (q = 0) and after pulse q
+     * (NAN where unknown). Books no cost (the caller books each pulse and read). The simulated
+     * population runs ml_pulse_train_read. */
+    void (*train_read)(void *ctx, size_t i0, size_t i1, const double *v, const double *width, int len, double *read,
+                       double *g_true);
 } ml_target_ops;
 
 typedef struct ml_target {

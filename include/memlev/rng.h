@@ -22,7 +22,8 @@ enum {
     ML_RNG_TRANSFER = 5, /* weight-transfer sampling */
     ML_RNG_DATA = 6,     /* data shuffling / augmentation / init */
     ML_RNG_RELAX = 7,    /* relaxation */
-    ML_RNG_C2C_TRAIN = 8 /* step noise of the float32 pulse-train kernel (four pulses per draw) */
+    ML_RNG_C2C_TRAIN = 8, /* step noise of the float32 pulse-train kernel (four pulses per draw) */
+    ML_RNG_READ_TRAIN = 9 /* read noise of the pulse-train-with-reads kernel (two or four reads per draw) */
 };
 
 typedef struct ml_u32x4 { uint32_t v[4]; } ml_u32x4;

@@ -44,6 +44,9 @@ ml_population *ml__population_live(ml_population *p);
 void ml__pulse_train_isa_run(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int k,
                             const int *count, int isa);
 int ml__train_isa_best(void);
+/* ml_pulse_train_read with a chosen instruction set (as above). */
+void ml__pulse_train_read_isa(ml_population *p, size_t i0, size_t i1, const double *v, const double *width, int len,
+                              double *read, double *g_true, int isa);
 
 static inline double ml_clamp(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
 #endif

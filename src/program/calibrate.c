@@ -5,7 +5,10 @@
  * the gap (width first, since the step is linear in it, then amplitude, within the device's
  * limits); trains at a ladder of amplitudes around it with a read after every pulse; a least-
  * squares fit of the soft-bounds step law to the read responses. A device whose fit fails
- * takes the population's model (fallback); nothing about one device is fatal. */
+ * takes the population's model (fallback); nothing about one device is fatal. On a target
+ * with a train_read op (the simulated population) the trains of a block of devices run at
+ * once, each device with its own amplitude and width; the probing before them stays device
+ * by device. */
 #include <math.h>
 #include <stdlib.h>
 #include "core/alloc.h"
@@ -101,10 +104,9 @@ static void find_operating_point(const ml_target *t, size_t i, const ml_scheme *
     pr->w = w;
 }
 
-/* Characterise device i; fills pairs (g0, v, w, g1) (CAL_TRAINS*CAL_LEN at most) and the
- * probe; returns the number of pairs (0 for a dead device). */
-static size_t characterise(const ml_target *tg, size_t i, const ml_scheme *s, int dir, double *g0, double *v,
-                           double *w, double *g1, probe *pr, ml_cost *c)
+/* Reset device i and read its start level 4 times; saturation; the operating pulse (unless
+ * the scheme fixes the width). */
+static void probe_device(const ml_target *tg, size_t i, const ml_scheme *s, int dir, probe *pr, ml_cost *c)
 {
     const ml_device *d = tg->dev;
     double vn = fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d);
@@ -117,15 +119,37 @@ static size_t characterise(const ml_target *tg, size_t i, const ml_scheme *s, in
     pr->g_start = m;
     pr->sigma = sqrt(m2 / 3);
     saturate(tg, i, dir, wn, pr, c);
-    if (pr->dead) return 0;
+    if (pr->dead) return;
     if (s->width > 0) { pr->w = s->width; pr->v = vn; } /* the scheme fixes the width */
     else find_operating_point(tg, i, s, dir, vn, wn, pr, c);
-    /* amplitude ladder 0.8 ... 1.5 times the operating amplitude */
-    const int nt = s->calib_trains < 2 ? 2 : s->calib_trains > CAL_TRAINS ? CAL_TRAINS : s->calib_trains;
-    const int len = s->calib_train_len < 2 ? 2 : s->calib_train_len > CAL_LEN ? CAL_LEN : s->calib_train_len;
+}
+
+/* Trains and their length: an amplitude ladder 0.8 ... 1.5 times the operating amplitude. */
+static int n_trains(const ml_scheme *s)
+{
+    return s->calib_trains < 2 ? 2 : s->calib_trains > CAL_TRAINS ? CAL_TRAINS : s->calib_trains;
+}
+static int train_len(const ml_scheme *s)
+{
+    return s->calib_train_len < 2 ? 2 : s->calib_train_len > CAL_LEN ? CAL_LEN : s->calib_train_len;
+}
+static double train_v(const ml_device *d, const probe *pr, int t, int nt)
+{
+    return clampd(pr->v * (0.8 + 0.7 * t / (nt - 1)), d->v_th * 1.02, d->v_max);
+}
+
+/* Characterise device i; fills pairs (g0, v, w, g1) (CAL_TRAINS*CAL_LEN at most) and the
+ * probe; returns the number of pairs (0 for a dead device). */
+static size_t characterise(const ml_target *tg, size_t i, const ml_scheme *s, int dir, double *g0, double *v,
+                           double *w, double *g1, probe *pr, ml_cost *c)
+{
+    const ml_device *d = tg->dev;
+    probe_device(tg, i, s, dir, pr, c);
+    if (pr->dead) return 0;
+    const int nt = n_trains(s), len = train_len(s);
     size_t k = 0;
     for (int t = 0; t < nt; t++) {
-        double va = clampd(pr->v * (0.8 + 0.7 * t / (nt - 1)), d->v_th * 1.02, d->v_max);
+        double va = train_v(d, pr, t, nt);
         pg_reset1(tg, i, s, dir, c);
         double prev = pr->g_start;
         for (int p = 0; p < len; p++, k++) {
@@ -136,6 +160,58 @@ static size_t characterise(const ml_target *tg, size_t i, const ml_scheme *s, in
         }
     }
     return k;
+}
+
+/* Scratch of characterise_block for CAL_BLOCK devices. */
+#define CAL_BLOCK 64
+typedef struct train_scratch {
+    double v[CAL_BLOCK], w[CAL_BLOCK];
+    double rd[CAL_LEN * CAL_BLOCK], gt[(CAL_LEN + 1) * CAL_BLOCK];
+} train_scratch;
+
+/* The same for devices i0 .. i1 - 1 (at most CAL_BLOCK) of a target with a train_read op:
+ * each device probed on its own, then every train on all of them at once; device i's pairs
+ * at b[i - i0] (g0, v, w, g1 at offsets 0, per, 2 per, 3 per), their count in k[i - i0].
+ * Each device sees the same pulses and reads, in the same order, as through characterise. */
+static void characterise_block(const ml_target *tg, size_t i0, size_t i1, const ml_scheme *s, int dir,
+                               double *const *b, size_t per, probe *pr, size_t *k, ml_cost *c, train_scratch *x)
+{
+    const ml_device *d = tg->dev;
+    const size_t m = i1 - i0;
+    for (size_t j = 0; j < m; j++) {
+        probe_device(tg, i0 + j, s, dir, &pr[j], &c[j]);
+        k[j] = 0;
+    }
+    const int nt = n_trains(s), len = train_len(s);
+    for (int t = 0; t < nt; t++) {
+        for (size_t j = 0; j < m; j++) {
+            x->w[j] = pr[j].dead ? 0 : pr[j].w;
+            x->v[j] = pr[j].dead ? 0 : dir * train_v(d, &pr[j], t, nt);
+            if (!pr[j].dead) pg_reset1(tg, i0 + j, s, dir, &c[j]);
+        }
+        tg->ops->train_read(tg->ctx, i0, i1, x->v, x->w, len, x->rd, x->gt);
+        for (size_t j = 0; j < m; j++) {
+            if (pr[j].dead) continue;
+            double *g0 = b[j], *v = g0 + per, *w = g0 + 2 * per, *g1 = g0 + 3 * per;
+            double prev = pr[j].g_start, ep = 0, er = 0;
+            for (int p = 0; p < len; p++) {
+                double before = x->gt[(size_t)p * m + j], after = x->gt[(size_t)(p + 1) * m + j];
+                double now = x->rd[(size_t)p * m + j];
+                if (isnan(after)) after = now;
+                if (isnan(before)) before = after;
+                /* the energies of pulse (mean conductance over it) and read, booked per train */
+                ep += ml_pulse_energy(x->v[j], 0.5 * (before + after), x->w[j]);
+                er += ml_pulse_energy(d->v_read, after, d->t_read);
+                size_t q = k[j]++;
+                g0[q] = prev; v[q] = x->v[j]; w[q] = x->w[j]; g1[q] = now;
+                prev = now;
+            }
+            c[j].pulses += len;
+            c[j].reads += len;
+            c[j].time_s += len * (x->w[j] + d->t_read);
+            c[j].energy_j += ep + er;
+        }
+    }
 }
 
 /* Drop responses that ended at the saturation level: a clamp, not the model's law. */
@@ -195,9 +271,10 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
 {
     const size_t n = t->n, per = (size_t)CAL_TRAINS * CAL_LEN;
     const size_t ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
-    /* per device: the pairs are fitted at once, so each thread keeps one device's (touching
+    /* per device: the pairs are fitted at once, so each thread keeps one block's (touching
      * ncal * 9 KB afresh for every chunk of a transfer cost more than the fits); pooled:
-     * every calibration device's pairs are kept for the pooled fit */
+     * every calibration device's pairs are kept for the pooled fit. A target with a
+     * train_read op runs each block's trains on all its devices at once. */
     const int keep = !s->calib_per_device;
     double *buf = keep ? ml__malloc(ncal * per * 4 * sizeof(double)) : NULL;
     probe *pr = ml__calloc(ncal, sizeof *pr);
@@ -209,30 +286,42 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
         return ml_error_set(err, ML_ENOMEM, "calibration: out of memory");
     }
     const ml_device *d = t->dev;
+    const int batched = t->ops->train_read != NULL;
+    const size_t nb = (ncal + CAL_BLOCK - 1) / CAL_BLOCK;
     int oom = 0;
     #pragma omp parallel reduction(| : oom)
     {
-        double *mine = keep ? NULL : ml__malloc(per * 4 * sizeof(double));
-        if (!keep && !mine) oom = 1;
-        #pragma omp for schedule(dynamic, 16)
-        for (size_t i = 0; i < ncal; i++) {
-            if (!keep && !mine) continue;
-            double *b = keep ? buf + i * per * 4 : mine;
-            size_t k = characterise(t, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &pr[i], &cs[i]);
-            nk[i] = drop_saturated(b, b + per, b + 2 * per, b + 3 * per, k, pr[i].g_start, pr[i].g_sat);
-            ml_fit f = {0};
-            f.t_ref = d->t_ref;
-            f.v_th = d->v_th;
-            if (pr[i].dead) f.status = ML_FIT_FAILED;
-            else if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, nk[i], dir, d->t_ref, d->v_th, &f, NULL) ||
-                     !fit_usable(&f, &pr[i], dir))
-                f.status = ML_FIT_FALLBACK;
-            f.g_start = pr[i].g_start;
-            f.g_lim = pr[i].g_sat;
-            f.width = pr[i].w;
-            own[i] = f;
+        /* per thread: one block's pairs (or one device's, pulse by pulse) and train scratch */
+        const size_t nmine = keep ? 0 : batched ? CAL_BLOCK : 1;
+        double *mine = nmine ? ml__malloc(nmine * per * 4 * sizeof(double)) : NULL;
+        train_scratch *x = batched ? ml__malloc(sizeof *x) : NULL;
+        if ((nmine && !mine) || (batched && !x)) oom = 1;
+        #pragma omp for schedule(dynamic, 1)
+        for (size_t bk = 0; bk < nb; bk++) {
+            if ((nmine && !mine) || (batched && !x)) continue;
+            const size_t i0 = bk * CAL_BLOCK, i1 = i0 + CAL_BLOCK < ncal ? i0 + CAL_BLOCK : ncal;
+            double *bs[CAL_BLOCK];
+            for (size_t i = i0; i < i1; i++) bs[i - i0] = keep ? buf + i * per * 4 : mine + (batched ? (i - i0) * per * 4 : 0);
+            if (batched) characterise_block(t, i0, i1, s, dir, bs, per, &pr[i0], &nk[i0], &cs[i0], x);
+            for (size_t i = i0; i < i1; i++) {
+                double *b = bs[i - i0];
+                size_t k = batched ? nk[i] : characterise(t, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &pr[i], &cs[i]);
+                nk[i] = drop_saturated(b, b + per, b + 2 * per, b + 3 * per, k, pr[i].g_start, pr[i].g_sat);
+                ml_fit f = {0};
+                f.t_ref = d->t_ref;
+                f.v_th = d->v_th;
+                if (pr[i].dead) f.status = ML_FIT_FAILED;
+                else if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, nk[i], dir, d->t_ref, d->v_th, &f, NULL) ||
+                         !fit_usable(&f, &pr[i], dir))
+                    f.status = ML_FIT_FALLBACK;
+                f.g_start = pr[i].g_start;
+                f.g_lim = pr[i].g_sat;
+                f.width = pr[i].w;
+                own[i] = f;
+            }
         }
         ml__free(mine);
+        ml__free(x);
     }
     if (oom) {
         ml__free(buf); ml__free(pr); ml__free(nk); ml__free(cs); ml__free(own);

@@ -59,7 +59,13 @@ static ml_status sim_pulse_shared(void *ctx, int dir, const int *count, const do
     return ML_OK;
 }
 
-static const ml_target_ops k_sim = {sim_pulse, sim_read, sim_truth, sim_pulse_shared};
+static void sim_train_read(void *ctx, size_t i0, size_t i1, const double *v, const double *w, int len, double *read,
+                           double *g_true)
+{
+    ml_pulse_train_read(ctx, i0, i1, v, w, len, read, g_true);
+}
+
+static const ml_target_ops k_sim = {sim_pulse, sim_read, sim_truth, sim_pulse_shared, sim_train_read};
 
 void ml_target_population(ml_target *t, ml_population *pop)
 {
