@@ -91,6 +91,8 @@ typedef enum ml_op {
     ML_OP_ASIN, ML_OP_ACOS, ML_OP_ATAN, ML_OP_SINH, ML_OP_COSH, ML_OP_ASINH, ML_OP_ACOSH,
     ML_OP_ATANH, ML_OP_SOFTPLUS, ML_OP_SOFTSIGN, ML_OP_ELU, ML_OP_SELU, ML_OP_CELU,
     ML_OP_HARDSIGMOID, ML_OP_HARDSWISH, ML_OP_THRESHOLDEDRELU, ML_OP_SHRINK,
+    /* index of the largest / smallest entry along one axis (axes[0]), as a float */
+    ML_OP_ARGMAX, ML_OP_ARGMIN,
     ML_OP_COUNT
 } ml_op;
 
@@ -120,6 +122,7 @@ typedef struct ml_attrs {
     int naxes;            /* Reduce*: axes (0: all but the batch axis), keepdims (default 1) */
     int axes[ML_MAX_DIMS];
     int keepdims;
+    int select_last;      /* ArgMax/ArgMin: the last of equal entries (default: the first) */
     int nslice;           /* Slice: per listed axis slice_axes[i], starts/ends/steps (ONNX) */
     int slice_axes[ML_MAX_DIMS];
     int64_t starts[ML_MAX_DIMS], ends[ML_MAX_DIMS], steps[ML_MAX_DIMS];

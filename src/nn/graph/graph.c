@@ -16,7 +16,7 @@ static const char *const op_names[] = {
     "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Erf", "Floor", "Ceil", "Round",
     "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
     "Atanh", "Softplus", "Softsign", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish",
-    "ThresholdedRelu", "Shrink"};
+    "ThresholdedRelu", "Shrink", "ArgMax", "ArgMin"};
 _Static_assert(sizeof op_names / sizeof op_names[0] == ML_OP_COUNT, "one name per op");
 
 const char *ml_op_name(ml_op op)

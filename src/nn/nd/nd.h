@@ -28,8 +28,9 @@ void ml__nd_strided(const float *x, int r, const int64_t *odims, const int64_t *
                     float *y);
 void ml__nd_strides(const int64_t *dims, int r, int64_t *stride);
 void ml__nd_pad(const ml_attrs *a, const float *x, int r, const int64_t *dims, const int64_t *odims, float *y);
-/* reduce op over the axes in mask (bit per axis); odims: dims with reduced axes set to 1 */
-void ml__nd_reduce(ml_op op, unsigned mask, const float *x, int r, const int64_t *dims, float *y);
+/* reduce op over the axes in mask (bit per axis); ArgMax/ArgMin (one axis): the index of
+ * the first extreme entry, the last when last is set */
+void ml__nd_reduce(ml_op op, unsigned mask, int last, const float *x, int r, const int64_t *dims, float *y);
 /* separable resize; ML_ENOMEM when its two temporary buffers cannot be had */
 ml_status ml__nd_resize(const ml_attrs *a, const double *scale, const float *x, int r, const int64_t *dims,
                         const int64_t *odims, float *y);

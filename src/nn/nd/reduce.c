@@ -1,7 +1,20 @@
-/* Reductions (ReduceSum ... ReduceSumSquare, GlobalMaxPool) over a set of axes of an N-D
- * tensor, accumulated in double, one output element at a time in a fixed order. */
+/* Reductions (ReduceSum ... ReduceSumSquare, GlobalMaxPool, ArgMax/ArgMin) over a set of
+ * axes of an N-D tensor, accumulated in double, one output element at a time in a fixed
+ * order. */
 #include <math.h>
 #include "nn/nd/nd.h"
+
+static double arg_one(ml_op op, int last, const float *x, int64_t len, int64_t stride)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < len; i++) {
+        float v = x[i * stride], b = x[best * stride];
+        int better = op == ML_OP_ARGMAX ? (last ? v >= b : v > b) : (last ? v <= b : v < b);
+        if (better)
+            best = i;
+    }
+    return (double)best;
+}
 
 static double reduce_one(ml_op op, const float *x, int nr, const int64_t *rd, const int64_t *rs)
 {
@@ -54,7 +67,7 @@ static double reduce_one(ml_op op, const float *x, int nr, const int64_t *rd, co
     }
 }
 
-void ml__nd_reduce(ml_op op, unsigned mask, const float *x, int r, const int64_t *dims, float *y)
+void ml__nd_reduce(ml_op op, unsigned mask, int last, const float *x, int r, const int64_t *dims, float *y)
 {
     int64_t xs[ML_MAX_DIMS], kd[ML_MAX_DIMS], ks[ML_MAX_DIMS], rd[ML_MAX_DIMS], rs[ML_MAX_DIMS];
     int nk = 0, nr = 0;
@@ -76,7 +89,8 @@ void ml__nd_reduce(ml_op op, unsigned mask, const float *x, int r, const int64_t
         int64_t idx[ML_MAX_DIMS] = {0}, off = 0;
         const float *X = x + b * (r ? xs[0] : 0);
         for (int64_t o = 0; o < outer; o++) {
-            y[b * outer + o] = (float)reduce_one(op, X + off, nr, rd, rs);
+            y[b * outer + o] = (float)(op == ML_OP_ARGMAX || op == ML_OP_ARGMIN ? arg_one(op, last, X + off, rd[0], rs[0])
+                                                                                : reduce_one(op, X + off, nr, rd, rs));
             for (int k = nk - 1; k >= 0; k--) {
                 off += ks[k];
                 if (++idx[k] < kd[k]) break;

@@ -83,8 +83,9 @@ ml_status ml__nd_forward(ml_net *net, int ni, const float *x, int batch, float *
             return ml_error_set(err, ML_ENOMEM, "node '%s' (Resize): out of memory", nd->name);
         return ML_OK;
     default:
-        if (nd->op == ML_OP_GLOBALMAXPOOL || (nd->op >= ML_OP_REDUCESUM && nd->op <= ML_OP_REDUCESUMSQUARE)) {
-            ml__nd_reduce(nd->op, p->nd_red, a, r, dims, y);
+        if (nd->op == ML_OP_GLOBALMAXPOOL || (nd->op >= ML_OP_REDUCESUM && nd->op <= ML_OP_REDUCESUMSQUARE) ||
+            nd->op == ML_OP_ARGMAX || nd->op == ML_OP_ARGMIN) {
+            ml__nd_reduce(nd->op, p->nd_red, nd->attrs.select_last, a, r, dims, y);
             return ML_OK;
         }
         return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d has no inference kernel", nd->name, (int)nd->op);

@@ -10,7 +10,8 @@ int ml__nd_unary(ml_op op) { return op >= ML_OP_TANH && op <= ML_OP_SHRINK; }
 
 int ml__nd_op(ml_op op)
 {
-    return (op >= ML_OP_TRANSPOSE && op <= ML_OP_REDUCESUMSQUARE && op != ML_OP_LOGSOFTMAX) || ml__nd_unary(op);
+    return (op >= ML_OP_TRANSPOSE && op <= ML_OP_REDUCESUMSQUARE && op != ML_OP_LOGSOFTMAX) || ml__nd_unary(op) ||
+           op == ML_OP_ARGMAX || op == ML_OP_ARGMIN;
 }
 
 static int norm_axis(int ax, int r) { return ax < 0 ? ax + r : ax; }

@@ -180,6 +180,13 @@ ml_status mlx_nd_attrs(mlx_loader *L, const Onnx__NodeProto *n, const char *who,
         TRY(float_attr(L, n, who, "lambd", &a->alpha));
         return float_attr(L, n, who, "bias", &a->beta);
     default:
+        if (op == ML_OP_ARGMAX || op == ML_OP_ARGMIN) {
+            a->naxes = 1;
+            a->axes[0] = 0; /* ONNX's default: the batch axis, refused at finalize */
+            TRY(mlx_attr_int_in(L, n, who, "axis", -ML_MAX_DIMS, ML_MAX_DIMS - 1, &a->axes[0]));
+            TRY(mlx_attr_int_in(L, n, who, "keepdims", 0, 1, &a->keepdims));
+            return mlx_attr_int_in(L, n, who, "select_last_index", 0, 1, &a->select_last);
+        }
         if (op >= ML_OP_REDUCESUM && op <= ML_OP_REDUCESUMSQUARE) {
             TRY(axes_attr(L, n, who, "axes", a->axes, &a->naxes));
             TRY(mlx_attr_int_in(L, n, who, "keepdims", 0, 1, &a->keepdims));
