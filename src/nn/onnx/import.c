@@ -291,7 +291,7 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
         const char *in = n->input[i];
         vin[i] = -1;
         if (!in || !*in) {
-            if ((int)i < minin[op])
+            if ((int)i < lo)
                 return mlx_fail(L, ML_EFORMAT, "%s: required input %zu is empty", who, i);
             continue;
         }
