@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "memlev/data.h"
 #include "memlev/metrics.h"
+#include "memlev/onnx.h"
 #include "memlev/rng.h"
 #include "memlev/study.h"
 #include "memlev/transfer.h"
@@ -213,6 +214,31 @@ static void net_building_reports_every_allocation_failure(void **state)
         assert_true(run_with_faults("arch resnet20", arch_workload, &b) > 0);
 }
 
+/* Importing and running a model of the N-D ops (Split, Concat, 5-D Transpose, Pad, Resize,
+ * Slice, ReduceMean: tests/fixtures/nd_small.onnx) fails cleanly too. */
+static ml_status nd_workload(const void *arg, double *digest, ml_error *err)
+{
+    ml_net *net = NULL;
+    ml_status st = ml_onnx_load(arg, &net, err);
+    if (st) return st;
+    float x[2 * 144], y[8];
+    for (int i = 0; i < 2 * 144; i++)
+        x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+    if (!(st = ml_net_forward(net, x, 2, y, err)))
+        for (int i = 0; i < 8; i++)
+            *digest += y[i] * (i + 1);
+    ml_net_free(net);
+    return st;
+}
+
+static void nd_ops_report_every_allocation_failure(void **state)
+{
+    const char *src = getenv("ML_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/nd_small.onnx", src ? src : ".");
+    assert_true(run_with_faults("onnx nd_small", nd_workload, path) > 0);
+}
+
 int main(void)
 {
     /* one thread: allocation k is then the same allocation in every run */
@@ -221,6 +247,7 @@ int main(void)
         cmocka_unit_test(levels_study_reports_every_allocation_failure),
         cmocka_unit_test(transfer_study_reports_every_allocation_failure),
         cmocka_unit_test(net_building_reports_every_allocation_failure),
+        cmocka_unit_test(nd_ops_report_every_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,11 @@
 extern "C" {
 #endif
 
-#define ML_MAX_DIMS 4
+/* Rank limit of engine tensors. Conv, pools, BatchNormalization's statistics and the
+ * broadcasting binaries work on up to 4 dims; the shape ops (Transpose, Reshape, Concat,
+ * Slice, Pad, Resize, reductions) and the element-wise unaries take up to 8 (shufflenet's
+ * channel shuffle reshapes to 5). */
+#define ML_MAX_DIMS 8
 #define ML_MAX_INPUTS 5
 
 /* Tensor flags. */
@@ -40,7 +44,7 @@ enum {
 
 typedef struct ml_tensor {
     char *name;               /* owned, unique within the net */
-    int ndim;                 /* 0..4 (0: scalar) */
+    int ndim;                 /* 0..ML_MAX_DIMS (0: scalar) */
     int64_t dims[ML_MAX_DIMS];
     float *data;              /* owned; NCHW row-major; NULL for activations */
     float *grad;              /* owned; same size as data; allocated by training, else NULL */
@@ -67,6 +71,28 @@ typedef enum ml_op {
     ML_OP_LEAKYRELU,      /* alpha (ONNX default 0.01) */
     ML_OP_CLIP,           /* clip_min, clip_max (ONNX: attributes before opset 11, constant inputs after) */
     ML_OP_SOFTMAX,        /* axis (not the batch axis); softmax_flat: opset < 13, over axis.. flattened */
+    /* Inference only, on up to ML_MAX_DIMS dims; none of them touches the batch axis 0
+     * (nn/nd.h holds their kernels). Shape ops: */
+    ML_OP_TRANSPOSE,      /* perm (perm[0] = 0) */
+    ML_OP_CONCAT,         /* axis >= 1; 1..ML_MAX_INPUTS inputs */
+    ML_OP_SLICE,          /* starts/ends/steps per axis (ONNX clamping); axis 0 whole */
+    ML_OP_PAD,            /* padnd (begin per axis, then end), pad_mode, pad_value */
+    ML_OP_RESIZE,         /* resize_* attrs, scales or sizes per axis (1 / as is on axis 0) */
+    ML_OP_LOGSOFTMAX,     /* as Softmax, then log */
+    ML_OP_GLOBALMAXPOOL,
+    /* reductions over axes (naxes 0: every axis but the batch), keepdims */
+    ML_OP_REDUCESUM, ML_OP_REDUCEMEAN, ML_OP_REDUCEMAX, ML_OP_REDUCEMIN, ML_OP_REDUCEPROD,
+    ML_OP_REDUCEL1, ML_OP_REDUCEL2, ML_OP_REDUCELOGSUM, ML_OP_REDUCELOGSUMEXP, ML_OP_REDUCESUMSQUARE,
+    /* broadcasting binaries (as Add; PRelu: in 1 is the slope) */
+    ML_OP_POW, ML_OP_MAX, ML_OP_MIN, ML_OP_PRELU,
+    /* element-wise unaries (alpha, beta, gamma as ONNX names them) */
+    ML_OP_TANH, ML_OP_EXP, ML_OP_LOG, ML_OP_SQRT, ML_OP_NEG, ML_OP_ABS, ML_OP_RECIPROCAL,
+    ML_OP_ERF, ML_OP_FLOOR, ML_OP_CEIL, ML_OP_ROUND, ML_OP_SIGN, ML_OP_SIN, ML_OP_COS, ML_OP_TAN,
+    ML_OP_ASIN, ML_OP_ACOS, ML_OP_ATAN, ML_OP_SINH, ML_OP_COSH, ML_OP_ASINH, ML_OP_ACOSH,
+    ML_OP_ATANH, ML_OP_SOFTPLUS, ML_OP_SOFTSIGN, ML_OP_ELU, ML_OP_SELU, ML_OP_CELU,
+    ML_OP_HARDSIGMOID, ML_OP_HARDSWISH, ML_OP_THRESHOLDEDRELU, ML_OP_SHRINK,
+    /* index of the largest / smallest entry along one axis (axes[0]), as a float */
+    ML_OP_ARGMAX, ML_OP_ARGMIN,
     ML_OP_COUNT
 } ml_op;
 
@@ -88,8 +114,33 @@ typedef struct ml_attrs {
     int axis;             /* Flatten, Softmax; default 1 */
     int softmax_flat;     /* Softmax: 1 = opset < 13 semantics (dims from axis on as one); default 0 */
     float clip_min, clip_max; /* Clip; default -inf, +inf */
-    int nshape;           /* Reshape: number of entries in shape (1..4) */
+    int nshape;           /* Reshape: number of entries in shape (1..ML_MAX_DIMS) */
     int64_t shape[ML_MAX_DIMS];
+    float gamma;          /* Selu (alpha, gamma); unaries use alpha/beta with ONNX's defaults */
+    int perm[ML_MAX_DIMS];/* Transpose (nperm entries; 0: reverse, refused as it moves the batch) */
+    int nperm;
+    int naxes;            /* Reduce*: axes (0: all but the batch axis), keepdims (default 1) */
+    int axes[ML_MAX_DIMS];
+    int keepdims;
+    int select_last;      /* ArgMax/ArgMin: the last of equal entries (default: the first) */
+    int nslice;           /* Slice: per listed axis slice_axes[i], starts/ends/steps (ONNX) */
+    int slice_axes[ML_MAX_DIMS];
+    int64_t starts[ML_MAX_DIMS], ends[ML_MAX_DIMS], steps[ML_MAX_DIMS];
+    int npadnd;           /* Pad: 2 * rank entries, begins then ends (ONNX order) */
+    int64_t padnd[2 * ML_MAX_DIMS];
+    int pad_mode;         /* 0 constant, 1 reflect, 2 edge */
+    float pad_value;
+    int resize_mode;      /* Resize: 0 nearest, 1 linear, 2 cubic */
+    int resize_coord;     /* 0 half_pixel, 1 asymmetric, 2 align_corners, 3 pytorch_half_pixel,
+                           * 4 tf_crop_and_resize, 5 tf_half_pixel_for_nn */
+    int resize_nearest;   /* 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil */
+    float cubic_a;        /* default -0.75 */
+    int exclude_outside;
+    float extrapolation;  /* tf_crop_and_resize: value outside the box */
+    int nscales, nsizes;  /* one of them is the input's rank */
+    float scales[ML_MAX_DIMS];
+    int64_t sizes[ML_MAX_DIMS];
+    float roi[2 * ML_MAX_DIMS];
 } ml_attrs;
 
 typedef struct ml_node {
@@ -118,7 +169,8 @@ typedef struct ml_net {
     ml_node *nodes;             /* topological order */
     int nnodes, cap_nodes;
     int input;                  /* tensor index of the graph input (-1 until set) */
-    int64_t input_shape[4];     /* N (1 after finalize), C, H, W */
+    int64_t input_shape[4];     /* N (1 after finalize), C, H, W (an input of more than 4 dims: W holds
+                                 * the product of the dims from the fourth on) */
     int output;                 /* tensor index of the logits [N, classes] (-1 until set) */
     int classes;                /* set by finalize: size of the output's last dim */
     int finalized;

@@ -73,7 +73,7 @@ static int read_set(const char *dir, data_set *s, outcome *o)
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Run the model on one data set. */
-static int run_set(const char *model, const char *setdir, const data_set *s, outcome *o)
+static int run_set(const char *model, const char *setdir, const data_set *s, const double *tol, outcome *o)
 {
     ml_error err = {0};
     ml_net *net = NULL;
@@ -110,7 +110,7 @@ static int run_set(const char *model, const char *setdir, const data_set *s, out
             double a = y[i], b = ref->data[i];
             if (isnan(a) && isnan(b))
                 continue;
-            double d = fabs(a - b), excess = d - (1e-5 + 1e-4 * fabs(b));
+            double d = fabs(a - b), excess = d - (tol[1] + tol[0] * fabs(b));
             if (isnan(d) || excess > 0) {
                 if (!bad || isnan(d) || d > worst) {
                     worst = isnan(d) ? INFINITY : d;
@@ -129,7 +129,7 @@ static int run_set(const char *model, const char *setdir, const data_set *s, out
 }
 
 /* One case folder: every data set must match. */
-static int run_case(const char *dir, outcome *o)
+static int run_case(const char *dir, const double *tol, outcome *o)
 {
     char model[4200];
     o->code = 0;
@@ -156,7 +156,7 @@ static int run_case(const char *dir, outcome *o)
             break;
         }
         if (!read_set(setdir, s, o))
-            run_set(model, setdir, s, o);
+            run_set(model, setdir, s, tol, o);
         set_clear(s);
         free(s);
     }
@@ -167,7 +167,10 @@ static int run_case(const char *dir, outcome *o)
 
 int ml_cmd_onnx_test(int argc, char **argv)
 {
-    cli_opt opts[] = {{NULL, 0, NULL, NULL, 0}};
+    double tol[2] = {1e-4, 1e-5};
+    cli_opt opts[] = {{"rtol", OPT_DBL, &tol[0], "relative tolerance (default 1e-4, ONNX's)", 0},
+                      {"atol", OPT_DBL, &tol[1], "absolute tolerance (default 1e-5, ONNX's)", 0},
+                      {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"onnx-test", "DIR [DIR...]   (ONNX backend test cases: DIR/model.onnx, DIR/test_data_set_*)",
                      "Run cases of ONNX's backend test suite. One case: exit 0 match, 1 mismatch, 2 unsupported. "
                      "Several: a line per case ('pass', 'MISMATCH' or 'unsupported', then the case), exit 1 on any mismatch.",
@@ -184,9 +187,13 @@ int ml_cmd_onnx_test(int argc, char **argv)
         free(pos);
         return cli_fail("onnx-test", "give a case folder (memlev onnx-test --help)");
     }
+    if (!(tol[0] >= 0 && tol[0] < 1 && tol[1] >= 0 && tol[1] < 1)) {
+        free(pos);
+        return cli_fail("onnx-test", "--rtol and --atol must be in [0, 1)");
+    }
     outcome o;
     if (npos == 1) {
-        rc = run_case(pos[0], &o);
+        rc = run_case(pos[0], tol, &o);
         free(pos);
         if (rc == 2) return cli_fail("onnx-test", "%s", o.msg);
         printf("%s\n", o.msg);
@@ -195,7 +202,7 @@ int ml_cmd_onnx_test(int argc, char **argv)
     int worst = 0;
     static const char *const word[3] = {"pass", "MISMATCH", "unsupported"};
     for (int i = 0; i < npos; i++) {
-        int c = run_case(pos[i], &o);
+        int c = run_case(pos[i], tol, &o);
         printf("%s\t%s\t%s\n", word[c], pos[i], o.msg);
         fflush(stdout);
         if (c == 1) worst = 1;

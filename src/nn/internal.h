@@ -32,6 +32,10 @@ typedef struct ml_plan {
     int axis;           /* Softmax: the normalised axis (>= 1) */
     int item_batch;     /* Add/...: a constant operand holds this many batch items (its first dim,
                            ONNX shapes fixed at that batch); the batch must equal it. 0: none */
+    int64_t nd_lo[ML_MAX_DIMS];   /* Slice: first index per axis */
+    int64_t nd_step[ML_MAX_DIMS]; /* Slice: step per axis */
+    double nd_scale[ML_MAX_DIMS]; /* Resize: scale per axis (output / input length) */
+    unsigned nd_red;              /* Reduce*, GlobalMaxPool: bit per reduced axis */
 } ml_plan;
 
 struct ml_net_priv {
@@ -197,6 +201,7 @@ void ml__sigmoid_forward(const float *x, size_t n, float *y);
 void ml__leakyrelu_forward(const float *x, size_t n, float alpha, float *y);
 void ml__clip_forward(const float *x, size_t n, float lo, float hi, float *y);
 void ml__softmax_forward(const float *x, size_t outer, size_t len, size_t inner, float *y);
+void ml__log_forward(const float *x, size_t n, float *y);
 /* mask as for ml__bn_backward */
 void ml__binary_backward(ml_op op, const ml_plan *p, const float *a, const float *b,
                         const float *dy, const float *mask, int batch, float *da, float *db,

@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "memlev/util.h"
 #include "nn/backend.h"
+#include "nn/nd/nd.h"
 
 ml_status ml__ws_reserve(ml_net *net, int batch, int training, ml_error *err)
 {
@@ -128,6 +129,7 @@ int ml__forward_common(ml_net *net, const ml_node *nd, const float *x, const flo
         return 1;
     }
     case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV:
+    case ML_OP_POW: case ML_OP_MAX: case ML_OP_MIN: case ML_OP_PRELU:
         ml__binary_forward(nd->op, pl, a, ml__val(net, nd->inputs[1], x), batch, relu, y);
         return 1;
     case ML_OP_GEMM: case ML_OP_MATMUL: {
@@ -144,7 +146,7 @@ int ml__forward_common(ml_net *net, const ml_node *nd, const float *x, const flo
     case ML_OP_CLIP:
         ml__clip_forward(a, (size_t)batch * nin, nd->attrs.clip_min, nd->attrs.clip_max, y);
         return 1;
-    case ML_OP_SOFTMAX: {
+    case ML_OP_SOFTMAX: case ML_OP_LOGSOFTMAX: {
         const ml_tensor *t = &net->tensors[nd->inputs[0]];
         int ax = pl->axis;
         size_t outer = (size_t)batch, len = 1, inner = 1;
@@ -154,6 +156,8 @@ int ml__forward_common(ml_net *net, const ml_node *nd, const float *x, const flo
             else inner *= (size_t)t->dims[d];
         }
         ml__softmax_forward(a, outer, len, inner, y);
+        if (nd->op == ML_OP_LOGSOFTMAX)
+            ml__log_forward(y, outer * len * inner, y);
         return 1;
     }
     case ML_OP_FLATTEN: case ML_OP_RESHAPE: case ML_OP_IDENTITY:
@@ -204,7 +208,10 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
             break;
         }
         default:
-            if (!ml__forward_common(net, nd, x, a, batch, relu, y))
+            if (ml__nd_op(nd->op)) {
+                if ((st = ml__nd_forward(net, i, x, batch, y, err)))
+                    return st;
+            } else if (!ml__forward_common(net, nd, x, a, batch, relu, y))
                 return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d has no inference kernel", nd->name, (int)nd->op);
         }
     }

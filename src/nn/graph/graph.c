@@ -5,10 +5,19 @@
 #include "core/alloc.h"
 #include "nn/internal.h"
 
-static const char *const op_names[ML_OP_COUNT] = {
+static const char *const op_names[] = {
     "Conv", "BatchNormalization", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool",
     "Add", "Sub", "Mul", "Div", "Gemm", "MatMul", "Flatten", "Reshape", "Identity",
-    "Sigmoid", "LeakyRelu", "Clip", "Softmax"};
+    "Sigmoid", "LeakyRelu", "Clip", "Softmax",
+    "Transpose", "Concat", "Slice", "Pad", "Resize", "LogSoftmax", "GlobalMaxPool",
+    "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
+    "Pow", "Max", "Min", "PRelu",
+    "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Erf", "Floor", "Ceil", "Round",
+    "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
+    "Atanh", "Softplus", "Softsign", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish",
+    "ThresholdedRelu", "Shrink", "ArgMax", "ArgMin"};
+_Static_assert(sizeof op_names / sizeof op_names[0] == ML_OP_COUNT, "one name per op");
 
 const char *ml_op_name(ml_op op)
 {
@@ -43,6 +52,8 @@ void ml_attrs_default(ml_attrs *a)
     a->axis = 1;
     a->clip_min = -INFINITY;
     a->clip_max = INFINITY;
+    a->keepdims = 1;
+    a->cubic_a = -0.75f;
 }
 
 ml_net *ml_net_new(void)

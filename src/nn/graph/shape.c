@@ -4,6 +4,7 @@
 #include <string.h>
 #include "core/alloc.h"
 #include "nn/backend.h"
+#include "nn/nd/nd.h"
 
 void ml__net_unfinalize(ml_net *net);
 
@@ -111,9 +112,11 @@ static ml_status infer_node(ml_net *net, int ni, ml_error *err)
     ml_tensor *T = net->tensors;
     ml_tensor *x = &T[nd->inputs[0]];
     ml_tensor *y = &T[nd->output];
-    int64_t od[4] = {0};
+    int64_t od[ML_MAX_DIMS] = {0};
     int ond = 0;
-    int need_act = nd->op != ML_OP_ADD && nd->op != ML_OP_SUB && nd->op != ML_OP_MUL && nd->op != ML_OP_DIV;
+    int binary = nd->op == ML_OP_ADD || nd->op == ML_OP_SUB || nd->op == ML_OP_MUL || nd->op == ML_OP_DIV ||
+                 nd->op == ML_OP_POW || nd->op == ML_OP_MAX || nd->op == ML_OP_MIN || nd->op == ML_OP_PRELU;
+    int need_act = !binary && nd->op != ML_OP_CONCAT;
     if (need_act && !ml_is_activation(x))
         return ml_error_set(err, ML_EUNSUPP, "node '%s' (%s): first input '%s' is a constant",
                             nd->name, op, x->name);
@@ -163,13 +166,13 @@ static ml_status infer_node(ml_net *net, int ni, ml_error *err)
         memcpy(od, x->dims, sizeof od);
         break;
     }
-    case ML_OP_SOFTMAX: {
+    case ML_OP_SOFTMAX: case ML_OP_LOGSOFTMAX: {
         int ax = nd->attrs.axis < 0 ? nd->attrs.axis + x->ndim : nd->attrs.axis;
         if (ax < 0 || ax >= (x->ndim ? x->ndim : 1))
-            return ml_error_set(err, ML_EFORMAT, "node '%s' (Softmax): axis %d out of range for %d dims", nd->name,
+            return ml_error_set(err, ML_EFORMAT, "node '%s' (%s): axis %d out of range for %d dims", nd->name, op,
                                 nd->attrs.axis, x->ndim);
         if (ax == 0)
-            return ml_error_set(err, ML_EUNSUPP, "node '%s' (Softmax): axis 0 (the batch axis) is not supported", nd->name);
+            return ml_error_set(err, ML_EUNSUPP, "node '%s' (%s): axis 0 (the batch axis) is not supported", nd->name, op);
         p->axis = ax;
     }
     /* fall through */
@@ -201,10 +204,13 @@ static ml_status infer_node(ml_net *net, int ni, ml_error *err)
         ond = 4;
         od[0] = 1; od[1] = x->dims[1]; od[2] = 1; od[3] = 1;
         break;
-    case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV: {
+    case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV:
+    case ML_OP_POW: case ML_OP_MAX: case ML_OP_MIN: case ML_OP_PRELU: {
         if (nd->ninputs != 2 || nd->inputs[1] < 0)
             return ml_error_set(err, ML_EFORMAT, "node '%s' (%s): needs 2 inputs", nd->name, op);
         ml_tensor *b = &T[nd->inputs[1]];
+        if (x->ndim > 4 || b->ndim > 4)
+            return ml_error_set(err, ML_EUNSUPP, "node '%s' (%s): operands of more than 4 dims", nd->name, op);
         int aa = ml_is_activation(x), ba = ml_is_activation(b);
         if (!aa && !ba)
             return ml_error_set(err, ML_EUNSUPP, "node '%s' (%s): both inputs are constants (fold them first)", nd->name, op);
@@ -290,8 +296,9 @@ static ml_status infer_node(ml_net *net, int ni, ml_error *err)
     }
     case ML_OP_RESHAPE: {
         int ns = nd->attrs.nshape;
-        if (ns < 1 || ns > 4)
-            return ml_error_set(err, ML_EUNSUPP, "node '%s' (Reshape): target rank %d not in 1..4", nd->name, ns);
+        if (ns < 1 || ns > ML_MAX_DIMS)
+            return ml_error_set(err, ML_EUNSUPP, "node '%s' (Reshape): target rank %d not in 1..%d", nd->name, ns,
+                                ML_MAX_DIMS);
         int64_t item = prod(x->dims, 1, x->ndim), known = 1;
         int infer = -1;
         od[0] = 1; /* the first entry is the batch, whatever its value */
@@ -313,8 +320,11 @@ static ml_status infer_node(ml_net *net, int ni, ml_error *err)
         ond = ns;
         break;
     }
-    default:
-        return ml_error_set(err, ML_EUNSUPP, "node '%s': unsupported op", nd->name);
+    default: {
+        ml_status s = ml__nd_infer(net, ni, od, &ond, err);
+        if (s)
+            return s;
+    }
     }
     set_shape(y, ond, od);
     return ML_OK;
@@ -328,12 +338,12 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
     if (net->input < 0 || net->input >= nt || net->output < 0 || net->output >= nt)
         return ml_error_set(err, ML_EFORMAT, "net: graph input or output not set");
     ml_tensor *in = &net->tensors[net->input];
-    int in_ok = !in->data && in->ndim >= 1 && in->ndim <= 4;
+    int in_ok = !in->data && in->ndim >= 1 && in->ndim <= ML_MAX_DIMS;
     for (int i = 1; in_ok && i < in->ndim; i++)
         in_ok = in->dims[i] >= 1;
     if (!in_ok)
-        return ml_error_set(err, ML_EFORMAT, "net: input '%s' must be a non-constant tensor of 1 to 4 dims (N first)",
-                            in->name);
+        return ml_error_set(err, ML_EFORMAT, "net: input '%s' must be a non-constant tensor of 1 to %d dims (N first)",
+                            in->name, ML_MAX_DIMS);
     if (nn == 0)
         return ml_error_set(err, ML_EFORMAT, "net: no nodes");
     struct ml_net_priv *p = ml__calloc(1, sizeof *p);
@@ -354,8 +364,10 @@ ml_status ml_net_finalize(ml_net *net, ml_error *err)
     if (!p->plan || !p->item || !p->nuse || !p->act || !p->dact || !p->bn_mean || !p->bn_istd)
         FAIL(ML_ENOMEM, "net: out of memory");
     in->dims[0] = 1;
-    for (int i = 0; i < 4; i++) /* fewer than 4 dims: padded with 1s at the end */
+    for (int i = 0; i < 4; i++) /* fewer than 4 dims: padded with 1s at the end; more: the last holds the rest */
         net->input_shape[i] = i < in->ndim ? in->dims[i] : 1;
+    for (int i = 4; i < in->ndim; i++)
+        net->input_shape[3] *= in->dims[i];
     for (int i = 0; i < nt; i++)
         defined[i] = net->tensors[i].data != NULL;
     defined[net->input] = 1;

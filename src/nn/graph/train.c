@@ -81,7 +81,8 @@ static ml_status forward_train(ml_net *net, const float *x, int batch, int updat
         }
         default:
             if (!ml__forward_common(net, nd, x, a, batch, fr >= 0, y))
-                return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d cannot be trained", nd->name, (int)nd->op);
+                return ml_error_set(err, ML_EUNSUPP, "node '%s' (%s): op runs for inference only, it cannot be trained",
+                                    nd->name, ml_op_name(nd->op));
         }
     }
     return ML_OK;
@@ -146,7 +147,8 @@ static ml_status backward(ml_net *net, const float *x, int batch, ml_error *err)
                 for (size_t k = 0; k < nin; k++) dx[k] += dy[k];
             break;
         default:
-            return ml_error_set(err, ML_EUNSUPP, "node '%s': op %d cannot be trained", nd->name, (int)nd->op);
+            return ml_error_set(err, ML_EUNSUPP, "node '%s' (%s): op runs for inference only, it cannot be trained",
+                                nd->name, ml_op_name(nd->op));
         }
     }
     return ML_OK;

@@ -1,7 +1,15 @@
-/* Element-wise ops: Relu, the broadcasting binary ops Add, Sub, Mul, Div, and the
- * inference-only Sigmoid, LeakyRelu, Clip and Softmax. */
+/* Element-wise ops: Relu, the broadcasting binary ops Add, Sub, Mul, Div (and the
+ * inference-only Pow, Max, Min, PRelu), and the inference-only Sigmoid, LeakyRelu, Clip,
+ * Softmax and the log of LogSoftmax. */
 #include <math.h>
 #include "nn/internal.h"
+
+void ml__log_forward(const float *x, size_t n, float *y)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] = logf(x[i]);
+}
 
 void ml__relu_forward(const float *x, size_t n, float *y)
 {
@@ -25,6 +33,10 @@ static inline float apply(ml_op op, float a, float b)
     case ML_OP_ADD: return a + b;
     case ML_OP_SUB: return a - b;
     case ML_OP_MUL: return a * b;
+    case ML_OP_POW: return powf(a, b);
+    case ML_OP_MAX: return a > b || a != a ? a : b;
+    case ML_OP_MIN: return a < b || a != a ? a : b;
+    case ML_OP_PRELU: return a < 0 ? a * b : a;
     default: return a / b;
     }
 }

@@ -11,7 +11,8 @@ static int op_known(const char *domain, const char *op)
     ml_op o;
     if (domain && *domain && strcmp(domain, "ai.onnx"))
         return 0;
-    return !strcmp(op, "Constant") || !strcmp(op, "Pad") || mlx_is_shape_op(op) || !ml_op_from_name(op, &o);
+    return !strcmp(op, "Constant") || !strcmp(op, "Pad") || !strcmp(op, "Split") || !strcmp(op, "Upsample") ||
+           mlx_is_shape_op(op) || !ml_op_from_name(op, &o);
 }
 
 ml_status ml_onnx_unsupported_ops(const char *path, char *list, size_t len, int *count, ml_error *err)

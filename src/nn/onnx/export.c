@@ -161,6 +161,16 @@ static int build_node(const ml_net *net, const ml_node *nd, xnode *x, ml_error *
     case ML_OP_CLIP:
         ml_error_set(err, ML_EINVAL, "%s: node '%s' (Clip): exporting Clip is not supported", path, nd->name);
         return -1;
+    case ML_OP_GLOBALMAXPOOL:
+        break;
+    default:
+        /* the N-D ops: only the element-wise unaries without attributes (opset 13) are written */
+        if (nd->op >= ML_OP_TRANSPOSE && !(nd->op >= ML_OP_TANH && nd->op <= ML_OP_SOFTSIGN)) {
+            ml_error_set(err, ML_EINVAL, "%s: node '%s' (%s): exporting %s is not supported", path, nd->name, opname,
+                         opname);
+            return -1;
+        }
+        break;
     case ML_OP_RESHAPE: {
         if (a->nshape < 1 || a->nshape > ML_MAX_DIMS) {
             ml_error_set(err, ML_EINVAL, "%s: node '%s' (Reshape): %d shape entries", path, nd->name, a->nshape);
@@ -197,8 +207,6 @@ static int build_node(const ml_net *net, const ml_node *nd, xnode *x, ml_error *
         nin = 2;
         break;
     }
-    default:
-        break;
     }
     x->np.n_input = (size_t)nin;
     x->np.input = x->in;

@@ -41,7 +41,7 @@ static const char *node_label(const Onnx__NodeProto *n, int idx, char *buf, size
     return buf;
 }
 
-static int new_value(mlx_loader *L, const char *name, int kind)
+int mlx_new_value(mlx_loader *L, const char *name, int kind)
 {
     if (L->nvals == L->capvals || mlx_names_put(&L->names, name, L->nvals))
         return -1;
@@ -58,7 +58,7 @@ ml_status mlx_add_const(mlx_loader *L, const char *name, mlx_const *c)
         mlx_const_clear(c);
         return mlx_fail(L, ML_ENOMEM, "out of memory");
     }
-    int vi = new_value(L, name, MLX_V_CONST);
+    int vi = mlx_new_value(L, name, MLX_V_CONST);
     if (vi < 0) {
         mlx_const_clear(c);
         return mlx_fail(L, ML_ENOMEM, "out of memory");
@@ -127,28 +127,65 @@ static ml_status shape_node(mlx_loader *L, const Onnx__NodeProto *n, const char 
     return st;
 }
 
-/* Pad with zeros on H and W of a 4-D activation: an alias when it pads nothing, else a
- * padded value that the consuming Conv/AveragePool absorbs. */
+/* A Pad node memlev runs: output value name, input tensor ti, pads (begins then ends). */
+static ml_status add_pad(mlx_loader *L, const char *name, int ti, const int64_t *pads, int npads, int mode, float cval,
+                         int *vo)
+{
+    ml_attrs at;
+    ml_attrs_default(&at);
+    at.npadnd = npads;
+    memcpy(at.padnd, pads, (size_t)npads * sizeof *pads);
+    at.pad_mode = mode;
+    at.pad_value = cval;
+    int out = ml_net_add_tensor(L->net, name, 0, NULL, NULL, 0, L->err);
+    if (out < 0)
+        return mlx_prefix(L, L->err->code);
+    if (ml_net_add_node(L->net, ML_OP_PAD, name, &ti, 1, out, &at, L->err) < 0)
+        return mlx_prefix(L, L->err->code);
+    if (*vo < 0 && (*vo = mlx_new_value(L, name, MLX_V_TENSOR)) < 0)
+        return mlx_fail(L, ML_ENOMEM, "out of memory");
+    L->vals[*vo].kind = MLX_V_TENSOR;
+    L->vals[*vo].ti = out;
+    return ML_OK;
+}
+
+/* A zero Pad kept for merging whose consumer is not a Conv or AveragePool: run it. */
+static ml_status unpad(mlx_loader *L, int vi, const char *name)
+{
+    const int *p = L->vals[vi].pad;
+    int64_t pads[8] = {0, 0, p[0], p[1], 0, 0, p[2], p[3]};
+    return add_pad(L, name, L->vals[vi].ti, pads, 8, 0, 0, &vi);
+}
+
+/* Pad: zeros on H and W of a 4-D activation become an alias when it pads nothing, else a
+ * padded value that the consuming Conv/AveragePool absorbs; other pads run as a Pad node. */
 static ml_status pad_node(mlx_loader *L, const Onnx__NodeProto *n, const char *who)
 {
-    int64_t pads[8] = {0};
-    int npads = 0;
+    int64_t pads[2 * ML_MAX_DIMS] = {0};
+    int npads = 0, mode = 0;
     float cval = 0;
-    const char *mode = "constant";
+    const char *ms = "constant";
     size_t mlen = 8;
-    if (mlx_attr_string(n, "mode", &mode, &mlen) < 0)
+    if (mlx_attr_string(n, "mode", &ms, &mlen) < 0)
         return mlx_fail(L, ML_EFORMAT, "%s: mode must be a string", who);
-    if (mlen != 8 || memcmp(mode, "constant", 8))
-        return mlx_fail(L, ML_EUNSUPP, "%s: only constant padding is supported", who);
+    if (mlen == 7 && !memcmp(ms, "reflect", 7))
+        mode = 1;
+    else if (mlen == 4 && !memcmp(ms, "edge", 4))
+        mode = 2;
+    else if (mlen != 8 || memcmp(ms, "constant", 8))
+        return mlx_fail(L, ML_EUNSUPP, "%s: mode '%.*s' is not supported (constant, reflect, edge are)", who,
+                        (int)(mlen > 20 ? 20 : mlen), ms);
     if (n->n_input < 1 || !n->input[0] || !*n->input[0])
         return mlx_fail(L, ML_EFORMAT, "%s: no data input", who);
     int vx = mlx_names_get(&L->names, n->input[0]);
     if (vx < 0)
         return mlx_fail(L, ML_EFORMAT, "%s: input '%s' is not defined before the node", who, n->input[0]);
+    if (L->vals[vx].kind == MLX_V_PADDED)
+        TRY(unpad(L, vx, n->input[0]));
     if (L->vals[vx].kind != MLX_V_TENSOR)
-        return mlx_fail(L, ML_EUNSUPP, "%s: Pad is supported only on computed 4-D activations", who);
+        return mlx_fail(L, ML_EUNSUPP, "%s: Pad is supported only on computed activations", who);
     if (L->opset < 11) {
-        if (mlx_attr_ints(n, "pads", pads, 8, &npads) != 1 || mlx_attr_float(n, "value", &cval) < 0)
+        if (mlx_attr_ints(n, "pads", pads, 2 * ML_MAX_DIMS, &npads) != 1 || mlx_attr_float(n, "value", &cval) < 0)
             return mlx_fail(L, ML_EFORMAT, "%s: bad pads or value attribute", who);
     } else {
         if (n->n_input > 3 || n->n_input < 2)
@@ -161,8 +198,8 @@ static ml_status pad_node(mlx_loader *L, const Onnx__NodeProto *n, const char *w
                 return mlx_fail(L, ML_EUNSUPP, "%s: pads and constant_value must be constants", who);
             const mlx_const *c = &L->consts[L->vals[v].ci];
             if (i == 1) {
-                if (!c->ints || c->n > 8)
-                    return mlx_fail(L, ML_EFORMAT, "%s: pads must be at most 8 integers", who);
+                if (!c->ints || c->n > 2 * ML_MAX_DIMS)
+                    return mlx_fail(L, ML_EFORMAT, "%s: pads must be at most %d integers", who, 2 * ML_MAX_DIMS);
                 npads = (int)c->n;
                 memcpy(pads, c->ints, (size_t)npads * sizeof *pads);
             } else {
@@ -172,18 +209,17 @@ static ml_status pad_node(mlx_loader *L, const Onnx__NodeProto *n, const char *w
             }
         }
     }
-    if (npads != 8)
-        return mlx_fail(L, ML_EUNSUPP, "%s: only 4-D Pad is supported (%d pads)", who, npads);
-    if (cval != 0 || pads[0] || pads[1] || pads[4] || pads[5])
-        return mlx_fail(L, ML_EUNSUPP, "%s: only zero padding of H and W is supported", who);
-    int vo = new_value(L, n->output[0], MLX_V_TENSOR);
+    int merge = npads == 8 && mode == 0 && cval == 0 && !pads[0] && !pads[1] && !pads[4] && !pads[5];
+    for (int k = 0; k < npads; k++)
+        merge &= pads[k] >= 0 && pads[k] <= (1 << 16);
+    int vo = mlx_new_value(L, n->output[0], MLX_V_TENSOR);
     if (vo < 0)
         return mlx_fail(L, ML_ENOMEM, "out of memory");
+    if (!merge)
+        return add_pad(L, n->output[0], L->vals[vx].ti, pads, npads, mode, cval, &vo);
     L->vals[vo] = L->vals[vx];
     int idx[4] = {2, 3, 6, 7}, any = 0;
     for (int k = 0; k < 4; k++) {
-        if (pads[idx[k]] < 0 || pads[idx[k]] > (1 << 16))
-            return mlx_fail(L, ML_EUNSUPP, "%s: pad %lld not supported (no cropping)", who, (long long)pads[idx[k]]);
         L->vals[vo].pad[k] = (int)pads[idx[k]];
         any |= pads[idx[k]] != 0;
     }
@@ -201,9 +237,13 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
         return mlx_fail(L, ML_EUNSUPP, "node '%s': unsupported op '%s' (domain '%s')", label, opname, n->domain);
     int is_const = !strcmp(opname, "Constant");
-    int is_shape = mlx_is_shape_op(opname);
     ml_op op = ML_OP_IDENTITY;
-    if (!is_const && !is_shape && strcmp(opname, "Pad") && ml_op_from_name(opname, &op))
+    int is_shape = mlx_is_shape_op(opname) && !mlx_nd_route(L, n, opname, &op);
+    int upsample = !strcmp(opname, "Upsample");
+    if (upsample)
+        op = ML_OP_RESIZE;
+    if (!is_const && !is_shape && !upsample && strcmp(opname, "Pad") && strcmp(opname, "Split") && !mlx_is_shape_op(opname) &&
+        ml_op_from_name(opname, &op))
         return mlx_fail(L, ML_EUNSUPP, "node '%s': unsupported op '%s'", label, opname);
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return mlx_fail(L, ML_EFORMAT, "%s: no output", who);
@@ -214,6 +254,8 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
         return shape_node(L, n, who, label);
     if (!strcmp(opname, "Pad"))
         return pad_node(L, n, who);
+    if (!strcmp(opname, "Split"))
+        return mlx_nd_split(L, n, who);
 
     /* Inputs: resolve names; "" marks an absent optional input. */
     int dropout = !strcmp(opname, "Dropout");
@@ -227,21 +269,29 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
         }
         nin = 1;
     }
-    static const int minin[ML_OP_COUNT] = {2, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 1, 2, 1, 1, 1, 1, 1};
-    static const int maxin[ML_OP_COUNT] = {3, 5, 1, 1, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1, 1, 1, 3, 1};
+    static const int minin[ML_OP_SOFTMAX + 1] = {2, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 1, 2, 1, 1, 1, 1, 1};
+    static const int maxin[ML_OP_SOFTMAX + 1] = {3, 5, 1, 1, 1, 1, 2, 2, 2, 2, 3, 2, 1, 2, 1, 1, 1, 3, 1};
     if (is_const) {
         if (nin)
             return mlx_fail(L, ML_EFORMAT, "%s: Constant takes no inputs", who);
         return mlx_constant_node(L, n, who);
     }
-    if ((int)nin < minin[op] || (int)nin > maxin[op])
-        return mlx_fail(L, ML_EFORMAT, "%s: %zu inputs (expected %d..%d)", who, nin, minin[op], maxin[op]);
+    int lo, hi;
+    if (op <= ML_OP_SOFTMAX && strcmp(opname, "Squeeze") && strcmp(opname, "Unsqueeze")) {
+        lo = minin[op];
+        hi = maxin[op];
+    } else {
+        mlx_nd_nin(opname, op, L->opset, &lo, &hi);
+    }
+    if ((int)nin < lo || (int)nin > hi)
+        return mlx_fail(L, (int)nin > hi && hi == ML_MAX_INPUTS ? ML_EUNSUPP : ML_EFORMAT,
+                        "%s: %zu inputs (expected %d..%d)", who, nin, lo, hi);
     int vin[ML_MAX_INPUTS], all_const = 1;
     for (size_t i = 0; i < nin; i++) {
         const char *in = n->input[i];
         vin[i] = -1;
         if (!in || !*in) {
-            if ((int)i < minin[op])
+            if ((int)i < lo)
                 return mlx_fail(L, ML_EFORMAT, "%s: required input %zu is empty", who, i);
             continue;
         }
@@ -254,14 +304,13 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
         if (L->vals[vin[i]].kind != MLX_V_CONST)
             all_const = 0;
         if (L->vals[vin[i]].kind == MLX_V_PADDED && !(i == 0 && (op == ML_OP_CONV || op == ML_OP_AVGPOOL)))
-            return mlx_fail(L, ML_EUNSUPP, "%s: input '%s' comes from a Pad, which is supported only in front of Conv and AveragePool",
-                            who, in);
+            TRY(unpad(L, vin[i], in));
     }
     /* Extra outputs (BN statistics, MaxPool indices, Dropout mask) are not computed. */
     for (size_t i = 1; i < n->n_output; i++) {
         if (!n->output[i] || !*n->output[i])
             continue;
-        int vi = new_value(L, n->output[i], MLX_V_UNAVAILABLE);
+        int vi = mlx_new_value(L, n->output[i], MLX_V_UNAVAILABLE);
         if (vi < 0)
             return mlx_fail(L, ML_ENOMEM, "out of memory");
         L->vals[vi].node = idx;
@@ -272,6 +321,8 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
     ml_attrs at;
     ml_attrs_default(&at);
     TRY(mlx_op_attrs(L, n, who, op, &at));
+    TRY(mlx_nd_attrs(L, n, who, op, opname, &at));
+    TRY(mlx_nd_inputs(L, n, who, opname, &op, vin, &nin, &at));
     if (L->opset < 7 && (op == ML_OP_ADD || op == ML_OP_SUB || op == ML_OP_MUL || op == ML_OP_DIV || op == ML_OP_GEMM)) {
         /* before opset 7: broadcast=1 with an axis aligns B at that axis, not at the end */
         if (mlx_attr(n, "axis"))
@@ -303,7 +354,7 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
         }
         nin = 1;
     }
-    if (op == ML_OP_RESHAPE) {
+    if (op == ML_OP_RESHAPE && !strcmp(opname, "Reshape")) {
         mlx_value *sv = &L->vals[vin[1]];
         int64_t dims[MLX_MAX_RANK];
         int rank = 0, allowzero = 0;
@@ -322,7 +373,8 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
         nin = 1;
     }
     int tin[ML_MAX_INPUTS];
-    int binary = op == ML_OP_ADD || op == ML_OP_SUB || op == ML_OP_MUL || op == ML_OP_DIV;
+    int binary = op == ML_OP_ADD || op == ML_OP_SUB || op == ML_OP_MUL || op == ML_OP_DIV || op == ML_OP_CONCAT ||
+                 (op >= ML_OP_POW && op <= ML_OP_PRELU);
     for (size_t i = 0; i < nin; i++) {
         tin[i] = -1;
         if (vin[i] < 0)
@@ -334,7 +386,7 @@ static ml_status load_node(mlx_loader *L, const Onnx__NodeProto *n, int idx)
     int out = ml_net_add_tensor(L->net, n->output[0], 0, NULL, NULL, 0, L->err);
     if (out < 0)
         return mlx_prefix(L, L->err->code);
-    int vo = new_value(L, n->output[0], MLX_V_TENSOR);
+    int vo = mlx_new_value(L, n->output[0], MLX_V_TENSOR);
     if (vo < 0)
         return mlx_fail(L, ML_ENOMEM, "out of memory");
     L->vals[vo].ti = out;
@@ -354,11 +406,11 @@ static ml_status load_input(mlx_loader *L, const Onnx__ValueInfoProto *vi, int *
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     if (!tt->has_elem_type || tt->elem_type != MLX_DT_FLOAT)
         return mlx_fail(L, ML_EUNSUPP, "input '%s': element type %d, float expected", name, tt->has_elem_type ? tt->elem_type : 0);
-    if (!tt->shape || tt->shape->n_dim < 1 || tt->shape->n_dim > 4)
-        return mlx_fail(L, ML_EUNSUPP, "input '%s': must have 1 to 4 dims (N first; N,C,H,W for images), has %d", name,
-                    tt->shape ? (int)tt->shape->n_dim : -1);
+    if (!tt->shape || tt->shape->n_dim < 1 || tt->shape->n_dim > ML_MAX_DIMS)
+        return mlx_fail(L, ML_EUNSUPP, "input '%s': must have 1 to %d dims (N first; N,C,H,W for images), has %d", name,
+                    ML_MAX_DIMS, tt->shape ? (int)tt->shape->n_dim : -1);
     int rank = (int)tt->shape->n_dim;
-    int64_t dims[4] = {1, 1, 1, 1};
+    int64_t dims[ML_MAX_DIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     for (int i = 1; i < rank; i++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
         if (!d || d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
@@ -366,13 +418,13 @@ static ml_status load_input(mlx_loader *L, const Onnx__ValueInfoProto *vi, int *
             return mlx_fail(L, ML_EFORMAT, "input '%s': dim %d must be a fixed size in 1..%d", name, i, 1 << 20);
         dims[i] = d->dim_value;
     }
-    if (dims[1] * dims[2] * dims[3] > ((int64_t)1 << 28))
-        return mlx_fail(L, ML_EFORMAT, "input '%s': %lldx%lldx%lld is absurdly large", name,
+    if (mlx_numel(dims + 1, ML_MAX_DIMS - 1) < 0 || mlx_numel(dims + 1, ML_MAX_DIMS - 1) > ((int64_t)1 << 28))
+        return mlx_fail(L, ML_EFORMAT, "input '%s': %lldx%lldx%lld... is absurdly large", name,
                     (long long)dims[1], (long long)dims[2], (long long)dims[3]);
     *ti = ml_net_add_tensor(L->net, name, rank, dims, NULL, ML_TENSOR_INPUT, L->err);
     if (*ti < 0)
         return mlx_prefix(L, L->err->code);
-    int v = new_value(L, name, MLX_V_TENSOR);
+    int v = mlx_new_value(L, name, MLX_V_TENSOR);
     if (v < 0)
         return mlx_fail(L, ML_ENOMEM, "out of memory");
     L->vals[v].ti = *ti;

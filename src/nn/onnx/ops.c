@@ -311,6 +311,19 @@ int mlx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *v, int ma
     return 1;
 }
 
+int mlx_attr_floats(const Onnx__NodeProto *n, const char *name, float *v, int max, int *count)
+{
+    const Onnx__AttributeProto *a = mlx_attr(n, name);
+    if (!a)
+        return 0;
+    if (!attr_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS, a->n_floats > 0) || a->n_floats > (size_t)max)
+        return -1;
+    for (size_t i = 0; i < a->n_floats; i++)
+        v[i] = a->floats[i];
+    *count = (int)a->n_floats;
+    return 1;
+}
+
 int mlx_attr_string(const Onnx__NodeProto *n, const char *name, const char **s, size_t *len)
 {
     const Onnx__AttributeProto *a = mlx_attr(n, name);

@@ -55,6 +55,7 @@ const Onnx__AttributeProto *mlx_attr(const Onnx__NodeProto *n, const char *name)
 int mlx_attr_int(const Onnx__NodeProto *n, const char *name, int64_t *v);
 int mlx_attr_float(const Onnx__NodeProto *n, const char *name, float *v);
 int mlx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *v, int max, int *count);
+int mlx_attr_floats(const Onnx__NodeProto *n, const char *name, float *v, int max, int *count);
 int mlx_attr_string(const Onnx__NodeProto *n, const char *name, const char **s, size_t *len);
 
 /* Open-addressing hash table of borrowed name strings -> int. */
@@ -127,6 +128,22 @@ ml_status mlx_fold_shape_op(mlx_loader *L, const char *who, const Onnx__NodeProt
 ml_status mlx_attr_int_in(mlx_loader *L, const Onnx__NodeProto *n, const char *who, const char *name,
                           int64_t lo, int64_t hi, int *out);
 ml_status mlx_op_attrs(mlx_loader *L, const Onnx__NodeProto *n, const char *who, ml_op op, ml_attrs *a);
+/* ndops.c: the N-D inference-only ops. mlx_nd_route: whether node n of op type s runs as
+ * engine op *op although the importer folds it on constants (Concat, Transpose, Slice,
+ * Squeeze/Unsqueeze as Reshape) on computed values; mlx_nd_nin: the input count range of
+ * such an op; mlx_nd_attrs: their attributes; mlx_nd_inputs: constant inputs (Slice,
+ * Resize, Reduce axes, Squeeze axes) into *a, leaving *nin data inputs and turning
+ * Squeeze/Unsqueeze/Flatten into Reshape, single-input Max/Min and no-op reductions into
+ * Identity. mlx_nd_split: Split as one Slice node per output. */
+ml_status mlx_nd_split(mlx_loader *L, const Onnx__NodeProto *n, const char *who);
+/* import.c: a new value called name of kind MLX_V_*; its index, or -1 (no memory) */
+int mlx_new_value(mlx_loader *L, const char *name, int kind);
+int mlx_nd_route(mlx_loader *L, const Onnx__NodeProto *n, const char *s, ml_op *op);
+void mlx_nd_nin(const char *s, ml_op op, int64_t opset, int *lo, int *hi);
+ml_status mlx_nd_attrs(mlx_loader *L, const Onnx__NodeProto *n, const char *who, ml_op op, const char *s,
+                       ml_attrs *a);
+ml_status mlx_nd_inputs(mlx_loader *L, const Onnx__NodeProto *n, const char *who, const char *s, ml_op *op,
+                        const int *vin, size_t *nin, ml_attrs *a);
 /* Dims of the activation value vi with batch 1 (finalizes the net built so far). */
 ml_status mlx_activation_dims(mlx_loader *L, int vi, int64_t *dims, int *rank);
 
