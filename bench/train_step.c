@@ -1,7 +1,7 @@
 /* Training throughput of a built-in architecture in memlev: forward + backward + SGD
  * (momentum 0.9, weight decay 5e-4) steps per second on random data. Used by
  * bench/train_vs_torch.py; prints one JSON line.
- * usage: bench_train_step [arch=resnet20] [batch=128] [threads=2] [seconds=10] */
+ * usage: bench_train_step [arch=resnet20] [batch=128] [threads=2] [seconds=10] [fp32|bf16] */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -32,14 +32,16 @@ int main(int argc, char **argv)
     int batch = argc > 2 ? atoi(argv[2]) : 128;
     int threads = argc > 3 ? atoi(argv[3]) : 2;
     double secs = argc > 4 ? atof(argv[4]) : 10;
-    if (batch < 1 || threads < 1 || !(secs > 0)) {
-        fprintf(stderr, "usage: %s [arch] [batch] [threads] [seconds]\n", argv[0]);
+    const char *prec = argc > 5 ? argv[5] : "fp32";
+    if (batch < 1 || threads < 1 || !(secs > 0) || (strcmp(prec, "fp32") && strcmp(prec, "bf16"))) {
+        fprintf(stderr, "usage: %s [arch] [batch] [threads] [seconds] [fp32|bf16]\n", argv[0]);
         return 2;
     }
     omp_set_num_threads(threads);
     ml_net *net = NULL;
     ml_error err = {0};
-    if (ml_arch_build(arch, 1, 28, 10, 0, 1, &net, &err)) {
+    if (ml_arch_build(arch, 1, 28, 10, 0, 1, &net, &err) ||
+        (!strcmp(prec, "bf16") && ml_net_set_precision(net, ML_PRECISION_BF16, &err))) {
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
@@ -95,9 +97,9 @@ int main(int argc, char **argv)
             break;
     }
     double ips = steps * (double)batch / t, cpu = cpu_seconds() - c0;
-    printf("{\"arch\": \"%s\", \"batch\": %d, \"threads\": %d, \"steps\": %d, \"seconds\": %.3f, "
+    printf("{\"arch\": \"%s\", \"precision\": \"%s\", \"batch\": %d, \"threads\": %d, \"steps\": %d, \"seconds\": %.3f, "
            "\"cpu_seconds\": %.3f, \"images_per_cpu_s\": %.2f, \"images_per_s\": %.2f, \"macs_per_image\": %.0f, \"params\": %zu, \"loss\": %.4f}\n",
-           arch, batch, threads, steps, t, cpu, steps * (double)batch / cpu, ips, ml_net_macs(net), ml_net_num_params(net), loss);
+           arch, prec, batch, threads, steps, t, cpu, steps * (double)batch / cpu, ips, ml_net_macs(net), ml_net_num_params(net), loss);
     for (int i = 0; i < net->ntensors; i++)
         free(vel[i]);
     free(vel);

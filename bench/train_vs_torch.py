@@ -8,7 +8,8 @@ training mode (BN on batch statistics), forward + backward + SGD (momentum 0.9, 
 decay 5e-4) per step, 2 threads. Prints images/s for both and the ratio memlev/PyTorch.
 
 usage: /usr/bin/python3 bench/train_vs_torch.py [--build build] [--arch resnet20] [--seconds 10]
-       [--batch 128] [--threads 2]
+       [--batch 128] [--threads 2] [--precision fp32|bf16]
+--precision bf16 runs memlev's convolutions in bfloat16 (ml_net_set_precision); PyTorch stays fp32.
 Needs Debian's python3-torch (run with /usr/bin/python3) and a built bench_train_step.
 """
 import argparse
@@ -76,6 +77,7 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3, help="alternating slices per engine")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="memlev's training convolutions")
     ap.add_argument("--json")
     a = ap.parse_args()
     exe = os.path.join(a.build, "bench_train_step")
@@ -85,15 +87,16 @@ def main():
     torch.manual_seed(1)
     t_rates, t_cpu, m_rates, m_cpu, (_, _, t_params), m = alternate(
         a.rounds, lambda: torch_ips(a.arch, a.batch, a.seconds / a.rounds),
-        [exe, a.arch, str(a.batch), str(a.threads), str(a.seconds / a.rounds)])
+        [exe, a.arch, str(a.batch), str(a.threads), str(a.seconds / a.rounds), a.precision])
     t_ips, m_ips = sum(t_rates) / a.rounds, sum(m_rates) / a.rounds
     t_ipc, m_ipc = sum(t_cpu) / a.rounds, sum(m_cpu) / a.rounds
-    row = {"arch": a.arch, "batch": a.batch, "threads": a.threads, "torch_params": t_params,
+    row = {"arch": a.arch, "memlev_precision": a.precision, "batch": a.batch, "threads": a.threads, "torch_params": t_params,
            "memlev_params": m["params"], "torch_images_per_s": t_ips, "memlev_images_per_s": m_ips,
            "ratio": m_ips / t_ips, "torch_rounds": t_rates, "memlev_rounds": m_rates,
            "torch_images_per_cpu_s": t_ipc, "memlev_images_per_cpu_s": m_ipc,
            "load_average": os.getloadavg()[0]}
-    print("torch %s (%d threads)  batch %d  training steps (fwd+bwd+SGD)" % (torch.__version__, a.threads, a.batch))
+    print("torch %s (%d threads)  batch %d  training steps (fwd+bwd+SGD)  memlev %s" % (torch.__version__, a.threads,
+          a.batch, a.precision))
     print("%-9s %8s %11s %12s %6s %8s %8s %5s" % ("model", "params", "torch img/s", "memlev img/s", "ratio",
           "torch/c", "memlev/c", "load"))
     print("%-9s %8d %11.1f %12.1f %6.2f %8.1f %8.1f %5.1f" % (a.arch, t_params, t_ips, m_ips, row["ratio"],

@@ -70,6 +70,12 @@ expect "not a memlev training checkpoint" "$T/ref.onnx"
 expect "cannot open" "$T/nosuch.ckpt"
 expect "batch is 16 in the checkpoint, 32" "$T/first.ckpt" --batch 32
 expect "lr is 0.05 in the checkpoint, 0.1" "$T/first.ckpt" --lr 0.1
+if grep -q avx512f /proc/cpuinfo; then # oneDNN runs bf16 (emulated without AVX512-BF16)
+  expect "precision (0 fp32, 1 bf16) is 0 in the checkpoint, 1" "$T/first.ckpt" --precision bf16
+else
+  "$ML" "${A[@]}" --checkpoint "$T/first.ckpt" --resume --out "$T/e.onnx" --precision bf16 >/dev/null 2>"$T/err"
+  [ $? -eq 2 ] && grep -q "bf16 training needs AVX-512" "$T/err" && [ ! -e "$T/e.onnx" ] && ok || bad "bf16 on AVX2"
+fi
 expect "shape" "$T/first.ckpt" --width 8
 expect "tensors" "$T/first.ckpt" --arch lenet5 --width 0
 "$ML" "${A[@]}" --resume --out "$T/e.onnx" >/dev/null 2>"$T/err"; [ $? -eq 2 ] && grep -q -- "--checkpoint" "$T/err" && ok || bad "--resume without --checkpoint"

@@ -163,6 +163,15 @@ typedef enum ml_conv_choice {
                          * pad-1 layers, im2col + sgemm for the others */
 } ml_conv_choice;
 
+/* Number format of a net's training convolutions (ml_net_set_precision). */
+typedef enum ml_train_precision {
+    ML_PRECISION_FP32 = 0, /* float32 throughout (the default) */
+    ML_PRECISION_BF16 = 1  /* training convolutions (forward, input and weight gradients) read
+                            * their inputs, weights and output gradients rounded to bfloat16
+                            * and accumulate and write float32; weights, gradients, momentum,
+                            * BN, ReLU, Add and inference stay float32 */
+} ml_train_precision;
+
 typedef struct ml_net {
     ml_tensor *tensors;
     int ntensors, cap_tensors;
@@ -176,6 +185,7 @@ typedef struct ml_net {
     int finalized;
     char *name;                 /* owned, may be NULL (ONNX graph name) */
     ml_conv_choice conv;        /* read-only: set by ml_net_set_conv; kept by clone and finalize */
+    ml_train_precision precision;     /* read-only: set by ml_net_set_precision; kept by clone and finalize */
     struct ml_net_priv *priv;
 } ml_net;
 
@@ -234,6 +244,15 @@ ML_API double ml_net_macs(const ml_net *net);
  * Results of the two choices agree to rounding, not bit for bit. ML_EINVAL for a value that
  * is not an ml_conv_choice. Not while another call uses the net. */
 ML_API ml_status ml_net_set_conv(ml_net *net, ml_conv_choice choice, ml_error *err);
+/* Choose the number format of the net's training convolutions (ML_PRECISION_FP32 when never
+ * called): remembered in net->precision and applied like ml_net_set_conv. ML_PRECISION_BF16
+ * runs the layers that oneDNN runs (ML_CONV_AUTO) on oneDNN's bfloat16 kernels: native with
+ * AVX512-BF16, emulated (slower, same numbers) on other AVX-512 CPUs; ML_EUNSUPP, net
+ * unchanged, on a CPU without AVX-512 ("bf16 training needs AVX-512; oneDNN runs avx2
+ * here"). Inference (ml_net_forward, ml_net_evaluate) stays float32. Results do not depend
+ * on the thread count in either format. ML_EINVAL for a value that is not an ml_train_precision.
+ * Not while another call uses the net. */
+ML_API ml_status ml_net_set_precision(ml_net *net, ml_train_precision precision, ml_error *err);
 /* The convolution engine of a finalized net in words: "oneDNN avx512_core" when oneDNN runs
  * any of its layers (on that instruction set), "builtin" when memlev's own kernels run them
  * all (im2col and Winograd on sgemm), "none" when it has no convolution. Static string. */
@@ -291,6 +310,8 @@ typedef struct ml_train_opts {
     int resume;             /* continue from checkpoint (which must exist and match) */
     ml_progress_fn progress; /* label "training", steps done of epochs x batches; may be NULL */
     void *progress_ctx;
+    ml_train_precision precision; /* training convolutions' format (ml_net_set_precision), set for
+                             * the run and restored after it; default ML_PRECISION_FP32 */
 } ml_train_opts;
 
 ML_API void ml_train_opts_default(ml_train_opts *o);

@@ -20,7 +20,7 @@ static int on_epoch(ml_net *net, int epoch, double loss, double acc, void *user)
 
 int ml_cmd_train(int argc, char **argv)
 {
-    const char *arch = "resnet20", *data = "fashion-mnist", *out = NULL, *checkpoint = NULL;
+    const char *arch = "resnet20", *data = "fashion-mnist", *out = NULL, *checkpoint = NULL, *precision = "fp32";
     long epochs = 10, width = 0, seed = 1, batch = 128, limit = 0, threads = 0, pad = 2;
     double lr = 0.1, wd = 5e-4, momentum = 0.9, warmup = 0, every = 300;
     int no_flip = 0, resume = 0;
@@ -38,6 +38,7 @@ int ml_cmd_train(int argc, char **argv)
         {"pad", OPT_INT, &pad, "random-crop padding in pixels (0 = off) [2]", 0},
         {"no-flip", OPT_FLAG, &no_flip, "no random horizontal flips", 0},
         {"limit", OPT_INT, &limit, "use the first N training images [0 = all]", 0},
+        {"precision", OPT_STR, &precision, "fp32 | bf16: bf16 runs the convolutions on bfloat16 inputs (float32 weights, sums and everything else; needs AVX-512, fastest with AVX512-BF16) [fp32]", 0},
         {"threads", OPT_INT, &threads, "OpenMP threads [all cores]; results do not depend on it", 0},
         {"out", OPT_OUT, &out, "model file (ONNX), rewritten after every epoch (required)", 0},
         {"checkpoint", OPT_OUT, &checkpoint, "training state (weights, momentum, position), saved after every epoch and every --checkpoint-every s", 0},
@@ -56,6 +57,8 @@ int ml_cmd_train(int argc, char **argv)
         return cli_fail("train", "--weight-decay/--momentum/--warmup/--pad/--seed/--limit/--width out of range");
     if (!(every >= 0 && every <= 1e9)) return cli_fail("train", "--checkpoint-every: %g is out of range (0..1e9 s)", every);
     if (resume && !checkpoint) return cli_fail("train", "--resume needs --checkpoint FILE");
+    const int bf16 = !strcmp(precision, "bf16");
+    if (!bf16 && strcmp(precision, "fp32")) return cli_fail("train", "--precision: '%s' is neither fp32 nor bf16", precision);
     cli_set_threads(threads);
     ml_error err = {0};
     if (resume) {
@@ -74,7 +77,8 @@ int ml_cmd_train(int argc, char **argv)
         ml_dataset_free(tr); ml_dataset_free(te);
         return cli_fail_err("train", &err);
     }
-    if (cli_net_conv("train", net)) {
+    if (cli_net_conv("train", net) ||
+        (bf16 && ml_net_set_precision(net, ML_PRECISION_BF16, &err) && cli_fail_err("train", &err))) {
         ml_net_free(net); ml_dataset_free(tr); ml_dataset_free(te);
         return 2;
     }
@@ -87,6 +91,7 @@ int ml_cmd_train(int argc, char **argv)
     o.warmup_epochs = warmup; o.augment_pad = (int)pad; o.augment_flip = !no_flip; o.limit = (size_t)limit;
     o.seed = (uint64_t)seed; o.val = te; o.on_epoch = on_epoch;
     o.checkpoint = checkpoint; o.checkpoint_every_s = every; o.resume = resume;
+    o.precision = bf16 ? ML_PRECISION_BF16 : ML_PRECISION_FP32;
     ckpt c = {out, 0};
     o.user = &c;
     cli_progress bar = {0};

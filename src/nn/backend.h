@@ -46,6 +46,17 @@ struct ml_conv_backend {
 extern const ml_conv_backend ml__conv_onednn;   /* dnnl/conv.c */
 extern const ml_conv_backend ml__conv_winograd; /* kernels/conv_wino.c */
 extern const ml_conv_backend ml__conv_im2col;   /* kernels/conv_im2col.c */
+/* oneDNN with bfloat16 training convolutions (ML_PRECISION_BF16; kernels/conv_bf16.c): the
+ * oneDNN table's inference, bf16 forward and backward */
+extern const ml_conv_backend ml__conv_onednn_bf16;
+/* non-zero for either oneDNN table */
+static inline int ml__conv_is_onednn(const ml_conv_backend *b)
+{
+    return b == &ml__conv_onednn || b == &ml__conv_onednn_bf16;
+}
+/* non-zero when oneDNN can run bfloat16 convolutions on this CPU (AVX-512: native with
+ * AVX512-BF16, emulated otherwise); else 0 and *isa names what oneDNN runs */
+int ml__bf16_supported(const char **isa);
 /* every table, NULL-terminated (graph/backend.c) */
 extern const ml_conv_backend *const ml__conv_backends[];
 

@@ -4,7 +4,7 @@
  *
  * Layout (host byte order, identified by the marker 0x01020304):
  *   "MLCKPT\0\1", u32 marker,
- *   u32 epochs, u32 batch, i32 pad, i32 flip, u64 seed, u64 images, u64 batches per epoch,
+ *   u32 epochs, u32 batch, i32 pad, i32 flip | precision << 8, u64 seed, u64 images, u64 batches per epoch,
  *   f64 lr, momentum, weight decay, warm-up epochs,
  *   u32 epoch, u64 next batch, f64 loss sum of the epoch so far, f64 last accuracy,
  *   u32 tensor count, per tensor: u32 name length, name, u32 ndim, i64 dims[ndim],
@@ -57,7 +57,7 @@ ml_status ml__ckpt_save(const char *path, const ml_net *net, const ml_train_opts
     put_u32(&w, (uint32_t)o->epochs);
     put_u32(&w, (uint32_t)o->batch);
     put_u32(&w, (uint32_t)o->augment_pad);
-    put_u32(&w, (uint32_t)o->augment_flip);
+    put_u32(&w, (uint32_t)o->augment_flip | (uint32_t)o->precision << 8); /* 0 before bf16: fp32 */
     put_u64(&w, o->seed);
     put_u64(&w, n);
     put_u64(&w, nb);
@@ -193,7 +193,8 @@ static const char *mismatch(const hdr *h, const ml_train_opts *o, size_t n, size
     CHK_I("batches per epoch", h->nb, nb)
     CHK_I("seed", h->seed, o->seed)
     CHK_I("pad", h->pad, (uint32_t)o->augment_pad)
-    CHK_I("flip", h->flip, (uint32_t)o->augment_flip)
+    CHK_I("flip", h->flip & 0xff, (uint32_t)o->augment_flip)
+    CHK_I("precision (0 fp32, 1 bf16)", h->flip >> 8, (uint32_t)o->precision)
     CHK_D("lr", h->lr, o->lr)
     CHK_D("momentum", h->momentum, o->momentum)
     CHK_D("weight decay", h->wd, o->weight_decay)

@@ -20,11 +20,11 @@
 #include "nn/dnnl/priv.h"
 
 /* Training forward: y = conv(x) + bias; 0 when done, non-zero when oneDNN cannot run it */
-static int dn_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                           const float *bias, int batch, float *y)
+int dn_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                    const float *bias, int batch, float *y, int extra)
 {
     const plan *pl[ML_DW_CHUNKS];
-    if (!dn_plans_ready(net, node, g, batch, bias ? F_BIAS : 0, pl))
+    if (!dn_plans_ready(net, node, g, batch, (bias ? F_BIAS : 0) | extra, pl))
         return -1;
     struct ml_dnnl *d = net->priv->dnnl;
     if (dn_weights_to(d, pl[0], pl[0]->r_w, &pl[0]->b_wei, &pl[0]->pad_rw, w, d->wblk))
@@ -35,11 +35,11 @@ static int dn_conv_forward(ml_net *net, int node, const ml_geom *g, const float 
 /* Training backward: dx += the input gradient (dx may be NULL), the weight gradient of chunk
  * ch into dw_parts + ch * (weight size); 0 when done, non-zero when oneDNN cannot run it
  * (outputs may be partly written) */
-static int dn_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
-                            const float *dy, int batch, int bias, float *dx, float *dw_parts)
+int dn_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                     const float *dy, int batch, int bias, float *dx, float *dw_parts, int extra)
 {
     const plan *pl[ML_DW_CHUNKS];
-    if (!dn_plans_ready(net, node, g, batch, bias ? F_BIAS : 0, pl))
+    if (!dn_plans_ready(net, node, g, batch, (bias ? F_BIAS : 0) | extra, pl))
         return -1;
     struct ml_dnnl *d = net->priv->dnnl;
     if (dx && dn_weights_to(d, pl[0], pl[0]->r_wd, &pl[0]->bd_wei, &pl[0]->pad_rwd, w, d->wblk))
@@ -240,7 +240,7 @@ static int conv_reader(const ml_net *net, int i, int *flags)
     while (k < net->nnodes && p->plan[k].skip)
         k++;
     if (k >= net->nnodes || net->nodes[k].op != ML_OP_CONV || net->nodes[k].inputs[0] != out ||
-        p->nuse[out] != 1 || out == net->output || p->plan[k].conv != &ml__conv_onednn)
+        p->nuse[out] != 1 || out == net->output || !ml__conv_is_onednn(p->plan[k].conv))
         return -1;
     const int bias = net->nodes[k].ninputs > 2 || p->plan[k].fuse_bn >= 0;
     *flags = F_INFER | (bias ? F_BIAS : 0) | (p->plan[k].fuse_relu >= 0 ? F_RELU : 0);
@@ -262,12 +262,12 @@ static void onednn_infer(ml_net *net, const ml_conv_args *a, float *y)
 
 static void onednn_forward(ml_net *net, const ml_conv_args *a, float *y)
 {
-    if (dn_conv_forward(net, a->node, a->g, a->x, a->w, a->bias, a->batch, y) && !net->priv->dnnl_oom)
+    if (dn_conv_forward(net, a->node, a->g, a->x, a->w, a->bias, a->batch, y, 0) && !net->priv->dnnl_oom)
         ml__conv_builtin(a->g)->forward(net, a, y);
 }
 
-static ml_status onednn_backward(ml_net *net, const ml_conv_args *a, const float *dy, float *dx,
-                                 float *dw, float *db, ml_error *err)
+ml_status dn_backward_entry(ml_net *net, const ml_conv_args *a, const float *dy, float *dx, float *dw,
+                            float *db, int extra, ml_error *err)
 {
     struct ml_net_priv *p = net->priv;
     const ml_geom *g = a->g;
@@ -275,7 +275,7 @@ static ml_status onednn_backward(ml_net *net, const ml_conv_args *a, const float
     const size_t wsize = (size_t)g->m * (g->c / g->group) * g->kh * g->kw;
     if (p->wpart_cap < (size_t)nch * wsize)
         return ml_error_set(err, ML_ENOMEM, "conv backward: workspace too small");
-    if (dn_conv_backward(net, a->node, g, a->x, a->w, dy, a->batch, db != NULL, dx, p->wpart)) {
+    if (dn_conv_backward(net, a->node, g, a->x, a->w, dy, a->batch, db != NULL, dx, p->wpart, extra)) {
         if (p->dnnl_oom) { /* no fallback: its bits differ */
             p->dnnl_oom = 0;
             return ml_error_set(err, ML_ENOMEM, "conv backward: out of memory");
@@ -286,6 +286,12 @@ static ml_status onednn_backward(ml_net *net, const ml_conv_args *a, const float
     if (db)
         ml__conv_bias_grad(g, dy, a->batch, db);
     return ML_OK;
+}
+
+static ml_status onednn_backward(ml_net *net, const ml_conv_args *a, const float *dy, float *dx,
+                                 float *dw, float *db, ml_error *err)
+{
+    return dn_backward_entry(net, a, dy, dx, dw, db, 0, err);
 }
 
 static int onednn_supports(const ml_geom *g)

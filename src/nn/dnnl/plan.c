@@ -79,16 +79,19 @@ static void right_pad(const ml_geom *g, dnnl_dims_t pr)
 }
 
 /* The convolution's shape for chunks of nb images: memlev's layouts in p->u_*, "any"
- * layouts for oneDNN to choose in a (src, weights, dst), strides, dilations, paddings. */
+ * layouts for oneDNN to choose in a (src, weights, dst and the gradients' dsrc, ddst,
+ * dwei), strides, dilations, paddings. With bf16, what the kernels read (src, weights,
+ * ddst) is bfloat16 and what they write (dst, dsrc, dwei) float32. */
 typedef struct {
-    dnnl_memory_desc_t src, wei, dst;
+    dnnl_memory_desc_t src, wei, dst, dsrc, ddst, dwei;
     dnnl_dims_t st, dil, pl, pr;
 } shape;
 
-static int shape_of(const ml_geom *g, int nb, plan *p, shape *a)
+static int shape_of(const ml_geom *g, int nb, int bf16, plan *p, shape *a)
 {
     dnnl_dims_t sd = {nb, g->c, g->h, g->w}, wd = {g->m, g->c, g->kh, g->kw};
     dnnl_dims_t dd = {nb, g->m, g->oh, g->ow}, bd = {g->m};
+    const dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
     a->st[0] = g->sh;
     a->st[1] = g->sw;
     a->dil[0] = g->dh - 1;
@@ -100,9 +103,12 @@ static int shape_of(const ml_geom *g, int nb, plan *p, shape *a)
            dnnl_memory_desc_init_by_tag(&p->u_wei, 4, wd, dnnl_f32, dnnl_oihw) ||
            dnnl_memory_desc_init_by_tag(&p->u_dst, 4, dd, dnnl_f32, dnnl_nchw) ||
            dnnl_memory_desc_init_by_tag(&p->u_bias, 1, bd, dnnl_f32, dnnl_x) ||
-           dnnl_memory_desc_init_by_tag(&a->src, 4, sd, dnnl_f32, dnnl_format_tag_any) ||
-           dnnl_memory_desc_init_by_tag(&a->wei, 4, wd, dnnl_f32, dnnl_format_tag_any) ||
-           dnnl_memory_desc_init_by_tag(&a->dst, 4, dd, dnnl_f32, dnnl_format_tag_any);
+           dnnl_memory_desc_init_by_tag(&a->src, 4, sd, in, dnnl_format_tag_any) ||
+           dnnl_memory_desc_init_by_tag(&a->wei, 4, wd, in, dnnl_format_tag_any) ||
+           dnnl_memory_desc_init_by_tag(&a->dst, 4, dd, dnnl_f32, dnnl_format_tag_any) ||
+           dnnl_memory_desc_init_by_tag(&a->dsrc, 4, sd, dnnl_f32, dnnl_format_tag_any) ||
+           dnnl_memory_desc_init_by_tag(&a->ddst, 4, dd, in, dnnl_format_tag_any) ||
+           dnnl_memory_desc_init_by_tag(&a->dwei, 4, wd, dnnl_f32, dnnl_format_tag_any);
 }
 
 /* Build the primitives for chunks of nb images; 0 on success. */
@@ -113,7 +119,7 @@ int dn_plan_make(dnnl_engine_t eng, const ml_geom *g, int nb, int flags, plan *p
         return plan_make_infer(eng, g, nb, flags, p);
     const int bias = flags & F_BIAS;
     shape a;
-    if (shape_of(g, nb, p, &a))
+    if (shape_of(g, nb, (flags & F_BF16) != 0, p, &a))
         return -1;
     dnnl_convolution_desc_t fd, bdd, bwd;
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL, wpd = NULL;
@@ -124,11 +130,11 @@ int dn_plan_make(dnnl_engine_t eng, const ml_geom *g, int nb, int flags, plan *p
                                                    &a.wei, bias ? &p->u_bias : NULL, &a.dst, a.st, a.dil, a.pl,
                                                    a.pr) ||
         dnnl_primitive_desc_create(&fpd, &fd, attr, eng, NULL) ||
-        dnnl_dilated_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &a.src, &a.wei,
-                                                         &a.dst, a.st, a.dil, a.pl, a.pr) ||
+        dnnl_dilated_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &a.dsrc, &a.wei,
+                                                         &a.ddst, a.st, a.dil, a.pl, a.pr) ||
         dnnl_primitive_desc_create(&bpd, &bdd, attr, eng, fpd) ||
-        dnnl_dilated_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &a.src, &a.wei,
-                                                            NULL, &a.dst, a.st, a.dil, a.pl, a.pr) ||
+        dnnl_dilated_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &a.src, &a.dwei,
+                                                            NULL, &a.ddst, a.st, a.dil, a.pl, a.pr) ||
         dnnl_primitive_desc_create(&wpd, &bwd, attr, eng, fpd))
         goto out;
     p->pad_fwd = *md_of(fpd, dnnl_query_scratchpad_md);
@@ -172,7 +178,7 @@ out:
 static int plan_make_infer(dnnl_engine_t eng, const ml_geom *g, int nb, int flags, plan *p)
 {
     shape a;
-    if (shape_of(g, nb, p, &a))
+    if (shape_of(g, nb, 0, p, &a))
         return -1;
     const dnnl_alg_kind_t algs[2] = {dnnl_convolution_winograd, dnnl_convolution_direct};
     for (int k = 0; k < 2; k++) {
@@ -200,7 +206,7 @@ static int plan_make_infer(dnnl_engine_t eng, const ml_geom *g, int nb, int flag
             return 0;
         }
         dn_plan_free(p); /* it clears the user descriptors too: set them again */
-        if (shape_of(g, nb, p, &a))
+        if (shape_of(g, nb, 0, p, &a))
             return -1;
     }
     return -1;

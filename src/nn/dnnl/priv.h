@@ -13,6 +13,7 @@
 #define F_BIAS 1  /* the forward adds a bias */
 #define F_INFER 2 /* inference: forward only, Winograd where it applies, fused ReLU */
 #define F_RELU 4
+#define F_BF16 8  /* training: src, weights and diff_dst in bfloat16 (kernels/conv_bf16.c) */
 
 typedef struct {
     int nb;    /* images per chunk; 0 = empty slot */
@@ -90,6 +91,17 @@ int dn_weights_to(struct ml_dnnl *d, const plan *p, dnnl_primitive_t r, const dn
 int dn_forward_chunks(struct ml_dnnl *d, const plan **pl, const ml_geom *g, const float *x,
                       const float *wb, const float *bias, int batch, float *y, float *const *xbl,
                       float *const *ybl);
+/* conv.c: training forward and backward on plans with flags `extra` (0 or F_BF16) added;
+ * 0 when done, non-zero when oneDNN cannot run it (backward: dx += input gradient, chunk
+ * ch's weight gradient into dw_parts + ch * weight size) */
+int dn_conv_forward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                    const float *bias, int batch, float *y, int extra);
+int dn_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, const float *w,
+                     const float *dy, int batch, int bias, float *dx, float *dw_parts, int extra);
+/* the table's training backward with flags extra */
+ml_status dn_backward_entry(ml_net *net, const ml_conv_args *a, const float *dy, float *dx, float *dw,
+                            float *db, int extra, ml_error *err);
+
 /* write a pending carried output back to NCHW and forget it */
 int dn_carry_flush(struct ml_dnnl *d);
 

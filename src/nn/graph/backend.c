@@ -19,8 +19,11 @@ const ml_conv_backend *ml__conv_choose(const ml_geom *g, ml_conv_choice choice)
 void ml__conv_choose_all(ml_net *net)
 {
     for (int i = 0; i < net->nnodes; i++)
-        if (net->nodes[i].op == ML_OP_CONV)
-            net->priv->plan[i].conv = ml__conv_choose(&net->priv->plan[i].g, net->conv);
+        if (net->nodes[i].op == ML_OP_CONV) {
+            const ml_conv_backend *b = ml__conv_choose(&net->priv->plan[i].g, net->conv);
+            net->priv->plan[i].conv = b == &ml__conv_onednn && net->precision == ML_PRECISION_BF16
+                                          ? &ml__conv_onednn_bf16 : b;
+        }
 }
 
 ml_status ml_net_set_conv(ml_net *net, ml_conv_choice choice, ml_error *err)
@@ -40,7 +43,7 @@ const char *ml_net_conv_engine(const ml_net *net)
     for (int i = 0; net->finalized && i < net->nnodes; i++) {
         if (net->nodes[i].op != ML_OP_CONV)
             continue;
-        if (net->priv->plan[i].conv == &ml__conv_onednn)
+        if (ml__conv_is_onednn(net->priv->plan[i].conv))
             return ml__dnnl_isa_label();
         any = 1;
     }

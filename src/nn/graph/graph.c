@@ -298,6 +298,7 @@ ml_net *ml_net_clone(const ml_net *src)
     memcpy(d->input_shape, src->input_shape, sizeof d->input_shape);
     d->classes = src->classes;
     d->conv = src->conv;
+    d->precision = src->precision;
     if (src->name && !(d->name = ml__strdup(src->name)))
         goto fail;
     if (src->finalized && ml_net_finalize(d, NULL) != ML_OK)

@@ -228,6 +228,9 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
         if (net->tensors[t].data && ml__tensor_trainable(&net->tensors[t]) &&
             !(vel[t] = ml__calloc(ml_tensor_numel(&net->tensors[t]), sizeof(float))))
             st = ml_error_set(err, ML_ENOMEM, "train: out of memory");
+    const ml_train_precision prev = net->precision;
+    if (!st && o->precision != prev)
+        st = ml_net_set_precision(net, o->precision, err);
     ml_train_pos pos = {0, 0, 0, -1};
     if (!st && o->resume)
         st = o->checkpoint ? ml__ckpt_load(o->checkpoint, net, o, n, nb, vel, &pos, err)
@@ -275,6 +278,8 @@ ml_status ml_net_train(ml_net *net, const ml_dataset *tr, const ml_train_opts *o
         saved_s = ml_now();
         if (o->on_epoch && o->on_epoch(net, ep + 1, lsum / nb, acc, o->user)) break;
     }
+    if (net->precision != prev)
+        ml_net_set_precision(net, prev, NULL);
     for (int t = 0; vel && t < net->ntensors; t++) ml__free(vel[t]);
     ml__free(vel); ml__free(xb); ml__free(yb); ml__free(perm);
     if (final_acc) *final_acc = acc;
