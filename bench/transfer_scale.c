@@ -250,7 +250,7 @@ static int run_device(int levels, size_t images, const char *model)
     }
     if (!model) printf("no trained model (%s absent; --model PATH or MEMLEV_RESNET34_ONNX): random weights\n", def);
     int widx[128], nw = ml_net_weights(net, widx, 128);
-    printf("ResNet-34 (%s): %zu parameters, %d weight tensors\n", model ? model : "random weights",
+    printf("%s: %zu parameters, %d weight tensors\n", model ? model : "ResNet-34 (random weights)",
            ml_net_num_params(net), nw);
     /* the shared grid: from 1,000 devices of a separate sample (another seed), whose staircase on
      * it gives the distinguishable levels */
@@ -311,7 +311,7 @@ static int run_device(int levels, size_t images, const char *model)
     }
     cli_progress_end(&bar);
     isec = ml_now() - ti;
-    printf("inference of the programmed ResNet-34 on %zu test images: %.1f images/s, accuracy %.4f%s\n", images, ips, acc,
+    printf("inference of the programmed network on %zu test images: %.1f images/s, accuracy %.4f%s\n", images, ips, acc,
            model ? "" : " (random weights: this checks the pipeline, not the model)");
     double sec = ml_now() - t0, cpu = cpu_seconds() - c0;
     loadavg(la1, sizeof la1);
@@ -323,7 +323,7 @@ static int run_device(int levels, size_t images, const char *model)
             return 1;
         }
         cli_progress_end(&b2);
-        printf("accuracy of the programmed ResNet-34 on 10,000 test images: %.4f\n", acc10k);
+        printf("accuracy of the programmed network on 10,000 test images: %.4f\n", acc10k);
     }
     char a10[32] = "null";
     if (model) snprintf(a10, sizeof a10, "%.4f", acc10k);
