@@ -564,85 +564,6 @@ static void degenerate_fit_solves_to_a_finite_limit(void **state)
     assert_true(isfinite(w) && w >= 1e-6 && w <= 1e-3);
 }
 
-/* A simulated target without the batched op: every calibration pulse and read one at a time
- * (ml_pulse1, ml_read1), the path a target without train_read takes. */
-static void sc_pulse(void *ctx, size_t i, double v, double w, ml_cost *c)
-{
-    ml_pulse1(ctx, i, v, w);
-    c->pulses += 1;
-    c->time_s += w;
-}
-static double sc_read(void *ctx, size_t i, ml_cost *c)
-{
-    if (c) c->reads += 1;
-    return ml_read1(ctx, i);
-}
-static double sc_truth(void *ctx, size_t i) { return ((ml_population *)ctx)->g[i]; }
-static const ml_target_ops k_scalar = {sc_pulse, sc_read, sc_truth, NULL, NULL};
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The batched calibration (the population's train_read: float32 trains with reads) against
- * pulse-by-pulse calibration through ml_pulse1 and ml_read1, on independent populations
- * (different seeds) of like devices with C2C and read noise and no device-to-device spread, so
- * the fits' spread is the noise's: the fitted a, v0 and g_far and the conductance a per-device
- * feedforward then programs to level P/2 match by two-sample KS at alpha = 0.001, and the
- * calibrations cost the same pulses and reads to 0.1 %. */
-static void batched_calibration_matches_pulse_by_pulse(void **state)
-{
-    const size_t n = getenv("ML_TEST_SHORT") ? 600 : 3000;
-    ml_device d;
-    ml_device_preset("tio2x", &d, NULL);
-    d.d2d_a_p = d.d2d_a_d = d.d2d_g_min = d.d2d_g_max = d.d2d_v0_p = d.d2d_v0_d = 0;
-    d.s_c2c = 0.03;
-    d.s_read_abs = 20e-9;
-    ml_scheme s;
-    ml_scheme_defaults(&s, ml_scheme_feedforward);
-    const int P = 32;
-    double *x[2][4];
-    ml_cost cal[2] = {{0}};
-    for (int path = 0; path < 2; path++) {
-        ml_population *p;
-        assert_int_equal(ml_population_new(&d, n, 21 + path, &p, NULL), ML_OK);
-        ml_target t;
-        ml_target_population(&t, p);
-        if (path) t.ops = &k_scalar;
-        ml_program_plan *pl;
-        assert_int_equal(ml_program_plan_new(&t, &s, P, 1, &cal[path], &pl, NULL), ML_OK);
-        int *lev = malloc(n * sizeof *lev);
-        for (size_t i = 0; i < n; i++) lev[i] = P / 2;
-        ml_cost c = {0};
-        assert_int_equal(ml_program_plan_run(pl, &t, lev, &c, NULL), ML_OK);
-        for (int q = 0; q < 4; q++) x[path][q] = malloc(n * sizeof(double));
-        for (size_t i = 0; i < n; i++) {
-            const ml_fit *f = ml_program_plan_fit(pl, i);
-            assert_int_equal(f->status, ML_FIT_OK);
-            x[path][0][i] = f->a; x[path][1][i] = f->v0; x[path][2][i] = f->g_far; x[path][3][i] = p->g[i];
-        }
-        free(lev);
-        ml_program_plan_free(pl);
-        ml_population_free(p);
-    }
-    const char *names[4] = {"a", "v0", "g_far", "programmed G"};
-    const double crit = 1.949 * sqrt(2.0 / (double)n);
-    for (int q = 0; q < 4; q++) {
-        qsort(x[0][q], n, sizeof(double), cmp_dbl);
-        qsort(x[1][q], n, sizeof(double), cmp_dbl);
-        double D = ml_ks_statistic(x[0][q], n, x[1][q], n);
-        printf("# batched vs pulse-by-pulse calibration, %s: KS D %.4f (critical %.4f, n = m = %zu); medians %.6g, %.6g\n",
-               names[q], D, crit, n, x[0][q][n / 2], x[1][q][n / 2]);
-        assert_true(D < crit);
-        free(x[0][q]); free(x[1][q]);
-    }
-    printf("# calibration pulses %.0f, %.0f; reads %.0f, %.0f\n", cal[0].pulses, cal[1].pulses, cal[0].reads, cal[1].reads);
-    /* the same trains; the adaptive probing before them follows each sample's own reads */
-    assert_true(fabs(cal[0].pulses / cal[1].pulses - 1) < 1e-3 && fabs(cal[0].reads / cal[1].reads - 1) < 1e-3);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,7 +584,6 @@ int main(void)
         cmocka_unit_test(feedforward_equal_steps_on_a_table_device_with_a_coarse_finest_step),
         cmocka_unit_test(curve_law_solves_are_exact_inverses),
         cmocka_unit_test(degenerate_fit_solves_to_a_finite_limit),
-        cmocka_unit_test(batched_calibration_matches_pulse_by_pulse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -336,6 +336,77 @@ ML_API ml_status ml_program_conductances(const ml_device *d, const ml_scheme *s,
 ML_API int ml_verify_to(ml_population *pop, size_t i, const ml_scheme *s, const ml_fit *fit_up, const ml_fit *fit_down,
                  double target, double tol_s, ml_cost *cost, double *v_last);
 
+
+/* Per-device calibration and programming of a simulated population at network scale, with one
+ * pulse train every device shares (the vectorised kernel, ml_pulse_train, runs it across
+ * devices): every pulse has one amplitude and width, so a soft-bounds device's trajectory is
+ * G_t = g_far - (g_far - g0) (1 - alpha)^t with its own g0, g_far and alpha. Calibration runs
+ * the train (at a longer width: the step is linear in the width) from reset with a few reads
+ * and fits each device in closed form; programming gives each device the number of pulses its
+ * own fit says lands nearest its target. Per device: 16 bytes of fit, nothing kept per pulse.
+ * Soft-bounds and NeuroSim devices only. Thread safety as the population's (device.h). */
+typedef struct ml_train_calib {
+    int dir;            /* +1 potentiation, -1 depression */
+    double v;           /* amplitude of every calibration and programming pulse (V, magnitude) */
+    double width_cal;   /* calibration pulse width (s) */
+    double width_prog;  /* programming pulse width (s) */
+    int read_every;     /* calibration pulses between reads */
+    int reads;          /* reads of a calibration run (a multiple of 3, >= 6): one after the
+                           reset, then one after every read_every pulses */
+    int max_pulses;     /* cap on programming pulses per device */
+} ml_train_calib;
+
+/* One device's fit under the programming pulse: start level g0, asymptote g_far (S), step
+ * fraction alpha per programming pulse; status ML_FIT_OK, ML_FIT_FALLBACK (its run gave no
+ * usable fit: the mean fit of the call's other devices from its own start read) or
+ * ML_FIT_FAILED (no device of the call fitted). */
+typedef struct ml_train_fit {
+    float g0, g_far, alpha;
+    int status;
+} ml_train_fit;
+
+/* Defaults for device kind d, direction dir, `levels` levels over `coverage` of the window
+ * (0 < coverage <= 1): the nominal amplitude; a calibration width whose run of
+ * (reads - 1) * read_every pulses (14 * 24 by default) closes about 98 % of the nominal
+ * device's gap; a programming width whose first step is a third of a level's spacing.
+ * Errors: ML_EINVAL (not a soft-bounds or NeuroSim device; no nominal response). */
+ML_API ml_status ml_train_calib_defaults(const ml_device *d, int dir, int levels, double coverage, ml_train_calib *c,
+                                         ml_error *err);
+
+/* Calibrate every device of pop: reset (ML_RESET_ONCE), one read, then reads - 1 times
+ * read_every pulses of width_cal and a read; fits[i] (pop->n entries, the caller's) from the
+ * reads in closed form (three-block sums give the ratio, a linear least-squares fit gives g0 and
+ * g_far). Cost (pulses, reads, device time, energy from the reads) added to *cost (may be
+ * NULL). Devices run in parallel in fixed blocks; results depend on nothing but pop and c.
+ * Errors: ML_EINVAL (options out of range, a model without the kernel), ML_ENOMEM. */
+ML_API ml_status ml_calibrate_train(ml_population *pop, const ml_train_calib *c, ml_train_fit *fits, ml_cost *cost,
+                                    ml_error *err);
+
+/* Predicted level (S) after `count` programming pulses from reset under fit f. */
+ML_API double ml_train_predict(const ml_train_fit *f, int count);
+/* The programming pulse count (0..max) whose predicted level lies nearest g (S). */
+ML_API int ml_train_count(const ml_train_fit *f, double g, int max);
+
+/* The window every device of fits[n] can be programmed in: lo = the highest (dir > 0) start
+ * level, hi = the lowest level coverage of the way from each device's start to its asymptote;
+ * failed devices are skipped. A shared grid of P levels is lo + (hi - lo) k / P, k = 1..P.
+ * Errors: ML_EINVAL (no usable device, or the window is empty). */
+ML_API ml_status ml_train_window(const ml_train_fit *fits, size_t n, int dir, double coverage, double *lo,
+                                 double *hi, ml_error *err);
+
+/* Program device i of pop from reset toward g[i] (S): ml_train_count pulses of width_prog.
+ * Failed devices stay at reset. Cost added to *cost (may be NULL). Devices run in parallel
+ * in fixed blocks; results do not depend on the thread count. Errors: ML_EINVAL, ML_ENOMEM. */
+ML_API ml_status ml_program_train(ml_population *pop, const ml_train_calib *c, const ml_train_fit *fits,
+                                  const double *g, ml_cost *cost, ml_error *err);
+
+/* The staircase of the shared grid lo + (hi - lo) k / P (k = 1..P; step 0: each device's own
+ * reset) programmed on every device of pop, calibrated by fits, one train run per device with
+ * a record (true level, a read, the mean of 4 reads) at each level: what ml_states_population
+ * counts. *out is the caller's (ml_staircase_free). Errors: ML_EINVAL, ML_ENOMEM. */
+ML_API ml_status ml_train_staircase(ml_population *pop, const ml_train_calib *c, const ml_train_fit *fits, double lo,
+                                    double hi, int P, ml_staircase **out, ml_error *err);
+
 #ifdef __cplusplus
 }
 #endif
