@@ -168,7 +168,7 @@ out:
 }
 
 /* Inference: forward only, the BN already folded into weights and bias by the caller, ReLU
- * as a post-op; Winograd F(4x4,3x3) where oneDNN has it for this layer, else direct. */
+ * as a post-op (after a sum post-op with F_SUM); Winograd F(4x4,3x3) where oneDNN has it for this layer, else direct. */
 static int plan_make_infer(dnnl_engine_t eng, const ml_geom *g, int nb, int flags, plan *p)
 {
     shape a;
@@ -178,7 +178,7 @@ static int plan_make_infer(dnnl_engine_t eng, const ml_geom *g, int nb, int flag
     for (int k = 0; k < 2; k++) {
         dnnl_convolution_desc_t fd;
         dnnl_primitive_desc_t fpd = NULL;
-        dnnl_primitive_attr_t attr = make_attr(0, flags & F_RELU);
+        dnnl_primitive_attr_t attr = make_attr(flags & F_SUM, flags & F_RELU);
         if (attr &&
             !dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_inference, algs[k], &a.src, &a.wei,
                                                         (flags & F_BIAS) ? &p->u_bias : NULL, &a.dst, a.st,
