@@ -110,6 +110,10 @@ static void conv_nets_are_independent_of_openmp_and_blas_threads(void **state)
     (void)state;
     check_arch("lenet5", 28, 0, 32);
     check_arch("resnet20", 16, 8, 8);
+    /* ResNet-18/34 shapes (narrow) through inference chunk by chunk (dnnl/infer.c): two
+     * chunks at batch 40, three uneven ones at 70 */
+    check_arch("resnet18", 16, 8, 40);
+    check_arch("resnet34", 12, 8, 70);
 }
 
 int main(void)

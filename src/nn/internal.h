@@ -61,6 +61,7 @@ struct ml_net_priv {
     struct ml_dnnl *dnnl;   /* oneDNN convolution state and plans (dnnl/state.c), lazily made */
     int dnnl_oom;           /* the oneDNN path ran out of memory: the call fails with ML_ENOMEM
                                rather than fall back to kernels whose bits differ */
+    int chunked_off;        /* tests: inference layer by layer only (no dnnl/infer.c) */
 };
 
 /* Fixed number of partial sums for weight gradients: results are independent of the
@@ -162,6 +163,10 @@ void ml__conv_bias_grad(const ml_geom *g, const float *dy, int batch, float *db)
 void ml__dnnl_free(struct ml_dnnl *d);
 long ml__dnnl_carried(const ml_net *net);
 const char *ml__dnnl_isa_label(void);
+/* dnnl/infer.c: inference of the net's leading image-independent nodes chunk by chunk of
+ * images, one thread per chunk; the number of nodes run (the caller runs the rest), 0 when
+ * none ran, -1 when memory ran out (dnnl_oom set). Logits as layer by layer, bit for bit. */
+int ml__dnnl_forward_chunked(ml_net *net, const float *x, int batch);
 
 /* kernels/bn.c */
 void ml__bn_fold(const float *scale, const float *bias, const float *mean, const float *var,

@@ -70,12 +70,9 @@ int dn_conv_backward(ml_net *net, int node, const ml_geom *g, const float *x, co
     return bad ? -1 : 0;
 }
 
-/* The node's weights in the plan's layout, from the cache when weights, bias and BN are
- * unchanged; else folded, reordered and kept (within WCACHE_MAX). NULL on failure, with
- * *oom set when memory ran out. */
-static const float *infer_weights(struct ml_dnnl *d, int node, const plan *p, const ml_geom *g,
-                                  const float *w, const float *bias, const float *scale,
-                                  const float *shift, const float **bias_out, int *oom)
+const float *dn_infer_weights(struct ml_dnnl *d, int node, const plan *p, const ml_geom *g,
+                              const float *w, const float *bias, const float *scale,
+                              const float *shift, const float **bias_out, int *oom)
 {
     const size_t K = (size_t)g->c * g->kh * g->kw, M = (size_t)g->m;
     uint64_t key = ml__hash_floats(w, M * K, 1469598103934665603ull);
@@ -180,7 +177,7 @@ static int dn_conv_infer(ml_net *net, int node, const ml_geom *g, const float *x
         return -1;
     }
     d = net->priv->dnnl;
-    const float *wb = infer_weights(d, node, pl[0], g, w, bias, scale, shift, &bias, &net->priv->dnnl_oom);
+    const float *wb = dn_infer_weights(d, node, pl[0], g, w, bias, scale, shift, &bias, &net->priv->dnnl_oom);
     if (!wb) {
         if (carried_in) dn_carry_flush(d);
         return -1;

@@ -174,22 +174,38 @@ out:
 }
 
 /* Inference: forward only, the BN already folded into weights and bias by the caller, ReLU
- * as a post-op; Winograd F(4x4,3x3) where oneDNN has it for this layer, else direct. */
+ * as a post-op (after a sum post-op with F_SUM); Winograd F(4x4,3x3) where oneDNN has it
+ * for this layer, else direct. Where the CPU has AVX-512 and the channels come in 16s, a
+ * direct convolution reads and writes the 16-channel-blocked layout (nChw16c) Winograd uses,
+ * so that activations pass between the two kinds without reorders (left to itself oneDNN
+ * 2.6 picks channels-last for strided and 1x1 convolutions); a JIT kernel or nothing. */
 static int plan_make_infer(dnnl_engine_t eng, const ml_geom *g, int nb, int flags, plan *p)
 {
     shape a;
     if (shape_of(g, nb, 0, p, &a))
         return -1;
-    const dnnl_alg_kind_t algs[2] = {dnnl_convolution_winograd, dnnl_convolution_direct};
-    for (int k = 0; k < 2; k++) {
+    const dnnl_alg_kind_t algs[3] = {dnnl_convolution_winograd, dnnl_convolution_direct, dnnl_convolution_direct};
+    const int c16 = dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core && g->c % 16 == 0 && g->m % 16 == 0;
+    for (int k = 0; k < 3; k++) {
+        if (k == 1) {
+            dnnl_dims_t sd = {nb, g->c, g->h, g->w}, dd = {nb, g->m, g->oh, g->ow};
+            if (!c16)
+                continue;
+            if (dnnl_memory_desc_init_by_tag(&a.src, 4, sd, dnnl_f32, dnnl_nChw16c) ||
+                dnnl_memory_desc_init_by_tag(&a.dst, 4, dd, dnnl_f32, dnnl_nChw16c))
+                return -1;
+        }
         dnnl_convolution_desc_t fd;
         dnnl_primitive_desc_t fpd = NULL;
-        dnnl_primitive_attr_t attr = make_attr(0, flags & F_RELU);
+        dnnl_primitive_attr_t attr = make_attr(flags & F_SUM, flags & F_RELU);
+        const char *impl = NULL;
         if (attr &&
             !dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_inference, algs[k], &a.src, &a.wei,
                                                         (flags & F_BIAS) ? &p->u_bias : NULL, &a.dst, a.st,
                                                         a.dil, a.pl, a.pr) &&
-            !dnnl_primitive_desc_create(&fpd, &fd, attr, eng, NULL)) {
+            !dnnl_primitive_desc_create(&fpd, &fd, attr, eng, NULL) &&
+            (k != 1 || (!dnnl_primitive_desc_query(fpd, dnnl_query_impl_info_str, 0, &impl) && impl &&
+                        strncmp(impl, "ref", 3)))) {
             p->b_src = *md_of(fpd, dnnl_query_src_md);
             p->b_wei = *md_of(fpd, dnnl_query_weights_md);
             p->b_dst = *md_of(fpd, dnnl_query_dst_md);

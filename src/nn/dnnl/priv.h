@@ -14,6 +14,8 @@
 #define F_INFER 2 /* inference: forward only, Winograd where it applies, fused ReLU */
 #define F_RELU 4
 #define F_BF16 8  /* training: src, weights and diff_dst in bfloat16 (kernels/conv_bf16.c) */
+#define F_SUM 16  /* inference: dst += conv (a residual Add fused as a sum post-op, before
+                   * the ReLU), dnnl/infer.c */
 
 typedef struct {
     int nb;    /* images per chunk; 0 = empty slot */
@@ -55,6 +57,7 @@ struct ml_dnnl {
     float *carry_y;          /* where the producer would have written it (NCHW) */
     const plan *carry_pl[ML_DW_CHUNKS]; /* the producer's plans */
     long carried;            /* outputs passed on in oneDNN's layout so far (tests) */
+    struct dn_chunked *ck;   /* inference image-chunk by image-chunk (dnnl/infer.c) */
 };
 
 /* inference weight caches use at most this much memory in all (ResNet-34: 340 MB) */
@@ -104,5 +107,14 @@ ml_status dn_backward_entry(ml_net *net, const ml_conv_args *a, const float *dy,
 
 /* write a pending carried output back to NCHW and forget it */
 int dn_carry_flush(struct ml_dnnl *d);
+/* conv.c: the node's weights in the plan's layout, from the cache when weights, bias and BN
+ * are unchanged; else folded, reordered and kept (within WCACHE_MAX); *bias_out: the bias to
+ * use (the folded one lives in d->fold until the next call). NULL on failure, with *oom set
+ * when memory ran out. */
+const float *dn_infer_weights(struct ml_dnnl *d, int node, const plan *p, const ml_geom *g,
+                              const float *w, const float *bias, const float *scale,
+                              const float *shift, const float **bias_out, int *oom);
+/* infer.c: free the chunked-inference tables */
+void dn_chunked_free(struct dn_chunked *ck);
 
 #endif

@@ -23,6 +23,7 @@ void ml__dnnl_free(struct ml_dnnl *d)
     for (int b = 0; b < 2; b++)
         for (int ch = 0; ch < ML_DW_CHUNKS; ch++)
             ml__free(d->carry[b][ch]);
+    dn_chunked_free(d->ck);
     ml__free(d->wcache);
     ml__free(d->wcache_bytes);
     ml__free(d->wcache_key);

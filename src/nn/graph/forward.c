@@ -176,7 +176,12 @@ ml_status ml_net_forward(ml_net *net, const float *x, int batch, float *logits, 
         if ((*b)->begin_pass)
             (*b)->begin_pass(net);
     struct ml_net_priv *p = net->priv;
-    for (int i = 0; i < net->nnodes; i++) {
+    const int start = ml__dnnl_forward_chunked(net, x, batch);
+    if (start < 0) {
+        p->dnnl_oom = 0;
+        return ml_error_set(err, ML_ENOMEM, "net: out of memory for chunked inference");
+    }
+    for (int i = start; i < net->nnodes; i++) {
         const ml_node *nd = &net->nodes[i];
         const ml_plan *pl = &p->plan[i];
         if (pl->skip) continue;
