@@ -5,6 +5,9 @@
 # yield on stdout, windows inside the device's bounds, no CI from one trial).
 set -euo pipefail
 ML="$1"; T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+SRC="${ML_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}"
+# under ASan: the report draws text, and fontconfig's process-lifetime font cache is not a leak of ours
+export LSAN_OPTIONS="suppressions=$SRC/tests/lsan-fontconfig.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 "$ML" pulse --devices 3 --pulses 16 --reset settle --csv "$T/p.csv" --json "$T/p.json" --quiet >/dev/null
 "$ML" pulse --devices 3 --pulses 16 --json "$T/once.json" --quiet >/dev/null
 "$ML" levels --devices 16 --target-states 32 --pulse-cap 32 --reset settle --json "$T/l1.json" --quiet >"$T/l1.txt"
