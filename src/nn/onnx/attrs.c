@@ -50,7 +50,6 @@ static ml_status attr_float(mlx_loader *L, const Onnx__NodeProto *n, const char 
     return ML_OK;
 }
 
-#define TRY(x) do { ml_status s_ = (x); if (s_) return s_; } while (0)
 
 static ml_status window_attrs(mlx_loader *L, const Onnx__NodeProto *n, const char *who, ml_attrs *a, int pool)
 {

@@ -9,7 +9,6 @@
 #include "core/alloc.h"
 #include "nn/onnx/priv.h"
 
-#define TRY(x) do { ml_status s_ = (x); if (s_) return s_; } while (0)
 
 ml_status mlx_const_alloc(mlx_loader *L, mlx_const *r, int rank, const int64_t *dims, int ints)
 {

@@ -6,7 +6,6 @@
 #include "core/alloc.h"
 #include "nn/onnx/priv.h"
 
-#define TRY(x) do { ml_status s_ = (x); if (s_) return s_; } while (0)
 
 static const mlx_const *const_of(mlx_loader *L, int vi)
 {

@@ -107,6 +107,8 @@ typedef struct mlx_loader {
 } mlx_loader;
 
 /* Set L->err to "path: message"; returns code. */
+/* return the status of x when it is an error */
+#define TRY(x) do { ml_status s_ = (x); if (s_) return s_; } while (0)
 ml_status mlx_fail(mlx_loader *L, ml_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prefix the message already in L->err with the path; returns code. */
 ml_status mlx_prefix(mlx_loader *L, ml_status code);
@@ -120,6 +122,10 @@ ml_status mlx_reshape_dims(mlx_loader *L, const char *who, const int64_t *in, in
 ml_status mlx_fold_node(mlx_loader *L, const char *who, ml_op op, const Onnx__NodeProto *n, const int *in,
                         int nin, const char *outname);
 ml_status mlx_constant_node(mlx_loader *L, const Onnx__NodeProto *n, const char *who);
+/* pad.c: a zero H/W pad kept for merging, whose consumer is not a Conv or AveragePool, run as
+ * a Pad node on value vi; and a Pad node imported (merged or run). */
+ml_status mlx_unpad(mlx_loader *L, int vi, const char *name);
+ml_status mlx_pad_node(mlx_loader *L, const Onnx__NodeProto *n, const char *who);
 /* Shape arithmetic ops folded at import (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast). */
 int mlx_is_shape_op(const char *op_type);
 ml_status mlx_fold_shape_op(mlx_loader *L, const char *who, const Onnx__NodeProto *n, const int *in, int nin);
