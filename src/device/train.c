@@ -143,6 +143,25 @@ static inline __attribute__((always_inline)) void tr_alpha(tr_block *restrict B,
     for (int j = 0; j < LANES; j++) B->al[j] = a0[j] * (mlf_exp(av * r0[j]) - 1.0f) * wt;
 }
 
+/* Lane j's noise for pulse k (uk = k): per == 4, one draw of four (n1; multiplicative C2C
+ * only); per == 2, a pair of two (n1 multiplicative, n2 additive); else none. Inlined into
+ * the kernels' simd loops. */
+static inline __attribute__((always_inline)) void lane_noise(const tr_block *restrict B, int j, int per, uint32_t uk,
+                                                             float *n1, float *n2)
+{
+    *n1 = *n2 = 0.0f;
+    if (per == 4) {
+        uint32_t q = (B->np[j] + uk) & 3u;
+        float z0 = B->z[0][j], z1 = B->z[1][j], z2 = B->z[2][j], z3 = B->z[3][j];
+        *n1 = q & 2u ? (q & 1u ? z3 : z2) : (q & 1u ? z1 : z0);
+    } else if (per == 2) {
+        uint32_t q = (B->np[j] + uk) & 1u;
+        float z0 = B->z[0][j], z1 = B->z[1][j], z2 = B->z[2][j], z3 = B->z[3][j];
+        *n1 = q ? z2 : z0;
+        *n2 = q ? z3 : z1;
+    }
+}
+
 /* One pulse (k) on every lane still in its train: the soft-bounds step of step_noisy().
  * per is a constant at each call site (4, 2 or 0), so the lane loop has no branches. */
 static inline __attribute__((always_inline)) void tr_step(tr_block *restrict B, const tr_job *J, int k, int pos,
@@ -153,17 +172,8 @@ static inline __attribute__((always_inline)) void tr_step(tr_block *restrict B, 
     const uint32_t uk = (uint32_t)k;
     #pragma omp simd
     for (int j = 0; j < LANES; j++) {
-        float n1 = 0.0f, n2 = 0.0f;
-        if (per == 4) {
-            uint32_t q = (B->np[j] + uk) & 3u;
-            float z0 = B->z[0][j], z1 = B->z[1][j], z2 = B->z[2][j], z3 = B->z[3][j];
-            n1 = q & 2u ? (q & 1u ? z3 : z2) : (q & 1u ? z1 : z0);
-        } else if (per == 2) {
-            uint32_t q = (B->np[j] + uk) & 1u;
-            float z0 = B->z[0][j], z1 = B->z[1][j], z2 = B->z[2][j], z3 = B->z[3][j];
-            n1 = q ? z2 : z0;
-            n2 = q ? z3 : z1;
-        }
+        float n1, n2;
+        lane_noise(B, j, per, uk, &n1, &n2);
         float a = B->al[j] * (1.0f + sc * n1);
         a = a > 1.0f ? 1.0f : a;
         a = a < 0.0f ? 0.0f : a;
@@ -333,17 +343,8 @@ static inline __attribute__((always_inline)) void trr_run(tr_block *restrict B, 
             tr_gauss4(B, J, R->nr, uk, rper == 4 ? 2 : 1, ML_RNG_READ_TRAIN, R->zr, isa);
         #pragma omp simd
         for (int j = 0; j < LANES; j++) {
-            float n1 = 0.0f, n2 = 0.0f;
-            if (per == 4) {
-                uint32_t q = (B->np[j] + uk) & 3u;
-                float z0 = B->z[0][j], z1 = B->z[1][j], z2 = B->z[2][j], z3 = B->z[3][j];
-                n1 = q & 2u ? (q & 1u ? z3 : z2) : (q & 1u ? z1 : z0);
-            } else if (per == 2) {
-                uint32_t q = (B->np[j] + uk) & 1u;
-                float z0 = B->z[0][j], z1 = B->z[1][j], z2 = B->z[2][j], z3 = B->z[3][j];
-                n1 = q ? z2 : z0;
-                n2 = q ? z3 : z1;
-            }
+            float n1, n2;
+            lane_noise(B, j, per, uk, &n1, &n2);
             float a = B->al[j] * (1.0f + sc * n1);
             a = a > 1.0f ? 1.0f : a;
             a = a < 0.0f ? 0.0f : a;
