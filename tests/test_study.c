@@ -187,6 +187,106 @@ static void feedforward_calibration_is_cheap_on_tio2x(void **state)
     ml_levels_result_free(r);
 }
 
+/* Issue 13 item 3 as a user runs it (`memlev levels --device tio2x --scheme feedforward`, every
+ * option at its default, so P may be raised): >= 512 states within the default calibration
+ * budget (<= 1,100 pulses and <= 200 reads per device); P = 1024 would need more and is not
+ * kept, and the result says so. An explicit budget that affords P = 1024 takes it. */
+static void feedforward_default_levels_run_stays_within_budget(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    ml_levels_study_opts o = {0};
+    o.dev = &d;
+    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
+    o.P = 512; o.dir = 1; o.devices = getenv("ML_TEST_SHORT") ? 16 : 100; o.seed = 1; o.k = 3; o.frac = 0.9;
+    ml_levels_result *r = NULL;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    assert_true(r->states >= 512);
+    assert_true(r->calibration_pulses_per_device <= 1100);
+    assert_true(r->calibration_reads_per_device <= 200);
+    assert_int_equal(r->pulses, 512);
+    assert_int_equal(r->raise_stop, ML_RAISE_BUDGET);
+    assert_true(r->calib_budget == ML_LEVELS_CALIB_BUDGET);
+    assert_int_equal(r->refused_pulses, 1024);
+    assert_true(r->refused_calibration_pulses > 1100);
+    char *text = NULL;
+    assert_int_equal(ml_levels_result_json(r, &text, NULL), ML_OK);
+    assert_non_null(strstr(text, "\"calib_budget\""));
+    free(text);
+    ml_levels_result_free(r);
+    o.scheme.calib_budget = 2000;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    assert_int_equal(r->pulses, 1024);
+    assert_true(r->states > 513);
+    assert_true(r->calibration_pulses_per_device <= 2000);
+    ml_levels_result_free(r);
+    /* no limit: raised as before */
+    o.scheme.calib_budget = 0;
+    o.calib_budget = -1;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    assert_int_equal(r->pulses, 1024);
+    assert_true(isinf(r->calib_budget));
+    ml_levels_result_free(r);
+}
+
+/* Issue 13 item 1, the fallback's stages: on a family with stuck devices and a large
+ * device-to-device spread, some devices' own fits fail; those the population's model still
+ * cannot program open loop within a spacing go to write-verify (devices_verify); stuck devices
+ * count as failed and yield excludes them; nothing is fatal, in levels or in a level set. */
+static void feedforward_fallback_ends_in_write_verify(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    snprintf(d.name, sizeof d.name, "spread");
+    d.stuck_fraction = 0.1;
+    d.s_c2c = 0.05;
+    d.s_read_abs = 3e-8;
+    d.d2d_a_p = d.d2d_a_d = d.d2d_v0_p = d.d2d_v0_d = 0.9;
+    d.d2d_g_min = d.d2d_g_max = 0.03;
+    ml_levels_study_opts o = {0};
+    o.dev = &d;
+    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
+    o.P = 64; o.P_max = 64; o.dir = 1; o.devices = 100; o.seed = 1; o.k = 3; o.frac = 0.9;
+    ml_levels_result *r = NULL;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    /* the stuck devices of that population: no pulse moves them */
+    ml_population *pop;
+    assert_int_equal(ml_population_new(&d, o.devices, o.seed, &pop, NULL), ML_OK);
+    size_t stuck = 0;
+    for (size_t i = 0; i < pop->n; i++) {
+        double g0 = pop->g[i];
+        ml_pulse1(pop, i, d.v_max, d.width_max);
+        double g1 = pop->g[i];
+        ml_pulse1(pop, i, -d.v_max, d.width_max);
+        stuck += g1 == g0 && pop->g[i] == g0;
+    }
+    ml_population_free(pop);
+    print_message("stuck %zu failed %zu fallback %zu verify %zu yield %.2f\n", stuck, r->devices_failed,
+                  r->devices_fallback, r->devices_verify, r->yield);
+    assert_true(stuck > 0);
+    assert_true(r->devices_failed >= stuck);
+    assert_true(r->devices_verify > 0);
+    assert_true(fabs(r->yield - (double)(r->devices - r->devices_failed) / r->devices) < 1e-12);
+    assert_true(r->reads_per_state > 0); /* the verify devices read as they program */
+    char *text = NULL;
+    assert_int_equal(ml_levels_result_json(r, &text, NULL), ML_OK);
+    assert_non_null(strstr(text, "\"devices_verify\""));
+    free(text);
+    ml_levels_result_free(r);
+    /* a level set (what transfer samples) counts them too; one-shot as well */
+    o.scheme.ff_max_pulses = 8;
+    assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+    assert_true(r->devices_verify > 0 && r->devices_failed >= stuck);
+    ml_levels_result_free(r);
+    ml_levelset *ls = NULL;
+    assert_int_equal(ml_levelset_build(&d, &o.scheme, 16, 100, 1, &ls, NULL), ML_OK);
+    assert_true(ls->devices_verify > 0 && ls->devices_failed > 0);
+    assert_true(ls->yield < 1);
+    ml_levelset_free(ls);
+}
+
 /* Issue 13 item 6: on its own grid every tio2x device holds 513 levels, but the same level
  * index spreads over several spacings across devices (the reset levels alone do), so one
  * absolute grid holds few; --grid common plans every device from its own reset level to shared
@@ -485,6 +585,8 @@ int main(void)
         cmocka_unit_test(levels_study_reports_its_staircase),
         cmocka_unit_test(levels_study_raises_p_while_states_saturate),
         cmocka_unit_test(feedforward_calibration_is_cheap_on_tio2x),
+        cmocka_unit_test(feedforward_default_levels_run_stays_within_budget),
+        cmocka_unit_test(feedforward_fallback_ends_in_write_verify),
         cmocka_unit_test(common_grid_gives_levels_a_network_can_use),
         cmocka_unit_test(one_shot_feedforward_uses_at_most_k_pulses_and_no_reads),
         cmocka_unit_test(levels_study_never_aborts_on_a_device_family),

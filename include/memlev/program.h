@@ -134,7 +134,10 @@ typedef struct ml_fit {
     int status;       /* ML_FIT_OK; ML_FIT_FALLBACK: the device's own fit failed and it uses
                          the population's model (own start and saturation levels);
                          ML_FIT_FAILED: no response up to v_max/width_max (stuck or dead):
-                         it is left alone and excluded from states */
+                         it is left alone and excluded from states;
+                         ML_FIT_VERIFY (feedforward): a fallback device whose open-loop check
+                         run under the population's model missed its plan by more than a
+                         level spacing (rms): programmed by write-verify per level instead */
     int law;          /* ML_LAW_SOFTBOUNDS (0): the law above; ML_LAW_CURVE: a measured step
                          curve, step = a (exp(|V|/v0) - 1) (t/t_ref) curve(G), for devices soft
                          bounds misfit (feedforward measures it; g_far is then the measured top) */
@@ -147,7 +150,7 @@ typedef struct ml_fit {
                                         linear between knots, held beyond the end ones */
 } ml_fit;
 
-enum { ML_FIT_OK = 0, ML_FIT_FALLBACK = 1, ML_FIT_FAILED = 2 };
+enum { ML_FIT_OK = 0, ML_FIT_FALLBACK = 1, ML_FIT_FAILED = 2, ML_FIT_VERIFY = 3 };
 enum { ML_LAW_SOFTBOUNDS = 0, ML_LAW_CURVE = 1 };
 
 /* The pulse width a schedule uses under fit f: the scheme's, else the fit's, else the

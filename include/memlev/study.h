@@ -41,6 +41,11 @@ typedef struct ml_levels_study_opts {
     ml_progress_fn progress;/* the amplitude sweep's progress ("identical sweep"), or NULL */
     void *progress_ctx;
     int reprogram_cycles;   /* calibration amortised over this many programmings (0: 1) */
+    double calib_budget;    /* calibration pulses per device a raised P may cost: P is not raised
+                               to one whose calibration costs more than this (and more than the P
+                               before it), nor kept when it gives fewer states than the P before;
+                               0: the scheme's calib_budget if > 0, else ML_LEVELS_CALIB_BUDGET;
+                               < 0: no limit. The requested P is always run. */
 } ml_levels_study_opts;
 
 /* One amplitude of a sweep (schemes with a free amplitude): coverage of the calibrated
@@ -52,6 +57,17 @@ typedef struct ml_levels_sweep_point {
 
 /* The default cap on the pulse budget a saturating levels study raises P to. */
 #define ML_LEVELS_P_MAX 8192
+/* The default calibration budget (pulses per device) a raised P must stay within: issue 13's
+ * target for feedforward on tio2x (<= 1,100 pulses and <= 200 reads per device). */
+#define ML_LEVELS_CALIB_BUDGET 1100
+
+/* Why a levels study stopped raising P (ml_levels_result.raise_stop). */
+enum {
+    ML_RAISE_UNSATURATED = 0, /* the states at the final P are a count below its ceiling */
+    ML_RAISE_CAP = 1,         /* P reached P_max with the states still at the ceiling */
+    ML_RAISE_BUDGET = 2,      /* the next P's calibration costs more than the budget */
+    ML_RAISE_FEWER = 3        /* the next P gave fewer states than the final one */
+};
 
 /* What `memlev levels --json` reports, in SI units (S, J, s). */
 typedef struct ml_levels_result {
@@ -68,8 +84,8 @@ typedef struct ml_levels_result {
                                 reset level and top): the single-device figure */
     int states_population;   /* distinguishable levels of one absolute grid shared by every device
                                 (ml_states_population): what weight transfer can use */
-    int states_saturated;    /* states == P + 1, the metric's ceiling, even at the cap P_max: a
-                                lower bound, not a count */
+    int states_saturated;    /* states == P + 1, the metric's ceiling, at the final P (the cap
+                                P_max, or raising stopped by the budget): a lower bound, not a count */
     double staircase_states; /* ArC-style staircase count (median over devices) */
     ml_nonlin nonlin;
     double g_min, g_max, hrs_lrs_ratio; /* mean calibrated window (S) */
@@ -82,6 +98,9 @@ typedef struct ml_levels_result {
                                 devices, found by calibration, count against it) */
     size_t devices_fallback; /* devices whose own fit failed: programmed with the population's model */
     size_t devices_failed;   /* devices excluded from states (no response up to v_max/width_max) */
+    size_t devices_verify;   /* feedforward: fallback devices the population's model still could not
+                                program open loop within a spacing: programmed by write-verify
+                                (not among devices_fallback) */
     double v_fixed;          /* fixed amplitude (V, signed) of schemes with one, else NAN */
     double pulses_per_level_from_reset, reads_per_level_from_reset; /* closed-loop schemes, else NAN */
     int nsweep;              /* amplitudes swept (0: none) */
@@ -93,6 +112,13 @@ typedef struct ml_levels_result {
     ml_cost calibration_cost, reset_cost, program_cost;
     int reprogram_cycles;    /* the JSON's totals amortise calibration over this many */
     const char *reset;       /* the reset procedure's name (static) */
+    /* Raising P: why it stopped (ML_RAISE_*), the calibration budget it respected (pulses per
+     * device; INFINITY: none) and, when the next P was run and not kept (ML_RAISE_BUDGET,
+     * ML_RAISE_FEWER), that P (else 0) with its calibration per device and states. */
+    int raise_stop;
+    double calib_budget;
+    int refused_pulses, refused_states;
+    double refused_calibration_pulses, refused_calibration_reads;
 } ml_levels_result;
 
 /* Run the levels study; on success *out is the caller's (ml_levels_result_free). A scheme
@@ -100,7 +126,9 @@ typedef struct ml_levels_result {
  * states among those that span the scheme's coverage. When the states reach the metric's
  * ceiling (P + 1) the whole study is rerun with P doubled (at most o->P_max), so the states
  * reported are a measured count below the ceiling unless the cap was hit (states_saturated);
- * every figure is that of the final P (pulses). Errors: ML_EINVAL (options, no amplitude
+ * a doubled P whose calibration would cost more than the calibration budget (o->calib_budget)
+ * or that gives fewer states is run but not kept, and raising stops there (raise_stop says
+ * why); every figure is that of the final P (pulses). Errors: ML_EINVAL (options, no amplitude
  * spans the window), ML_ENOMEM. */
 ML_API ml_status ml_levels_study(const ml_levels_study_opts *o, ml_levels_result **out, ml_error *err);
 ML_API void ml_levels_result_free(ml_levels_result *r);
@@ -136,6 +164,8 @@ typedef struct ml_transfer_point {
     double reset_energy_j, reset_seconds;               /* per trial, all devices */
     double yield;                /* of the level set's sample: fraction calibration could program */
     double devices_fallback, devices_failed, unconverged; /* of the level set's sample */
+    double devices_verify;       /* of the level set's sample: programmed by write-verify (feedforward's
+                                    second fallback stage) */
 } ml_transfer_point;
 
 typedef struct ml_transfer_result {

@@ -54,6 +54,7 @@ typedef struct ml_levelset {
     double yield;           /* fraction of the sample calibration could program */
     size_t devices_fallback, devices_failed, unconverged; /* of the sample (unconverged: verify
                                targets of its staircase that did not converge) */
+    size_t devices_verify;  /* of the sample: feedforward devices programmed by write-verify */
 } ml_levelset;
 
 /* The measured cost model of ls at level j (0..n-1): programming cost per device without the

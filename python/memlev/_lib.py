@@ -77,7 +77,7 @@ class LevelsStudyOpts(Structure):
     _fields_ = [("dev", c_void_p), ("scheme", Scheme), ("P", c_int), ("P_max", c_int), ("dir", c_int),
                 ("devices", c_size_t),
                 ("seed", c_uint64), ("k", c_double), ("frac", c_double), ("progress", PROGRESS_FN),
-                ("progress_ctx", c_void_p), ("reprogram_cycles", c_int)]
+                ("progress_ctx", c_void_p), ("reprogram_cycles", c_int), ("calib_budget", c_double)]
 
 
 POINT_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_int)

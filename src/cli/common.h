@@ -49,7 +49,7 @@ int cli_report_unsupported(const char *cmd, const char *model);
     {"max-pulses", OPT_INT, &(o).max_pulses, "verify: pulse cap per target [200]", 0},                        \
     {"verify-every", OPT_INT, &(o).verify_every, "feedforward: read and correct every K pulses [0 = never]", 0}, \
     {"calibrate", OPT_STR, &(o).calibrate, "device (each device calibrated) | population (one model) [device]", 0}, \
-    {"calib-budget", OPT_DBL, &(o).calib_budget, "feedforward: calibration pulses per device; refinement runs of the schedule fill what characterisation leaves [0 = one run]", 0}, \
+    {"calib-budget", OPT_DBL, &(o).calib_budget, "feedforward: calibration pulses per device; refinement runs of the schedule fill what characterisation leaves [0 = one run]; levels raises P only within it [0: 1100]", 0}, \
     {"ff-max-pulses", OPT_INT, &(o).ff_max_pulses, "feedforward: one-shot: every level from reset in at most K (1..256) pulses from the device's model, no reads [0 = walk the staircase]", 0}, \
     {"grid", OPT_STR, &(o).grid, "feedforward/verify: own (each device from its reset to its own top) | common (one absolute grid inside the window every device reaches) [own]", 0}, \
     {"coverage", OPT_DBL, &(o).coverage, "fraction of the calibrated window a staircase spans [0.95]", 0},   \

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "cli/common.h"
 #include "cli/levels_run.h"
 
@@ -46,8 +47,29 @@ void levels_print(const cJSON *j)
            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "device")), N("states"), N("states_population"), N("staircase_states"),
            N("nonlinearity"), md, N("r2"), siemens(N("g_min_uS"), lo, sizeof lo), siemens(N("g_max_uS"), hi, sizeof hi),
            N("pulses_per_state"), N("reads_per_state"), N("energy_per_state_J"));
-    printf("%-12s yield %.3f  fallback %.0f  failed %.0f  unconverged %.0f\n", "", N("yield"), N("devices_fallback"),
-           N("devices_failed"), N("unconverged"));
+    printf("%-12s yield %.3f  fallback %.0f  verify %.0f  failed %.0f  unconverged %.0f\n", "", N("yield"),
+           N("devices_fallback"), N("devices_verify"), N("devices_failed"), N("unconverged"));
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "raise");
+    if (rs) { /* why P stopped where it did */
+#define R(o, k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k))
+        const char *why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rs, "stopped"));
+        const cJSON *rf = cJSON_GetObjectItemCaseSensitive(rs, "refused");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(rs, "calib_budget");
+        char bud[48] = "none";
+        if (cJSON_IsNumber(b)) snprintf(bud, sizeof bud, "%.0f pulses per device", cJSON_GetNumberValue(b));
+        printf("%-12s P %.0f (requested %.0f; calibration budget %s): ", "", N("pulses"), N("pulses_requested"), bud);
+        if (why && !strcmp(why, "calib_budget") && rf)
+            printf("P = %.0f would need %.0f calibration pulses (%.0f reads) per device > budget %.0f\n", R(rf, "pulses"),
+                   R(rf, "calibration_pulses_per_device"), R(rf, "calibration_reads_per_device"), cJSON_GetNumberValue(b));
+        else if (why && !strcmp(why, "fewer_states") && rf)
+            printf("P = %.0f gave fewer states (%.0f, calibration %.0f pulses per device), not kept\n", R(rf, "pulses"),
+                   R(rf, "states"), R(rf, "calibration_pulses_per_device"));
+        else if (why && !strcmp(why, "pulse_cap"))
+            printf("states still at the ceiling P + 1 at --pulse-cap: a lower bound\n");
+        else
+            printf("states below the ceiling P + 1: a count\n");
+#undef R
+    }
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "cost");
     if (c) {
 #define C(o, k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, o), k))

@@ -80,6 +80,8 @@ static ml_transfer_point *points_of(const cJSON *old, size_t *n)
         q->trials = (int)N("trials");
         q->yield = N("yield");
         q->devices_fallback = N("devices_fallback");
+        /* absent from files written before the verify fallback stage: none */
+        q->devices_verify = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "devices_verify")) ? N("devices_verify") : 0;
         q->devices_failed = N("devices_failed");
         q->unconverged = N("unconverged");
         {
@@ -162,18 +164,18 @@ static ml_status on_point(void *ctx, const ml_transfer_result *res, int point)
     const transfer_req *r = jn->r;
     if (point < 0) {
         printf("baseline (float) accuracy %.4f on %zu images\n", res->baseline_accuracy, res->images);
-        printf("%-12s %6s %9s %8s %8s %9s %6s %7s %7s %10s %10s %7s %6s %8s %6s %6s\n", "scheme", "levels", "accuracy", "std", "ci95",
-               "quantized", "dist", "states", "popul", "pulses/dev", "device_s", "sim_s", "yield", "fallback", "failed", "unconv");
+        printf("%-12s %6s %9s %8s %8s %9s %6s %7s %7s %10s %10s %7s %6s %8s %6s %6s %6s\n", "scheme", "levels", "accuracy", "std", "ci95",
+               "quantized", "dist", "states", "popul", "pulses/dev", "device_s", "sim_s", "yield", "fallback", "verify", "failed", "unconv");
         return ML_OK;
     }
     const ml_transfer_point *p = &res->points[point];
     char sd[16], ci[16]; /* one trial has no spread: n/a, not 0 */
     if (p->trials > 1) { snprintf(sd, sizeof sd, "%.4f", p->accuracy_std); snprintf(ci, sizeof ci, "%.4f", p->ci95); }
     else { snprintf(sd, sizeof sd, "n/a"); snprintf(ci, sizeof ci, "n/a"); }
-    printf("%-12s %6d %9.4f %8s %8s %9.4f %6s %7.0f %7.0f %10.2f %10.3g %7.2f %6.3f %8.0f %6.0f %6.0f\n", p->scheme, p->levels,
+    printf("%-12s %6d %9.4f %8s %8s %9.4f %6s %7.0f %7.0f %10.2f %10.3g %7.2f %6.3f %8.0f %6.0f %6.0f %6.0f\n", p->scheme, p->levels,
            p->accuracy_mean, sd, ci, p->quantized_accuracy, p->distinguishable ? "yes" : "no", p->states,
-           p->states_population, p->pulses_per_device, p->program_seconds, p->sim_seconds, p->yield, p->devices_fallback, p->devices_failed,
-           p->unconverged);
+           p->states_population, p->pulses_per_device, p->program_seconds, p->sim_seconds, p->yield, p->devices_fallback, p->devices_verify,
+           p->devices_failed, p->unconverged);
     fflush(stdout);
     if (r->json_path) {
         cJSON *j = result_json(jn, res, point == r->study.nschemes * r->study.nlevels - 1);

@@ -298,6 +298,50 @@ static void set_step_min(ml_program_plan *pl, const ml_target *t)
             pl->fits[i].step_min = ml__fit_step_min(&pl->fits[i], t->dev, &pl->s, plan_top(&pl->fits[i], &pl->s));
 }
 
+/* A fallback device's open-loop staircase under the population's model may still miss its
+ * plan by more than the spec (a level spacing, rms over the check run's reads).
+ * Above it the device is programmed by write-verify (ML_FIT_VERIFY). */
+#define CHECK_MISS_SPACINGS 1.0
+
+/* The fallback's second stage: run each fallback device's own schedule once, open loop, read
+ * as a refinement run reads (its cost is calibration), and send the devices whose reads miss
+ * the plan by more than CHECK_MISS_SPACINGS rms to write-verify. Returns -1 when out of memory. */
+static int check_fallbacks(ml_program_plan *pl, const ml_target *t, ml_cost *calib)
+{
+    const int P = pl->P, sd = read_stride(&pl->s, P);
+    size_t nfb = 0;
+    for (size_t i = 0; i < t->n; i++) nfb += pl->fits[i].status == ML_FIT_FALLBACK;
+    if (!nfb) return 0;
+    ml_cost *cs = ml__calloc(t->n, sizeof *cs);
+    if (!cs) return -1;
+    int oom = 0;
+    #pragma omp parallel reduction(| : oom)
+    {
+        double *b = ml__malloc((size_t)(4 * P + 1) * sizeof *b);
+        if (!b) oom = 1;
+        #pragma omp for schedule(dynamic, 4)
+        for (size_t i = 0; i < t->n; i++) {
+            ml_fit *f = &pl->fits[i];
+            if (!b || f->status != ML_FIT_FALLBACK) continue;
+            double *v = b, *w = b + P, *rd = b + 2 * P, *grid = b + 3 * P, g0;
+            if (run_once(t, i, f, &pl->s, P, pl->dir, v, w, rd, &g0, &cs[i])) { oom = 1; continue; }
+            ml__plan_grid(f, &pl->s, P, grid);
+            const double h = fabs(grid[1] - grid[0]);
+            double e2 = 0;
+            int nm = P / sd;
+            for (int m = 0; m < nm; m++) {
+                double e = rd[m] - grid[(m + 1) * sd];
+                e2 += e * e;
+            }
+            if (nm > 0 && !(sqrt(e2 / nm) <= CHECK_MISS_SPACINGS * h)) f->status = ML_FIT_VERIFY;
+        }
+        ml__free(b);
+    }
+    for (size_t i = 0; i < t->n; i++) ml_cost_add(calib, &cs[i]);
+    ml__free(cs);
+    return oom ? -1 : 0;
+}
+
 static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err)
 {
     ml_cost basic = {0};
@@ -328,6 +372,8 @@ static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *cal
         if ((rc = ml__ff_refine(t, &s, pl->P, pl->dir, pl->fits, calib, NULL, err))) return rc;
         set_step_min(pl, t);
     }
+    if (s.calib_per_device && check_fallbacks(pl, t, calib))
+        return ml_error_set(err, ML_ENOMEM, "feedforward calibration: out of memory");
     return ML_OK;
 }
 
@@ -398,9 +444,42 @@ static void steps(const ml_program_plan *pl, const ml_target *t, size_t i, int s
     }
 }
 
+/* A device the fallback check sent to write-verify (ML_FIT_VERIFY): closed loop toward g
+ * within the scheme's tolerance of spacing h, with its (population) model for the first pulse
+ * of the staircase's polarity; returns the pulses applied, the last in *v_last. */
+static int verify_level(const ml_program_plan *pl, const ml_target *t, size_t i, double g, double h, ml_cost *c,
+                        double *v_last)
+{
+    const ml_fit *f = &pl->fits[i];
+    double before = c->pulses;
+    *v_last = 0;
+    pg_verify_to(t, i, &pl->s, pl->dir > 0 ? f : NULL, pl->dir > 0 ? NULL : f, g, pl->s.tol * fabs(h), c, v_last);
+    return (int)(c->pulses - before);
+}
+
+/* Every level of a write-verify device: walking the staircase, or (one-shot) each from reset. */
+static void program_verify(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
+                           ml_staircase *st, const double *grid, double h)
+{
+    double vl;
+    if (!st) { if (stop > 0) verify_level(pl, t, i, grid[stop], h, c, &vl); return; }
+    for (int k = 1; k <= stop; k++) {
+        if (k > 1 && pl->s.ff_max_pulses > 0) pg_reset1(t, i, &pl->s, pl->dir, c);
+        int n = verify_level(pl, t, i, grid[k], h, c, &vl);
+        size_t idx = i * st->npts + (size_t)k;
+        st->g_pred[idx] = grid[k];
+        st->v[idx] = vl; st->w[idx] = ml_fit_width(NULL, &pl->s, t->dev); st->pulses[idx] = n;
+        pg_record(t, st, i, k);
+    }
+}
+
 static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
                     ml_staircase *st, const double *grid, double *sv, double *sw)
 {
+    if (pl->fits[i].status == ML_FIT_VERIFY) {
+        program_verify(pl, t, i, stop, c, st, grid, pl->s.grid_common ? grid[pl->P] - grid[pl->P - 1] : grid[1] - grid[0]);
+        return;
+    }
     if (pl->s.ff_max_pulses > 0) {
         /* one-shot: each level straight from reset (a staircase resets before every level) */
         /* the spacing: a shared grid's last step; an own grid's first (a grid limited by the
@@ -426,6 +505,11 @@ static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int
 static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, double g, ml_cost *c, double *grid,
                        double *sv, double *sw)
 {
+    if (pl->fits[i].status == ML_FIT_VERIFY) {
+        double vl;
+        verify_level(pl, t, i, g, pg_spacing(pl, i, grid), c, &vl);
+        return;
+    }
     if (pl->s.ff_max_pulses > 0) {
         double vl, wl, h = pg_spacing(pl, i, grid);
         one_shot(pl, t, i, g, h, c, &vl, &wl);

@@ -65,6 +65,21 @@ static cJSON *levels_json(const ml_levels_result *r)
     cJSON_AddNumberToObject(j, "states_population", r->states_population);
     /* states == P + 1 is the metric's ceiling even at the cap on P: a lower bound, not a count */
     cJSON_AddBoolToObject(j, "states_saturated", r->states_saturated);
+    /* raising P: why it stopped, the calibration budget it kept to, the P it ran and refused */
+    {
+        static const char *why[] = {"unsaturated", "pulse_cap", "calib_budget", "fewer_states"};
+        cJSON *rs = cJSON_AddObjectToObject(j, "raise");
+        cJSON_AddStringToObject(rs, "stopped", why[r->raise_stop >= 0 && r->raise_stop <= 3 ? r->raise_stop : 0]);
+        if (isfinite(r->calib_budget)) cJSON_AddNumberToObject(rs, "calib_budget", r->calib_budget);
+        else cJSON_AddNullToObject(rs, "calib_budget");
+        if (r->refused_pulses > 0) {
+            cJSON *rf = cJSON_AddObjectToObject(rs, "refused");
+            cJSON_AddNumberToObject(rf, "pulses", r->refused_pulses);
+            cJSON_AddNumberToObject(rf, "states", r->refused_states);
+            cJSON_AddNumberToObject(rf, "calibration_pulses_per_device", r->refused_calibration_pulses);
+            cJSON_AddNumberToObject(rf, "calibration_reads_per_device", r->refused_calibration_reads);
+        }
+    }
     cJSON_AddNumberToObject(j, "staircase_states", r->staircase_states);
     cJSON_AddNumberToObject(j, "nonlinearity", r->nonlin.label);
     cJSON_AddNumberToObject(j, "max_deviation", r->nonlin.max_dev);
@@ -85,6 +100,7 @@ static cJSON *levels_json(const ml_levels_result *r)
     cJSON_AddNumberToObject(j, "unconverged", r->unconverged);
     cJSON_AddNumberToObject(j, "yield", r->yield);
     cJSON_AddNumberToObject(j, "devices_fallback", (double)r->devices_fallback);
+    cJSON_AddNumberToObject(j, "devices_verify", (double)r->devices_verify);
     cJSON_AddNumberToObject(j, "devices_failed", (double)r->devices_failed);
     if (!isnan(r->v_fixed)) cJSON_AddNumberToObject(j, "v_fixed", r->v_fixed);
     if (!isnan(r->pulses_per_level_from_reset)) {
@@ -135,6 +151,7 @@ static cJSON *point_json(const ml_transfer_point *p, int R)
     cJSON_AddNumberToObject(pt, "trials", p->trials);
     cJSON_AddNumberToObject(pt, "yield", p->yield);
     cJSON_AddNumberToObject(pt, "devices_fallback", p->devices_fallback);
+    cJSON_AddNumberToObject(pt, "devices_verify", p->devices_verify);
     cJSON_AddNumberToObject(pt, "devices_failed", p->devices_failed);
     cJSON_AddNumberToObject(pt, "unconverged", p->unconverged);
     /* the totals the cost parts come from, so that a resumed run rebuilds them exactly */

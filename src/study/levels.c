@@ -153,7 +153,7 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
         res->pulses_mean[k] = p / nd;
     }
     double gmin = 0, gmax = 0;
-    size_t nl = 0, nfb = 0;
+    size_t nl = 0, nfb = 0, nvf = 0;
     for (size_t i = 0; i < nd; i++) {
         if (failed(st, i)) continue;
         double far = ml_fit_far(&st->fits[i]);
@@ -161,6 +161,7 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
         gmax += fmax(st->fits[i].g_start, far);
         nl++;
         nfb += st->fits[i].status == ML_FIT_FALLBACK;
+        nvf += st->fits[i].status == ML_FIT_VERIFY;
     }
     if (nl) { gmin /= nl; gmax /= nl; }
     /* a window read through noise can pass the device's bounds: clip it to them (the
@@ -173,6 +174,7 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     }
     res->devices_failed = nd - nl;
     res->devices_fallback = nfb;
+    res->devices_verify = nvf;
     res->yield = (double)nl / nd;
     ml_precision(st, &res->precision_rms, &res->precision_sigma, &res->precision_worst);
     double nsteps = (double)(nl ? nl : 1) * (np - 1);
@@ -252,23 +254,50 @@ static ml_status study_at(const ml_levels_study_opts *r, ml_levels_result **out,
     return ML_OK;
 }
 
+/* The calibration budget a raised P must respect (pulses per device; INFINITY: none). */
+static double raise_budget(const ml_levels_study_opts *r)
+{
+    if (r->calib_budget < 0) return INFINITY;
+    if (r->calib_budget > 0) return r->calib_budget;
+    return r->scheme.calib_budget > 0 ? r->scheme.calib_budget : ML_LEVELS_CALIB_BUDGET;
+}
+
 ml_status ml_levels_study(const ml_levels_study_opts *r, ml_levels_result **out, ml_error *err)
 {
     if (!r->dev || !r->scheme.type) return ml_error_set(err, ML_EINVAL, "levels: no device or scheme given");
     if (r->devices < 1) return ml_error_set(err, ML_EINVAL, "levels: devices must be at least 1");
     if (r->P < 1) return ml_error_set(err, ML_EINVAL, "levels: P (%d) must be at least 1", r->P);
+    if (isnan(r->calib_budget)) return ml_error_set(err, ML_EINVAL, "levels: calib_budget is not a number");
     int cap = r->P_max > 0 ? r->P_max : ML_LEVELS_P_MAX;
+    const double budget = raise_budget(r);
     ml_levels_study_opts o = *r;
     ml_levels_result *res = NULL;
-    for (;;) {
-        ml_status rc = study_at(&o, &res, err);
-        if (rc) return rc;
-        /* states at the ceiling P + 1 are a lower bound: raise P until they are a count */
-        if (!res->states_saturated || o.P >= cap) break;
+    ml_status rc = study_at(&o, &res, err);
+    if (rc) return rc;
+    int stop = ML_RAISE_UNSATURATED;
+    /* states at the ceiling P + 1 are a lower bound: raise P until they are a count, as long
+     * as the raised P's calibration stays within the budget and it gives more states */
+    while (res->states_saturated) {
+        if (o.P >= cap) { stop = ML_RAISE_CAP; break; }
         o.P = o.P > cap / 2 ? cap : 2 * o.P;
+        ml_levels_result *next = NULL;
+        if ((rc = study_at(&o, &next, err))) { ml_levels_result_free(res); return rc; }
+        int over = next->calibration_pulses_per_device > budget &&
+                   next->calibration_pulses_per_device > res->calibration_pulses_per_device;
+        if (over || next->states < res->states) {
+            stop = over ? ML_RAISE_BUDGET : ML_RAISE_FEWER;
+            res->refused_pulses = o.P;
+            res->refused_states = next->states;
+            res->refused_calibration_pulses = next->calibration_pulses_per_device;
+            res->refused_calibration_reads = next->calibration_reads_per_device;
+            ml_levels_result_free(next);
+            break;
+        }
         ml_levels_result_free(res);
-        res = NULL;
+        res = next;
     }
+    res->raise_stop = stop;
+    res->calib_budget = budget;
     res->pulses_requested = r->P;
     *out = res;
     return ML_OK;

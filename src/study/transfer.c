@@ -99,6 +99,7 @@ static ml_status run_point(const ml_net *net, const ml_dataset *ds, const ml_tra
         pt->reset_seconds = st.reset_seconds / T;
         pt->yield = ls->yield;
         pt->devices_fallback = (double)ls->devices_fallback;
+        pt->devices_verify = (double)ls->devices_verify;
         pt->devices_failed = (double)ls->devices_failed;
         pt->unconverged = (double)ls->unconverged;
     }

@@ -166,13 +166,15 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     } else if (!ml_scheme_closed_loop(&s)) ls->pulses_per_level = 0.5 * (np - 1) + off; /* level j takes j + off pulses */
     ls->calib_pulses_per_device = st->calib_cost.pulses / (double)m;
     ls->calib_cost = per_device(&st->calib_cost, (double)m);
-    size_t nfail = 0, nfb = 0;
+    size_t nfail = 0, nfb = 0, nvf = 0;
     for (size_t i = 0; i < m; i++) {
         nfail += st->fits[i].status == ML_FIT_FAILED;
         nfb += st->fits[i].status == ML_FIT_FALLBACK;
+        nvf += st->fits[i].status == ML_FIT_VERIFY;
     }
     ls->devices_failed = nfail;
     ls->devices_fallback = nfb;
+    ls->devices_verify = nvf;
     ls->yield = (double)(m - nfail) / (double)m;
     ls->unconverged = st->cost.failed;
     rc = cost_model(ls, &tg, m, err);
