@@ -196,9 +196,10 @@ def levels(device, scheme="feedforward", *, threads=None, progress=True, **optio
     the dict `memlev levels --json` writes, with the same keys and, for the same options
     and seed, the same figures (both come from ml_levels_result_json). options: devices
     [100], seed [1], target_states [512], pulse_cap [8192: while the states saturate at
-    target_states + 1 the study doubles the pulse budget up to this; the JSON's `pulses` is
-    the budget it ended at], k [3], pass_fraction [0.9] and the programming options of
-    program()."""
+    target_states + 1 the study doubles the pulse budget up to this, as long as the raised
+    budget's calibration stays within calib_budget (default 1100 pulses per device); the
+    JSON's `pulses` is the budget it ended at and `raise` says why it stopped], k [3],
+    pass_fraction [0.9] and the programming options of program()."""
     _split(options, _LEVELS_OPTS, "levels")
     o = dict(_LEVELS_OPTS)
     o.update(options)
