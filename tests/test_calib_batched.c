@@ -14,6 +14,7 @@
 #include "memlev/rng.h"
 #include "memlev/transfer.h"
 #include "device/internal.h"
+#include "program/internal.h"
 
 /* A simulated target without the batched op: every calibration pulse and read one at a time
  * (ml_pulse1, ml_read1), the path a target without train_read takes. */
@@ -94,10 +95,72 @@ static void batched_calibration_matches_pulse_by_pulse(void **state)
     assert_true(fabs(cal[0].pulses / cal[1].pulses - 1) < 1e-3 && fabs(cal[0].reads / cal[1].reads - 1) < 1e-3);
 }
 
+/* ml__fit_pairs_many (the calibration's fits of a block side by side, in vector lanes) gives
+ * every device the bits ml_fit_pairs gives it alone, whatever its neighbours: devices with 2..7
+ * trains of different lengths, one with too few pairs, one skipped (NULL), one with more runs
+ * of equal pulses than the grouped sums hold (pair by pair), one that does not respond; the
+ * block fitted in two orders. */
+static void fit_side_by_side_matches_one_at_a_time(void **state)
+{
+    (void)state;
+    enum { M = 23, PER = 7 * 40 };
+    static double buf[M][4 * PER];
+    double *pairs[M], *rev[M];
+    size_t n[M], nrev[M];
+    uint64_t r = 12345;
+#define U01() ((double)((r = r * 6364136223846793005ull + 1442695040888963407ull) >> 11) / 9007199254740992.0)
+    for (int i = 0; i < M; i++) {
+        double *g0 = buf[i], *v = g0 + PER, *w = g0 + 2 * PER, *g1 = g0 + 3 * PER;
+        double a = 0.002 * (0.5 + U01()), v0 = 0.2 + 0.3 * U01(), gf = 1e-4 * (1 + U01()), g = 1e-5;
+        int nt = 2 + i % 6, len = 10 + (i * 7) % 31;
+        size_t k = 0;
+        for (int t = 0; t < nt; t++) {
+            double va = 0.8 + 0.1 * t, wd = 1e-6 * (1 + (i % 3));
+            g = 1e-5;
+            for (int q = 0; q < len; q++, k++) {
+                double vv = i == 5 ? (q % 2 ? va : va + 0.05) : va; /* device 5: a run per pair */
+                double al = a * expm1(vv / v0) * (wd / 1e-6), gn = g + al * (gf - g);
+                g0[k] = g * (1 + 0.01 * (U01() - 0.5));
+                v[k] = vv; w[k] = wd;
+                g1[k] = i == 9 ? g0[k] : gn * (1 + 0.01 * (U01() - 0.5)); /* device 9: no response */
+                g = gn;
+            }
+        }
+        n[i] = i == 3 ? 3 : k;
+        pairs[i] = i == 7 ? NULL : buf[i];
+    }
+#undef U01
+    for (int i = 0; i < M; i++) { rev[i] = pairs[M - 1 - i]; nrev[i] = n[M - 1 - i]; }
+    ml_fit many[M], back[M];
+    int ok[M], okb[M];
+    memset(many, 0, sizeof many);
+    memset(back, 0, sizeof back);
+    ml__fit_pairs_many(pairs, PER, n, M, 1, 1e-6, 0.5, many, ok);
+    ml__fit_pairs_many(rev, PER, nrev, M, 1, 1e-6, 0.5, back, okb);
+    int fitted = 0;
+    for (int i = 0; i < M; i++) {
+        if (!pairs[i]) continue;
+        double *b = pairs[i];
+        ml_fit one;
+        memset(&one, 0, sizeof one);
+        int o1 = ml_fit_pairs(b, b + PER, b + 2 * PER, b + 3 * PER, n[i], 1, 1e-6, 0.5, &one, NULL) == ML_OK;
+        assert_int_equal(ok[i], o1);
+        assert_int_equal(okb[M - 1 - i], o1);
+        if (!o1) continue;
+        fitted++;
+        assert_memory_equal(&many[i], &one, sizeof one);
+        assert_memory_equal(&back[M - 1 - i], &one, sizeof one);
+    }
+    assert_int_equal(ok[3], 0); /* too few pairs */
+    assert_int_equal(ok[9], 0); /* no response */
+    assert_true(fitted >= M - 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(batched_calibration_matches_pulse_by_pulse),
+        cmocka_unit_test(fit_side_by_side_matches_one_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

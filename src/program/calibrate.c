@@ -291,8 +291,8 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
     int oom = 0;
     #pragma omp parallel reduction(| : oom)
     {
-        /* per thread: one block's pairs (or one device's, pulse by pulse) and train scratch */
-        const size_t nmine = keep ? 0 : batched ? CAL_BLOCK : 1;
+        /* per thread: one block's pairs (fitted side by side) and train scratch */
+        const size_t nmine = keep ? 0 : CAL_BLOCK;
         double *mine = nmine ? ml__malloc(nmine * per * 4 * sizeof(double)) : NULL;
         train_scratch *x = batched ? ml__malloc(sizeof *x) : NULL;
         if ((nmine && !mine) || (batched && !x)) oom = 1;
@@ -301,23 +301,27 @@ ml_status ml_calibrate_target(const ml_target *t, const ml_scheme *s, int dir, m
             if ((nmine && !mine) || (batched && !x)) continue;
             const size_t i0 = bk * CAL_BLOCK, i1 = i0 + CAL_BLOCK < ncal ? i0 + CAL_BLOCK : ncal;
             double *bs[CAL_BLOCK];
-            for (size_t i = i0; i < i1; i++) bs[i - i0] = keep ? buf + i * per * 4 : mine + (batched ? (i - i0) * per * 4 : 0);
+            for (size_t i = i0; i < i1; i++) bs[i - i0] = keep ? buf + i * per * 4 : mine + (i - i0) * per * 4;
             if (batched) characterise_block(t, i0, i1, s, dir, bs, per, &pr[i0], &nk[i0], &cs[i0], x);
             for (size_t i = i0; i < i1; i++) {
                 double *b = bs[i - i0];
                 size_t k = batched ? nk[i] : characterise(t, i, s, dir, b, b + per, b + 2 * per, b + 3 * per, &pr[i], &cs[i]);
                 nk[i] = drop_saturated(b, b + per, b + 2 * per, b + 3 * per, k, pr[i].g_start, pr[i].g_sat);
-                ml_fit f = {0};
-                f.t_ref = d->t_ref;
-                f.v_th = d->v_th;
-                if (pr[i].dead) f.status = ML_FIT_FAILED;
-                else if (ml_fit_pairs(b, b + per, b + 2 * per, b + 3 * per, nk[i], dir, d->t_ref, d->v_th, &f, NULL) ||
-                         !fit_usable(&f, &pr[i], dir))
-                    f.status = ML_FIT_FALLBACK;
-                f.g_start = pr[i].g_start;
-                f.g_lim = pr[i].g_sat;
-                f.width = pr[i].w;
-                own[i] = f;
+                if (pr[i].dead) bs[i - i0] = NULL; /* not fitted */
+                own[i] = (ml_fit){0};
+                own[i].t_ref = d->t_ref;
+                own[i].v_th = d->v_th;
+            }
+            /* the block's fits side by side (ml_fit_pairs on each, bit for bit) */
+            int ok[CAL_BLOCK];
+            ml__fit_pairs_many(bs, per, &nk[i0], i1 - i0, dir, d->t_ref, d->v_th, &own[i0], ok);
+            for (size_t i = i0; i < i1; i++) {
+                ml_fit *f = &own[i];
+                if (pr[i].dead) f->status = ML_FIT_FAILED;
+                else if (!ok[i - i0] || !fit_usable(f, &pr[i], dir)) f->status = ML_FIT_FALLBACK;
+                f->g_start = pr[i].g_start;
+                f->g_lim = pr[i].g_sat;
+                f->width = pr[i].w;
             }
         }
         ml__free(mine);

@@ -20,6 +20,12 @@ void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f);
  * *g_far; returns the sum of squared residuals (S^2). */
 double ml__fit_pairs_v0(const double *g0, const double *v, const double *w, const double *g1, size_t n, double v0,
                         double t_ref, double v_th, double *a, double *g_far);
+/* ml_fit_pairs on m devices side by side, bit for bit the same fits: device i's pairs at
+ * pairs[i] (g0, v, w, g1 at offsets 0, per, 2 per, 3 per; NULL: skipped), n[i] of them; on
+ * success out[i]'s a, g_far, v0, t_ref, v_th, rms set and ok[i] = 1, else ok[i] = 0 and out[i]
+ * untouched. */
+void ml__fit_pairs_many(double *const *pairs, size_t per, const size_t *n, size_t m, int direction, double t_ref,
+                        double v_th, ml_fit *out, int *ok);
 int ml__solve3(double A[3][3], const double *b, double *x);
 
 /* Account one pulse / one read (energy from the conductance g during it). */
