@@ -84,16 +84,25 @@ static void plan_for_shares_a_population_calibration(void **state)
     ml_population_free(b);
 }
 
+/* Options of a levels study of scheme type on device d: budget P raised up to P_max (0: the
+ * library's cap), on `devices` devices drawn from seed; upward, states at k = 3, frac = 0.9. */
+static ml_levels_study_opts study_opts(const ml_device *d, const ml_scheme_type *type, int P, int P_max, int devices,
+                                       uint64_t seed)
+{
+    ml_levels_study_opts o = {0};
+    o.dev = d;
+    ml_scheme_defaults(&o.scheme, type);
+    o.P = P; o.P_max = P_max; o.dir = 1; o.devices = devices; o.seed = seed; o.k = 3; o.frac = 0.9;
+    return o;
+}
+
 /* The study's figures are those of the staircase it programs (same population, same seed). */
 static void levels_study_reports_its_staircase(void **state)
 {
     (void)state;
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
-    ml_levels_study_opts o = {0};
-    o.dev = &d;
-    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
-    o.P = 32; o.P_max = 32; o.dir = 1; o.devices = 12; o.seed = 7; o.k = 3; o.frac = 0.9;
+    ml_levels_study_opts o = study_opts(&d, ml_scheme_feedforward, 32, 32, 12, 7);
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
     ml_population *p;
@@ -132,10 +141,7 @@ static void levels_study_raises_p_while_states_saturate(void **state)
     (void)state;
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
-    ml_levels_study_opts o = {0};
-    o.dev = &d;
-    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
-    o.P = 64; o.P_max = 4096; o.dir = 1; o.devices = 8; o.seed = 5; o.k = 3; o.frac = 0.9;
+    ml_levels_study_opts o = study_opts(&d, ml_scheme_feedforward, 64, 4096, 8, 5);
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
     int final = r->pulses;
@@ -169,10 +175,7 @@ static void feedforward_calibration_is_cheap_on_tio2x(void **state)
     (void)state;
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
-    ml_levels_study_opts o = {0};
-    o.dev = &d;
-    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
-    o.P = 512; o.P_max = 512; o.dir = 1; o.devices = 16; o.seed = 3; o.k = 3; o.frac = 0.9;
+    ml_levels_study_opts o = study_opts(&d, ml_scheme_feedforward, 512, 512, 16, 3);
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
     assert_true(r->states >= 512);
@@ -296,10 +299,7 @@ static void common_grid_gives_levels_a_network_can_use(void **state)
     (void)state;
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
-    ml_levels_study_opts o = {0};
-    o.dev = &d;
-    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
-    o.P = 512; o.dir = 1; o.devices = 16; o.seed = 3; o.k = 3; o.frac = 0.9;
+    ml_levels_study_opts o = study_opts(&d, ml_scheme_feedforward, 512, 0, 16, 3);
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
     assert_true(r->states >= 512);
@@ -365,11 +365,8 @@ static void one_shot_feedforward_uses_at_most_k_pulses_and_no_reads(void **state
     (void)state;
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
-    ml_levels_study_opts o = {0};
-    o.dev = &d;
-    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
+    ml_levels_study_opts o = study_opts(&d, ml_scheme_feedforward, 64, 0, 16, 3);
     o.scheme.grid_common = 1;
-    o.P = 64; o.dir = 1; o.devices = 16; o.seed = 3; o.k = 3; o.frac = 0.9;
     const int ks[] = {1, 8};
     int states[2];
     for (int q = 0; q < 2; q++) {
@@ -460,16 +457,12 @@ static void levels_study_never_aborts_on_a_device_family(void **state)
         family_member(t, &d);
         int verify_states = 0;
         for (int q = 0; q < 4; q++) {
-            ml_levels_study_opts o = {0};
-            o.dev = &d;
-            ml_scheme_defaults(&o.scheme, types[q]);
             /* feedforward at the default budget (its open-loop C2C walk needs P >= ~430 for 64
              * states at 10 % C2C); verify needs only P >= 63 to reach 64; identical and
-             * ramp (no claim but no abort) small, since identical sweeps its amplitude */
-            o.P = q == 3 ? 512 : q == 2 ? 128 : 64;
-            o.P_max = o.P; /* the claims are at these budgets: not raised */
-            o.devices = q < 2 ? 8 : 20;
-            o.dir = 1; o.seed = (uint64_t)t + 1; o.k = 3; o.frac = 0.9;
+             * ramp (no claim but no abort) small, since identical sweeps its amplitude; the
+             * claims are at these budgets: not raised */
+            const int P = q == 3 ? 512 : q == 2 ? 128 : 64;
+            ml_levels_study_opts o = study_opts(&d, types[q], P, P, q < 2 ? 8 : 20, (uint64_t)t + 1);
             ml_levels_result *r = NULL;
             ml_error err = {0};
             ml_status rc = ml_levels_study(&o, &r, &err);

@@ -162,6 +162,24 @@ static inline __attribute__((always_inline)) void lane_noise(const tr_block *res
     }
 }
 
+/* Lane j's state after pulse k (uk = k) toward asymptote t: the soft-bounds step with its C2C
+ * noise (lane_noise; the additive draw scaled by sa), held within [0, hx]. Inlined into the
+ * kernels' simd loops. */
+static inline __attribute__((always_inline)) float lane_pulse(const tr_block *restrict B, int j, int per, uint32_t uk,
+                                                              float sc, float t, float sa)
+{
+    float n1, n2;
+    lane_noise(B, j, per, uk, &n1, &n2);
+    float a = B->al[j] * (1.0f + sc * n1);
+    a = a > 1.0f ? 1.0f : a;
+    a = a < 0.0f ? 0.0f : a;
+    const float x = B->x[j];
+    float xn = x + a * (t - x);
+    if (per == 2) xn = xn + sa * n2;
+    xn = xn < 0.0f ? 0.0f : xn;
+    return xn > B->hx[j] ? B->hx[j] : xn;
+}
+
 /* One pulse (k) on every lane still in its train: the soft-bounds step of step_noisy().
  * per is a constant at each call site (4, 2 or 0), so the lane loop has no branches. */
 static inline __attribute__((always_inline)) void tr_step(tr_block *restrict B, const tr_job *J, int k, int pos,
@@ -172,16 +190,7 @@ static inline __attribute__((always_inline)) void tr_step(tr_block *restrict B, 
     const uint32_t uk = (uint32_t)k;
     #pragma omp simd
     for (int j = 0; j < LANES; j++) {
-        float n1, n2;
-        lane_noise(B, j, per, uk, &n1, &n2);
-        float a = B->al[j] * (1.0f + sc * n1);
-        a = a > 1.0f ? 1.0f : a;
-        a = a < 0.0f ? 0.0f : a;
-        float x = B->x[j];
-        float xn = x + a * (t[j] - x);
-        if (per == 2) xn = xn + sa * n2;
-        xn = xn < 0.0f ? 0.0f : xn;
-        xn = xn > B->hx[j] ? B->hx[j] : xn;
+        const float x = B->x[j], xn = lane_pulse(B, j, per, uk, sc, t[j], sa);
         B->x[j] = uk < B->cnt[j] ? xn : x;
     }
 }
@@ -343,16 +352,7 @@ static inline __attribute__((always_inline)) void trr_run(tr_block *restrict B, 
             tr_gauss4(B, J, R->nr, uk, rper == 4 ? 2 : 1, ML_RNG_READ_TRAIN, R->zr, isa);
         #pragma omp simd
         for (int j = 0; j < LANES; j++) {
-            float n1, n2;
-            lane_noise(B, j, per, uk, &n1, &n2);
-            float a = B->al[j] * (1.0f + sc * n1);
-            a = a > 1.0f ? 1.0f : a;
-            a = a < 0.0f ? 0.0f : a;
-            float x = B->x[j];
-            float xn = x + a * (R->tt[j] - x);
-            if (per == 2) xn = xn + R->sal[j] * n2;
-            xn = xn < 0.0f ? 0.0f : xn;
-            xn = xn > B->hx[j] ? B->hx[j] : xn;
+            const float x = B->x[j], xn = lane_pulse(B, j, per, uk, sc, R->tt[j], R->sal[j]);
             B->x[j] = B->cnt[j] ? xn : x;
         }
         double *restrict rd = Q->rd + (size_t)k * Q->m + Q->j0, *restrict gt = Q->gt + (size_t)(k + 1) * Q->m + Q->j0;

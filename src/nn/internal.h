@@ -168,6 +168,9 @@ const char *ml__dnnl_isa_label(void);
  * none ran, -1 when memory ran out (dnnl_oom set). Logits as layer by layer, bit for bit. */
 int ml__dnnl_forward_chunked(ml_net *net, const float *x, int batch);
 
+/* graph/forward.c: BN node j folded into per-channel scale f[0, c) and shift f[c, 2c); c,
+ * its channel count */
+int ml__bn_fold_node(ml_net *net, int j, float *f);
 /* kernels/bn.c */
 void ml__bn_fold(const float *scale, const float *bias, const float *mean, const float *var,
                 float eps, int c, float *s, float *sh);

@@ -94,29 +94,29 @@ static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sche
     return 0;
 }
 
+typedef struct misfit_sums { double err[4], e2[4], tot[4], cnt[4]; } misfit_sums;
+
+/* one step into its quarter's sums */
+static void misfit_step(void *ctx, int m, int nm, double from, double pred, double read)
+{
+    misfit_sums *s = ctx;
+    int b = 4 * m / nm;
+    double e = read - pred;
+    s->err[b] += e;
+    s->e2[b] += e * e;
+    s->cnt[b] += 1;
+    s->tot[b] += fabs(pred - from);
+}
+
 /* Systematic misfit of f on runs: each increment between reads predicted from the read before
  * it; per quarter of the runs, the summed error over the summed predicted increment, counted
  * only where it stands out of the noise (over 3 standard errors of the sum: noise
  * averages out over a quarter's increments, a wrong law does not); the worst quarter. */
 static double runs_misfit(const ml_fit *f, const ml_run *runs, int nr)
 {
-    double err[4] = {0}, e2[4] = {0}, tot[4] = {0}, cnt[4] = {0}, worst = 0;
-    for (int q = 0; q < nr; q++) {
-        const ml_run *r = &runs[q];
-        int sd = r->stride > 1 ? r->stride : 1, nm = r->n / sd;
-        double prev = r->g0;
-        for (int m = 0; m < nm; m++) {
-            double g = prev;
-            for (int j = m * sd; j < (m + 1) * sd; j++) g = ml_fit_predict(f, g, r->v[j], r->w[j]);
-            int b = 4 * m / nm;
-            double e = r->read[m] - g;
-            err[b] += e;
-            e2[b] += e * e;
-            cnt[b] += 1;
-            tot[b] += fabs(g - prev);
-            prev = r->read[m];
-        }
-    }
+    misfit_sums s = {{0}};
+    double *err = s.err, *e2 = s.e2, *tot = s.tot, *cnt = s.cnt, worst = 0;
+    ml__runs_steps(f, runs, nr, misfit_step, &s);
     for (int b = 0; b < 4; b++) {
         if (cnt[b] < 2 || !(tot[b] > 0)) continue;
         double mean = err[b] / cnt[b], var = fmax(0, (e2[b] - cnt[b] * mean * mean) / (cnt[b] - 1));

@@ -189,25 +189,25 @@ int ml__curve_measure(const ml_target *t, size_t i, const ml_scheme *s, int dir,
     return 0;
 }
 
+typedef struct refine_sums { const ml_fit *f; double span, got[NK], want[NK]; } refine_sums;
+
+/* one step into the bin of the read it starts from */
+static void refine_step(void *ctx, int m, int nm, double from, double pred, double read)
+{
+    refine_sums *s = ctx;
+    (void)m, (void)nm;
+    int k = (int)floor((from - s->f->curve_lo) / s->span * NK);
+    k = k < 0 ? 0 : k >= NK ? NK - 1 : k;
+    s->got[k] += read - from;
+    s->want[k] += pred - from;
+}
+
 void ml__curve_refine(const ml_run *runs, int nr, ml_fit *f)
 {
-    double got[NK] = {0}, want[NK] = {0};
-    const double span = f->curve_hi - f->curve_lo;
-    if (span == 0) return;
-    for (int q = 0; q < nr; q++) {
-        const ml_run *r = &runs[q];
-        int sd = r->stride > 1 ? r->stride : 1, nm = r->n / sd;
-        double prev = r->g0;
-        for (int m = 0; m < nm; m++) {
-            double g = prev;
-            for (int j = m * sd; j < (m + 1) * sd; j++) g = ml_fit_predict(f, g, r->v[j], r->w[j]);
-            int k = (int)floor((prev - f->curve_lo) / span * NK);
-            k = k < 0 ? 0 : k >= NK ? NK - 1 : k;
-            got[k] += r->read[m] - prev;
-            want[k] += g - prev;
-            prev = r->read[m];
-        }
-    }
+    refine_sums s = {f, f->curve_hi - f->curve_lo, {0}, {0}};
+    const double *got = s.got, *want = s.want;
+    if (s.span == 0) return;
+    ml__runs_steps(f, runs, nr, refine_step, &s);
     /* each bin's steps scaled by what the runs measured over what the curve predicted, where
      * the runs moved the device there (the ratio held within 1/2..2 against read noise) */
     for (int k = 0; k < NK; k++) {

@@ -13,6 +13,12 @@ typedef struct ml_run {
     int stride;
 } ml_run;
 
+/* One step of a run: read m of the run's nm, the read before it (from; g0 for m = 0), what the
+ * fit predicts from there over the pulses between (pred) and what was read (read). */
+typedef void (*ml__run_step_fn)(void *ctx, int m, int nm, double from, double pred, double read);
+/* visit(ctx, ...) for every step of every run, in order (run by run, read by read). */
+void ml__runs_steps(const ml_fit *f, const ml_run *runs, int nr, ml__run_step_fn visit, void *ctx);
+
 /* Refine a fit on whole trajectories (Levenberg-Marquardt): a and g_far with v0 held, or a and
  * v0 with g_far at the measured saturation f->g_lim, whichever fits the runs better. */
 void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f);

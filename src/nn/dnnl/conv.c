@@ -214,9 +214,7 @@ static void onednn_begin_pass(ml_net *net)
         net->priv->dnnl->carry_node = -1;
 }
 
-/* the tensor conv node i writes at inference: its own output, or that of the BN and ReLU
- * fused into it */
-static int infer_output(const ml_net *net, int i)
+int dn_infer_output(const ml_net *net, int i)
 {
     const ml_plan *pl = &net->priv->plan[i];
     if (pl->fuse_relu >= 0)
@@ -226,21 +224,27 @@ static int infer_output(const ml_net *net, int i)
     return net->nodes[i].output;
 }
 
+int dn_infer_flags(const ml_net *net, int i, int relu_of)
+{
+    const ml_plan *pl = &net->priv->plan[i];
+    const int bias = net->nodes[i].ninputs > 2 || pl->fuse_bn >= 0;
+    return F_INFER | (bias ? F_BIAS : 0) | (net->priv->plan[relu_of].fuse_relu >= 0 ? F_RELU : 0);
+}
+
 /* The node that runs right after conv node i when it is a oneDNN convolution and the only
  * reader of i's output (which may then stay in oneDNN's layout between them), with its
  * plan flags; else -1. */
 static int conv_reader(const ml_net *net, int i, int *flags)
 {
     const struct ml_net_priv *p = net->priv;
-    const int out = infer_output(net, i);
+    const int out = dn_infer_output(net, i);
     int k = i + 1;
     while (k < net->nnodes && p->plan[k].skip)
         k++;
     if (k >= net->nnodes || net->nodes[k].op != ML_OP_CONV || net->nodes[k].inputs[0] != out ||
         p->nuse[out] != 1 || out == net->output || !ml__conv_is_onednn(p->plan[k].conv))
         return -1;
-    const int bias = net->nodes[k].ninputs > 2 || p->plan[k].fuse_bn >= 0;
-    *flags = F_INFER | (bias ? F_BIAS : 0) | (p->plan[k].fuse_relu >= 0 ? F_RELU : 0);
+    *flags = dn_infer_flags(net, k, k);
     return k;
 }
 

@@ -88,18 +88,6 @@ static struct dn_chunked *chunked_state(const ml_net *net, struct ml_dnnl *d)
     return d->ck = ck;
 }
 
-/* the tensor node i writes at inference: its own output, or that of the BN and ReLU fused
- * into it */
-static int out_of(const ml_net *net, int i)
-{
-    const ml_plan *pl = &net->priv->plan[i];
-    if (pl->fuse_relu >= 0)
-        return net->nodes[pl->fuse_relu].output;
-    if (pl->fuse_bn >= 0)
-        return net->nodes[pl->fuse_bn].output;
-    return net->nodes[i].output;
-}
-
 /* Can node i run on a chunk of images alone, on one thread, with nothing shared written? */
 static int chunkable(const ml_net *net, int i)
 {
@@ -123,10 +111,8 @@ static int chunkable(const ml_net *net, int i)
  * Add's ReLU */
 static int conv_flags(const ml_net *net, const struct dn_chunked *ck, int i)
 {
-    const ml_plan *pl = &net->priv->plan[i];
-    const int bias = net->nodes[i].ninputs > 2 || pl->fuse_bn >= 0, k = ck->sum_add[i];
-    const int relu = k >= 0 ? net->priv->plan[k].fuse_relu >= 0 : pl->fuse_relu >= 0;
-    return F_INFER | (bias ? F_BIAS : 0) | (relu ? F_RELU : 0) | (k >= 0 ? F_SUM : 0);
+    const int k = ck->sum_add[i];
+    return dn_infer_flags(net, i, k >= 0 ? k : i) | (k >= 0 ? F_SUM : 0);
 }
 
 /* conv node i's weights and bias for its plans ck->pl[i]; 0 when ready, 1 when they cannot
@@ -138,7 +124,6 @@ static int conv_weights(ml_net *net, struct ml_dnnl *d, struct dn_chunked *ck, i
     const ml_geom *g = &pl->g;
     float *s = NULL, *sh = NULL;
     if (pl->fuse_bn >= 0) {
-        const ml_node *bn = &net->nodes[pl->fuse_bn];
         if (ck->fold_cap < 2 * (size_t)g->m) {
             ml__free(ck->fold);
             ck->fold_cap = 0;
@@ -146,11 +131,8 @@ static int conv_weights(ml_net *net, struct ml_dnnl *d, struct dn_chunked *ck, i
                 return -1;
             ck->fold_cap = 2 * (size_t)g->m;
         }
-        s = ck->fold;
-        sh = ck->fold + g->m;
-        ml__bn_fold(ml__val(net, bn->inputs[1], NULL), ml__val(net, bn->inputs[2], NULL),
-                    ml__val(net, bn->inputs[3], NULL), ml__val(net, bn->inputs[4], NULL), bn->attrs.epsilon,
-                    g->m, s, sh);
+        s = ck->fold; /* the BN reads the conv's output: g->m channels */
+        sh = ck->fold + ml__bn_fold_node(net, pl->fuse_bn, s);
     }
     const float *b0 = nd->ninputs > 2 ? ml__val(net, nd->inputs[2], NULL) : NULL, *bias = b0;
     int oom = 0;
@@ -188,7 +170,7 @@ static int next_node(const ml_net *net, int i, int n)
 /* the tensor conv node i finally writes: its own (with BN, ReLU) or its fused Add's */
 static int final_out(const ml_net *net, const struct dn_chunked *ck, int i)
 {
-    return ck->sum_add[i] >= 0 ? out_of(net, ck->sum_add[i]) : out_of(net, i);
+    return ck->sum_add[i] >= 0 ? dn_infer_output(net, ck->sum_add[i]) : dn_infer_output(net, i);
 }
 
 static int same_layouts(const plan *const *a, const plan *const *b, int src_of_b, int nch)
@@ -236,7 +218,7 @@ static void choose_layouts(const ml_net *net, struct dn_chunked *ck, int upto, i
         ck->fused[i] = 0;
     }
     for (int i = 0; fuse && i < upto; i++) { /* Conv(+BN) then a residual Add(+ReLU) */
-        const int k = next_node(net, i, upto), t = out_of(net, i);
+        const int k = next_node(net, i, upto), t = dn_infer_output(net, i);
         if (p->plan[i].skip || net->nodes[i].op != ML_OP_CONV || k >= upto || net->nodes[k].op != ML_OP_ADD ||
             p->plan[i].fuse_relu >= 0 || p->nuse[t] != 1 || t == net->output)
             continue;
@@ -433,7 +415,7 @@ static int run_chunk(ml_net *net, struct ml_dnnl *d, const struct dn_chunked *ck
                 return -1;
             continue;
         }
-        const int out = out_of(net, i), relu = pl->fuse_relu >= 0;
+        const int out = dn_infer_output(net, i), relu = pl->fuse_relu >= 0;
         float *y = ml__val(net, out, x) + (size_t)n0 * p->item[out];
         switch (nd->op) {
         case ML_OP_ADD: case ML_OP_SUB: case ML_OP_MUL: case ML_OP_DIV: {

@@ -114,6 +114,12 @@ int dn_carry_flush(struct ml_dnnl *d);
 const float *dn_infer_weights(struct ml_dnnl *d, int node, const plan *p, const ml_geom *g,
                               const float *w, const float *bias, const float *scale,
                               const float *shift, const float **bias_out, int *oom);
+/* conv.c: the tensor node i writes at inference: its own output, or that of the BN and ReLU
+ * fused into it */
+int dn_infer_output(const ml_net *net, int i);
+/* conv.c: conv node i's inference plan flags: F_INFER, F_BIAS with a bias input or a fused BN,
+ * F_RELU when node relu_of (i, or the Add fused into i) has a ReLU fused into it */
+int dn_infer_flags(const ml_net *net, int i, int relu_of);
 /* infer.c: free the chunked-inference tables */
 void dn_chunked_free(struct dn_chunked *ck);
 

@@ -92,14 +92,20 @@ float *ml__val(ml_net *net, int t, const float *x)
     return net->priv->act[t];
 }
 
-/* BN node j folded into per-channel scale/shift at p->fold */
-static void fold_bn(ml_net *net, int j, float **s, float **sh)
+int ml__bn_fold_node(ml_net *net, int j, float *f)
 {
     const ml_node *bn = &net->nodes[j];
     int c = (int)net->tensors[bn->inputs[0]].dims[1];
-    float *f = net->priv->fold;
     ml__bn_fold(ml__val(net, bn->inputs[1], NULL), ml__val(net, bn->inputs[2], NULL), ml__val(net, bn->inputs[3], NULL),
                ml__val(net, bn->inputs[4], NULL), bn->attrs.epsilon, c, f, f + c);
+    return c;
+}
+
+/* BN node j folded into per-channel scale/shift at p->fold */
+static void fold_bn(ml_net *net, int j, float **s, float **sh)
+{
+    float *f = net->priv->fold;
+    int c = ml__bn_fold_node(net, j, f);
     *s = f;
     *sh = f + c;
 }
