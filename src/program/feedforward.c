@@ -2,6 +2,7 @@
  * the pulse that moves the predicted state by exactly one step (amplitude or width).
  * Calibration is refined by running the schedule and refitting whole measured trajectories. */
 #include <math.h>
+#include <string.h>
 #include <stdlib.h>
 #include "core/alloc.h"
 #include "memlev/program.h"
@@ -114,7 +115,8 @@ static void misfit_step(void *ctx, int m, int nm, double from, double pred, doub
  * averages out over a quarter's increments, a wrong law does not); the worst quarter. */
 static double runs_misfit(const ml_fit *f, const ml_run *runs, int nr)
 {
-    misfit_sums s = {{0}};
+    misfit_sums s;
+    memset(&s, 0, sizeof s);
     double *err = s.err, *e2 = s.e2, *tot = s.tot, *cnt = s.cnt, worst = 0;
     ml__runs_steps(f, runs, nr, misfit_step, &s);
     for (int b = 0; b < 4; b++) {
