@@ -67,6 +67,10 @@ typedef struct ml_fit_report {
  * NULL. src names the file in errors. On failure *out is cleared. */
 ML_API ml_status ml_measured_calibrate(const ml_measured *m, const char *law, const char *src, ml_device *out,
                                        ml_fit_report *rep, ml_error *err);
+/* The fitted device d's prediction of every row of m (pred: m->n entries, S): the noise-free
+ * response to the measured pulses, each run of pulses of one polarity predicted open loop from
+ * the read before it (a device's first row, reads and resets take the measured read). */
+ML_API ml_status ml_measured_predict(const ml_measured *m, const ml_device *d, double *pred, ml_error *err);
 /* The same without a report. */
 ML_API ml_status ml_measured_fit(const ml_measured *m, const char *model, const char *src, ml_device *out, ml_error *err);
 

@@ -15,7 +15,8 @@ extern "C" {
 typedef enum ml_result_kind {
     ML_RESULT_LEVELS = 1,   /* memlev levels --json: staircase, states, nonlinearity, cost */
     ML_RESULT_TRANSFER = 2, /* memlev transfer --json: accuracy vs levels per scheme */
-    ML_RESULT_SWEEP = 3     /* memlev sweep --json: a grid of transfer or levels points */
+    ML_RESULT_SWEEP = 3,    /* memlev sweep --json: a grid of transfer or levels points */
+    ML_RESULT_FIT = 4       /* memlev calibrate --report: fit quality, measured vs fitted trains */
 } ml_result_kind;
 
 /* Collected results (opaque). */

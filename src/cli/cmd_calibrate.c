@@ -1,5 +1,6 @@
 /* memlev calibrate: fit a device model to measured pulse responses; writes device JSON and,
  * with --report, the fit quality (R^2, residual, parameters with errors, noise, warnings). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "cli/common.h"
@@ -51,6 +52,48 @@ static cJSON *report_json(const ml_fit_report *r, const char *data)
     return o;
 }
 
+#define TRAIN_DEVICES 4   /* devices whose trains the report carries */
+#define TRAIN_POINTS 800  /* rows per train carried: a device's first, pulse by pulse */
+
+static double round4(double x) { return round(x * 1e4) / 1e4; }
+
+/* Measured against fitted trains of the first TRAIN_DEVICES devices (ml_measured_predict), in
+ * uS, each device's first TRAIN_POINTS rows; with each train's open-loop rms residual and R^2
+ * over all its pulse rows. */
+static cJSON *trains_json(const ml_measured *m, const ml_device *d)
+{
+    double *pred = malloc((m->n ? m->n : 1) * sizeof *pred);
+    cJSON *a = cJSON_CreateArray();
+    if (!pred || !a || ml_measured_predict(m, d, pred, NULL)) { free(pred); cJSON_Delete(a); return NULL; }
+    for (size_t b = 0, nd = 0; b < m->n && nd < TRAIN_DEVICES; nd++) {
+        size_t e = b;
+        while (e < m->n && m->device[e] == m->device[b]) e++;
+        double ss = 0, sm = 0, st = 0, np = 0;
+        for (size_t i = b; i < e; i++)
+            if (m->kind[i] == ML_ROW_PULSE) { double r = m->g[i] - pred[i]; ss += r * r; sm += m->g[i]; np++; }
+        for (size_t i = b; i < e && np > 0; i++)
+            if (m->kind[i] == ML_ROW_PULSE) st += (m->g[i] - sm / np) * (m->g[i] - sm / np);
+        cJSON *o = cJSON_CreateObject(), *px = cJSON_CreateArray(), *mx = cJSON_CreateArray(), *fx = cJSON_CreateArray();
+        if (!o || !px || !mx || !fx) { cJSON_Delete(o); cJSON_Delete(px); cJSON_Delete(mx); cJSON_Delete(fx); break; }
+        for (size_t i = b; i < e && i < b + TRAIN_POINTS; i++) {
+            cJSON_AddItemToArray(px, cJSON_CreateNumber((double)m->pulse[i]));
+            cJSON_AddItemToArray(mx, cJSON_CreateNumber(round4(m->g[i] * 1e6)));
+            cJSON_AddItemToArray(fx, cJSON_CreateNumber(round4(pred[i] * 1e6)));
+        }
+        cJSON_AddNumberToObject(o, "device", (double)m->device[b]);
+        cJSON_AddNumberToObject(o, "rows", (double)(e - b));
+        cJSON_AddNumberToObject(o, "rms_uS", np > 0 ? sqrt(ss / np) * 1e6 : 0);
+        cJSON_AddNumberToObject(o, "r2", st > 0 ? 1 - ss / st : 0);
+        cJSON_AddItemToObject(o, "pulse", px);
+        cJSON_AddItemToObject(o, "measured_uS", mx);
+        cJSON_AddItemToObject(o, "fitted_uS", fx);
+        cJSON_AddItemToArray(a, o);
+        b = e;
+    }
+    free(pred);
+    return a;
+}
+
 int ml_cmd_calibrate(int argc, char **argv)
 {
     const char *data = NULL, *model = "auto", *json = NULL, *report = NULL;
@@ -72,8 +115,9 @@ int ml_cmd_calibrate(int argc, char **argv)
     ml_error err = {0};
     if (ml_measured_load(data, &m, &err)) return cli_fail_err("calibrate", &err);
     ml_status st = ml_measured_calibrate(m, model, data, &d, &r, &err);
+    if (st) { ml_measured_free(m); return cli_fail_err("calibrate", &err); }
+    cJSON *trains = report ? trains_json(m, &d) : NULL;
     ml_measured_free(m);
-    if (st) return cli_fail_err("calibrate", &err);
     char *txt = ml_device_to_json(&d);
     printf("fitted %s (%d devices): G %.3f-%.3f uS, a_p %.4g, v0_p %.4g V, a_d %.4g, v0_d %.4g V\n", r.law, r.devices,
            d.g_min * 1e6, d.g_max * 1e6, d.a_p, d.v0_p, d.a_d, d.v0_d);
@@ -83,9 +127,11 @@ int ml_cmd_calibrate(int argc, char **argv)
            100 * r.read_rel, r.read_abs * 1e9, r.read_drift * 1e9, r.read_drift_se * 1e9, r.c2c, r.d2d_a_p, r.d2d_a_d, r.d2d_g_min, r.d2d_g_max);
     for (int i = 0; i < r.nwarn; i++) fprintf(stderr, "calibrate: warning: %s\n", r.warn[i]);
     ml_device_clear(&d);
-    if (!txt) return cli_fail("calibrate", "out of memory");
+    if (!txt || (report && !trains)) { free(txt); cJSON_Delete(trains); return cli_fail("calibrate", "out of memory"); }
     if (report) {
         cJSON *j = report_json(&r, data);
+        if (j) cJSON_AddItemToObject(j, "trains", trains);
+        else cJSON_Delete(trains);
         rc = j ? cli_write_json("calibrate", report, j) : cli_fail("calibrate", "out of memory");
         cJSON_Delete(j);
         if (rc) { free(txt); return rc; }

@@ -18,12 +18,12 @@ int ml_cmd_report(int argc, char **argv)
         {"no-svg", OPT_FLAG, &no_svg, "write PNG plots only (default: PNG and SVG)", 0},
         {NULL, 0, NULL, NULL, 0}};
     cli_spec spec = {"report", "RESULTS.json... [--out DIR]",
-                     "Plots (PNG/SVG) and index.html from memlev levels, transfer and sweep result files.", opts, MAX_RESULTS};
+                     "Plots (PNG/SVG) and index.html from memlev levels, transfer and sweep result files and calibrate fit reports (measured vs fitted trains).", opts, MAX_RESULTS};
     char *pos[MAX_RESULTS];
     int npos = 0;
     int rc = cli_parse(&spec, argc, argv, pos, &npos);
     if (rc) return rc == 1 ? 0 : 2;
-    if (npos == 0) return cli_fail("report", "give at least one result file (memlev levels/transfer/sweep --json)");
+    if (npos == 0) return cli_fail("report", "give at least one result file (memlev levels/transfer/sweep --json, calibrate --report)");
     if (width < 200 || width > 8000) return cli_fail("report", "--width: %ld is out of range (200..8000)", width);
     if (height < 150 || height > 8000) return cli_fail("report", "--height: %ld is out of range (150..8000)", height);
     ml_error err = {0};

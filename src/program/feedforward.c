@@ -61,6 +61,28 @@ void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, co
     }
 }
 
+void ml__schedule_ff_sub(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P, int sub,
+                         double *v, double *w)
+{
+    double mini[ML__FF_SUB_MAX + 1], mv[ML__FF_SUB_MAX + 1], mw[ML__FF_SUB_MAX + 1];
+    sub = sub < 1 ? 1 : sub > ML__FF_SUB_MAX ? ML__FF_SUB_MAX : sub;
+    for (int k = 1; k <= P; k++) {
+        double dg = grid[k] - grid[k - 1];
+        int m = sub;
+        if (f->step_min > 0) { /* parts no finer than the finest step the device makes */
+            double q = floor(fabs(dg) / f->step_min);
+            if (q < m) m = q < 1 ? 1 : (int)q;
+        }
+        for (int j = 0; j <= m; j++) mini[j] = grid[k - 1] + dg * j / m;
+        ml__schedule_ff(f, d, s, mini, m, mv, mw);
+        for (int j = 0; j < sub; j++) {
+            size_t q = (size_t)(k - 1) * sub + j;
+            v[q] = j < m ? mv[j + 1] : 0;
+            w[q] = j < m ? mw[j + 1] : mw[1];
+        }
+    }
+}
+
 /* Reads of a refinement run: after every calib_read_every-th pulse, but at least 64 per run
  * (every pulse for short schedules). */
 static int read_stride(const ml_scheme *s, int P)
@@ -70,9 +92,9 @@ static int read_stride(const ml_scheme *s, int P)
     return sd > 1 ? sd : 1;
 }
 
-/* Run the schedule once on device i with a read after every stride-th pulse; -1: out of
- * memory. */
-static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_scheme *s, int P, int dir,
+/* Run the schedule once on device i (sub pulses per step: v, w hold P sub) with a read after
+ * every stride-th step; -1: out of memory. */
+static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_scheme *s, int P, int sub, int dir,
                      double *v, double *w, double *rd, double *g0, ml_cost *c)
 {
     const int sd = read_stride(s, P);
@@ -80,7 +102,8 @@ static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sche
     double *grid = ml__malloc((size_t)(P + 1) * sizeof *grid);
     if (!grid) return -1;
     ml__plan_grid(f, s, P, grid);
-    ml__schedule_ff(f, d, s, grid, P, v - 1, w - 1);
+    if (sub > 1) ml__schedule_ff_sub(f, d, s, grid, P, sub, v, w);
+    else ml__schedule_ff(f, d, s, grid, P, v - 1, w - 1);
     ml__free(grid);
     pg_reset1(t, i, s, dir, c);
     double m = 0;
@@ -88,9 +111,10 @@ static int run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_sche
     if (sd > 1) m = 4 * f->g_start;
     else for (int r = 0; r < 4; r++) m += pg_read(t, i, c);
     *g0 = m / 4;
-    for (int k = 0; k < P; k++) {
-        pg_pulse(t, i, v[k], w[k], c);
-        if ((k + 1) % sd == 0) rd[k / sd] = pg_read(t, i, c);
+    const int n = P * sub, every = sd * sub;
+    for (int k = 0; k < n; k++) {
+        if (sub == 1 || v[k] != 0) pg_pulse(t, i, v[k], w[k], c);
+        if ((k + 1) % every == 0) rd[k / every] = pg_read(t, i, c);
     }
     return 0;
 }
@@ -128,13 +152,14 @@ static double runs_misfit(const ml_fit *f, const ml_run *runs, int nr)
     return worst;
 }
 
-ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
+ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int sub, int dir, ml_fit *fits, ml_cost *cost,
                        double *misfit, ml_error *err)
 {
     const int R = s->calib_rounds;
     if (R <= 0) return ML_OK;
+    if (sub < 1) sub = 1;
     const size_t n = t->n, ncal = s->calib_per_device ? n : (n < 8 ? n : 8);
-    const size_t per = (size_t)R * P * 3;
+    const size_t np = (size_t)P * sub, run = 2 * np + (size_t)P, per = (size_t)R * run;
     double *buf = ml__malloc(ncal * per * sizeof(double));
     double *g0s = ml__malloc(ncal * (size_t)R * sizeof(double));
     ml_cost *cs = ml__calloc(ncal, sizeof(ml_cost));
@@ -149,11 +174,13 @@ ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, 
         #pragma omp parallel for schedule(dynamic, 16) reduction(| : oom)
         for (size_t i = 0; i < ncal; i++) {
             ml_fit *f = s->calib_per_device ? &fits[i] : &shared;
-            double *b = buf + i * per + (size_t)r * P * 3;
-            if (run_once(t, i, f, s, P, dir, b, b + P, b + 2 * P, &g0s[i * R + r], &cs[i])) { oom = 1; continue; }
-            runs[i * R + r] = (ml_run){g0s[i * R + r], P, b, b + P, b + 2 * P, read_stride(s, P)};
+            double *b = buf + i * per + (size_t)r * run;
+            if (run_once(t, i, f, s, P, sub, dir, b, b + np, b + 2 * np, &g0s[i * R + r], &cs[i])) { oom = 1; continue; }
+            runs[i * R + r] = (ml_run){g0s[i * R + r], (int)np, b, b + np, b + 2 * np, read_stride(s, P) * sub};
             if (s->calib_per_device) {
-                if (f->law == ML_LAW_CURVE) ml__curve_refine(&runs[i * R + r], 1, f); /* the newest run */
+                /* a curve: every run so far (each bin's ratio over all of them: read noise
+                 * averages out; the newest alone left it in the curve) */
+                if (f->law == ML_LAW_CURVE) ml__curve_refine(&runs[i * R], r + 1, f);
                 else ml__fit_runs(&runs[i * R], r + 1, f);
                 double gs = 0;
                 for (int q = 0; q <= r; q++) gs += g0s[i * R + q];
@@ -243,38 +270,48 @@ static int needs_curve(const ml_program_plan *pl, const ml_target *t, const ml_f
 
 /* Measure the step curve of the calibration devices whose soft-bounds model failed or misfits
  * (one model for all: of every calibration device, averaged, when the shared model does);
- * returns -1 when out of memory. */
+ * c2c[0], c2c[1]: the C2C sums of every curve measured (ml__curve_measure_c2c), added in device
+ * order. Returns -1 when out of memory. */
 static int curve_where_needed(ml_program_plan *pl, const ml_target *t, size_t ncal, const double *misfit,
-                              ml_cost *calib)
+                              ml_cost *calib, double *c2c)
 {
     const ml_scheme *s = &pl->s;
+    double *sums = ml__calloc(2 * ncal, sizeof *sums);
+    if (!sums) return -1;
     if (s->calib_per_device) {
         ml_cost *cs = ml__calloc(ncal, sizeof *cs);
-        if (!cs) return -1;
+        if (!cs) { ml__free(sums); return -1; }
         #pragma omp parallel for schedule(dynamic, 4)
         for (size_t i = 0; i < ncal; i++)
             if (needs_curve(pl, t, &pl->fits[i], misfit ? misfit[i] : 0))
-                ml__curve_measure(t, i, s, pl->dir, &pl->fits[i], &cs[i]);
-        for (size_t i = 0; i < ncal; i++) ml_cost_add(calib, &cs[i]);
+                ml__curve_measure_c2c(t, i, s, pl->dir, &pl->fits[i], &cs[i], &sums[2 * i]);
+        for (size_t i = 0; i < ncal; i++) {
+            ml_cost_add(calib, &cs[i]);
+            c2c[0] += sums[2 * i];
+            c2c[1] += sums[2 * i + 1];
+        }
         ml__free(cs);
+        ml__free(sums);
         return 0;
     }
     double mis = 0;
     for (size_t i = 0; misfit && i < ncal; i++) mis += misfit[i] / (double)ncal;
-    if (!needs_curve(pl, t, &pl->fits[0], mis)) return 0;
+    if (!needs_curve(pl, t, &pl->fits[0], mis)) { ml__free(sums); return 0; }
     ml_fit *cf = ml__malloc(ncal * sizeof *cf);
     ml_cost *cs = ml__calloc(ncal, sizeof *cs);
     int *ok = ml__calloc(ncal, sizeof *ok);
-    if (!cf || !cs || !ok) { ml__free(cf); ml__free(cs); ml__free(ok); return -1; }
+    if (!cf || !cs || !ok) { ml__free(cf); ml__free(cs); ml__free(ok); ml__free(sums); return -1; }
     #pragma omp parallel for schedule(dynamic, 4)
     for (size_t i = 0; i < ncal; i++) {
         cf[i] = pl->fits[0];
-        ok[i] = ml__curve_measure(t, i, s, pl->dir, &cf[i], &cs[i]) == 0;
+        ok[i] = ml__curve_measure_c2c(t, i, s, pl->dir, &cf[i], &cs[i], &sums[2 * i]) == 0;
     }
     ml_fit m = {0};
     double lv0 = 0, lw = 0, k = 0;
     for (size_t i = 0; i < ncal; i++) {
         ml_cost_add(calib, &cs[i]);
+        c2c[0] += sums[2 * i];
+        c2c[1] += sums[2 * i + 1];
         if (!ok[i]) continue;
         if (k == 0) m = cf[i];
         else for (int q = 0; q < ML_FIT_CURVE_KNOTS; q++) m.curve[q] += cf[i].curve[q];
@@ -288,7 +325,7 @@ static int curve_where_needed(ml_program_plan *pl, const ml_target *t, size_t nc
         m.width = exp(lw / k);
         for (size_t i = 0; i < t->n; i++) pl->fits[i] = m;
     }
-    ml__free(cf); ml__free(cs); ml__free(ok);
+    ml__free(cf); ml__free(cs); ml__free(ok); ml__free(sums);
     return 0;
 }
 
@@ -326,7 +363,7 @@ static int check_fallbacks(ml_program_plan *pl, const ml_target *t, ml_cost *cal
             ml_fit *f = &pl->fits[i];
             if (!b || f->status != ML_FIT_FALLBACK) continue;
             double *v = b, *w = b + P, *rd = b + 2 * P, *grid = b + 3 * P, g0;
-            if (run_once(t, i, f, &pl->s, P, pl->dir, v, w, rd, &g0, &cs[i])) { oom = 1; continue; }
+            if (run_once(t, i, f, &pl->s, P, 1, pl->dir, v, w, rd, &g0, &cs[i])) { oom = 1; continue; }
             ml__plan_grid(f, &pl->s, P, grid);
             const double h = fabs(grid[1] - grid[0]);
             double e2 = 0;
@@ -359,8 +396,9 @@ static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *cal
     }
     double *misfit = ml__calloc(ncal, sizeof *misfit);
     if (!misfit) return ml_error_set(err, ML_ENOMEM, "feedforward calibration: out of memory");
-    rc = ml__ff_refine(t, &s, pl->P, pl->dir, pl->fits, calib, s.calib_rounds > 0 ? misfit : NULL, err);
-    if (!rc && curve_where_needed(pl, t, ncal, s.calib_rounds > 0 ? misfit : NULL, calib))
+    double c2c[2] = {0, 0};
+    rc = ml__ff_refine(t, &s, pl->P, 1, pl->dir, pl->fits, calib, s.calib_rounds > 0 ? misfit : NULL, err);
+    if (!rc && curve_where_needed(pl, t, ncal, s.calib_rounds > 0 ? misfit : NULL, calib, c2c))
         rc = ml_error_set(err, ML_ENOMEM, "feedforward calibration: out of memory");
     ml__free(misfit);
     if (rc) return rc;
@@ -370,8 +408,18 @@ static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *cal
     int curves = 0;
     for (size_t i = 0; i < ncal; i++) curves |= pl->fits[i].law == ML_LAW_CURVE;
     if (curves) {
+        /* C2C the curve trains measured (read noise cancelled) sets the pulses per step: an
+         * open-loop staircase adds it up, and on a curve whose steps grow with G amplifies it
+         * (per device only: a shared schedule is one pulse a step) */
+        pl->c2c = c2c[0] > 0 && c2c[1] > 0 ? sqrt(c2c[0] / c2c[1]) : 0;
+        pl->sub = 1;
+        if (s.calib_per_device && s.verify_every == 0 && s.ff_max_pulses == 0)
+            for (size_t i = 0; i < ncal; i++) {
+                int m = ml__curve_sub_pulses(&pl->fits[i], &s, pl->P, pl->c2c);
+                if (m > pl->sub) pl->sub = m;
+            }
         if (s.calib_rounds < CURVE_ROUNDS) s.calib_rounds = CURVE_ROUNDS;
-        if ((rc = ml__ff_refine(t, &s, pl->P, pl->dir, pl->fits, calib, NULL, err))) return rc;
+        if ((rc = ml__ff_refine(t, &s, pl->P, pl->sub, pl->dir, pl->fits, calib, NULL, err))) return rc;
         set_step_min(pl, t);
     }
     if (s.calib_per_device && check_fallbacks(pl, t, calib))
@@ -475,6 +523,26 @@ static void program_verify(const ml_program_plan *pl, const ml_target *t, size_t
     }
 }
 
+/* Steps 1..stop of device i's staircase over grid, pl->sub pulses each (open loop). */
+static void steps_sub(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c, ml_staircase *st,
+                      const double *grid)
+{
+    double v[ML__FF_SUB_MAX], w[ML__FF_SUB_MAX];
+    for (int k = 1; k <= stop; k++) {
+        ml__schedule_ff_sub(&pl->fits[i], t->dev, &pl->s, grid + k - 1, 1, pl->sub, v, w);
+        int n = 0;
+        double vl = 0, wl = w[0];
+        for (int j = 0; j < pl->sub; j++)
+            if (v[j] != 0) { pg_pulse(t, i, v[j], w[j], c); n++; vl = v[j]; wl = w[j]; }
+        if (st) {
+            size_t idx = i * st->npts + (size_t)k;
+            st->g_pred[idx] = grid[k];
+            st->v[idx] = vl; st->w[idx] = wl; st->pulses[idx] = n;
+            pg_record(t, st, i, k);
+        }
+    }
+}
+
 static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
                     ml_staircase *st, const double *grid, double *sv, double *sw)
 {
@@ -499,6 +567,7 @@ static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int
         }
         return;
     }
+    if (pl->sub > 1) { steps_sub(pl, t, i, stop, c, st, grid); return; }
     if (!pl->grid) ml__schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, stop, sv, sw); /* only the steps taken */
     steps(pl, t, i, stop, pl->P, c, st, grid, sv, sw);
 }
@@ -519,6 +588,7 @@ static void program_to(const ml_program_plan *pl, const ml_target *t, size_t i, 
     }
     int K = pg_grid_to(pl, i, g, grid);
     if (K == 0) return;
+    if (pl->sub > 1) { steps_sub(pl, t, i, K, c, NULL, grid); return; }
     ml__schedule_ff(&pl->fits[i], t->dev, &pl->s, grid, K, sv, sw);
     steps(pl, t, i, K, K, c, NULL, grid, sv, sw);
 }

@@ -6,6 +6,7 @@
  * bounds a staircase's spacing. */
 #include <math.h>
 #include <stdlib.h>
+#include "core/alloc.h"
 #include "memlev/program.h"
 #include "program/internal.h"
 
@@ -73,7 +74,8 @@ double ml__fit_step_min(const ml_fit *f, const ml_device *d, const ml_scheme *s,
  * steps, at the first width, summed per bin of the read before them. Returns
  * the pulses applied; *reached: the fraction of the window the last read crossed. */
 static int train(const ml_target *t, size_t i, const ml_scheme *s, int dir, double lo, double hi, double v, double w,
-                 double wmax, int cap, double *sum, double *cnt, double *reached, double *jump, ml_cost *c)
+                 double wmax, int cap, double *sum, double *cnt, double *reached, double *jump, double *steps,
+                 double *from, int *nrec, ml_cost *c)
 {
     const double win = hi - lo, w0 = w;
     for (int k = 0; k < NK; k++) sum[k] = cnt[k] = 0;
@@ -81,6 +83,7 @@ static int train(const ml_target *t, size_t i, const ml_scheme *s, int dir, doub
     double prev = pg_read(t, i, c), mark = prev;
     int p = 0;
     *jump = 0;
+    if (nrec) *nrec = 0;
     while (p < cap) {
         pg_pulse(t, i, dir * v, w, c);
         double r = pg_read(t, i, c);
@@ -90,6 +93,7 @@ static int train(const ml_target *t, size_t i, const ml_scheme *s, int dir, doub
         k = k < 0 ? 0 : k >= NK ? NK - 1 : k;
         sum[k] += (r - prev) * (w0 / w); /* the step at the train's first width (linear in it) */
         cnt[k] += 1;
+        if (steps && w == w0) { steps[*nrec] = r - prev; from[*nrec] = prev; ++*nrec; } /* C2C: first width only */
         prev = r;
         if ((r - hi) * dir >= -0.02 * fabs(win)) break;
         /* creeping toward saturation (under a quarter bin in 64 pulses): longer pulses */
@@ -116,7 +120,32 @@ static double solve_v0(double v1, double v2, double r)
     return exp(0.5 * (a + b));
 }
 
+/* Relative step noise (C2C) from one train's steps (read after every pulse) about the curve's
+ * mean step mu there: each step's residual e holds C2C (var c2c^2 mu^2) and the two reads'
+ * noise (var 2 sigma^2, and -sigma^2 shared with the next residual), so
+ * e_k^2 + 2 e_k e_(k+1) sums to c2c^2 mu^2 on average with the read noise cancelled. Adds that
+ * sum and sum mu^2 to sums[0], sums[1]. */
+static void c2c_sums(const ml_fit *g, double v, double w, const double *steps, const double *from, int n, double *sums)
+{
+    const double D = drive(g, v, w);
+    double e_prev = 0, num = 0, den = 0;
+    for (int k = 0; k < n; k++) {
+        double mu = g->a * D * curve_at(g, from[k]), e = steps[k] - mu;
+        num += e * e + (k > 0 ? 2 * e_prev * e : 0);
+        den += mu * mu;
+        e_prev = e;
+    }
+    sums[0] += num;
+    sums[1] += den;
+}
+
 int ml__curve_measure(const ml_target *t, size_t i, const ml_scheme *s, int dir, ml_fit *f, ml_cost *c)
+{
+    return ml__curve_measure_c2c(t, i, s, dir, f, c, NULL);
+}
+
+int ml__curve_measure_c2c(const ml_target *t, size_t i, const ml_scheme *s, int dir, ml_fit *f, ml_cost *c,
+                          double *c2c)
 {
     const ml_device *d = t->dev;
     const double lo = f->g_start, hi = f->g_lim;
@@ -128,10 +157,17 @@ int ml__curve_measure(const ml_target *t, size_t i, const ml_scheme *s, int dir,
     double v1 = fabs(dir > 0 ? d->v_pulse_p : d->v_pulse_d);
     v1 = v1 < vlo ? vlo : v1 > vmax ? vmax : v1;
     double s1[NK], n1[NK], s2[NK], n2[NK], reached = 0, jump;
+    double *steps = NULL, *from = NULL;
+    int nrec = 0;
+    if (c2c) {
+        steps = ml__malloc(2 * TRAIN_CAP * sizeof *steps);
+        if (!steps) c2c = NULL; /* out of memory: no C2C figure, the curve all the same */
+        else from = steps + TRAIN_CAP;
+    }
     /* a pulse whose steps resolve the bins (none over a third of one) and that crosses half the
      * window within TRAIN_CAP pulses: finer or coarser as needed */
     for (int tr = 0; tr < TRIES; tr++) {
-        train(t, i, s, dir, lo, hi, v1, w, wmax, TRAIN_CAP, s1, n1, &reached, &jump, c);
+        train(t, i, s, dir, lo, hi, v1, w, wmax, TRAIN_CAP, s1, n1, &reached, &jump, steps, from, &nrec, c);
         double v = v1, ww = w;
         if (jump > 1.0 / (3 * NK)) {
             if (w > wmin) ww = fmax(wmin, w / 4);
@@ -143,11 +179,11 @@ int ml__curve_measure(const ml_target *t, size_t i, const ml_scheme *s, int dir,
         if (v == v1 && ww == w) break;
         v1 = v; w = ww;
     }
-    if (!(reached > 0.05)) return -1;
+    if (!(reached > 0.05)) { ml__free(steps); return -1; }
     double v2 = v1 * 0.9 >= vlo ? v1 * 0.9 : fmin(vmax, v1 * 1.1), v0 = f->v0 > 0 ? f->v0 : 0.25;
     if (v2 != v1) {
         double r2;
-        train(t, i, s, dir, lo, hi, v2, w, wmax, TRAIN_CAP, s2, n2, &r2, &jump, c);
+        train(t, i, s, dir, lo, hi, v2, w, wmax, TRAIN_CAP, s2, n2, &r2, &jump, NULL, NULL, NULL, c);
         double num = 0, den = 0;
         for (int k = 0; k < NK; k++) {
             double m = fmin(n1[k], n2[k]);
@@ -167,7 +203,7 @@ int ml__curve_measure(const ml_target *t, size_t i, const ml_scheme *s, int dir,
     g.curve_hi = hi;
     g.g_far = hi;
     const double D = drive(&g, v1, w);
-    if (!(D > 0)) return -1;
+    if (!(D > 0)) { ml__free(steps); return -1; }
     /* per bin: the mean step per unit drive; a bin the train did not reach, or whose steps
      * read against the direction (noise), takes its nearest measured neighbour's */
     int have[NK], last = -1;
@@ -176,7 +212,7 @@ int ml__curve_measure(const ml_target *t, size_t i, const ml_scheme *s, int dir,
         have[k] = n1[k] > 0 && s1[k] * dir > 0;
         if (have[k]) { g.curve[k] = s1[k] / n1[k] / D; last = k; least = fmin(least, fabs(g.curve[k])); }
     }
-    if (last < 0) return -1;
+    if (last < 0) { ml__free(steps); return -1; }
     for (int k = 0; k < NK; k++) {
         if (have[k]) continue;
         int best = -1;
@@ -185,6 +221,8 @@ int ml__curve_measure(const ml_target *t, size_t i, const ml_scheme *s, int dir,
         /* beyond the last bin reached: the device creeps there, so the least step measured */
         g.curve[k] = k > last ? dir * least : g.curve[best];
     }
+    if (c2c) c2c_sums(&g, v1, w, steps, from, nrec, c2c);
+    ml__free(steps);
     *f = g;
     return 0;
 }
@@ -220,4 +258,27 @@ void ml__curve_refine(const ml_run *runs, int nr, ml_fit *f)
 int ml__fit_moves_unmodelled(const ml_fit *f)
 {
     return f->status == ML_FIT_FAILED && fabs(f->g_lim - f->g_start) > 0.02 * fmax(fabs(f->g_lim), fabs(f->g_start));
+}
+
+int ml__curve_sub_pulses(const ml_fit *f, const ml_scheme *s, int P, double c2c)
+{
+    if (f->law != ML_LAW_CURVE || f->status == ML_FIT_FAILED || !(c2c > 0) || P < 1) return 1;
+    double *grid = ml__malloc((size_t)(P + 1) * sizeof *grid);
+    if (!grid) return 1;
+    ml__plan_grid(f, s, P, grid);
+    /* open loop, a deviation d at G grows to d c(G')/c(G) by G' (each pulse's drive is planned
+     * for the level it should be at); each step adds C2C noise of c2c h / sqrt(m) with m
+     * pulses per step of h: the spread at level j is c2c h sqrt(S_j / m), S_j = c_j^2 sum_k<=j
+     * 1 / c_k^2. m keeps the worst level's spread within 0.3 h (within h/2 on 90 % of devices). */
+    double inv = 0, worst = 0;
+    for (int k = 1; k <= P; k++) {
+        if (grid[k] == grid[k - 1]) break; /* the grid stays at its top from here */
+        double ck = fabs(curve_at(f, 0.5 * (grid[k] + grid[k - 1])));
+        if (!(ck > 0)) { ml__free(grid); return 1; }
+        inv += 1 / (ck * ck);
+        if (ck * ck * inv > worst) worst = ck * ck * inv;
+    }
+    ml__free(grid);
+    double m = ceil(c2c * c2c * worst / (0.3 * 0.3) - 1e-9);
+    return m < 1 ? 1 : m > ML__FF_SUB_MAX ? ML__FF_SUB_MAX : (int)m;
 }

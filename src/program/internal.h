@@ -54,8 +54,15 @@ void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, co
 /* Refinement runs of the feedforward schedule (s->calib_rounds); with misfit (one entry per
  * calibration device, may be NULL): the rms distance of the runs' reads from the refined model's
  * own prediction of them, in planned steps. */
-ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int dir, ml_fit *fits, ml_cost *cost,
+ml_status ml__ff_refine(const ml_target *t, const ml_scheme *s, int P, int sub, int dir, ml_fit *fits, ml_cost *cost,
                        double *misfit, ml_error *err);
+/* Pulses per staircase step, at most: open-loop C2C noise adds up along a staircase, and m
+ * pulses of a step's m-th part spread by 1/sqrt(m) of one pulse's. */
+#define ML__FF_SUB_MAX 8
+/* Schedule of a staircase grid[0..P] in sub pulses per step (fewer where a step's part would be
+ * finer than f->step_min; v 0 in the pulses not used): pulse (k - 1) sub + j (0-based) of step k. */
+void ml__schedule_ff_sub(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P, int sub,
+                         double *v, double *w);
 
 /* Measured step curve (ff_curve.c): the law for devices soft bounds misfit. */
 double ml__curve_predict(const ml_fit *f, double g, double v, double width);
@@ -65,6 +72,14 @@ double ml__curve_solve_width(const ml_fit *f, double g, double dg, double v, dou
  * (two amplitudes, a read after every pulse) and make f that curve (law ML_LAW_CURVE, status
  * OK); cost into c. Returns 0, or -1 when the device does not respond (f unchanged). */
 int ml__curve_measure(const ml_target *t, size_t i, const ml_scheme *s, int dir, ml_fit *f, ml_cost *c);
+/* The same, adding to c2c[0], c2c[1] (c2c may be NULL) the sums whose ratio estimates the
+ * squared relative step noise (C2C) from the reads of the curve's first train. */
+int ml__curve_measure_c2c(const ml_target *t, size_t i, const ml_scheme *s, int dir, ml_fit *f, ml_cost *c,
+                          double *c2c);
+/* Pulses per step (1..ML__FF_SUB_MAX) that keep the C2C noise an open-loop staircase of P steps
+ * under curve f accumulates within 0.3 of a step at every level (c2c: relative step noise);
+ * 1 for a law other than the curve. */
+int ml__curve_sub_pulses(const ml_fit *f, const ml_scheme *s, int P, double c2c);
 /* A device the soft-bounds calibration failed on although it moves (its saturation level lies
  * over 2 % away from its reset level): it needs the measured curve. */
 int ml__fit_moves_unmodelled(const ml_fit *f);
@@ -104,6 +119,9 @@ struct ml_program_plan {
                                (zeros when the shared calibration failed); else NULL */
     double grid_lo, grid_hi;/* grid_common: the shared grid's base (the highest reset level) and
                                its last level (S); level k = lo + (hi - lo) k / P */
+    int sub;                /* feedforward: pulses per staircase step (0 or 1: one), each a
+                               sub-th of the step (ml__curve_sub_pulses) */
+    double c2c;             /* feedforward: C2C estimated from the curve trains (0: none) */
 };
 
 /* Device i's planned staircase grid[0..P]: its own (ml__plan_grid) or, with grid_common, its

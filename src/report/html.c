@@ -162,7 +162,7 @@ ml_status rep_html_write(const ml_report *r, const char *path, const char *title
     rep_buf_escape(&b, title);
     rep_buf_printf(&b, "</h1>\n<p class=\"note\">Written by memlev from %zu result file%s. Open the figures' SVG "
                        "versions for print.</p>\n",
-                   r->nlv + r->ntr + r->nsw, r->nlv + r->ntr + r->nsw == 1 ? "" : "s");
+                   r->nlv + r->ntr + r->nsw + r->nfit, r->nlv + r->ntr + r->nsw + r->nfit == 1 ? "" : "s");
     if (r->nlv) {
         summary(&b, r);
         rep_buf_printf(&b, "<h2 id=\"staircases\">Staircases</h2>\n");
@@ -181,6 +181,10 @@ ml_status rep_html_write(const ml_report *r, const char *path, const char *title
         rep_buf_printf(&b, "<h2 id=\"sweeps\">Sweeps</h2>\n");
         figures(&b, imgs, nimgs, "sweeps", svg);
     }
+    if (r->nfit) {
+        rep_buf_printf(&b, "<h2 id=\"fit\">Calibration: measured vs fitted</h2>\n");
+        figures(&b, imgs, nimgs, "fit", svg);
+    }
     rep_buf_printf(&b, "<h2 id=\"inputs\">Inputs</h2>\n<ul>\n");
     for (size_t i = 0; i < r->nlv; i++) {
         rep_buf_printf(&b, "<li><code>");
@@ -198,6 +202,11 @@ ml_status rep_html_write(const ml_report *r, const char *path, const char *title
         rep_buf_printf(&b, "<li><code>");
         rep_buf_escape(&b, r->sw[i].file);
         rep_buf_printf(&b, "</code>: sweep%s, %zu points</li>\n", r->sw[i].levels_only ? " (levels only)" : "", r->sw[i].n);
+    }
+    for (size_t i = 0; i < r->nfit; i++) {
+        rep_buf_printf(&b, "<li><code>");
+        rep_buf_escape(&b, r->fit[i].file);
+        rep_buf_printf(&b, "</code>: fit report, law %s, %zu trains</li>\n", r->fit[i].law, r->fit[i].n);
     }
     rep_buf_printf(&b, "</ul>\n</body>\n</html>\n");
     ml_status st;

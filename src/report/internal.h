@@ -54,7 +54,27 @@ typedef struct rep_sweep {
     size_t ndev, nsch;
 } rep_sweep;
 
+/* One measured train and the fitted model's prediction of it (uS), from a fit report. */
+typedef struct rep_train {
+    double device, rms_uS, r2;
+    size_t n;
+    double *pulse, *measured, *fitted;
+} rep_train;
+
+/* One `memlev calibrate --report` fit report: its law, one-step R^2 and residual, trains. */
+typedef struct rep_fit {
+    char *file;
+    char law[16];
+    double r2, rms_uS;
+    size_t n;
+    rep_train *tr;
+} rep_fit;
+/* Trains a fit figure draws (one panel each). */
+#define REP_FIT_PANELS 4
+
 struct ml_report {
+    rep_fit *fit;
+    size_t nfit;
     rep_levels *lv;
     size_t nlv;
     rep_transfer *tr;
@@ -68,7 +88,10 @@ struct ml_report {
 void rep_levels_clear(rep_levels *l);
 void rep_transfer_clear(rep_transfer *t);
 void rep_sweep_clear(rep_sweep *s);
+void rep_fit_clear(rep_fit *f);
 struct cJSON;
+/* Read a fit report (fig_fit.c); errors name the file and the field. */
+ml_status rep_load_fit(const struct cJSON *j, const char *src, rep_fit *f, ml_error *err);
 /* Read a sweep result (fig_sweep.c); errors name the file and the point. */
 ml_status rep_load_sweep(const struct cJSON *j, const char *src, rep_sweep *s, ml_error *err);
 
@@ -110,6 +133,7 @@ void rep_fig_accuracy(const ml_report *r, const void *arg);   /* arg: const rep_
 void rep_fig_transfer_cost(const ml_report *r, const void *arg);
 void rep_fig_sweep_lines(const ml_report *r, const void *arg);   /* arg: const rep_sweep * */
 void rep_fig_sweep_heatmap(const ml_report *r, const void *arg); /* arg: const rep_sweep * */
+void rep_fig_fit(const ml_report *r, const void *arg);           /* arg: const rep_fit * */
 
 /* --- html.c --- */
 typedef struct rep_buf {

@@ -247,10 +247,20 @@ ml_status ml_report_add_json(ml_report *r, const char *text, const char *src, ml
             r->tr[r->ntr++] = t;
             if (kind) *kind = ML_RESULT_TRANSFER;
         }
+    } else if (cJSON_HasObjectItem(j, "law") && cJSON_HasObjectItem(j, "residual_rms_uS")) {
+        rep_fit f = {0};
+        rep_fit *nf = ml__realloc(r->fit, (r->nfit + 1) * sizeof *nf);
+        if (!nf) st = ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
+        else if (r->fit = nf, (st = rep_load_fit(j, src, &f, err))) rep_fit_clear(&f);
+        else {
+            r->fit[r->nfit++] = f;
+            if (kind) *kind = ML_RESULT_FIT;
+        }
     } else {
         st = ml_error_set(err, ML_EFORMAT,
                           "%s: not a memlev result (levels results have 'staircase' and 'states', transfer results "
-                          "'baseline_accuracy' and 'points', sweep results 'points' and 'config')", src);
+                          "'baseline_accuracy' and 'points', sweep results 'points' and 'config', fit reports "
+                          "'law' and 'residual_rms_uS')", src);
     }
     cJSON_Delete(j);
     return st;

@@ -38,6 +38,8 @@ void ml_report_free(ml_report *r)
     for (size_t i = 0; i < r->nlv; i++) rep_levels_clear(&r->lv[i]);
     for (size_t i = 0; i < r->ntr; i++) rep_transfer_clear(&r->tr[i]);
     for (size_t i = 0; i < r->nsw; i++) rep_sweep_clear(&r->sw[i]);
+    for (size_t i = 0; i < r->nfit; i++) rep_fit_clear(&r->fit[i]);
+    ml__free(r->fit);
     ml__free(r->sw);
     ml__free(r->lv);
     ml__free(r->tr);
@@ -112,7 +114,7 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
     ml_report_opts_defaults(&o);
     if (opts) o = *opts;
     if (!r || !dir || !*dir) return ml_error_set(err, ML_EINVAL, "ml_report_write: no report or folder");
-    if (!r->nlv && !r->ntr && !r->nsw) return ml_error_set(err, ML_EINVAL, "no results to report");
+    if (!r->nlv && !r->ntr && !r->nsw && !r->nfit) return ml_error_set(err, ML_EINVAL, "no results to report");
     if (o.width_px < 200 || o.width_px > 8000 || o.height_px < 150 || o.height_px > 8000)
         return ml_error_set(err, ML_EINVAL, "plot size %d x %d px is out of range (200..8000 x 150..8000)", o.width_px,
                             o.height_px);
@@ -126,7 +128,7 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) return ml_error_set(err, ML_EIO, "%s: not a folder", dir);
     forget_written(r);
     int w = o.width_px, h = o.height_px;
-    size_t nmax = 6 + 2 * r->ntr + 2 * r->nsw, n = 0;
+    size_t nmax = 6 + 2 * r->ntr + 2 * r->nsw + r->nfit, n = 0;
     rep_figure *figs = ml__calloc(nmax, sizeof *figs);
     rep_img *imgs = ml__calloc(nmax, sizeof *imgs);
     if (!figs || !imgs) { ml__free(figs); ml__free(imgs); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
@@ -179,6 +181,14 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
         if (s->ndev >= 2)
             ADD("sweeps", c, "Sweep: devices against levels per scheme (mean over the other axes); the device axis "
                 "of the grid as a heatmap.", w, (int)(90 + 60 * s->nsch * (s->ndev + 2.5)), rep_fig_sweep_heatmap, s);
+    }
+    for (size_t i = 0; i < r->nfit; i++) {
+        char a[32];
+        size_t np = r->fit[i].n < REP_FIT_PANELS ? r->fit[i].n : REP_FIT_PANELS;
+        snprintf(a, sizeof a, i ? "fit-%zu" : "fit", i + 1);
+        ADD("fit", a, "Calibration: the measured conductance train (grey) against the fitted model's prediction "
+            "(each run of one polarity predicted open loop from the read before it), per device; title: the "
+            "one-step R^2 and residual of the fit.", w, (int)(120 + 260 * np), rep_fig_fit, &r->fit[i]);
     }
 #undef ADD
     ml_status st = ML_OK;
