@@ -27,11 +27,14 @@ static void rng_is_a_pure_function_of_its_counter(void **state)
     assert_true(fabs(s2 / n - 1) < 0.02);
 }
 
+/* getParamA's table (MLP_NeuroSim V3.0 formula.cpp) at the presets' labels and both ends. */
 static void neurosim_param_a_matches_table(void **state)
 {
-    const double nl[] = {1, 2, 2.4, 4.88, 6}, a[] = {1.251653, 0.609035, 0.499181, 0.200303, 0.135619};
-    for (int i = 0; i < 5; i++) {
-        assert_true(fabs(ml_neurosim_param_a(nl[i]) / a[i] - 1) < 2e-4);
+    const double nl[] = {1, 2, 2.4, 4.88, 6, 0.01, 0.04, 0.61, 0.63, 1.94, 3.68, 6.76, 9},
+                 a[] = {1.251653, 0.609035, 0.499181, 0.200303, 0.135619, 126.268958, 31.566827, 2.063266,
+                        1.997332, 0.629249, 0.300644, 0.100251, 0.022810};
+    for (int i = 0; i < (int)(sizeof nl / sizeof nl[0]); i++) {
+        assert_true(fabs(ml_neurosim_param_a(nl[i]) / a[i] - 1) < 3e-5); /* the table's 6 decimals */
         assert_true(fabs(ml_neurosim_nl_from_a(a[i]) - nl[i]) < 2e-3);
     }
     assert_true(ml_neurosim_param_a(-4.88) < 0);
@@ -78,34 +81,162 @@ static void neurosim_device_reproduces_gp_curve(void **state)
     }
 }
 
-/* A NeuroSim population draws its devices' windows and step sizes: with 10 % spread of the
- * step scale and 5 % of g_max, the conductance after 20 nominal pulses and after
- * saturation varies across devices by about those amounts (only pulses observed). */
-static void neurosim_population_draws_device_to_device_spread(void **state)
+/* NeuroSim's D2D as RealDevice draws it (Cell.cpp:312-315): device i's labels are
+ * NL + sigma z with z from its D2D stream (counter 1: z_LTP, z_LTD; counter 0: the window's),
+ * looked up in getParamA's table at index (int)(|NL| 100) - 1 clamped to 0..899; a label on the
+ * wrong side of zero takes the 0.01 curve (memlev's rule, docs/devices.md). */
+static double ns_label_used(double nl, int sign)
+{
+    if (nl * sign <= 0) return 0.01 * sign;
+    int index = (int)(fabs(nl) * 100) - 1;
+    index = index < 0 ? 0 : index > 899 ? 899 : index;
+    return sign * (index + 1) / 100.0;
+}
+
+static void ns_draw(const ml_device *d, uint64_t seed, size_t i, double *nlp, double *nld, double *gmin, double *gmax)
+{
+    double z[4];
+    ml_normal2(seed, i, 0, ML_RNG_D2D, &z[0], &z[1]);
+    ml_normal2(seed, i, 1, ML_RNG_D2D, &z[2], &z[3]);
+    *nlp = d->nl_ltp + d->d2d_nl * z[2];
+    *nld = d->nl_ltd + d->d2d_nl * z[3];
+    *gmin = d->g_min * fmax(0.2, 1 + d->d2d_g_min * z[0]);
+    *gmax = d->g_max * fmax(0.2, 1 + d->d2d_g_max * z[1]);
+}
+
+/* Every device of a population with label and window spread follows NeuroSim's G(P) for its
+ * own drawn labels, potentiation from G_min over Pmax_LTP pulses, then depression back over
+ * Pmax_LTD, to 1e-6 of its window; most devices are more than 1e-3 of the window off the nominal
+ * curve, so the test sees the draws. taox-hfox (NL_LTP 0.04, sigma 0.3) sends ~45 % of its
+ * LTP labels across zero. */
+static void neurosim_devices_follow_realdevice_for_their_own_labels(void **state)
+{
+    const char *presets[] = {"agsi", "taox-hfox"};
+    const double sigma[] = {0.8, 0.3};
+    for (int t = 0; t < 2; t++) {
+        ml_device d;
+        assert_int_equal(ml_device_preset(presets[t], &d, NULL), ML_OK);
+        d.s_abs = d.s_c2c = d.s_read_rel = d.s_read_abs = 0;
+        d.d2d_nl = sigma[t];
+        d.d2d_g_min = d.d2d_g_max = 0.05;
+        enum { N = 96 };
+        const uint64_t seed = 31;
+        const int P = (int)d.pmax_ltp, Q = (int)d.pmax_ltd;
+        ml_population *p;
+        assert_int_equal(ml_population_new(&d, N, seed, &p, NULL), ML_OK);
+        double Ap[N], Bp[N], Ad[N], Bd[N], lo[N], hi[N], dev[N] = {0}, worst = 0, lab_lo = 99, lab_hi = -99;
+        int crossed = 0;
+        const double An_p = ml_neurosim_param_a(d.nl_ltp) * P, An_d = ml_neurosim_param_a(d.nl_ltd) * Q;
+        for (size_t i = 0; i < N; i++) {
+            double nlp, nld;
+            ns_draw(&d, seed, i, &nlp, &nld, &lo[i], &hi[i]);
+            crossed += nlp <= 0;
+            lab_lo = fmin(lab_lo, nlp);
+            lab_hi = fmax(lab_hi, nlp);
+            Ap[i] = ml_neurosim_param_a(ns_label_used(nlp, 1)) * P;
+            Ad[i] = ml_neurosim_param_a(ns_label_used(nld, -1)) * Q;
+            Bp[i] = (hi[i] - lo[i]) / (1 - exp(-P / Ap[i]));
+            Bd[i] = (hi[i] - lo[i]) / (1 - exp(-Q / Ad[i]));
+            assert_true(p->g[i] == lo[i]);
+        }
+        for (int k = 1; k <= P; k++) {
+            ml_pulse_range(p, 0, N, d.v_pulse_p, d.width);
+            for (size_t i = 0; i < N; i++) {
+                double w = hi[i] - lo[i], want = fmin(Bp[i] * (1 - exp(-k / Ap[i])) + lo[i], hi[i]);
+                double nominal = (1 - exp(-k / An_p)) / (1 - exp(-P / An_p)) * w + lo[i];
+                worst = fmax(worst, fabs(p->g[i] - want) / w);
+                dev[i] = fmax(dev[i], fabs(p->g[i] - nominal) / w);
+            }
+        }
+        for (int k = 1; k <= Q; k++) {
+            ml_pulse_range(p, 0, N, d.v_pulse_d, d.width);
+            for (size_t i = 0; i < N; i++) {
+                double w = hi[i] - lo[i], want = fmax(Bd[i] * (1 - exp(-(Q - k) / Ad[i])) + lo[i], lo[i]);
+                double nominal = (1 - exp(-(Q - k) / An_d)) / (1 - exp(-Q / An_d)) * w + lo[i];
+                worst = fmax(worst, fabs(p->g[i] - want) / w);
+                dev[i] = fmax(dev[i], fabs(p->g[i] - nominal) / w);
+            }
+        }
+        int off = 0;
+        for (size_t i = 0; i < N; i++) off += dev[i] > 1e-3;
+        print_message("%s, d2d.nl %.1f: labels %.2f..%.2f (%d of %d below 0), worst %.2g of the window off "
+                      "RealDevice, %d devices > 1e-3 off the nominal curve\n",
+                      presets[t], sigma[t], lab_lo, lab_hi, crossed, N, worst, off);
+        assert_true(worst < 1e-6);
+        assert_true(off > N * 3 / 4);
+        assert_true(lab_hi - lab_lo > 3 * sigma[t]);
+        if (t == 1) assert_true(crossed > N / 4);
+        ml_population_free(p);
+    }
+}
+
+/* Standard normal CDF. */
+static double phi(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
+
+/* NeuroSim's label for given |A|/Pmax solved from an observed one-pulse fraction f of the
+ * window: f = (1 - exp(-1/A)) / (1 - exp(-Pmax/A)) falls as A grows. */
+static double label_from_fraction(double f, double pmax)
+{
+    double lo = log(1e-3 * pmax), hi = log(1e4 * pmax);
+    for (int it = 0; it < 200; it++) {
+        double mid = 0.5 * (lo + hi), A = exp(mid);
+        if (-expm1(-1 / A) / -expm1(-pmax / A) > f) lo = mid; else hi = mid;
+    }
+    return ml_neurosim_nl_from_a(exp(0.5 * (lo + hi)) / pmax);
+}
+
+/* Summary statistics of labels drawn as NL + sigma z and floored to the 0.01 grid: sample
+ * mean and sd against NL - 0.005 (floor's bias) and sqrt(sigma^2 + 0.01^2/12) within 4
+ * standard errors, and Kolmogorov's D against the floored normal's CDF at the grid points,
+ * F(x) = Phi((x + 0.01 - NL) / sigma), below the 1 % critical value 1.63 / sqrt(n). */
+static void check_label_spread(const double *lab, int n, double nl, double sigma, const char *what)
+{
+    double m = 0, m2 = 0;
+    int *cnt = calloc(1000, sizeof *cnt);
+    for (int i = 0; i < n; i++) {
+        double k = lab[i] * 100;
+        assert_true(fabs(k - round(k)) < 1e-4); /* on getParamA's grid */
+        cnt[(int)round(k)]++;
+        m += lab[i];
+        m2 += lab[i] * lab[i];
+    }
+    m /= n;
+    double sd = sqrt(m2 / n - m * m), sd_want = sqrt(sigma * sigma + 1e-4 / 12), D = 0, cum = 0;
+    for (int k = 1; k < 1000; k++) {
+        cum += cnt[k];
+        D = fmax(D, fabs(cum / n - phi((k / 100.0 + 0.01 - nl) / sigma)));
+    }
+    print_message("%s: mean %.4f (want %.4f), sd %.4f (want %.4f), KS D %.4f (1 %%: %.4f)\n", what, m, nl - 0.005, sd,
+                  sd_want, D, 1.63 / sqrt(n));
+    assert_true(fabs(m - (nl - 0.005)) < 4 * sd_want / sqrt(n));
+    assert_true(fabs(sd / sd_want - 1) < 4 / sqrt(2.0 * n));
+    assert_true(D < 1.63 / sqrt(n));
+    free(cnt);
+}
+
+/* The labels a population draws, read back from each device's first pulse (LTP from G_min, LTD
+ * from G_max), have NeuroSim's distribution: NL + sigmaDtoD z floored to the 0.01 grid; fixed
+ * seed, 4,000 devices. */
+static void neurosim_label_spread_matches_sigma(void **state)
 {
     ml_device d;
     assert_int_equal(ml_device_preset("agsi", &d, NULL), ML_OK);
-    d.s_c2c = d.s_abs = d.s_read_abs = d.s_read_rel = 0;
-    d.d2d_a_p = 0.10;
-    d.d2d_g_max = 0.05;
-    d.d2d_g_min = d.d2d_v0_p = 0;
-    enum { N = 400 };
+    d.s_abs = d.s_c2c = d.s_read_rel = d.s_read_abs = 0;
+    d.d2d_nl = 0.3;
+    const int n = 4000;
     ml_population *p;
-    assert_int_equal(ml_population_new(&d, N, 5, &p, NULL), ML_OK);
-    double g0[N], m = 0, m2 = 0;
-    for (size_t i = 0; i < N; i++) g0[i] = ml_read1(p, i);
-    for (int k = 0; k < 20; k++) ml_pulse_range(p, 0, N, d.v_pulse_p, d.width);
-    for (size_t i = 0; i < N; i++) { double x = ml_read1(p, i) - g0[i]; m += x; m2 += x * x; }
-    m /= N;
-    double cv_step = sqrt(m2 / N - m * m) / m;
-    for (int k = 0; k < 2000; k++) ml_pulse_range(p, 0, N, d.v_pulse_p, d.width);
-    m = m2 = 0;
-    for (size_t i = 0; i < N; i++) { double x = ml_read1(p, i); m += x; m2 += x * x; }
-    m /= N;
-    double cv_top = sqrt(m2 / N - m * m) / m;
-    print_message("NeuroSim D2D: CV after 20 pulses %.3f, of the saturated level %.3f\n", cv_step, cv_top);
-    assert_true(cv_step > 0.04 && cv_step < 0.2);
-    assert_true(fabs(cv_top / 0.05 - 1) < 0.3);
+    assert_int_equal(ml_population_new(&d, (size_t)n, 77, &p, NULL), ML_OK);
+    double *lp = malloc(n * sizeof *lp), *ld = malloc(n * sizeof *ld), w = d.g_max - d.g_min;
+    ml_pulse_range(p, 0, n, d.v_pulse_p, d.width);
+    for (int i = 0; i < n; i++) lp[i] = label_from_fraction((p->g[i] - d.g_min) / w, d.pmax_ltp);
+    for (int k = 0; k < 3 * (int)d.pmax_ltp; k++) ml_pulse_range(p, 0, n, d.v_pulse_p, d.width);
+    for (int i = 0; i < n; i++) assert_true(p->g[i] == d.g_max);
+    ml_pulse_range(p, 0, n, d.v_pulse_d, d.width);
+    for (int i = 0; i < n; i++) ld[i] = label_from_fraction((d.g_max - p->g[i]) / w, d.pmax_ltd);
+    check_label_spread(lp, n, d.nl_ltp, d.d2d_nl, "NL_LTP 2.4");
+    check_label_spread(ld, n, -d.nl_ltd, d.d2d_nl, "|NL_LTD| 4.88");
+    free(lp);
+    free(ld);
     ml_population_free(p);
 }
 
@@ -219,22 +350,76 @@ static void json_accepts_design_form_and_rejects_unknown_keys(void **state)
     assert_int_not_equal(ml_device_from_json_text("{\"model\":\"softbounds\",\"a_p\":\"x\"}", "s.json", &d, &e), ML_OK);
 }
 
+/* The JSON form: "d2d": {"nl": sigma} for neurosim, written back only with the spreads the
+ * model draws; a spread the model does not draw is an error naming it, for every model. */
+static void neurosim_d2d_json_takes_labels_and_rejects_step_spreads(void **state)
+{
+    ml_device d, d2;
+    ml_error e = {0};
+    assert_int_equal(ml_device_from_json_text("{\"model\":\"neurosim\",\"d2d\":{\"nl\":0.25,\"g_max\":0.01}}", "n.json",
+                                              &d, &e), ML_OK);
+    assert_true(d.d2d_nl == 0.25 && d.d2d_g_max == 0.01);
+    char *txt = ml_device_to_json(&d);
+    const char *dd = strstr(txt, "\"d2d\""); /* the last object: only the spreads neurosim draws */
+    assert_non_null(dd);
+    assert_non_null(strstr(dd, "\"nl\""));
+    assert_null(strstr(dd, "\"a_p\""));
+    assert_null(strstr(dd, "\"v0_p\""));
+    assert_int_equal(ml_device_from_json_text(txt, "rt", &d2, &e), ML_OK);
+    assert_true(d2.d2d_nl == 0.25 && d2.a_p == d.a_p && d2.g_inf_p == d.g_inf_p);
+    free(txt);
+    const char *bad[][2] = {
+        {"{\"model\":\"neurosim\",\"d2d\":{\"a_p\":0.1}}", "d2d.a_p"},
+        {"{\"model\":\"neurosim\",\"d2d\":{\"v0_d\":0.02}}", "d2d.v0_d"},
+        {"{\"model\":\"softbounds\",\"d2d\":{\"nl\":0.1}}", "d2d.nl"},
+        {"{\"model\":\"serb\",\"d2d\":{\"a_p\":0.1}}", "d2d.a_p"},
+        {"{\"model\":\"neurosim\",\"d2d\":{\"nl\":-0.1}}", "d2d.nl"},
+        {"{\"model\":\"neurosim\",\"d2d\":{\"nl\":12}}", "d2d.nl"},
+        {"{\"model\":\"neurosim\",\"d2d\":{\"nl\":\"x\"}}", "d2d.nl"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        assert_int_equal(ml_device_from_json_text(bad[k][0], "b.json", &d, &e), ML_EFORMAT);
+        assert_non_null(strstr(e.msg, bad[k][1]));
+        assert_non_null(strstr(e.msg, "b.json"));
+        assert_null(strchr(e.msg, '\n'));
+    }
+    /* a step spread set through the API is refused where populations are made, too */
+    assert_int_equal(ml_device_preset("agsi", &d, NULL), ML_OK);
+    d.d2d_a_p = 0.05;
+    ml_population *p = NULL;
+    assert_int_not_equal(ml_population_new(&d, 4, 1, &p, &e), ML_OK);
+    assert_null(p);
+    assert_non_null(strstr(e.msg, "d2d.a_p"));
+}
+
+/* The same draws, parameters and states with 1 and 3 threads: tio2x, and agsi with its
+ * per-device labels (drawn, and their curves solved, in parallel). */
 static void population_results_do_not_depend_on_threads(void **state)
 {
-    ml_device d;
-    ml_device_preset("tio2x", &d, NULL);
-    double *g[2];
-    for (int t = 0; t < 2; t++) {
-        omp_set_num_threads(t + 1);
-        ml_population *p;
-        assert_int_equal(ml_population_new(&d, 10007, 42, &p, NULL), ML_OK);
-        for (int k = 0; k < 20; k++) ml_pulse_all(p, NULL, NULL, 1.1, d.width);
-        g[t] = malloc(p->n * sizeof(double));
-        ml_read_all(p, g[t]);
-        ml_population_free(p);
+    const size_t n = 10007;
+    for (int dv = 0; dv < 2; dv++) {
+        ml_device d;
+        ml_device_preset(dv ? "agsi" : "tio2x", &d, NULL);
+        if (dv) d.d2d_nl = 0.5;
+        double *g[2], *par[2];
+        for (int t = 0; t < 2; t++) {
+            omp_set_num_threads(t ? 3 : 1);
+            ml_population *p;
+            assert_int_equal(ml_population_new(&d, n, 42, &p, NULL), ML_OK);
+            par[t] = malloc(4 * n * sizeof(double));
+            memcpy(par[t], p->a_p, n * sizeof(double));
+            memcpy(par[t] + n, p->a_d, n * sizeof(double));
+            memcpy(par[t] + 2 * n, p->g_inf_p, n * sizeof(double));
+            memcpy(par[t] + 3 * n, p->g_inf_d, n * sizeof(double));
+            for (int k = 0; k < 20; k++) ml_pulse_all(p, NULL, NULL, dv ? d.v_pulse_p : 1.1, d.width);
+            g[t] = malloc(p->n * sizeof(double));
+            ml_read_all(p, g[t]);
+            ml_population_free(p);
+        }
+        assert_memory_equal(par[0], par[1], 4 * n * sizeof(double));
+        assert_memory_equal(g[0], g[1], n * sizeof(double));
+        free(g[0]); free(g[1]); free(par[0]); free(par[1]);
     }
-    assert_memory_equal(g[0], g[1], 10007 * sizeof(double));
-    free(g[0]); free(g[1]);
     omp_set_num_threads(2);
 }
 
@@ -281,7 +466,9 @@ int main(void)
         cmocka_unit_test(neurosim_param_a_matches_table),
         cmocka_unit_test(softbounds_step_is_the_design_equation),
         cmocka_unit_test(neurosim_device_reproduces_gp_curve),
-        cmocka_unit_test(neurosim_population_draws_device_to_device_spread),
+        cmocka_unit_test(neurosim_devices_follow_realdevice_for_their_own_labels),
+        cmocka_unit_test(neurosim_label_spread_matches_sigma),
+        cmocka_unit_test(neurosim_d2d_json_takes_labels_and_rejects_step_spreads),
         cmocka_unit_test(serb_closed_form_matches_euler),
         cmocka_unit_test(table_interpolates_linearly),
         cmocka_unit_test(table_extrapolates_by_the_drive_law),

@@ -97,6 +97,72 @@ static void float_train_tracks_double_reference(void **state)
     }
 }
 
+/* NeuroSim devices with their own labels and windows (d2d.nl 0.5, 5 % window): the float32
+ * train follows each device's own curve (the double reference on the same per-device
+ * parameters) to 1e-5 of its window, with and without NeuroSim's absolute C2C; mid-way up, its
+ * noiseless states differ from those of the same windows with the nominal labels by far more; and the train with reads gives the
+ * train's states bit for bit. */
+static void train_follows_each_neurosim_devices_own_curve(void **state)
+{
+    enum { N = 300, K = 400, L = 40 };
+    static double v[K], w[K];
+    for (int noise = 0; noise < 2; noise++) {
+        ml_device d;
+        ml_device_preset("agsi", &d, NULL);
+        if (!noise) d.s_abs = 0;
+        d.d2d_nl = 0.5;
+        d.d2d_g_min = d.d2d_g_max = 0.05;
+        for (int q = 0; q < K; q++) { /* LTP, LTD, then mixed amplitudes and widths */
+            int ph = q / 150;
+            v[q] = ph == 0 ? d.v_pulse_p : ph == 1 ? d.v_pulse_d : (q % 2 ? 1.05 * d.v_pulse_p : 0.95 * d.v_pulse_d);
+            w[q] = d.width * (ph == 2 ? 0.5 + 0.01 * (q % 50) : 1.0);
+        }
+        ml_population *a, *b, *nom;
+        assert_int_equal(ml_population_new(&d, N, 5, &a, NULL), ML_OK);
+        assert_int_equal(ml_population_new(&d, N, 5, &b, NULL), ML_OK);
+        ml_device dn = d;
+        dn.d2d_nl = 0; /* the same windows, the nominal labels */
+        assert_int_equal(ml_population_new(&dn, N, 5, &nom, NULL), ML_OK);
+        ml_pulse_train(a, 0, N, v, w, 40, NULL); /* mid-way up, where the labels bend the curves */
+        ml_pulse_train(nom, 0, N, v, w, 40, NULL);
+        int off = 0;
+        for (size_t i = 0; i < N; i++) off += fabs(a->g[i] - nom->g[i]) > 1e-3 * (a->g_max[i] - a->g_min[i]);
+        ml_pulse_train(a, 0, N, v + 40, w + 40, K - 40, NULL);
+        double worst = 0;
+        for (size_t i = 0; i < N; i++) {
+            reference_train(b, i, v, w, K);
+            worst = fmax(worst, fabs(a->g[i] - b->g[i]) / (a->g_max[i] - a->g_min[i]));
+        }
+        printf("# NeuroSim labels (noise %d): float32 train vs double, max error %.3g of the window; %d of %d devices "
+               "> 1e-3 of the window off the nominal labels' after 40 LTP pulses\n", noise, worst, off, N);
+        assert_true(worst < 1e-5);
+        if (!noise) assert_true(off > N * 3 / 4);
+        /* the train with reads: per-device pulses, the same states as the train, bit for bit */
+        double vd[N], wd[N], *rd = malloc((size_t)L * N * sizeof(double)), *gt = malloc((size_t)(L + 1) * N * sizeof(double));
+        for (size_t i = 0; i < N; i++) { vd[i] = i % 2 ? d.v_pulse_p : d.v_pulse_d; wd[i] = d.width; }
+        ml_population *c1, *c2;
+        assert_int_equal(ml_population_new(&d, N, 7, &c1, NULL), ML_OK);
+        assert_int_equal(ml_population_new(&d, N, 7, &c2, NULL), ML_OK);
+        ml_pulse_train(c1, 0, N, v, w, 75, NULL); /* somewhere inside the window */
+        ml_pulse_train(c2, 0, N, v, w, 75, NULL);
+        ml_pulse_train_read(c1, 0, N, vd, wd, L, rd, gt);
+        for (size_t i = 0; i < N; i++) {
+            double vk[L], wk[L];
+            for (int k = 0; k < L; k++) { vk[k] = vd[i]; wk[k] = wd[i]; }
+            ml_pulse_train(c2, i, i + 1, vk, wk, L, NULL);
+        }
+        assert_memory_equal(c1->g, c2->g, N * sizeof(double));
+        assert_memory_equal(gt + (size_t)L * N, c2->g, N * sizeof(double));
+        free(rd);
+        free(gt);
+        ml_population_free(c1);
+        ml_population_free(c2);
+        ml_population_free(a);
+        ml_population_free(b);
+        ml_population_free(nom);
+    }
+}
+
 static void train_is_bit_identical_on_every_instruction_set(void **state)
 {
     enum { N = 777, K = 300 };
@@ -330,6 +396,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(float_train_tracks_double_reference),
+        cmocka_unit_test(train_follows_each_neurosim_devices_own_curve),
         cmocka_unit_test(train_is_bit_identical_on_every_instruction_set),
         cmocka_unit_test(train_does_not_depend_on_threads_or_blocks),
         cmocka_unit_test(gaussian_matches_the_normal_cdf),

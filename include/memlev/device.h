@@ -54,8 +54,11 @@ typedef struct ml_device {
     /* stuck devices: this fraction of a population (drawn from its seed) sits at g_min or
      * g_max, with equal probability, and ignores pulses (0..1) */
     double stuck_fraction;
-    /* device-to-device relative spreads */
+    /* device-to-device relative spreads (which apply depends on the model: docs/devices.md) */
     double d2d_a_p, d2d_a_d, d2d_g_min, d2d_g_max, d2d_v0_p, d2d_v0_d;
+    /* NeuroSim only: standard deviation of each device's nonlinearity labels NL_LTP and NL_LTD
+     * (label units, NeuroSim's sigmaDtoD); each device's curve parameter A follows its label */
+    double d2d_nl;
     /* nominal programming pulse and instrument limits */
     double v_pulse_p, v_pulse_d;/* default amplitudes (V) */
     double width;               /* default width (s) */

@@ -371,7 +371,9 @@ typedef struct ml_train_fit {
 /* Defaults for device kind d, direction dir, `levels` levels over `coverage` of the window
  * (0 < coverage <= 1): the nominal amplitude; a calibration width whose run of
  * (reads - 1) * read_every pulses (14 * 24 by default) closes about 98 % of the nominal
- * device's gap; a programming width whose first step is a third of a level's spacing.
+ * device's gap (on a NeuroSim device at most 0.8 Pmax nominal pulses' worth, since it meets its
+ * far bound after Pmax, before its asymptote); a programming width whose first step is a third
+ * of a level's spacing.
  * Errors: ML_EINVAL (not a soft-bounds or NeuroSim device; no nominal response). */
 ML_API ml_status ml_train_calib_defaults(const ml_device *d, int dir, int levels, double coverage, ml_train_calib *c,
                                          ml_error *err);

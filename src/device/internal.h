@@ -4,8 +4,21 @@
 #include <stdint.h>
 #include "memlev/device.h"
 
+/* NeuroSim: d's a_p, a_d, g_inf_p, g_inf_d from its labels, Pmax, window and nominal pulses. */
 void ml__neurosim_to_softbounds(ml_device *d);
 double ml__neurosim_maxdev(double a);
+/* The getParamA table entry NeuroSim uses for label nl on side sign (+1 LTP, -1 LTD): k with
+ * |label| = k/100, k in 1..900 (the magnitude floored to the 0.01 grid and clamped to 0.01..9);
+ * a label on the other side of zero (NeuroSim's anti-saturating curvature) gives 1. */
+int ml__neurosim_grid(double nl, int sign);
+/* |A| / Pmax for the grid label k/100 (NeuroSim's getParamA(k/100), solved, not tabulated). */
+double ml__neurosim_a_grid(int k);
+/* The soft-bounds form of NeuroSim's curves with |A| / Pmax = an_p, an_d on the window
+ * gmin..gmax, keeping d's Pmax, nominal pulses and v0: step scales and asymptotes. */
+void ml__neurosim_curve(const ml_device *d, double an_p, double an_d, double gmin, double gmax, double *a_p,
+                        double *a_d, double *g_inf_p, double *g_inf_d);
+/* Whether d2d spread `key` ("a_p", "nl", ...) is drawn for model m (the others must be 0). */
+int ml__d2d_applies(ml_model_kind m, const char *key);
 /* Messaritaki/Serb exact pulse response in conductance. */
 double ml__serb_step(const ml_device *d, double g, double v, double width);
 /* Table model mean and std of dG at (g, v, width) from d->table; beyond its amplitudes and

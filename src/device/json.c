@@ -1,11 +1,11 @@
 /* Device JSON form (DESIGN.md): a flat object of SI parameters plus a "d2d" object of
- * relative spreads and, for the table model, a "table" object. Unknown keys are errors. */
+ * device-to-device spreads (those the model draws: a key that does not apply to the model must be
+ * 0) and, for the table model, a "table" object. Unknown keys are errors. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/alloc.h"
 #include "core/alloc.h"
 #include "memlev/device.h"
 #include "memlev/util.h"
@@ -24,7 +24,8 @@ static const field k_fields[] = {
 static const field k_d2d[] = {
     {"a_p", offsetof(ml_device, d2d_a_p)}, {"a_d", offsetof(ml_device, d2d_a_d)},
     {"g_min", offsetof(ml_device, d2d_g_min)}, {"g_max", offsetof(ml_device, d2d_g_max)},
-    {"v0_p", offsetof(ml_device, d2d_v0_p)}, {"v0_d", offsetof(ml_device, d2d_v0_d)}, {NULL, 0}};
+    {"v0_p", offsetof(ml_device, d2d_v0_p)}, {"v0_d", offsetof(ml_device, d2d_v0_d)},
+    {"nl", offsetof(ml_device, d2d_nl)}, {NULL, 0}};
 static const char *k_models[] = {"softbounds", "neurosim", "serb", "table"};
 
 static const field *lookup(const field *t, const char *k)
@@ -194,7 +195,8 @@ char *ml_device_to_json(const ml_device *d)
     }
     cJSON *dd = cJSON_AddObjectToObject(o, "d2d");
     for (const field *f = k_d2d; f->key; f++)
-        cJSON_AddItemToObject(dd, f->key, ml__json_exact_number(*(const double *)((const char *)d + f->off)));
+        if (ml__d2d_applies(d->model, f->key))
+            cJSON_AddItemToObject(dd, f->key, ml__json_exact_number(*(const double *)((const char *)d + f->off)));
     if (d->table) {
         const ml_dev_table *t = d->table;
         size_t nn = (size_t)t->nv * t->nw * t->ng;

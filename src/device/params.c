@@ -5,6 +5,7 @@
 #include <string.h>
 #include "core/alloc.h"
 #include "memlev/device.h"
+#include "device/internal.h"
 
 void ml_device_defaults(ml_device *d, ml_model_kind kind)
 {
@@ -43,6 +44,15 @@ void ml_device_defaults(ml_device *d, ml_model_kind kind)
     d->serb_a1n = 500;
 }
 
+int ml__d2d_applies(ml_model_kind m, const char *key)
+{
+    if (!strcmp(key, "g_min") || !strcmp(key, "g_max")) return 1; /* every model clamps to its window */
+    if (!strcmp(key, "nl")) return m == ML_MODEL_NEUROSIM;
+    /* a_p a_d v0_p v0_d: soft bounds only (NeuroSim varies the label; Serb and table devices
+     * take the model's own step) */
+    return m == ML_MODEL_SOFTBOUNDS;
+}
+
 #define CHECK(cond, ...) do { if (!(cond)) return ml_error_set(err, ML_EINVAL, __VA_ARGS__); } while (0)
 #define FIN(f) CHECK(isfinite(d->f), "%s: %s must be a finite number", src, #f)
 #define NONNEG(f) do { FIN(f); CHECK(d->f >= 0, "%s: %s (%g) must not be negative", src, #f, d->f); } while (0)
@@ -67,6 +77,20 @@ ml_status ml_device_validate(const ml_device *d, const char *src, ml_error *err)
           d->stuck_fraction);
     NONNEG(d2d_a_p); NONNEG(d2d_a_d); NONNEG(d2d_g_min); NONNEG(d2d_g_max); NONNEG(d2d_v0_p); NONNEG(d2d_v0_d);
     CHECK(d->d2d_g_min < 0.5 && d->d2d_g_max < 0.5, "%s: d2d g_min/g_max spreads must be below 0.5", src);
+    CHECK(isfinite(d->d2d_nl) && d->d2d_nl >= 0 && d->d2d_nl <= 9,
+          "%s: d2d.nl (%g) must be within 0..9 (a spread of NeuroSim labels, which span 0.01..9)", src, d->d2d_nl);
+    {
+        static const char *const models[] = {"softbounds", "neurosim", "serb", "table"};
+        const struct { const char *key; double v; } spreads[] = {
+            {"a_p", d->d2d_a_p}, {"a_d", d->d2d_a_d}, {"v0_p", d->d2d_v0_p}, {"v0_d", d->d2d_v0_d}, {"nl", d->d2d_nl}};
+        const char *mn = (unsigned)d->model < 4 ? models[d->model] : "unknown";
+        for (size_t k = 0; k < sizeof spreads / sizeof spreads[0]; k++)
+            CHECK(spreads[k].v == 0 || ml__d2d_applies(d->model, spreads[k].key),
+                  "%s: d2d.%s (%g) does not apply to the %s model (%s)", src, spreads[k].key, spreads[k].v, mn,
+                  d->model == ML_MODEL_NEUROSIM ? "NeuroSim varies each device's nonlinearity label: use d2d.nl"
+                  : d->model == ML_MODEL_SOFTBOUNDS ? "d2d.nl is the neurosim model's label spread"
+                  : "every device takes the model's own step: only d2d.g_min and d2d.g_max apply");
+    }
     POS(width); POS(width_min); POS(width_max); POS(v_max); NONNEG(v_read); POS(t_read);
     CHECK(d->width_min <= d->width_max, "%s: width_min (%g) exceeds width_max (%g)", src, d->width_min, d->width_max);
     CHECK(d->width >= d->width_min && d->width <= d->width_max,

@@ -79,6 +79,48 @@ ml_status ml_population_new(const ml_device *d, size_t n, uint64_t seed, ml_popu
     return ml_population_new_at(d, n, 0, seed, out, err);
 }
 
+/* Device i's parameters and reset state: every draw keyed by (seed, base + i). */
+static void draw_device(ml_population *p, const ml_device *d, size_t i, double an_p, double an_d, double *memo)
+{
+    const uint64_t seed = p->seed, base = p->base;
+    double z[6];
+    ml_normal2(seed, base + i, 0, ML_RNG_D2D, &z[0], &z[1]);
+    ml_normal2(seed, base + i, 1, ML_RNG_D2D, &z[2], &z[3]);
+    ml_normal2(seed, base + i, 2, ML_RNG_D2D, &z[4], &z[5]);
+    double gmin = spread(d->g_min, d->d2d_g_min, z[0]);
+    double gmax = spread(d->g_max, d->d2d_g_max, z[1]);
+    if (gmax < gmin * 1.001) gmax = gmin * 1.001;
+    if (d->stuck_fraction > 0 && ml_uniform(seed, base + i, 3, ML_RNG_D2D) < d->stuck_fraction) {
+        /* stuck: a window of zero width at g_min or g_max clamps every pulse and reset */
+        gmin = gmax = ml_uniform(seed, base + i, 4, ML_RNG_D2D) < 0.5 ? gmin : gmax;
+    }
+    p->g_min[i] = gmin;
+    p->g_max[i] = gmax;
+    p->a_p[i] = spread(d->a_p, d->d2d_a_p, z[2]);
+    p->a_d[i] = spread(d->a_d, d->d2d_a_d, z[3]);
+    p->v0_p[i] = spread(d->v0_p, d->d2d_v0_p, z[4]);
+    p->v0_d[i] = spread(d->v0_d, d->d2d_v0_d, z[5]);
+    if (d->model == ML_MODEL_NEUROSIM) {
+        /* NeuroSim's RealDevice: the device's labels NL + sigmaDtoD z (Cell.cpp:312-315), its A
+         * from them (getParamA's grid), its B from its window; Pmax stays the kind's */
+        double ap = an_p, ad = an_d;
+        if (d->d2d_nl > 0) {
+            int kp = ml__neurosim_grid(d->nl_ltp + d->d2d_nl * z[2], 1);
+            int kd = ml__neurosim_grid(d->nl_ltd + d->d2d_nl * z[3], -1);
+            if (memo[kp - 1] == 0) memo[kp - 1] = ml__neurosim_a_grid(kp);
+            if (memo[kd - 1] == 0) memo[kd - 1] = ml__neurosim_a_grid(kd);
+            ap = memo[kp - 1];
+            ad = memo[kd - 1];
+        }
+        ml__neurosim_curve(d, ap, ad, gmin, gmax, &p->a_p[i], &p->a_d[i], &p->g_inf_p[i], &p->g_inf_d[i]);
+    } else {
+        p->g_inf_p[i] = gmax;
+        p->g_inf_d[i] = gmin;
+    }
+    p->g[i] = p->g_end[i] = gmin;
+    p->t_idle[i] = 0;
+}
+
 ml_status ml_population_new_at(const ml_device *d, size_t n, uint64_t base, uint64_t seed, ml_population **out,
                                ml_error *err)
 {
@@ -99,36 +141,18 @@ ml_status ml_population_new_at(const ml_device *d, size_t n, uint64_t base, uint
         if (!(*arrs[k] = ml__malloc(n * sizeof(double)))) goto oom;
     if (!(p->npulse = ml__calloc(n, sizeof(uint32_t))) || !(p->nread = ml__calloc(n, sizeof(uint32_t))))
         goto oom;
-    double w0 = d->g_max - d->g_min;
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        double z[6];
-        ml_normal2(seed, base + i, 0, ML_RNG_D2D, &z[0], &z[1]);
-        ml_normal2(seed, base + i, 1, ML_RNG_D2D, &z[2], &z[3]);
-        ml_normal2(seed, base + i, 2, ML_RNG_D2D, &z[4], &z[5]);
-        double gmin = spread(d->g_min, d->d2d_g_min, z[0]);
-        double gmax = spread(d->g_max, d->d2d_g_max, z[1]);
-        if (gmax < gmin * 1.001) gmax = gmin * 1.001;
-        if (d->stuck_fraction > 0 && ml_uniform(seed, base + i, 3, ML_RNG_D2D) < d->stuck_fraction) {
-            /* stuck: a window of zero width at g_min or g_max clamps every pulse and reset */
-            gmin = gmax = ml_uniform(seed, base + i, 4, ML_RNG_D2D) < 0.5 ? gmin : gmax;
-        }
-        p->g_min[i] = gmin;
-        p->g_max[i] = gmax;
-        p->a_p[i] = spread(d->a_p, d->d2d_a_p, z[2]);
-        p->a_d[i] = spread(d->a_d, d->d2d_a_d, z[3]);
-        p->v0_p[i] = spread(d->v0_p, d->d2d_v0_p, z[4]);
-        p->v0_d[i] = spread(d->v0_d, d->d2d_v0_d, z[5]);
-        if (d->model == ML_MODEL_NEUROSIM) {
-            double s = (gmax - gmin) / w0;
-            p->g_inf_p[i] = gmin + (d->g_inf_p - d->g_min) * s;
-            p->g_inf_d[i] = gmax - (d->g_max - d->g_inf_d) * s;
-        } else {
-            p->g_inf_p[i] = gmax;
-            p->g_inf_d[i] = gmin;
-        }
-        p->g[i] = p->g_end[i] = gmin;
-        p->t_idle[i] = 0;
+    double an_p = 0, an_d = 0; /* NeuroSim: |A| / Pmax of the nominal labels */
+    if (d->model == ML_MODEL_NEUROSIM) {
+        an_p = ml__neurosim_a_grid(ml__neurosim_grid(d->nl_ltp, 1));
+        an_d = ml__neurosim_a_grid(ml__neurosim_grid(d->nl_ltd, -1));
+    }
+    #pragma omp parallel
+    {
+        /* |A| / Pmax of the grid labels k/100 this thread's devices draw, solved once each
+         * (memo[k - 1], 0 until needed): a pure function of k, so threads agree */
+        double memo[900] = {0};
+        #pragma omp for schedule(static)
+        for (size_t i = 0; i < n; i++) draw_device(p, d, i, an_p, an_d, memo);
     }
     *out = p;
     return ML_OK;

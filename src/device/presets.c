@@ -31,7 +31,9 @@ static void neurosim_dev(ml_device *d, const char *name, double r_on, double ono
     /* NeuroSim's cycle-to-cycle sigma is absolute, a fraction of the window per pulse */
     d->s_abs = c2c * (d->g_max - d->g_min);
     d->s_read_rel = 0.005;
-    d->d2d_a_p = d->d2d_a_d = 0.05;
+    /* NeuroSim's device-to-device variation: a spread of each device's labels (sigmaDtoD, 0 in
+     * NeuroSim's defaults); 0.1 bends agsi's curve by about the 5 % step spread of tio2x */
+    d->d2d_nl = 0.1;
     d->v_read = 0.5;
     ml__neurosim_to_softbounds(d);
 }

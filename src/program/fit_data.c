@@ -376,6 +376,7 @@ ml_status ml_measured_calibrate(const ml_measured *m, const char *law, const cha
         if (r->d2d_a_p > 0 || r->d2d_a_d > 0)
             warn(r, "table law: the step spread between devices (a_p %.1f %%, a_d %.1f %%) is not in the device "
                  "(a table is one mean device)", 100 * r->d2d_a_p, 100 * r->d2d_a_d);
+        d->d2d_a_p = d->d2d_a_d = 0; /* a table device draws its window only (ml_device_validate) */
     }
     snprintf(r->law, sizeof r->law, "%s", table ? "table" : "softbounds");
     if (want_auto && !table && both && ho_sb > 1.2 * ho_tab)

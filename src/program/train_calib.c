@@ -37,6 +37,12 @@ ml_status ml_train_calib_defaults(const ml_device *d, int dir, int levels, doubl
     double al_cal = 4.0 / n_cal;                     /* e^-4: the run closes ~98 % of the gap */
     double al_prog = coverage / levels / 3.0;        /* first step: a third of a spacing */
     c->width_cal = fmin(fmax(d->width * al_cal / al, d->width_min), d->width_max);
+    if (d->model == ML_MODEL_NEUROSIM) {
+        /* a NeuroSim device reaches its far bound after Pmax nominal pulses whatever its label
+         * (its asymptote lies beyond), and its reads clamp there: the run stays within 0.8 Pmax */
+        double pm = dir > 0 ? d->pmax_ltp : d->pmax_ltd;
+        c->width_cal = fmin(c->width_cal, fmax(d->width * 0.8 * pm / n_cal, d->width_min));
+    }
     c->width_prog = fmin(fmax(d->width * al_prog / al, d->width_min), d->width_max);
     double cov = coverage < 0.999 ? coverage : 0.999, alp = al * c->width_prog / d->width;
     double top = -log(1 - cov) / (alp < 1 ? -log1p(-alp) : 1e9);
