@@ -51,6 +51,12 @@ void ml__plan_grid(const ml_fit *f, const ml_scheme *s, int P, double *grid);
 /* Amplitude/width schedule realising grid[0..P] under fit (open loop): pulses 1..P. */
 void ml__schedule_ff(const ml_fit *f, const ml_device *d, const ml_scheme *s, const double *grid, int P,
                     double *v, double *w);
+/* Refinement runs (ff_refine.c): reads after every stride-th step of a P-step run (at least
+ * 64 per run); one open-loop run of device i's schedule (sub pulses per step; v, w hold P sub;
+ * rd the reads, *g0 the start; cost into c): -1 when out of memory. */
+int ml__ff_read_stride(const ml_scheme *s, int P);
+int ml__ff_run_once(const ml_target *t, size_t i, const ml_fit *f, const ml_scheme *s, int P, int sub, int dir,
+                    double *v, double *w, double *rd, double *g0, ml_cost *c);
 /* Refinement runs of the feedforward schedule (s->calib_rounds); with misfit (one entry per
  * calibration device, may be NULL): the rms distance of the runs' reads from the refined model's
  * own prediction of them, in planned steps. */
