@@ -133,8 +133,11 @@ void rep_fig_levels(const ml_report *r, const void *arg)
             ymax = fmax(ymax, l->g_mean[k] + ks / 2);
         }
         double pad = 0.05 * (ymax - ymin);
-        double vy1 = top - hgt * (double)i, vy0 = vy1 - hgt + 0.075;
-        rep_axes(0.12, 0.97, vy0, vy1 - 0.03, (double)k0 - 0.6, (double)(k0 + w) + 0.6, ymin - pad, ymax + pad, "bcnst", 0,
+        /* gaps for the titles and tick labels; smaller with many panels, where the fixed
+         * ones would leave a panel no height (PLplot then refuses to draw) */
+        double gap = fmin(0.075, 0.4 * hgt), head = fmin(0.03, 0.15 * hgt);
+        double vy1 = top - hgt * (double)i, vy0 = vy1 - hgt + gap;
+        rep_axes(0.12, 0.97, vy0, vy1 - head, (double)k0 - 0.6, (double)(k0 + w) + 0.6, ymin - pad, ymax + pad, "bcnst", 0,
                  "bcnstv");
         char t[320];
         snprintf(t, sizeof t, "%s: pulses %zu-%zu, k·σ(read) = %.3g nS", l->label, k0, k0 + w, ks * 1e3);
