@@ -119,6 +119,7 @@ typedef struct ml_levels_result {
     double calib_budget;
     int refused_pulses, refused_states;
     double refused_calibration_pulses, refused_calibration_reads;
+    int verify_every;        /* feedforward: the scheme's read-and-correct stride (0: open loop) */
 } ml_levels_result;
 
 /* Run the levels study; on success *out is the caller's (ml_levels_result_free). A scheme

@@ -14,6 +14,7 @@ typedef struct rep_levels {
     double k;                /* 3 when absent */
     double prec_rms_uS;      /* -1 when absent */
     double yield, fallback, failed, unconverged; /* -1 when absent */
+    double pulses, verify_every, states_pop; /* P, feedforward's stride, states_population: -1 when absent */
     size_t npts;             /* P + 1 */
     double *g_mean, *p05, *p95, *step, *v_mean, *pulses_mean;
     size_t nsweep;
@@ -129,6 +130,9 @@ void rep_fig_levels(const ml_report *r, const void *arg);
 void rep_fig_states(const ml_report *r, const void *arg);
 void rep_fig_sweep(const ml_report *r, const void *arg);
 void rep_fig_cost(const ml_report *r, const void *arg);
+/* Nonzero when two levels results of one scheme and device differ in calibration cost. */
+int rep_budget_drawn(const ml_report *r);
+void rep_fig_budget(const ml_report *r, const void *arg);
 void rep_fig_accuracy(const ml_report *r, const void *arg);   /* arg: const rep_transfer * */
 void rep_fig_transfer_cost(const ml_report *r, const void *arg);
 void rep_fig_sweep_lines(const ml_report *r, const void *arg);   /* arg: const rep_sweep * */

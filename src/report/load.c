@@ -89,6 +89,7 @@ static ml_status load_levels(const cJSON *j, const char *src, rep_levels *l, ml_
     l->k = 3;
     l->prec_rms_uS = -1;
     l->yield = l->fallback = l->failed = l->unconverged = -1;
+    l->pulses = l->verify_every = l->states_pop = -1;
     if (!(l->file = dup(src))) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
     if ((st = str(j, "scheme", src, &l->scheme, err)) || (st = str(j, "device", src, &l->device, err))) return st;
     const struct { const char *k; double *v; int req; } f[] = {
@@ -98,11 +99,14 @@ static ml_status load_levels(const cJSON *j, const char *src, rep_levels *l, ml_
         {"energy_per_state_J", &l->eps, 1}, {"sigma_read_uS", &l->sigma_uS, 1},
         {"calibration_pulses_per_device", &l->calib_pulses, 1}, {"k", &l->k, 0},
         {"precision_rms_uS", &l->prec_rms_uS, 0}, {"yield", &l->yield, 0}, {"devices_fallback", &l->fallback, 0},
-        {"devices_failed", &l->failed, 0}, {"unconverged", &l->unconverged, 0}};
+        {"devices_failed", &l->failed, 0}, {"unconverged", &l->unconverged, 0}, {"pulses", &l->pulses, 0},
+        {"verify_every", &l->verify_every, 0}, {"states_population", &l->states_pop, 0}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if ((st = num(j, f[i].k, src, f[i].v, f[i].req, err))) return st;
     if (l->states < 0 || l->staircase_states < 0 || l->pps < 0 || l->rps < 0 || l->eps < 0 || l->sigma_uS < 0)
         return ml_error_set(err, ML_EFORMAT, "%s: states, costs and sigma_read_uS must not be negative", src);
+    if (cJSON_HasObjectItem(j, "verify_every") && (l->verify_every < 0 || l->verify_every != floor(l->verify_every)))
+        return ml_error_set(err, ML_EFORMAT, "%s: 'verify_every' must be an integer >= 0", src);
     if (!(l->k > 0)) return ml_error_set(err, ML_EFORMAT, "%s: 'k' must be positive", src);
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "staircase");
     if (!cJSON_IsObject(sc)) return ml_error_set(err, ML_EFORMAT, "%s: 'staircase' must be an object", src);

@@ -128,7 +128,7 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) return ml_error_set(err, ML_EIO, "%s: not a folder", dir);
     forget_written(r);
     int w = o.width_px, h = o.height_px;
-    size_t nmax = 6 + 2 * r->ntr + 2 * r->nsw + r->nfit, n = 0;
+    size_t nmax = 7 + 2 * r->ntr + 2 * r->nsw + r->nfit, n = 0;
     rep_figure *figs = ml__calloc(nmax, sizeof *figs);
     rep_img *imgs = ml__calloc(nmax, sizeof *imgs);
     if (!figs || !imgs) { ml__free(figs); ml__free(imgs); return ml_error_set(err, ML_ENOMEM, "out of memory"); }
@@ -158,6 +158,10 @@ ml_status ml_report_write(ml_report *r, const char *dir, const ml_report_opts *o
                 "those that cover the window).", w, h, rep_fig_sweep, NULL);
         ADD("cost", "cost", "Programming cost per state: pulses, verify reads and energy.", (int)(w * 1.15), (int)(h * 0.85),
             rep_fig_cost, NULL);
+        if (rep_budget_drawn(r))
+            ADD("cost", "budget", "States against calibration pulses per device for results of one scheme and device "
+                "that differ in calibration cost: one line per pulse budget P and verify stride (--verify-every; open "
+                "loop: 0); dashed: states_population.", w, h, rep_fig_budget, NULL);
     }
     for (size_t i = 0; i < r->ntr; i++) {
         if (!r->tr[i].n) continue; /* an interrupted run may have no points yet: table only */

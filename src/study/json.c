@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "memlev/study.h"
 #include "device/json_write.h"
 
@@ -94,6 +95,8 @@ static cJSON *levels_json(const ml_levels_result *r)
     cJSON_AddNumberToObject(j, "sigma_read_uS", r->sigma_read * 1e6);
     cJSON_AddNumberToObject(j, "calibration_pulses_per_device", r->calibration_pulses_per_device);
     cJSON_AddNumberToObject(j, "calibration_reads_per_device", r->calibration_reads_per_device);
+    /* feedforward: the read-and-correct stride its calibration and programming ran with */
+    if (!strcmp(r->scheme, "feedforward")) cJSON_AddNumberToObject(j, "verify_every", r->verify_every);
     cJSON_AddNumberToObject(j, "precision_rms_uS", r->precision_rms * 1e6);
     cJSON_AddNumberToObject(j, "precision_sigma_uS", r->precision_sigma * 1e6);
     cJSON_AddNumberToObject(j, "precision_worst_uS", r->precision_worst * 1e6);

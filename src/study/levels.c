@@ -184,6 +184,7 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     double pulses = pc->pulses - pc->reset_pulses;
     snprintf(res->device, sizeof res->device, "%s", r->dev->name);
     res->scheme = ml_scheme_name(s->type);
+    res->verify_every = s->verify_every;
     res->dir = r->dir;
     res->devices = nd;
     res->pulses = (int)(np - 1);
