@@ -21,36 +21,10 @@ void rep_fit_clear(rep_fit *f)
     memset(f, 0, sizeof *f);
 }
 
-static ml_status num(const cJSON *o, const char *key, const char *src, double *v, ml_error *err)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
-        return ml_error_set(err, ML_EFORMAT, "%s: '%s' must be a finite number", src, key);
-    *v = it->valuedouble;
-    return ML_OK;
-}
-
-/* A numeric array of n entries (n == 0: 1..MAX_TRAIN_POINTS, stored in *n). */
+/* A train's array of n entries (n == 0: 1..MAX_TRAIN_POINTS, stored in *n). */
 static ml_status arr(const cJSON *o, const char *key, const char *src, size_t *n, double **out, ml_error *err)
 {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsArray(a)) return ml_error_set(err, ML_EFORMAT, "%s: missing array '%s'", src, key);
-    size_t len = (size_t)cJSON_GetArraySize(a), i = 0;
-    if (*n == 0 && (len < 1 || len > MAX_TRAIN_POINTS))
-        return ml_error_set(err, ML_EFORMAT, "%s: '%s' has %zu entries (1..%d expected)", src, key, len, MAX_TRAIN_POINTS);
-    if (*n && len != *n) return ml_error_set(err, ML_EFORMAT, "%s: '%s' has %zu entries, expected %zu", src, key, len, *n);
-    double *v = ml__malloc(len * sizeof *v);
-    if (!v) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
-    for (const cJSON *e = a->child; e; e = e->next, i++) {
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
-            ml__free(v);
-            return ml_error_set(err, ML_EFORMAT, "%s: %s[%zu] must be a finite number", src, key, i);
-        }
-        v[i] = e->valuedouble;
-    }
-    *n = len;
-    *out = v;
-    return ML_OK;
+    return rep_json_numbers(o, key, src, 1, MAX_TRAIN_POINTS, n, out, err);
 }
 
 ml_status rep_load_fit(const cJSON *j, const char *src, rep_fit *f, ml_error *err)
@@ -63,7 +37,9 @@ ml_status rep_load_fit(const cJSON *j, const char *src, rep_fit *f, ml_error *er
     if (!cJSON_IsString(law) || !law->valuestring[0] || strlen(law->valuestring) >= sizeof f->law)
         return ml_error_set(err, ML_EFORMAT, "%s: 'law' must be a short non-empty string", src);
     snprintf(f->law, sizeof f->law, "%s", law->valuestring);
-    if ((st = num(j, "r2", src, &f->r2, err)) || (st = num(j, "residual_rms_uS", src, &f->rms_uS, err))) return st;
+    if ((st = rep_json_number(j, "r2", src, &f->r2, 1, err)) ||
+        (st = rep_json_number(j, "residual_rms_uS", src, &f->rms_uS, 1, err)))
+        return st;
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(j, "trains");
     if (!cJSON_IsArray(tr) || cJSON_GetArraySize(tr) < 1)
         return ml_error_set(err, ML_EFORMAT, "%s: 'trains' must be a non-empty array (memlev calibrate --report writes it)", src);
@@ -77,8 +53,9 @@ ml_status rep_load_fit(const cJSON *j, const char *src, rep_fit *f, ml_error *er
         f->n = i + 1;
         snprintf(sub, sizeof sub, "%s: trains[%zu]", src, i);
         if (!cJSON_IsObject(e)) return ml_error_set(err, ML_EFORMAT, "%s must be an object", sub);
-        if ((st = num(e, "device", sub, &t->device, err)) || (st = num(e, "rms_uS", sub, &t->rms_uS, err)) ||
-            (st = num(e, "r2", sub, &t->r2, err)) || (st = arr(e, "pulse", sub, &t->n, &t->pulse, err)) ||
+        if ((st = rep_json_number(e, "device", sub, &t->device, 1, err)) ||
+            (st = rep_json_number(e, "rms_uS", sub, &t->rms_uS, 1, err)) ||
+            (st = rep_json_number(e, "r2", sub, &t->r2, 1, err)) || (st = arr(e, "pulse", sub, &t->n, &t->pulse, err)) ||
             (st = arr(e, "measured_uS", sub, &t->n, &t->measured, err)) ||
             (st = arr(e, "fitted_uS", sub, &t->n, &t->fitted, err)))
             return st;

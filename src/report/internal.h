@@ -92,6 +92,12 @@ void rep_sweep_clear(rep_sweep *s);
 void rep_fit_clear(rep_fit *f);
 struct cJSON;
 /* Read a fit report (fig_fit.c); errors name the file and the field. */
+/* A result file's number (missing: an error when required, else *v kept) and numeric array
+ * (exactly *n entries, or lo..hi stored in *n when *n is 0), errors naming src and key (load.c). */
+ml_status rep_json_number(const struct cJSON *o, const char *key, const char *src, double *v, int required,
+                          ml_error *err);
+ml_status rep_json_numbers(const struct cJSON *o, const char *key, const char *src, size_t lo, size_t hi, size_t *n,
+                           double **out, ml_error *err);
 ml_status rep_load_fit(const struct cJSON *j, const char *src, rep_fit *f, ml_error *err);
 /* Read a sweep result (fig_sweep.c); errors name the file and the point. */
 ml_status rep_load_sweep(const struct cJSON *j, const char *src, rep_sweep *s, ml_error *err);

@@ -33,7 +33,7 @@ static char *dup(const char *s)
     return d;
 }
 
-static ml_status num(const cJSON *o, const char *key, const char *src, double *v, int required, ml_error *err)
+ml_status rep_json_number(const cJSON *o, const char *key, const char *src, double *v, int required, ml_error *err)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!it) {
@@ -56,15 +56,15 @@ static ml_status str(const cJSON *o, const char *key, const char *src, char **ou
     return ML_OK;
 }
 
-/* A numeric array of exactly n entries (n == 0: any length >= 2, stored in *n). */
-static ml_status arr(const cJSON *o, const char *key, const char *src, size_t *n, double **out, ml_error *err)
+ml_status rep_json_numbers(const cJSON *o, const char *key, const char *src, size_t lo, size_t hi, size_t *n,
+                           double **out, ml_error *err)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsArray(a)) return ml_error_set(err, ML_EFORMAT, "%s: missing array '%s'", src, key);
     size_t len = (size_t)cJSON_GetArraySize(a);
     if (*n == 0) {
-        if (len < 2 || len > MAX_POINTS)
-            return ml_error_set(err, ML_EFORMAT, "%s: '%s' has %zu entries (2..%d expected)", src, key, len, MAX_POINTS);
+        if (len < lo || len > hi)
+            return ml_error_set(err, ML_EFORMAT, "%s: '%s' has %zu entries (%zu..%zu expected)", src, key, len, lo, hi);
         *n = len;
     } else if (len != *n) {
         return ml_error_set(err, ML_EFORMAT, "%s: '%s' has %zu entries, expected %zu", src, key, len, *n);
@@ -81,6 +81,12 @@ static ml_status arr(const cJSON *o, const char *key, const char *src, size_t *n
     }
     *out = v;
     return ML_OK;
+}
+
+/* A staircase array of exactly n entries (n == 0: 2..MAX_POINTS, stored in *n). */
+static ml_status arr(const cJSON *o, const char *key, const char *src, size_t *n, double **out, ml_error *err)
+{
+    return rep_json_numbers(o, key, src, 2, MAX_POINTS, n, out, err);
 }
 
 static ml_status load_levels(const cJSON *j, const char *src, rep_levels *l, ml_error *err)
@@ -102,7 +108,7 @@ static ml_status load_levels(const cJSON *j, const char *src, rep_levels *l, ml_
         {"devices_failed", &l->failed, 0}, {"unconverged", &l->unconverged, 0}, {"pulses", &l->pulses, 0},
         {"verify_every", &l->verify_every, 0}, {"states_population", &l->states_pop, 0}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if ((st = num(j, f[i].k, src, f[i].v, f[i].req, err))) return st;
+        if ((st = rep_json_number(j, f[i].k, src, f[i].v, f[i].req, err))) return st;
     if (l->states < 0 || l->staircase_states < 0 || l->pps < 0 || l->rps < 0 || l->eps < 0 || l->sigma_uS < 0)
         return ml_error_set(err, ML_EFORMAT, "%s: states, costs and sigma_read_uS must not be negative", src);
     if (cJSON_HasObjectItem(j, "verify_every") && (l->verify_every < 0 || l->verify_every != floor(l->verify_every)))
@@ -129,8 +135,8 @@ static ml_status load_levels(const cJSON *j, const char *src, rep_levels *l, ml_
         for (const cJSON *e = sw->child; e; e = e->next, i++) {
             snprintf(sub, sizeof sub, "%s: sweep[%zu]", src, i);
             if (!cJSON_IsObject(e)) return ml_error_set(err, ML_EFORMAT, "%s must be an object", sub);
-            if ((st = num(e, "v", sub, &l->sw_v[i], 1, err)) || (st = num(e, "coverage", sub, &l->sw_cov[i], 1, err)) ||
-                (st = num(e, "states", sub, &l->sw_states[i], 1, err)))
+            if ((st = rep_json_number(e, "v", sub, &l->sw_v[i], 1, err)) || (st = rep_json_number(e, "coverage", sub, &l->sw_cov[i], 1, err)) ||
+                (st = rep_json_number(e, "states", sub, &l->sw_states[i], 1, err)))
                 return st;
         }
         l->nsweep = n;
@@ -144,7 +150,7 @@ static ml_status load_transfer(const cJSON *j, const char *src, rep_transfer *t,
     t->images = -1;
     t->complete = -1;
     if (!(t->file = dup(src))) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
-    if ((st = num(j, "baseline_accuracy", src, &t->baseline, 1, err)) || (st = num(j, "images", src, &t->images, 0, err)))
+    if ((st = rep_json_number(j, "baseline_accuracy", src, &t->baseline, 1, err)) || (st = rep_json_number(j, "images", src, &t->images, 0, err)))
         return st;
     if (t->baseline < 0 || t->baseline > 1)
         return ml_error_set(err, ML_EFORMAT, "%s: 'baseline_accuracy' (%g) must be a fraction in [0, 1]", src, t->baseline);
@@ -178,7 +184,7 @@ static ml_status load_transfer(const cJSON *j, const char *src, rep_transfer *t,
             {"quantized_accuracy", &p->qacc, 1}, {"pulses_per_device", &p->ppd, 1}, {"devices", &p->devices, 1},
             {"program_seconds", &p->seconds, 1}};
         for (size_t q = 0; q < sizeof f / sizeof f[0]; q++)
-            if ((st = num(e, f[q].k, sub, f[q].v, f[q].req, err))) return st;
+            if ((st = rep_json_number(e, f[q].k, sub, f[q].v, f[q].req, err))) return st;
         if (p->levels < 2 || p->levels > 1e9 || p->levels != floor(p->levels))
             return ml_error_set(err, ML_EFORMAT, "%s: 'levels' (%g) must be an integer >= 2", sub, p->levels);
         if (p->acc < 0 || p->acc > 1 || p->qacc < 0 || p->qacc > 1)
