@@ -199,12 +199,9 @@ static void feedforward_default_levels_run_stays_within_budget(void **state)
     (void)state;
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
-    ml_levels_study_opts o = {0};
-    o.dev = &d;
-    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
     /* the default run's 100 devices, also under ML_TEST_SHORT: states need 90 % of the devices
      * within the metric, so 16 devices give ~300 (the 90 % point is then the 15th of 16) */
-    o.P = 512; o.dir = 1; o.devices = 100; o.seed = 1; o.k = 3; o.frac = 0.9;
+    ml_levels_study_opts o = study_opts(&d, ml_scheme_feedforward, 512, 0, 100, 1);
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
     assert_true(r->states >= 512);
@@ -250,10 +247,7 @@ static void feedforward_fallback_ends_in_write_verify(void **state)
     d.s_read_abs = 3e-8;
     d.d2d_a_p = d.d2d_a_d = d.d2d_v0_p = d.d2d_v0_d = 0.9;
     d.d2d_g_min = d.d2d_g_max = 0.03;
-    ml_levels_study_opts o = {0};
-    o.dev = &d;
-    ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
-    o.P = 64; o.P_max = 64; o.dir = 1; o.devices = 100; o.seed = 1; o.k = 3; o.frac = 0.9;
+    ml_levels_study_opts o = study_opts(&d, ml_scheme_feedforward, 64, 64, 100, 1);
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
     /* the stuck devices of that population: no pulse moves them */
