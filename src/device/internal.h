@@ -26,10 +26,17 @@ double ml__serb_step(const ml_device *d, double g, double v, double width);
 void ml__table_eval(const ml_device *d, double g, double v, double width, double *mean, double *std);
 
 /* exp(x) for 0 <= x <= 700 with plain arithmetic (vectorises; identical in scalar and
- * vector code): x = k ln2 + r, |r| <= ln2/2, Taylor series of exp(r) to r^13 (rel. err < 1e-16). */
+ * vector code): x = k ln2 + r, |r| <= ln2/2, Taylor series of exp(r) to r^13; relative error
+ * < 3e-16 (1 + x), as the reduction by k ln2 loses ~1e-16 x. Outside that range (NaN
+ * included) the result is meaningless but defined: k is clamped to 0..1023 before its
+ * conversion (max/min instructions), so vector code may evaluate every lane and redo the
+ * out-of-range ones. */
 static inline double ml_exp_poly(double x)
 {
-    double kf = (double)(int64_t)(x * 1.4426950408889634 + 0.5);
+    double t = x * 1.4426950408889634 + 0.5;
+    t = t > 0 ? t : 0;       /* NaN -> 0 */
+    t = t < 1023 ? t : 1023;
+    double kf = (double)(int64_t)t;
     double r = x - kf * 0.6931471805599453;
     /* Estrin's scheme for the degree-13 Taylor polynomial (short dependency chains) */
     double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
