@@ -2,6 +2,7 @@
 #ifndef ML_DEVICE_INTERNAL_H
 #define ML_DEVICE_INTERNAL_H
 #include <stdint.h>
+#include <string.h>
 #include "memlev/device.h"
 
 /* NeuroSim: d's a_p, a_d, g_inf_p, g_inf_d from its labels, Pmax, window and nominal pulses. */
@@ -29,13 +30,17 @@ void ml__table_eval(const ml_device *d, double g, double v, double width, double
  * vector code): x = k ln2 + r, |r| <= ln2/2, Taylor series of exp(r) to r^13; relative error
  * < 3e-16 (1 + x), as the reduction by k ln2 loses ~1e-16 x. Outside that range (NaN
  * included) the result is meaningless but defined: k is clamped to 0..1023 before its
- * conversion (max/min instructions), so vector code may evaluate every lane and redo the
- * out-of-range ones. */
+ * conversion, so vector code may evaluate every lane and redo the out-of-range ones. */
 static inline double ml_exp_poly(double x)
 {
     double t = x * 1.4426950408889634 + 0.5;
-    t = t > 0 ? t : 0;       /* NaN -> 0 */
-    t = t < 1023 ? t : 1023;
+    /* the clamp on t's bits (integer compares if-convert and vectorise; floating ones, which
+     * may trap, do not): negative values and -NaN to +0, past 1023 and +NaN to 1023 */
+    int64_t tb;
+    memcpy(&tb, &t, sizeof tb);
+    tb = tb < 0 ? 0 : tb;
+    tb = tb > INT64_C(0x408FF80000000000) ? INT64_C(0x408FF80000000000) : tb;
+    memcpy(&t, &tb, sizeof t);
     double kf = (double)(int64_t)t;
     double r = x - kf * 0.6931471805599453;
     /* Estrin's scheme for the degree-13 Taylor polynomial (short dependency chains) */
