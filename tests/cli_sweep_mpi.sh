@@ -30,10 +30,13 @@ sed -e 's/"limit": 30/"limit": 300/' -e 's/"trials": 1/"trials": 6/' "$T/c.json"
 "$ML" sweep --config "$T/ck.json" --json "$T/kref.json" --quiet >/dev/null
 "${MPI[@]}" -np 3 "$ML" sweep --config "$T/ck.json" --json "$T/k.json" --quiet >/dev/null 2>"$T/kill.err" &
 job=$!
-for _ in $(seq 1 3000); do
+# (up to 5 minutes: on a loaded machine three ranks may take a minute to write two points)
+for _ in $(seq 1 15000); do
   [ -f "$T/k.json.journal" ] && [ "$(wc -l < "$T/k.json.journal")" -ge 3 ] && break
+  kill -0 $job 2>/dev/null || break
   sleep 0.02
 done
+[ -f "$T/k.json.journal" ] || { echo "no journal after 5 minutes"; cat "$T/kill.err"; exit 1; }
 victim=""
 for p in $(pgrep -f "sweep --config $T/ck.json --json $T/k.json" || true); do
   if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$p; fi

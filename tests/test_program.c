@@ -391,9 +391,8 @@ static void program_conductances_reaches_arbitrary_targets(void **state)
 }
 
 /* Oracle for ml_fit_pairs: the least squares pair by pair at every trial v0 (the library's
- * fit sums runs of equal pulses once and searches log v0 by Brent's method to ~4e-8, or, pair
- * by pair, by golden section to a 1e-9 bracket), with the golden-section search on log v0 run
- * for all 80 steps. */
+ * fit sums runs of equal pulses once, or goes pair by pair, and searches log v0 by golden
+ * section to a 1e-6 bracket), with the golden-section search on log v0 run for all 80 steps. */
 static double oracle_ssr(const double *g0, const double *v, const double *w, const double *g1, size_t n, double v0,
                          double t_ref, double v_th, double *c1, double *c2)
 {
@@ -429,7 +428,10 @@ static void oracle_fit(const double *g0, const double *v, const double *w, const
 
 /* Trains of equal pulses (7 x 40, the calibration's shape) and amplitudes alternating every
  * 4 pulses (70 runs: the pair-by-pair path) on 200 random noisy soft-bounds devices: the fit
- * agrees with the oracle to rounding (relative 1e-6 on a, 1e-7 on v0 and g_far). */
+ * agrees with the oracle to its search's bracket (1e-6 on log v0). The SSR's valley along
+ * (v0, a, g_far) is flat, so a and g_far follow v0 within the bracket by up to ~2e-4 (seen:
+ * 1.8e-4 on the alternating pulses, 3e-6 on the trains), far below what the reads' noise
+ * leaves uncertain in them; the bounds below are 5x what was seen. */
 static void fit_pairs_matches_pair_by_pair_least_squares(void **state)
 {
     enum { N = 280 };
@@ -458,14 +460,9 @@ static void fit_pairs_matches_pair_by_pair_least_squares(void **state)
                 assert_false(o.a > 0 && isfinite(o.g_far));
                 continue;
             }
-            if (alt) {
-                assert_true(fabs(f.v0 / o.v0 - 1) < 1e-7);
-                assert_true(fabs(f.a / o.a - 1) < 1e-6 && fabs(f.g_far / o.g_far - 1) < 1e-7);
-            } else {
-                assert_true(fabs(f.v0 / o.v0 - 1) < 1e-6);
-                assert_true(fabs(f.a / o.a - 1) < 1e-5);
-                assert_true(fabs(f.g_far / o.g_far - 1) < 1e-6);
-            }
+            assert_true(fabs(f.v0 / o.v0 - 1) < 1e-6);
+            if (alt) assert_true(fabs(f.a / o.a - 1) < 1e-3 && fabs(f.g_far / o.g_far - 1) < 1e-3);
+            else assert_true(fabs(f.a / o.a - 1) < 2e-5 && fabs(f.g_far / o.g_far - 1) < 1e-5);
             fitted++;
         }
     }

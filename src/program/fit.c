@@ -2,8 +2,7 @@
  * ml_fit_pairs: pooled one-step pairs, linear least squares in (a g_far, a) for fixed v0 (sums
  * kept per run of equal pulses) and a golden-section search on v0; ml__fit_pairs_many runs
  * that search for a block of devices side by side in vector lanes, bit for bit the same.
- * ml__fit_runs: whole measured trajectories (Levenberg-Marquardt, the pulses' drives kept per
- * v0), which averages read noise over many pulses; the feedforward scheme refines with it. */
+ * Fits of whole measured runs (ml__fit_runs) are in fit_runs.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,7 @@ static double drive(double v0, double v_th, double t_ref, double v, double w)
 {
     double av = fabs(v);
     if (av < v_th || w <= 0) return 0;
-    return expm1(av / v0) * (w / t_ref);
+    return ml__fit_expm1(av / v0) * (w / t_ref);
 }
 
 double ml_fit_predict(const ml_fit *f, double g, double v, double width)
@@ -142,12 +141,14 @@ static ml_status fit_finish(double c1, double c2, double v0, double ssr, size_t 
     return ML_OK;
 }
 
-/* Golden section on log v0 over (0.005, 10) V to a bracket of 1e-9 (~43 steps). Brent's method
- * (~19 steps) was tried: where the data hardly constrain v0 (CrossSim's RRAM ramps) it settles
- * on another point of the flat SSR, and feedforward on the fitted device then made 1 state
- * instead of 26 (tests/cli_measured.sh). */
+/* Golden section on log v0 over (0.005, 10) V to a bracket of GS_TOL, 1e-6 (~33 steps): v0 to
+ * 1e-6 of itself moves a drive by ~1e-5 of itself, far below any read noise (1e-9 took 47).
+ * Brent's method (~19 steps) was tried: where the data hardly constrain v0 (CrossSim's RRAM
+ * ramps) it settles on another point of the flat SSR, and feedforward on the fitted device
+ * then made 1 state instead of 26 (tests/cli_measured.sh). */
 #define GS_LO log(0.005)
 #define GS_HI log(10.0)
+#define GS_TOL 1e-6
 static const double k_gold = 0.6180339887498949;
 
 /* Devices fitted side by side (ml__fit_pairs_many): the groups of FL devices transposed, group
@@ -255,7 +256,7 @@ static void fit_lanes_run(fit_lanes *L, int m, const size_t *np, int direction, 
         int any = 0;
         for (int l = 0; l < FL; l++) {
             mv[l] = 0;
-            if (l >= m || !(it[l] < 80 && hi[l] - lo[l] > 1e-9)) continue;
+            if (l >= m || !(it[l] < 80 && hi[l] - lo[l] > GS_TOL)) continue;
             any = 1;
             it[l]++;
             if (f1[l] < f2[l]) {
@@ -312,7 +313,7 @@ ml_status ml_fit_pairs(const double *g0, const double *v, const double *w, const
     double x1 = hi - k_gold * (hi - lo), x2 = lo + k_gold * (hi - lo);
     double f1 = ssr_pairs(g0, v, w, g1, n, exp(x1), t_ref, v_th, &c1, &c2);
     double f2 = ssr_pairs(g0, v, w, g1, n, exp(x2), t_ref, v_th, &c1, &c2);
-    for (int it = 0; it < 80 && hi - lo > 1e-9; it++) {
+    for (int it = 0; it < 80 && hi - lo > GS_TOL; it++) {
         if (f1 < f2) { hi = x2; x2 = x1; f2 = f1; x1 = hi - k_gold * (hi - lo); f1 = ssr_pairs(g0, v, w, g1, n, exp(x1), t_ref, v_th, &c1, &c2); }
         else { lo = x1; x1 = x2; f1 = f2; x2 = lo + k_gold * (hi - lo); f2 = ssr_pairs(g0, v, w, g1, n, exp(x2), t_ref, v_th, &c1, &c2); }
     }
@@ -349,228 +350,4 @@ void ml__fit_pairs_many(double *const *pairs, size_t per, const size_t *n, size_
             nl = 0;
         }
     }
-}
-
-/* The drives of every pulse of the runs under one v0 (the only parameter they depend on
- * besides the device's v_th and t_ref): the Levenberg-Marquardt below evaluates the runs under
- * a handful of v0 values many times over, so each one's drives are computed once and kept.
- * A prediction from a kept drive is ml_fit_predict's arithmetic, so the fit's bits are those
- * of predicting pulse by pulse. DC_SLOTS arrays, the least recently asked for replaced. */
-#define DC_SLOTS 4
-typedef struct drive_cache {
-    double *d[DC_SLOTS], v0[DC_SLOTS];
-    unsigned long use[DC_SLOTS], clock;
-    size_t n;   /* pulses over all runs */
-} drive_cache;
-
-static void dc_free(drive_cache *c)
-{
-    for (int s = 0; s < DC_SLOTS; s++) ml__free(c->d[s]);
-}
-
-/* 0, or -1 out of memory (then every array is NULL and drives are computed as needed). */
-static int dc_init(drive_cache *c, const ml_run *runs, int nruns)
-{
-    memset(c, 0, sizeof *c);
-    for (int k = 0; k < nruns; k++) c->n += (size_t)(runs[k].n > 0 ? runs[k].n : 0);
-    for (int s = 0; s < DC_SLOTS; s++) {
-        c->v0[s] = NAN;
-        if (!(c->d[s] = ml__malloc((c->n ? c->n : 1) * sizeof(double)))) { dc_free(c); memset(c, 0, sizeof *c); return -1; }
-    }
-    return 0;
-}
-
-/* The drives at f's v0 (NULL without a cache). Pointers from the last DC_SLOTS - 1 calls stay valid. */
-static const double *dc_get(drive_cache *c, const ml_run *runs, int nruns, const ml_fit *f)
-{
-    if (!c || !c->d[0]) return NULL;
-    int s = 0;
-    for (int q = 0; q < DC_SLOTS; q++)
-        if (c->v0[q] == f->v0) { c->use[q] = ++c->clock; return c->d[q]; }
-    for (int q = 1; q < DC_SLOTS; q++)
-        if (c->use[q] < c->use[s]) s = q;
-    double *d = c->d[s];
-    size_t o = 0;
-    for (int k = 0; k < nruns; k++)
-        for (int j = 0; j < runs[k].n; j++) d[o++] = drive(f->v0, f->v_th, f->t_ref, runs[k].v[j], runs[k].w[j]);
-    c->v0[s] = f->v0;
-    c->use[s] = ++c->clock;
-    return d;
-}
-
-/* ml_fit_predict with pulse drive dr (soft bounds) */
-static inline double predict_d(const ml_fit *f, double g, double dr)
-{
-    double al = f->a * dr;
-    if (al > 1) al = 1;
-    return g + al * (f->g_far - g);
-}
-
-/* Sum of squared residuals of measured runs against the model's open-loop prediction; dr:
- * the drives at f's v0, or NULL. */
-static double runs_ssr(const ml_run *runs, int nruns, const ml_fit *f, const double *dr)
-{
-    double s = 0;
-    size_t o = 0;
-    for (int k = 0; k < nruns; k++) {
-        const ml_run *r = &runs[k];
-        double g = r->g0;
-        const int sd = r->stride > 1 ? r->stride : 1;
-        for (int j = 0; j < r->n; j++, o++) {
-            g = dr ? predict_d(f, g, dr[o]) : ml_fit_predict(f, g, r->v[j], r->w[j]);
-            if ((j + 1) % sd) continue;
-            double e = r->read[j / sd] - g;
-            s += e * e;
-        }
-    }
-    return s;
-}
-
-static void set_params(ml_fit *f, const double *p)
-{
-    f->a = exp(p[0]);
-    f->v0 = exp(p[1]);
-    f->g_far = p[2];
-}
-
-/* Levenberg-Marquardt on the parameters (log a, log v0, g_far) whose bits (1, 2, 4) are set
- * in free, the others held; returns the SSR reached. dc: the drive cache, or NULL (soft
- * bounds only; a measured curve predicts pulse by pulse). A held parameter's Jacobian column
- * is not computed: its row and column of the normal equations drop out. */
-static double fit_runs_lm(const ml_run *runs, int nruns, ml_fit *f, int free, drive_cache *dc)
-{
-    double p[3] = {log(f->a), log(f->v0), f->g_far};
-    double h[3] = {1e-6, 1e-6, 1e-6 * fabs(f->g_far) + 1e-12};
-    double lambda = 1e-3;
-    ml_fit t = *f;
-    double cur = runs_ssr(runs, nruns, f, dc_get(dc, runs, nruns, f));
-    for (int it = 0; it < 30; it++) {
-        /* Jacobian-free Gauss-Newton on the 3x3 normal equations built from residual differences */
-        double JtJ[3][3] = {{0}}, Jtr[3] = {0};
-        ml_fit fp[3];
-        const double *df = NULL, *dq[3] = {NULL, NULL, NULL};
-        for (int q = 0; q < 3; q++) {
-            double pq[3] = {p[0], p[1], p[2]};
-            pq[q] += h[q];
-            fp[q] = *f;
-            set_params(&fp[q], pq);
-        }
-        if (dc) {
-            df = dc_get(dc, runs, nruns, f);
-            for (int q = 0; q < 3; q++)
-                if (free & (1 << q)) dq[q] = dc_get(dc, runs, nruns, &fp[q]);
-        }
-        size_t o = 0;
-        for (int k = 0; k < nruns; k++) {
-            const ml_run *r = &runs[k];
-            double g[4] = {r->g0, r->g0, r->g0, r->g0};
-            const int sd = r->stride > 1 ? r->stride : 1;
-            for (int j = 0; j < r->n; j++, o++) {
-                g[0] = df ? predict_d(f, g[0], df[o]) : ml_fit_predict(f, g[0], r->v[j], r->w[j]);
-                double J[3] = {0, 0, 0};
-                for (int q = 0; q < 3; q++) {
-                    if (!(free & (1 << q))) continue;
-                    g[q + 1] = dq[q] ? predict_d(&fp[q], g[q + 1], dq[q][o])
-                                     : ml_fit_predict(&fp[q], g[q + 1], r->v[j], r->w[j]);
-                    J[q] = (g[q + 1] - g[0]) / h[q];
-                }
-                if ((j + 1) % sd) continue;
-                double e = r->read[j / sd] - g[0];
-                for (int a = 0; a < 3; a++) {
-                    Jtr[a] += J[a] * e;
-                    for (int b = 0; b < 3; b++) JtJ[a][b] += J[a] * J[b];
-                }
-            }
-        }
-        for (int q = 0; q < 3; q++) {
-            if (free & (1 << q)) continue;
-            /* parameter q held: its row and column drop out, its step is 0 */
-            for (int a = 0; a < 3; a++) JtJ[a][q] = JtJ[q][a] = 0;
-            JtJ[q][q] = 1;
-            Jtr[q] = 0;
-        }
-        int improved = 0;
-        for (int tries = 0; tries < 8 && !improved; tries++) {
-            double A[3][3], b[3], d[3];
-            for (int a = 0; a < 3; a++) {
-                for (int c = 0; c < 3; c++) A[a][c] = JtJ[a][c];
-                A[a][a] *= 1 + lambda;
-                b[a] = Jtr[a];
-            }
-            if (ml__solve3(A, b, d)) { lambda *= 10; continue; }
-            double pn[3] = {p[0] + d[0], p[1] + d[1], p[2] + d[2]};
-            set_params(&t, pn);
-            double s = runs_ssr(runs, nruns, &t, dc_get(dc, runs, nruns, &t));
-            if (isfinite(s) && s < cur) {
-                improved = 1;
-                double rel = (cur - s) / (cur + 1e-300);
-                cur = s;
-                memcpy(p, pn, sizeof p);
-                *f = t;
-                lambda *= 0.3;
-                if (rel < 1e-10) it = 1000;
-            } else {
-                lambda *= 10;
-            }
-        }
-        if (!improved) break;
-    }
-    return cur;
-}
-
-static size_t runs_reads(const ml_run *runs, int nruns)
-{
-    size_t n = 0;
-    for (int k = 0; k < nruns; k++) n += (size_t)(runs[k].n / (runs[k].stride > 1 ? runs[k].stride : 1));
-    return n;
-}
-
-enum { FREE_A = 1, FREE_V0 = 2, FREE_FAR = 4 };
-
-/* Along a schedule the amplitude rises as the gap to the asymptote shrinks, so a run ties
- * the amplitude law (v0) to the asymptote (g_far) and cannot fit both: either v0 stays at
- * the characterisation's (whose trains separate the two) and g_far is fitted, or g_far is
- * the measured saturation level (a soft-bounds device's asymptote, measured directly by the
- * burst) and v0 is fitted; the one that fits the runs better is kept. (Fitting all three
- * let a run's noise trade v0 against g_far: on slow devices with 8 % cycle-to-cycle noise the
- * asymptote landed up to 8 % past the measured saturation and the staircase missed by 7
- * spacings.) */
-void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f)
-{
-    const size_t n = runs_reads(runs, nruns);
-    ml_fit held = *f;
-    /* the drives kept per v0 (a measured curve has none; out of memory: computed as needed) */
-    drive_cache cache, *dc = f->law != ML_LAW_CURVE && !dc_init(&cache, runs, nruns) ? &cache : NULL;
-    double ssr = fit_runs_lm(runs, nruns, f, FREE_A | FREE_FAR, dc);
-    if (held.g_lim > 0 && (held.g_lim - held.g_start) * (held.g_far - held.g_start) > 0) {
-        held.g_far = held.g_lim;
-        double ssr_held = fit_runs_lm(runs, nruns, &held, FREE_A | FREE_V0, dc);
-        if (ssr_held <= ssr) { *f = held; ssr = ssr_held; }
-    }
-    if (dc) dc_free(dc);
-    f->rms = n ? sqrt(ssr / (double)n) : 0;
-}
-
-int ml__solve3(double A[3][3], const double *b, double *x)
-{
-    double m[3][4];
-    for (int i = 0; i < 3; i++) {
-        for (int j = 0; j < 3; j++) m[i][j] = A[i][j];
-        m[i][3] = b[i];
-    }
-    for (int c = 0; c < 3; c++) {
-        int piv = c;
-        for (int r = c + 1; r < 3; r++)
-            if (fabs(m[r][c]) > fabs(m[piv][c])) piv = r;
-        if (!(fabs(m[piv][c]) > 0)) return 1;
-        if (piv != c)
-            for (int j = 0; j < 4; j++) { double t = m[c][j]; m[c][j] = m[piv][j]; m[piv][j] = t; }
-        for (int r = 0; r < 3; r++) {
-            if (r == c) continue;
-            double f = m[r][c] / m[c][c];
-            for (int j = c; j < 4; j++) m[r][j] -= f * m[c][j];
-        }
-    }
-    for (int i = 0; i < 3; i++) x[i] = m[i][3] / m[i][i];
-    return 0;
 }

@@ -2,7 +2,9 @@
  * pulse/read helpers through the target interface. */
 #ifndef ML_PROGRAM_INTERNAL_H
 #define ML_PROGRAM_INTERNAL_H
+#include <math.h>
 #include "memlev/program.h"
+#include "device/internal.h" /* ml_exp_poly */
 
 /* One measured run: start level g0, n pulses (v, w) and a read after every stride-th pulse
  * (read[m] after pulse (m + 1) stride; stride 0 or 1: after every pulse). */
@@ -22,6 +24,12 @@ void ml__runs_steps(const ml_fit *f, const ml_run *runs, int nr, ml__run_step_fn
 /* Refine a fit on whole trajectories (Levenberg-Marquardt): a and g_far with v0 held, or a and
  * v0 with g_far at the measured saturation f->g_lim, whichever fits the runs better. */
 void ml__fit_runs(const ml_run *runs, int nruns, ml_fit *f);
+/* exp(y) - 1 as every soft-bounds fit computes a drive: ml_exp_poly where subtracting 1 loses
+ * nothing (0.5 <= y <= 700; also what fit.c's vector lanes compute), expm1 elsewhere. */
+static inline double ml__fit_expm1(double y)
+{
+    return y >= 0.5 && y <= 700 ? ml_exp_poly(y) - 1.0 : expm1(y);
+}
 /* Soft-bounds least squares of one-step pairs for a fixed v0: step scale *a and asymptote
  * *g_far; returns the sum of squared residuals (S^2). */
 double ml__fit_pairs_v0(const double *g0, const double *v, const double *w, const double *g1, size_t n, double v0,
