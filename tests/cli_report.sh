@@ -59,6 +59,18 @@ check "report: no temporary files" [ -z "$(ls "$T"/rep/ "$T"/demo/ | grep '\.tmp
 check "report: title escaped" grep -q "<h1>Test &lt;report&gt;</h1>" "$T/rep/index.html"
 check "report: no network references" bash -c "! grep -Eq '(https?:)?//' '$T/rep/index.html'"
 check "report: transfer table" grep -q "Float baseline accuracy <b>91.20" "$T/rep/index.html"
+# every summary row has a cell per heading (devices_verify among them: feedforward's devices
+# the open-loop check sent to write-verify)
+check "report: summary and transfer tables list devices by verify" \
+  [ "$(grep -c '<th>devices by verify</th>' "$T/rep/index.html")" -eq 2 ]
+check "report: rows as wide as their headings" python3 -c '
+import re, sys
+h = open(sys.argv[1]).read()
+for t in re.findall(r"<table>(.*?)</table>", h, re.S):
+    rows = re.findall(r"<tr>(.*?)</tr>", t, re.S)
+    n = [len(re.findall(r"<t[hd][ >]", r)) for r in rows]
+    assert len(set(n)) == 1, n
+' "$T/rep/index.html"
 # a transfer result alone gives a page without the levels sections
 "$ML" report "$SRC/tests/fixtures/transfer-small.json" --out "$T/tr" --no-svg >/dev/null 2>&1
 check "report: transfer only" bash -c "[ -s '$T/tr/accuracy.png' ] && [ ! -e '$T/tr/staircase.png' ] && grep -q 'Weight transfer' '$T/tr/index.html'"

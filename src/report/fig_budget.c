@@ -64,7 +64,7 @@ void rep_fig_budget(const ml_report *r, const void *arg)
     rep_axes(0.1, 0.97, 0.11, 0.91, fmax(0, xmin - pad), xmax + pad, 0, ymax * 1.45, "bcnst", 0, "bcnstv");
     pllab("calibration pulses per device", "states",
           "States against calibration budget (solid: states; dashed: states_population)");
-    char text[MAXS][96];
+    char text[MAXS][192];
     const char *txt[MAXS];
     int col[MAXS], sty[MAXS];
     for (size_t s = 0; s < ns; s++) {
@@ -96,12 +96,13 @@ void rep_fig_budget(const ml_report *r, const void *arg)
             plssym(0, 1.0);
             plpoin((PLINT)m, x, yp, 17);
         }
-        char pre[160] = "", p[32] = "P ?";
-        if (ngroups > 1) snprintf(pre, sizeof pre, "%.60s %.60s, ", f->scheme, f->device);
-        if (f->pulses >= 0) snprintf(p, sizeof p, "P %.0f", f->pulses);
+        char pre[96] = "", p[24] = "P ?";
+        if (ngroups > 1) snprintf(pre, sizeof pre, "%.44s %.44s, ", f->scheme, f->device);
+        if (f->pulses >= 0 && f->pulses < 1e9) snprintf(p, sizeof p, "P %.0f", f->pulses);
         if (f->verify_every < 0) snprintf(text[s], sizeof text[s], "%s%s", pre, p);
         else if (f->verify_every == 0) snprintf(text[s], sizeof text[s], "%s%s, open loop", pre, p);
-        else snprintf(text[s], sizeof text[s], "%s%s, --verify-every %.0f", pre, p, f->verify_every);
+        else snprintf(text[s], sizeof text[s], "%s%s, --verify-every %d", pre, p,
+                      f->verify_every < 1e9 ? (int)f->verify_every : 999999999);
         txt[s] = text[s];
     }
     plwidth(1.0); pllsty(1); plssym(0, 1.0);

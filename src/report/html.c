@@ -75,7 +75,7 @@ static void summary(rep_buf *b, const ml_report *r)
                       "<th>R&sup2;</th><th>window</th><th>&sigma;<sub>read</sub> (nS)</th>"
                       "<th>pulses / state</th><th>reads / state</th><th>energy / state (nJ)</th>"
                       "<th>calibration pulses / device</th><th>yield</th><th>fallback devices</th>"
-                      "<th>failed devices</th><th>unconverged</th></tr>\n");
+                      "<th>devices by verify</th><th>failed devices</th><th>unconverged</th></tr>\n");
     for (size_t i = 0; i < r->nlv; i++) {
         const rep_levels *l = &r->lv[i];
         rep_buf_printf(b, "<tr><td>");
@@ -94,6 +94,7 @@ static void summary(rep_buf *b, const ml_report *r)
                        l->sigma_uS * 1e3, l->pps, l->rps, l->eps * 1e9, l->calib_pulses);
         count(b, l->yield, "%.3f");
         count(b, l->fallback, "%.0f");
+        count(b, l->verify, "%.0f");
         count(b, l->failed, "%.0f");
         count(b, l->unconverged, "%.0f");
         rep_buf_printf(b, "</tr>\n");
@@ -103,7 +104,8 @@ static void summary(rep_buf *b, const ml_report *r)
                       "staircase states: steps of the staircase at least k&middot;&sigma;<sub>read</sub> apart "
                       "(ArC's rule). Costs are per staircase step, calibration and resets excluded; yield: fraction "
                       "of devices calibration could program; fallback: devices programmed with the population's "
-                      "model; unconverged: verify targets that did not converge.</p>\n");
+                      "model; devices by verify: feedforward devices whose open-loop check missed, programmed "
+                      "by write-verify instead; unconverged: verify targets that did not converge.</p>\n");
 }
 
 static void transfer_table(rep_buf *b, const rep_transfer *t)
@@ -120,7 +122,7 @@ static void transfer_table(rep_buf *b, const rep_transfer *t)
     rep_buf_printf(b, "</code></p>\n<div class=\"wide\"><table>\n<tr><th>scheme</th><th>levels</th><th>accuracy (%%)</th>"
                       "<th>95&nbsp;%% CI (&plusmn;%%)</th><th>std (%%)</th><th>quantised (%%)</th>"
                       "<th>distinguishable</th><th>pulses / device</th><th>devices</th><th>programming (s)</th>"
-                      "<th>yield</th><th>fallback devices</th><th>failed devices</th></tr>\n");
+                      "<th>yield</th><th>fallback devices</th><th>devices by verify</th><th>failed devices</th></tr>\n");
     for (size_t i = 0; i < t->n; i++) {
         const rep_point *p = &t->pts[i];
         rep_buf_printf(b, "<tr><td>");
@@ -133,6 +135,7 @@ static void transfer_table(rep_buf *b, const rep_transfer *t)
                        p->dist ? "" : " class=\"no\"", p->dist ? "yes" : "no", p->ppd, p->devices, p->seconds);
         count(b, p->yield, "%.3f");
         count(b, p->fallback, "%.0f");
+        count(b, p->verify, "%.0f");
         count(b, p->failed, "%.0f");
         rep_buf_printf(b, "</tr>\n");
     }

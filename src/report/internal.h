@@ -13,7 +13,7 @@ typedef struct rep_levels {
     double pps, rps, eps, sigma_uS, calib_pulses;
     double k;                /* 3 when absent */
     double prec_rms_uS;      /* -1 when absent */
-    double yield, fallback, failed, unconverged; /* -1 when absent */
+    double yield, fallback, verify, failed, unconverged; /* -1 when absent */
     double pulses, verify_every, states_pop; /* P, feedforward's stride, states_population: -1 when absent */
     size_t npts;             /* P + 1 */
     double *g_mean, *p05, *p95, *step, *v_mean, *pulses_mean;
@@ -24,7 +24,7 @@ typedef struct rep_levels {
 typedef struct rep_point {
     char scheme[32];
     double levels, acc, std, ci95, qacc, ppd, devices, seconds;
-    double trials, yield, fallback, failed; /* -1 when absent */
+    double trials, yield, fallback, verify, failed; /* -1 when absent */
     int dist;                /* 1 yes, 0 no */
 } rep_point;
 

@@ -94,7 +94,7 @@ static ml_status load_levels(const cJSON *j, const char *src, rep_levels *l, ml_
     ml_status st;
     l->k = 3;
     l->prec_rms_uS = -1;
-    l->yield = l->fallback = l->failed = l->unconverged = -1;
+    l->yield = l->fallback = l->verify = l->failed = l->unconverged = -1;
     l->pulses = l->verify_every = l->states_pop = -1;
     if (!(l->file = dup(src))) return ml_error_set(err, ML_ENOMEM, "%s: out of memory", src);
     if ((st = str(j, "scheme", src, &l->scheme, err)) || (st = str(j, "device", src, &l->device, err))) return st;
@@ -105,7 +105,7 @@ static ml_status load_levels(const cJSON *j, const char *src, rep_levels *l, ml_
         {"energy_per_state_J", &l->eps, 1}, {"sigma_read_uS", &l->sigma_uS, 1},
         {"calibration_pulses_per_device", &l->calib_pulses, 1}, {"k", &l->k, 0},
         {"precision_rms_uS", &l->prec_rms_uS, 0}, {"yield", &l->yield, 0}, {"devices_fallback", &l->fallback, 0},
-        {"devices_failed", &l->failed, 0}, {"unconverged", &l->unconverged, 0}, {"pulses", &l->pulses, 0},
+        {"devices_verify", &l->verify, 0}, {"devices_failed", &l->failed, 0}, {"unconverged", &l->unconverged, 0}, {"pulses", &l->pulses, 0},
         {"verify_every", &l->verify_every, 0}, {"states_population", &l->states_pop, 0}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if ((st = rep_json_number(j, f[i].k, src, f[i].v, f[i].req, err))) return st;
@@ -177,10 +177,10 @@ static ml_status load_transfer(const cJSON *j, const char *src, rep_transfer *t,
         if (!cJSON_IsString(s) || !s->valuestring[0] || strlen(s->valuestring) >= sizeof p->scheme)
             return ml_error_set(err, ML_EFORMAT, "%s: 'scheme' must be a short non-empty string", sub);
         snprintf(p->scheme, sizeof p->scheme, "%s", s->valuestring);
-        p->trials = p->yield = p->fallback = p->failed = -1;
+        p->trials = p->yield = p->fallback = p->verify = p->failed = -1;
         const struct { const char *k; double *v; int req; } f[] = {
             {"trials", &p->trials, 0}, {"yield", &p->yield, 0}, {"devices_fallback", &p->fallback, 0},
-            {"devices_failed", &p->failed, 0}, {"levels", &p->levels, 1}, {"accuracy_mean", &p->acc, 1}, {"accuracy_std", &p->std, 1}, {"ci95", &p->ci95, 1},
+            {"devices_verify", &p->verify, 0}, {"devices_failed", &p->failed, 0}, {"levels", &p->levels, 1}, {"accuracy_mean", &p->acc, 1}, {"accuracy_std", &p->std, 1}, {"ci95", &p->ci95, 1},
             {"quantized_accuracy", &p->qacc, 1}, {"pulses_per_device", &p->ppd, 1}, {"devices", &p->devices, 1},
             {"program_seconds", &p->seconds, 1}};
         for (size_t q = 0; q < sizeof f / sizeof f[0]; q++)
