@@ -118,7 +118,7 @@ static void drives_fill(const double *av, const double *wr, double v0, size_t n,
 
 /* The drives at f's v0 and their derivatives (*dd; NULL without a cache). Pointers from the
  * last DC_SLOTS - 1 calls stay valid. */
-static const double *dc_get(drive_cache *c, const ml_run *runs, int nruns, const ml_fit *f, const double **dd)
+static const double *dc_get(drive_cache *c, const ml_fit *f, const double **dd)
 {
     *dd = NULL;
     if (!c || !c->d[0]) return NULL;
@@ -213,10 +213,10 @@ static double fit_runs_lm(const ml_run *runs, int nruns, ml_fit *f, int free, dr
     double lambda = 1e-3;
     ml_fit t = *f;
     const double *dd;
-    double cur = runs_ssr(runs, nruns, f, dc_get(dc, runs, nruns, f, &dd));
+    double cur = runs_ssr(runs, nruns, f, dc_get(dc, f, &dd));
     for (int it = 0; it < 30; it++) {
         double JtJ[3][3] = {{0}}, Jtr[3] = {0};
-        const double *df = dc_get(dc, runs, nruns, f, &dd);
+        const double *df = dc_get(dc, f, &dd);
         runs_normal(runs, nruns, f, df, dd, JtJ, Jtr);
         for (int q = 0; q < 3; q++) {
             if (free & (1 << q)) continue;
@@ -236,7 +236,7 @@ static double fit_runs_lm(const ml_run *runs, int nruns, ml_fit *f, int free, dr
             if (ml__solve3(A, b, d)) { lambda *= 10; continue; }
             double pn[3] = {p[0] + d[0], p[1] + d[1], p[2] + d[2]};
             set_params(&t, pn);
-            double s = runs_ssr(runs, nruns, &t, dc_get(dc, runs, nruns, &t, &dd));
+            double s = runs_ssr(runs, nruns, &t, dc_get(dc, &t, &dd));
             if (isfinite(s) && s < cur) {
                 improved = 1;
                 double rel = (cur - s) / (cur + 1e-300);
