@@ -223,7 +223,7 @@ TR_V3 static void tr_run_v3(tr_block *B, const tr_job *J, int kmax, int uniform)
 #endif
 static void tr_run_base(tr_block *B, const tr_job *J, int kmax, int uniform) { tr_run(B, J, kmax, uniform, 0); }
 
-int ml__train_isa_best(void)
+static int isa_detect(void)
 {
 #ifdef ML_TRAIN_X86
     __builtin_cpu_init();
@@ -234,6 +234,16 @@ int ml__train_isa_best(void)
         return 1;
 #endif
     return 0;
+}
+
+/* Detected once and kept (a benign race: every thread computes the same value), so the
+ * kernels that dispatch per call (the fits' lanes among them) pay one load. */
+int ml__train_isa_best(void)
+{
+    static int isa = -1;
+    int q = __atomic_load_n(&isa, __ATOMIC_RELAXED);
+    if (q < 0) { q = isa_detect(); __atomic_store_n(&isa, q, __ATOMIC_RELAXED); }
+    return q;
 }
 
 const char *ml_pulse_train_isa(void)

@@ -217,9 +217,7 @@ static void ssr_lanes_base(const fit_lanes *L, const double *v0, double *ssr, do
 static void ssr_lanes(const fit_lanes *L, const double *v0, double *ssr, double *c1, double *c2)
 {
 #ifdef FIT_X86
-    static int isa = -1; /* benign race: every thread computes the same value */
-    int q = __atomic_load_n(&isa, __ATOMIC_RELAXED);
-    if (q < 0) { q = ml__train_isa_best(); __atomic_store_n(&isa, q, __ATOMIC_RELAXED); }
+    const int q = ml__train_isa_best();
     if (q == 2) { ssr_lanes_v4(L, v0, ssr, c1, c2); return; }
     if (q == 1) { ssr_lanes_v3(L, v0, ssr, c1, c2); return; }
 #endif

@@ -107,9 +107,7 @@ static void drives_base(const double *av, const double *wr, double v0, size_t n,
 static void drives_fill(const double *av, const double *wr, double v0, size_t n, double *d, double *e)
 {
 #ifdef DRIVES_X86
-    static int isa = -1; /* benign race: every thread computes the same value */
-    int q = __atomic_load_n(&isa, __ATOMIC_RELAXED);
-    if (q < 0) { q = ml__train_isa_best(); __atomic_store_n(&isa, q, __ATOMIC_RELAXED); }
+    const int q = ml__train_isa_best();
     if (q == 2) { drives_v4(av, wr, v0, n, d, e); return; }
     if (q == 1) { drives_v3(av, wr, v0, n, d, e); return; }
 #endif
