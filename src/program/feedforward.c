@@ -409,15 +409,16 @@ static void steps_sub(const ml_program_plan *pl, const ml_target *t, size_t i, i
 static void program(const ml_program_plan *pl, const ml_target *t, size_t i, int stop, ml_cost *c,
                     ml_staircase *st, const double *grid, double *sv, double *sw)
 {
+    /* the spacing (write-verify's tolerance, one-shot's least step): a shared grid's last
+     * step; an own grid's first (a grid limited by the device's finest step stays at its top
+     * early) */
+    const double h = pl->s.grid_common ? grid[pl->P] - grid[pl->P - 1] : grid[1] - grid[0];
     if (pl->fits[i].status == ML_FIT_VERIFY) {
-        program_verify(pl, t, i, stop, c, st, grid, pl->s.grid_common ? grid[pl->P] - grid[pl->P - 1] : grid[1] - grid[0]);
+        program_verify(pl, t, i, stop, c, st, grid, h);
         return;
     }
     if (pl->s.ff_max_pulses > 0) {
         /* one-shot: each level straight from reset (a staircase resets before every level) */
-        /* the spacing: a shared grid's last step; an own grid's first (a grid limited by the
-         * device's finest step stays at its top early) */
-        const double h = pl->s.grid_common ? grid[pl->P] - grid[pl->P - 1] : grid[1] - grid[0];
         double vl, wl;
         if (!st) { if (stop > 0) one_shot(pl, t, i, grid[stop], h, c, &vl, &wl); return; }
         for (int k = 1; k <= stop; k++) {
