@@ -168,6 +168,15 @@ static void levels_study_raises_p_while_states_saturate(void **state)
     ml_levels_result_free(r);
 }
 
+/* Issue 13 item 3's figure: every one of 513 levels (>= 512 states) with at most 1,100 pulses
+ * and 200 reads of calibration per device. */
+static void assert_states_within_default_budget(const ml_levels_result *r)
+{
+    assert_true(r->states >= 512);
+    assert_true(r->calibration_pulses_per_device <= 1100);
+    assert_true(r->calibration_reads_per_device <= 200);
+}
+
 /* Default feedforward on tio2x: every one of 513 levels, with at most 1,100 pulses and 200
  * reads of calibration per device; a larger --calib-budget buys refinement runs within it. */
 static void feedforward_calibration_is_cheap_on_tio2x(void **state)
@@ -178,9 +187,7 @@ static void feedforward_calibration_is_cheap_on_tio2x(void **state)
     ml_levels_study_opts o = study_opts(&d, ml_scheme_feedforward, 512, 512, 16, 3);
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
-    assert_true(r->states >= 512);
-    assert_true(r->calibration_pulses_per_device <= 1100);
-    assert_true(r->calibration_reads_per_device <= 200);
+    assert_states_within_default_budget(r);
     double base = r->calibration_pulses_per_device;
     ml_levels_result_free(r);
     o.scheme.calib_budget = 2000;
@@ -204,9 +211,7 @@ static void feedforward_default_levels_run_stays_within_budget(void **state)
     ml_levels_study_opts o = study_opts(&d, ml_scheme_feedforward, 512, 0, 100, 1);
     ml_levels_result *r = NULL;
     assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
-    assert_true(r->states >= 512);
-    assert_true(r->calibration_pulses_per_device <= 1100);
-    assert_true(r->calibration_reads_per_device <= 200);
+    assert_states_within_default_budget(r);
     assert_int_equal(r->pulses, 512);
     assert_int_equal(r->raise_stop, ML_RAISE_BUDGET);
     assert_true(r->calib_budget == ML_LEVELS_CALIB_BUDGET);
