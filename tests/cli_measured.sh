@@ -68,6 +68,19 @@ ok
 python3 -c "
 import json,sys; r=json.load(open(sys.argv[1])); assert r['states'] >= 16, r['states']" "$T/l64.json"
 ok
+# its potentiation steps are coarse where depression's are fine: --direction auto calibrates
+# both, checks each staircase once and keeps depression: 4x finer open-loop precision, more
+# states (50 against 20 at 128 levels on 100 devices), both calibrations in the cost
+"$ML" levels --device "$T/fa.json" --scheme feedforward --devices 20 --target-states 128 --quiet --json "$T/l128.json" >/dev/null
+"$ML" levels --device "$T/fa.json" --scheme feedforward --devices 20 --target-states 128 --direction auto --quiet --json "$T/la.json" >"$T/out"
+grep -q "direction down (auto" "$T/out"
+python3 -c "
+import json,sys; u=json.load(open(sys.argv[1])); a=json.load(open(sys.argv[2]))
+assert a['direction'] == 'down' and a['direction_auto'] and not u['direction_auto'], (a['direction'], a['direction_auto'])
+assert a['states'] > 1.5 * u['states'], (a['states'], u['states'])
+assert a['precision_rms_uS'] < u['precision_rms_uS'] / 2, (a['precision_rms_uS'], u['precision_rms_uS'])
+assert a['calibration_pulses_per_device'] > u['calibration_pulses_per_device']" "$T/l128.json" "$T/la.json"
+ok
 # C2C above 0.5 is reported as it is, with a warning (it was capped silently)
 python3 "$GEN" --out "$T/c.csv" --seed 3 --c2c 0.9 --devices 2 --cycles 2
 "$ML" calibrate --data "$T/c.csv" --model softbounds --json "$T/fc.json" --report "$T/rc.json" >/dev/null 2>"$T/err"

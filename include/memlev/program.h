@@ -256,7 +256,10 @@ typedef struct ml_staircase {
 typedef struct ml_program_plan ml_program_plan;
 
 /* Calibrate scheme s on the devices of t (cost added to *calib) and plan staircases of P
- * steps in direction dir (+1 potentiation, -1 depression). On success *out is the caller's
+ * steps in direction dir (+1 potentiation, -1 depression; 0: both calibrated, both costs
+ * added, and the one whose staircases take more equal steps kept, potentiation on a tie: a
+ * feedforward staircase is no finer than the device's finest step in its polarity,
+ * ml_program_plan_direction tells which). On success *out is the caller's
  * (ml_program_plan_free). Errors: ML_EINVAL (out-of-range options, a device that does not
  * respond, a target_top outside a device's window, grid_common on a scheme that does not
  * target levels or on devices that share no window), ML_ENOMEM. */
@@ -298,6 +301,8 @@ ML_API ml_status ml_program_plan_run_to(const ml_program_plan *pl, const ml_targ
  * caller's (ml_staircase_free) and keeps a copy of the plan's calibration. */
 ML_API ml_status ml_program_plan_staircase(const ml_program_plan *pl, const ml_target *t, ml_staircase **out,
                                            ml_error *err);
+/* The plan's staircase direction: +1 potentiation, -1 depression. */
+ML_API int ml_program_plan_direction(const ml_program_plan *pl);
 /* Free a plan (NULL is fine). */
 ML_API void ml_program_plan_free(ml_program_plan *pl);
 /* The plan's calibration of device i (staircase polarity) and of the opposite polarity (NULL

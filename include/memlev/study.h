@@ -33,7 +33,8 @@ typedef struct ml_levels_study_opts {
     int P_max;              /* while states saturate (== P + 1, the metric's ceiling) P is
                                doubled up to this cap and the study rerun; 0: ML_LEVELS_P_MAX,
                                <= P: never raised */
-    int dir;                /* +1 potentiation, -1 depression */
+    int dir;                /* +1 potentiation, -1 depression, 0 auto (ml_program_plan_new:
+                               both calibrated, the finer staircase kept) */
     size_t devices;         /* simulated devices */
     uint64_t seed;
     double k;               /* level spacing must be >= k sigma_read */
@@ -73,7 +74,8 @@ enum {
 typedef struct ml_levels_result {
     char device[64];
     const char *scheme;      /* the scheme type's name (static) */
-    int dir;
+    int dir;                 /* the staircase's direction (+1, -1; auto resolved) */
+    int dir_auto;            /* 1 when it was chosen (opts.dir 0) */
     size_t devices;
     int pulses;              /* P the study ended at (raised from pulses_requested while
                                 states saturated) */

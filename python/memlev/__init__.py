@@ -105,8 +105,8 @@ def _scheme(name, dev, opts):
         raise ValueError(f"target_uS: {o['target_uS']} must be positive")
     if o["v_start"] < 0 or o["v_stop"] < 0:
         raise ValueError("v_start/v_stop must not be negative")
-    if o["direction"] not in ("up", "down"):
-        raise ValueError(f"direction: '{o['direction']}' must be up or down")
+    if o["direction"] not in ("up", "down", "auto"):
+        raise ValueError(f"direction: '{o['direction']}' must be up, down or auto")
     if o["calibrate"] not in ("device", "population"):
         raise ValueError(f"calibrate: '{o['calibrate']}' must be device or population")
     if o["grid"] not in ("own", "common"):
@@ -131,7 +131,7 @@ def _scheme(name, dev, opts):
     s.ff_max_pulses = o["ff_max_pulses"]
     if s.grid_common and not _lib.ml_scheme_targets(byref(s)):
         raise ValueError(f"grid: common needs a scheme that programs to targets (feedforward, verify), not {name}")
-    return s, (1 if o["direction"] == "up" else -1)
+    return s, {"up": 1, "down": -1, "auto": 0}[o["direction"]]
 
 
 def _split(options, allowed, fn):

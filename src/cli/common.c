@@ -66,7 +66,8 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
     if (!(o->coverage > 0 && o->coverage < 1)) return cli_fail(cmd, "--coverage: %g must be within (0, 1)", o->coverage);
     if (o->target_uS < 0) return cli_fail(cmd, "--target-uS: %g must be positive", o->target_uS);
     if (o->v_start < 0 || o->v_stop < 0) return cli_fail(cmd, "--v-start/--v-stop must not be negative");
-    if (strcmp(o->direction, "up") && strcmp(o->direction, "down")) return cli_fail(cmd, "--direction: '%s' must be up or down", o->direction);
+    if (strcmp(o->direction, "up") && strcmp(o->direction, "down") && strcmp(o->direction, "auto"))
+        return cli_fail(cmd, "--direction: '%s' must be up, down or auto", o->direction);
     if (strcmp(o->calibrate, "device") && strcmp(o->calibrate, "population")) return cli_fail(cmd, "--calibrate: '%s' must be device or population", o->calibrate);
     if (ml_reset_mode_lookup(o->reset) < 0) return cli_fail(cmd, "--reset: '%s' must be once, settle or verify", o->reset);
     if (o->reset_max < 1 || o->reset_max > 1000) return cli_fail(cmd, "--reset-max: %ld is out of range (1..1000)", o->reset_max);
@@ -111,7 +112,7 @@ int prog_opts_resolve(const char *cmd, const prog_opts *o, const char *scheme_na
         ml_device_clear(dev);
         return 2;
     }
-    *dir = strcmp(o->direction, "down") ? 1 : -1;
+    *dir = !strcmp(o->direction, "auto") ? 0 : strcmp(o->direction, "down") ? 1 : -1;
     cli_set_threads(o->threads);
     return 0;
 }

@@ -47,8 +47,12 @@ void levels_print(const cJSON *j)
            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "device")), N("states"), N("states_population"), N("staircase_states"),
            N("nonlinearity"), md, N("r2"), siemens(N("g_min_uS"), lo, sizeof lo), siemens(N("g_max_uS"), hi, sizeof hi),
            N("pulses_per_state"), N("reads_per_state"), N("energy_per_state_J"));
-    printf("%-12s yield %.3f  fallback %.0f  verify %.0f  failed %.0f  unconverged %.0f\n", "", N("yield"),
-           N("devices_fallback"), N("devices_verify"), N("devices_failed"), N("unconverged"));
+    const char *dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "direction"));
+    int dir_auto = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "direction_auto"));
+    printf("%-12s yield %.3f  fallback %.0f  verify %.0f  failed %.0f  unconverged %.0f%s%s%s\n", "", N("yield"),
+           N("devices_fallback"), N("devices_verify"), N("devices_failed"), N("unconverged"),
+           dir_auto || (dir && strcmp(dir, "up")) ? "  direction " : "", dir_auto || (dir && strcmp(dir, "up")) ? dir : "",
+           dir_auto ? " (auto: both polarities calibrated)" : "");
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "raise");
     if (rs) { /* why P stopped where it did */
 #define R(o, k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k))

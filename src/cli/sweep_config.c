@@ -97,8 +97,8 @@ static int check_word(const char *path, const char *what, const char *key, const
         return sweep_fail(msg, n, "%s: %s: '%s' must be pulse or statistical", path, what, v);
     if (!strcmp(key, "calibrate") && strcmp(v, "device") && strcmp(v, "population"))
         return sweep_fail(msg, n, "%s: %s: '%s' must be device or population", path, what, v);
-    if (!strcmp(key, "direction") && strcmp(v, "up") && strcmp(v, "down"))
-        return sweep_fail(msg, n, "%s: %s: '%s' must be up or down", path, what, v);
+    if (!strcmp(key, "direction") && strcmp(v, "up") && strcmp(v, "down") && strcmp(v, "auto"))
+        return sweep_fail(msg, n, "%s: %s: '%s' must be up, down or auto", path, what, v);
     if (!strcmp(key, "schemes") && ml_scheme_parse(v, &kind, &err)) return sweep_fail(msg, n, "%s: %s: %s", path, what, err.msg);
     return 0;
 }

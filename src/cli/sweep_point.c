@@ -139,7 +139,7 @@ static ml_status run_levels(const sweep_point *p, cJSON **out, ml_error *err)
     r.dev = p->dev;
     r.P = (int)num_of(p, "levels");
     r.P_max = r.P; /* a grid point is its P: states_saturated marks a ceiling, P is not raised */
-    r.dir = strcmp(str_of(p, "direction"), "down") ? 1 : -1;
+    r.dir = !strcmp(str_of(p, "direction"), "auto") ? 0 : strcmp(str_of(p, "direction"), "down") ? 1 : -1;
     r.devices = (size_t)num_of(p, "population");
     r.seed = p->seed;
     r.k = num_of(p, "k");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include "core/alloc.h"
 #include "memlev/program.h"
+#include "memlev/util.h"
 #include "program/internal.h"
 
 double ml_fit_far(const ml_fit *f)
@@ -244,6 +245,61 @@ static int check_fallbacks(ml_program_plan *pl, const ml_target *t, ml_cost *cal
     return oom ? -1 : 0;
 }
 
+/* The fraction of devices a level must hold (the levels study's default pass fraction):
+ * expected_states scores its devices' quantile below it. */
+#define EXPECT_FRAC 0.9
+
+/* One open-loop run of every device's staircase (reads at the refinement stride, as
+ * check_fallbacks reads): device i holds about 1 + W/s levels, W its window and s the larger
+ * of its planned step and the spacing at which 90 % of its reads fall within half a spacing
+ * of their level (2 x 1.645 x the rms miss); the population, the quantile that EXPECT_FRAC of
+ * the devices reach. Write-verify devices (ML_FIT_VERIFY) hold their planned levels. */
+static double expected_states(const ml_program_plan *pl, const ml_target *t, ml_cost *calib)
+{
+    const int P = pl->P, sub = pl->sub > 1 ? pl->sub : 1, sd = ml__ff_read_stride(&pl->s, P);
+    double *states = ml__calloc(t->n, sizeof *states);
+    ml_cost *cs = ml__calloc(t->n, sizeof *cs);
+    if (!states || !cs) { ml__free(states); ml__free(cs); return -1; }
+    int oom = 0;
+    #pragma omp parallel reduction(| : oom)
+    {
+        double *b = ml__malloc((size_t)(2 * P * sub + 2 * P + 1) * sizeof *b);
+        if (!b) oom = 1;
+        #pragma omp for schedule(dynamic, 4)
+        for (size_t i = 0; i < t->n; i++) {
+            const ml_fit *f = &pl->fits[i];
+            states[i] = NAN;
+            if (!b || f->status == ML_FIT_FAILED) continue;
+            double *v = b, *w = b + P * sub, *rd = w + P * sub, *grid = rd + P, g0;
+            ml__plan_grid(f, &pl->s, P, grid);
+            int q = 0;
+            for (int k = 1; k <= P; k++) q += grid[k] != grid[k - 1];
+            double win = fabs(grid[P] - grid[0]), step = q ? win / q : 0;
+            if (f->status == ML_FIT_VERIFY) { states[i] = 1 + q; continue; }
+            if (ml__ff_run_once(t, i, f, &pl->s, P, sub, pl->dir, v, w, rd, &g0, &cs[i])) { oom = 1; continue; }
+            double e2 = 0;
+            int nm = P / sd;
+            for (int m = 0; m < nm; m++) e2 += (rd[m] - grid[(m + 1) * sd]) * (rd[m] - grid[(m + 1) * sd]);
+            double s = fmax(step, 2 * 1.645 * sqrt(nm ? e2 / nm : 0));
+            states[i] = s > 0 ? 1 + win / s : 1;
+        }
+        ml__free(b);
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        ml_cost_add(calib, &cs[i]);
+        if (!isnan(states[i])) states[m++] = states[i];
+    }
+    double r = 0;
+    if (m) {
+        ml_sort_doubles(states, m);
+        r = states[(size_t)floor((1 - EXPECT_FRAC) * (double)(m - 1))];
+    }
+    ml__free(states);
+    ml__free(cs);
+    return oom ? -1 : r;
+}
+
 static ml_status calibrate(ml_program_plan *pl, const ml_target *t, ml_cost *calib, ml_error *err)
 {
     ml_cost basic = {0};
@@ -463,6 +519,7 @@ const ml_scheme_type pg_feedforward = {
     .targets = 1,
     .calib_train_len = 30,
     .calibrate = calibrate,
+    .expected_states = expected_states,
     .plan = plan,
     .program = program,
     .program_to = program_to,

@@ -56,6 +56,7 @@ static cJSON *levels_json(const ml_levels_result *r)
     cJSON_AddStringToObject(j, "device", r->device);
     cJSON_AddStringToObject(j, "scheme", r->scheme);
     cJSON_AddStringToObject(j, "direction", r->dir > 0 ? "up" : "down");
+    cJSON_AddBoolToObject(j, "direction_auto", r->dir_auto);
     cJSON_AddNumberToObject(j, "devices", (double)r->devices);
     cJSON_AddNumberToObject(j, "pulses", r->pulses);
     /* the P asked for; pulses is the P the study ended at after raising it while saturated */

@@ -91,7 +91,7 @@ static ml_status sweep(const ml_levels_study_opts *r, int nv, run_out *best, ml_
         ml__free(vs);
         return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     }
-    ml_scheme_sweep(s, r->dev, r->dir, vs, nv, &vhi);
+    ml_scheme_sweep(s, r->dev, r->dir ? r->dir : 1, vs, nv, &vhi);
     int best_ok = 0;
     double best_cov = -INFINITY;
     if (r->progress) r->progress(r->progress_ctx, "identical sweep", 0, nv);
@@ -185,7 +185,8 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     snprintf(res->device, sizeof res->device, "%s", r->dev->name);
     res->scheme = ml_scheme_name(s->type);
     res->verify_every = s->verify_every;
-    res->dir = r->dir;
+    res->dir = st->direction; /* auto (r->dir 0): the one the plan kept */
+    res->dir_auto = r->dir == 0;
     res->devices = nd;
     res->pulses = (int)(np - 1);
     res->seed = r->seed;
@@ -246,7 +247,7 @@ static ml_status study_at(const ml_levels_study_opts *r, ml_levels_result **out,
     ml_levels_result *res = ml__calloc(1, sizeof *res);
     if (!res) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     run_out best = {0};
-    int nv = ml_scheme_sweep(&r->scheme, r->dev, r->dir, NULL, 0, NULL);
+    int nv = ml_scheme_sweep(&r->scheme, r->dev, r->dir ? r->dir : 1, NULL, 0, NULL);
     ml_status rc = nv > 0 ? sweep(r, nv, &best, res, err) : run_one(r, &r->scheme, &best, err);
     if (!rc) rc = figures(r, &best, res, err);
     run_free(&best);
