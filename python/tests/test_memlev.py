@@ -144,11 +144,12 @@ def test_program_reports_progress_through_the_library_callback():
     assert seen and seen[-1] == ("program", 10.0, 10.0)
 
 
-@pytest.mark.parametrize("scheme,extra", [("feedforward", []), ("identical", []), ("verify", ["--calibrate", "population"])])
+@pytest.mark.parametrize("scheme,extra", [("feedforward", []), ("identical", []), ("verify", ["--calibrate", "population"]),
+                                          ("feedforward", ["--direction", "auto"])])
 def test_levels_equals_the_cli_json(tmp_path, cli, scheme, extra):
     want = cli(tmp_path, "levels", "--device", "tio2x", "--scheme", scheme, "--devices", "8", "--target-states",
                "48", "--seed", "4", *extra)
-    opts = {"calibrate": "population"} if extra else {}
+    opts = {extra[k][2:]: extra[k + 1] for k in range(0, len(extra), 2)}
     got = memlev.levels("tio2x", scheme, devices=8, target_states=48, seed=4, progress=False, **opts)
     assert got == want
 
@@ -162,6 +163,8 @@ def test_levels_rejects_bad_options():
         memlev.levels("tio2x", "feedforward", grid="shared")
     with pytest.raises(ValueError, match="grid"):
         memlev.levels("tio2x", "identical", grid="common")
+    with pytest.raises(ValueError, match="direction"):
+        memlev.levels("tio2x", "feedforward", direction="sideways")
 
 
 def test_transfer_equals_the_cli_json(tmp_path, cli):
