@@ -66,18 +66,21 @@ ok
 # measures the step curve and plans equal steps it can make (it gave 3 states against verify's 48)
 "$ML" levels --device "$T/fa.json" --scheme feedforward --devices 20 --target-states 64 --quiet --json "$T/l64.json" >/dev/null
 python3 -c "
-import json,sys; r=json.load(open(sys.argv[1])); assert r['states'] >= 16, r['states']" "$T/l64.json"
+import json,sys; r=json.load(open(sys.argv[1])); assert r['states'] >= 16, r['states']
+assert 0 < r['planned_steps'] < r['pulses'] == 64, (r['planned_steps'], r['pulses'])" "$T/l64.json"
 ok
 # its potentiation steps are coarse where depression's are fine: --direction auto calibrates
 # both, checks each staircase once and keeps depression: 4x finer open-loop precision, more
 # states (50 against 20 at 128 levels on 100 devices), both calibrations in the cost
-"$ML" levels --device "$T/fa.json" --scheme feedforward --devices 20 --target-states 128 --quiet --json "$T/l128.json" >/dev/null
+"$ML" levels --device "$T/fa.json" --scheme feedforward --devices 20 --target-states 128 --quiet --json "$T/l128.json" >"$T/out128"
+grep -q "planned .* equal steps of the 128: the devices' finest potentiation step is coarser" "$T/out128"
 "$ML" levels --device "$T/fa.json" --scheme feedforward --devices 20 --target-states 128 --direction auto --quiet --json "$T/la.json" >"$T/out"
-grep -q "direction down (auto" "$T/out"
+grep -q "direction down (auto" "$T/out" && ! grep -q "planned" "$T/out"
 python3 -c "
 import json,sys; u=json.load(open(sys.argv[1])); a=json.load(open(sys.argv[2]))
 assert a['direction'] == 'down' and a['direction_auto'] and not u['direction_auto'], (a['direction'], a['direction_auto'])
 assert a['states'] > 1.5 * u['states'], (a['states'], u['states'])
+assert a['planned_steps'] == a['pulses'] == 128 and u['planned_steps'] < 128, (a['planned_steps'], u['planned_steps'])
 assert a['precision_rms_uS'] < u['precision_rms_uS'] / 2, (a['precision_rms_uS'], u['precision_rms_uS'])
 assert a['calibration_pulses_per_device'] > u['calibration_pulses_per_device']" "$T/l128.json" "$T/la.json"
 ok

@@ -89,6 +89,8 @@ typedef struct ml_levels_result {
     int states_saturated;    /* states == P + 1, the metric's ceiling, at the final P (the cap
                                 P_max, or raising stopped by the budget): a lower bound, not a count */
     double staircase_states; /* ArC-style staircase count (median over devices) */
+    double planned_steps;    /* distinct planned steps of 1..P (median over devices): below P
+                                when a device's finest step caps feedforward's equal steps */
     ml_nonlin nonlin;
     double g_min, g_max, hrs_lrs_ratio; /* mean calibrated window (S) */
     double pulses_per_state, reads_per_state, energy_per_state_j, time_per_state_s;

@@ -53,6 +53,11 @@ void levels_print(const cJSON *j)
            N("devices_fallback"), N("devices_verify"), N("devices_failed"), N("unconverged"),
            dir_auto || (dir && strcmp(dir, "up")) ? "  direction " : "", dir_auto || (dir && strcmp(dir, "up")) ? dir : "",
            dir_auto ? " (auto: both polarities calibrated)" : "");
+    const char *scheme = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "scheme"));
+    if (scheme && !strcmp(scheme, "feedforward") && N("planned_steps") < N("pulses"))
+        printf("%-12s planned %.0f equal steps of the %.0f: the devices' finest %s step is coarser (%s tries %s)\n", "",
+               N("planned_steps"), N("pulses"), dir && !strcmp(dir, "down") ? "depression" : "potentiation",
+               dir_auto ? "--direction auto tried" : "--direction auto", dir_auto ? "both" : "the other polarity too");
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "raise");
     if (rs) { /* why P stopped where it did */
 #define R(o, k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k))

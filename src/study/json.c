@@ -83,6 +83,7 @@ static cJSON *levels_json(const ml_levels_result *r)
         }
     }
     cJSON_AddNumberToObject(j, "staircase_states", r->staircase_states);
+    cJSON_AddNumberToObject(j, "planned_steps", r->planned_steps);
     cJSON_AddNumberToObject(j, "nonlinearity", r->nonlin.label);
     cJSON_AddNumberToObject(j, "max_deviation", r->nonlin.max_dev);
     cJSON_AddNumberToObject(j, "r2", r->nonlin.r2);

@@ -44,6 +44,30 @@ static ml_status band(const ml_staircase *st, double *mean, double *p05, double 
     return ML_OK;
 }
 
+/* Median over the live devices of the distinct steps their plans take (g_pred, 1..P);
+ * -1 when out of memory. */
+static double planned_steps(const ml_staircase *st)
+{
+    const size_t np = st->npts, nd = st->ndev;
+    double *q = ml__malloc((nd ? nd : 1) * sizeof *q);
+    if (!q) return -1;
+    size_t m = 0;
+    for (size_t i = 0; i < nd; i++) {
+        if (failed(st, i)) continue;
+        const double *gp = st->g_pred + i * np;
+        int c = 0;
+        for (size_t k = 1; k < np; k++) c += gp[k] != gp[k - 1];
+        q[m++] = c;
+    }
+    double r = 0;
+    if (m) {
+        ml_sort_doubles(q, m);
+        r = m % 2 ? q[m / 2] : 0.5 * (q[m / 2 - 1] + q[m / 2]);
+    }
+    ml__free(q);
+    return r;
+}
+
 typedef struct run_out {
     ml_population *pop;
     ml_staircase *st;
@@ -197,6 +221,8 @@ static ml_status figures(const ml_levels_study_opts *r, run_out *best, ml_levels
     if (res->states_population < 0) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     res->staircase_states = ml_staircase_states(st, r->k, best->sigma);
     if (res->staircase_states < 0) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    res->planned_steps = planned_steps(st);
+    if (res->planned_steps < 0) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
     res->g_min = gmin;
     res->g_max = gmax;
     res->hrs_lrs_ratio = gmin > 0 ? gmax / gmin : NAN;
