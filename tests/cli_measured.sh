@@ -84,6 +84,15 @@ assert a['planned_steps'] == a['pulses'] == 128 and u['planned_steps'] < 128, (a
 assert a['precision_rms_uS'] < u['precision_rms_uS'] / 2, (a['precision_rms_uS'], u['precision_rms_uS'])
 assert a['calibration_pulses_per_device'] > u['calibration_pulses_per_device']" "$T/l128.json" "$T/la.json"
 ok
+# pulse says which polarity auto kept (text and JSON; at 128 steps, where potentiation is capped)
+"$ML" pulse --device "$T/fa.json" --scheme feedforward --devices 8 --pulses 128 --direction auto --json "$T/pa.json" >"$T/out"
+"$ML" pulse --device "$T/fa.json" --scheme feedforward --devices 8 --pulses 128 --json "$T/pu.json" >/dev/null
+grep -q "direction down (auto)" "$T/out"
+python3 -c "
+import json,sys; a=json.load(open(sys.argv[1])); u=json.load(open(sys.argv[2]))
+assert (a['direction'], a['direction_auto'], u['direction'], u['direction_auto']) == ('down', True, 'up', False)
+assert a['g_end_uS'] < a['g_start_uS'] and u['g_end_uS'] > u['g_start_uS']" "$T/pa.json" "$T/pu.json"
+ok
 # C2C above 0.5 is reported as it is, with a warning (it was capped silently)
 python3 "$GEN" --out "$T/c.csv" --seed 3 --c2c 0.9 --devices 2 --cycles 2
 "$ML" calibrate --data "$T/c.csv" --model softbounds --json "$T/fc.json" --report "$T/rc.json" >/dev/null 2>"$T/err"

@@ -74,10 +74,11 @@ int ml_cmd_pulse(int argc, char **argv)
     ml_nonlin nl = ml_nonlinearity(mean, np);
     const ml_cost *c = &st->cost;
     printf("%s on %s: %zu devices x %ld pulses  NL %+.2f  maxdev %.4f  G %.3f -> %.3f uS  pulses %.0f  reads %.0f  energy %.3g J"
-           "  (reset: %.0f pulses, %.0f reads, %.3g J)\n",
+           "  (reset: %.0f pulses, %.0f reads, %.3g J)%s\n",
            ml_scheme_name(s.type), dev.name, nd, pulses, nl.label, nl.max_dev, mean[0] * 1e6, mean[np - 1] * 1e6,
            c->pulses - c->reset_pulses, c->reads - c->reset_reads, c->energy_j - c->reset_energy_j, c->reset_pulses,
-           c->reset_reads, c->reset_energy_j);
+           c->reset_reads, c->reset_energy_j,
+           dir ? "" : st->direction > 0 ? "  direction up (auto)" : "  direction down (auto)");
     rc = 0;
     if (csv) rc = write_csv(csv, st);
     if (!rc && json) {
@@ -86,6 +87,8 @@ int ml_cmd_pulse(int argc, char **argv)
         cJSON_AddStringToObject(j, "scheme", ml_scheme_name(s.type));
         cJSON_AddNumberToObject(j, "devices", (double)nd);
         cJSON_AddNumberToObject(j, "pulses", (double)pulses);
+        cJSON_AddStringToObject(j, "direction", st->direction > 0 ? "up" : "down");
+        cJSON_AddBoolToObject(j, "direction_auto", dir == 0);
         cJSON_AddNumberToObject(j, "nonlinearity", nl.label);
         cJSON_AddNumberToObject(j, "max_deviation", nl.max_dev);
         cJSON_AddNumberToObject(j, "r2", nl.r2);
