@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "memlev/study.h"
@@ -88,6 +89,36 @@ static void feedforward_auto_takes_the_polarity_with_the_finer_staircase(void **
     }
 }
 
+/* The choice, its check runs and the study's result do not depend on the thread count. */
+static void auto_does_not_depend_on_threads(void **state)
+{
+    (void)state;
+    ml_device d;
+    coarse_device(&d, 1);
+    int saved = omp_get_max_threads();
+    char *text[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k + 1);
+        ml_levels_study_opts o = {0};
+        o.dev = &d;
+        o.k = 3;
+        o.frac = 0.9;
+        ml_scheme_defaults(&o.scheme, ml_scheme_feedforward);
+        o.P = o.P_max = 64;
+        o.devices = 24;
+        o.seed = 5;
+        o.dir = 0; /* auto */
+        ml_levels_result *r = NULL;
+        assert_int_equal(ml_levels_study(&o, &r, NULL), ML_OK);
+        assert_int_equal(ml_levels_result_json(r, &text[k], NULL), ML_OK);
+        ml_levels_result_free(r);
+    }
+    omp_set_num_threads(saved);
+    assert_string_equal(text[0], text[1]);
+    free(text[0]);
+    free(text[1]);
+}
+
 /* Verify reaches its targets in either polarity (a tie: potentiation); identical and ramp plan
  * no targets, so nothing is compared and potentiation is calibrated alone. */
 static void auto_is_potentiation_where_nothing_is_gained(void **state)
@@ -113,6 +144,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(feedforward_auto_takes_the_polarity_with_the_finer_staircase),
         cmocka_unit_test(auto_is_potentiation_where_nothing_is_gained),
+        cmocka_unit_test(auto_does_not_depend_on_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
