@@ -119,18 +119,21 @@ static void auto_does_not_depend_on_threads(void **state)
     free(text[1]);
 }
 
-/* Verify reaches its targets in either polarity (a tie: potentiation); identical and ramp plan
- * no targets, so nothing is compared and potentiation is calibrated alone. */
+/* Verify reaches its targets in either polarity and identical and ramp plan no targets: none
+ * has a check run to compare polarities by, so potentiation is calibrated alone (the same
+ * cost as --direction up, no second calibration booked or drawn). */
 static void auto_is_potentiation_where_nothing_is_gained(void **state)
 {
     (void)state;
     ml_device d;
     coarse_device(&d, 1);
     ml_cost c = {0}, c_up = {0};
-    ml_program_plan *pv = plan(&d, ml_scheme_verify, 0, &c);
+    ml_program_plan *pv = plan(&d, ml_scheme_verify, 0, &c), *pvu = plan(&d, ml_scheme_verify, 1, &c_up);
     assert_int_equal(ml_program_plan_direction(pv), 1);
-    ml_program_plan_free(pv);
-    c = (ml_cost){0};
+    assert_true(c_up.pulses > 0);
+    assert_true(c.pulses == c_up.pulses && c.reads == c_up.reads);
+    ml_program_plan_free(pv); ml_program_plan_free(pvu);
+    c = c_up = (ml_cost){0};
     ml_program_plan *pi = plan(&d, ml_scheme_identical, 0, &c), *pu = plan(&d, ml_scheme_identical, 1, &c_up);
     assert_int_equal(ml_program_plan_direction(pi), 1);
     assert_true(c.pulses == c_up.pulses); /* the same calibration, alone */

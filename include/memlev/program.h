@@ -259,8 +259,9 @@ typedef struct ml_program_plan ml_program_plan;
  * steps in direction dir (+1 potentiation, -1 depression; 0: auto, both polarities
  * calibrated and the plan expected to hold more states kept, by one open-loop check run of
  * each for feedforward, whose equal steps are no finer than a device's finest step in its
- * polarity; potentiation on a tie and for the other schemes; every calibration and check run
- * added to *calib; ml_program_plan_direction tells which). On success *out is the caller's
+ * polarity; potentiation on a tie; the other schemes calibrate potentiation alone, as dir
+ * +1 does; every calibration and check run added to *calib; ml_program_plan_direction tells
+ * which). On success *out is the caller's
  * (ml_program_plan_free). Errors: ML_EINVAL (out-of-range options, a device that does not
  * respond, a target_top outside a device's window, grid_common on a scheme that does not
  * target levels or on devices that share no window), ML_ENOMEM. */

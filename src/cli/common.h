@@ -39,7 +39,7 @@ int cli_report_unsupported(const char *cmd, const char *model);
     {"scheme", OPT_STR, &(o).scheme, "identical | ramp | verify | feedforward [feedforward]", 0},              \
     {"devices", OPT_INT, &(o).devices, "number of simulated devices [100]", 0},                                \
     {"seed", OPT_INT, &(o).seed, "random seed [1]", 0},                                                       \
-    {"direction", OPT_STR, &(o).direction, "up (potentiation) | down (depression) | auto (both calibrated, the one feedforward plans more equal steps in) [up]", 0},                 \
+    {"direction", OPT_STR, &(o).direction, "up (potentiation) | down (depression) | auto (feedforward: both calibrated, the one a check run expects more states from kept; other schemes: up) [up]", 0},                 \
     {"v", OPT_DBL, &(o).v, "identical: pulse amplitude in V [0 = sweep/traverse the window]", 0},            \
     {"width", OPT_DBL, &(o).width, "pulse width in s [device default]", 0},                                   \
     {"modulate-width", OPT_FLAG, &(o).modulate_width, "ramp/feedforward: modulate width instead of amplitude", 0}, \

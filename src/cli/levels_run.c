@@ -48,13 +48,14 @@ void levels_print(const cJSON *j)
            N("nonlinearity"), md, N("r2"), siemens(N("g_min_uS"), lo, sizeof lo), siemens(N("g_max_uS"), hi, sizeof hi),
            N("pulses_per_state"), N("reads_per_state"), N("energy_per_state_J"));
     const char *dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "direction"));
+    const char *scheme = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "scheme"));
     int dir_auto = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "direction_auto"));
+    int ff = scheme && !strcmp(scheme, "feedforward"); /* the one scheme auto compares polarities for */
     printf("%-12s yield %.3f  fallback %.0f  verify %.0f  failed %.0f  unconverged %.0f%s%s%s\n", "", N("yield"),
            N("devices_fallback"), N("devices_verify"), N("devices_failed"), N("unconverged"),
            dir_auto || (dir && strcmp(dir, "up")) ? "  direction " : "", dir_auto || (dir && strcmp(dir, "up")) ? dir : "",
-           dir_auto ? " (auto: both polarities calibrated)" : "");
-    const char *scheme = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "scheme"));
-    if (scheme && !strcmp(scheme, "feedforward") && N("planned_steps") < N("pulses"))
+           !dir_auto ? "" : ff ? " (auto: both polarities calibrated)" : " (auto: this scheme has no check to compare polarities by)");
+    if (ff && N("planned_steps") < N("pulses"))
         printf("%-12s planned %.0f equal steps of the %.0f: the devices' finest %s step is coarser (%s tries %s)\n", "",
                N("planned_steps"), N("pulses"), dir && !strcmp(dir, "down") ? "depression" : "potentiation",
                dir_auto ? "--direction auto tried" : "--direction auto", dir_auto ? "both" : "the other polarity too");

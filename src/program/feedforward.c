@@ -5,6 +5,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include "core/alloc.h"
+#include "core/steps.h"
 #include "memlev/program.h"
 #include "memlev/util.h"
 #include "program/internal.h"
@@ -272,8 +273,7 @@ static double expected_states(const ml_program_plan *pl, const ml_target *t, ml_
             if (!b || f->status == ML_FIT_FAILED) continue;
             double *v = b, *w = b + P * sub, *rd = w + P * sub, *grid = rd + P, g0;
             ml__plan_grid(f, &pl->s, P, grid);
-            int q = 0;
-            for (int k = 1; k <= P; k++) q += grid[k] != grid[k - 1];
+            int q = ml__distinct_steps(grid, (size_t)P + 1);
             double win = fabs(grid[P] - grid[0]), step = q ? win / q : 0;
             if (f->status == ML_FIT_VERIFY) { states[i] = 1 + q; continue; }
             if (ml__ff_run_once(t, i, f, &pl->s, P, sub, pl->dir, v, w, rd, &g0, &cs[i])) { oom = 1; continue; }

@@ -204,37 +204,20 @@ static ml_status prepare(const ml_target *t, const ml_scheme *s, int P, int dir,
     return ML_OK;
 }
 
-/* The equal steps a plan's staircases take, averaged over its calibrated devices (a grid
- * limited by a device's finest step stays at its top early: fewer distinct levels). */
-static double planned_steps(const ml_program_plan *pl)
-{
-    double *grid = ml__malloc(((size_t)pl->P + 1) * sizeof *grid), sum = 0;
-    size_t m = 0;
-    if (!grid) return 0;
-    for (size_t i = 0; i < pl->n; i++) {
-        if (pl->fits[i].status == ML_FIT_FAILED) continue;
-        pg_plan_grid(pl, i, grid);
-        int q = 0;
-        for (int k = 1; k <= pl->P; k++) q += grid[k] != grid[k - 1];
-        sum += q;
-        m++;
-    }
-    ml__free(grid);
-    return m ? sum / (double)m : 0;
-}
-
 /* dir 0: calibrate both polarities on t and keep the plan expected to hold more states: by
  * one check run of each (the scheme's expected_states: feedforward, whose open-loop staircase
- * is no finer than the device's finest step in its polarity), else by the equal steps
- * planned. Every calibration and check run is calibration cost. Potentiation on a tie, when
- * depression fails, and for schemes that plan no targets (identical, ramp). */
+ * is no finer than the device's finest step in its polarity). Every calibration and check run
+ * is calibration cost. Potentiation on a tie, when depression fails, for schemes without a
+ * check run (verify, which reaches its planned targets in either polarity) and for schemes
+ * that plan no targets (identical, ramp), which calibrate potentiation alone. */
 static ml_status prepare_auto(const ml_target *t, const ml_scheme *s, int P, ml_cost *calib, ml_program_plan **out,
                               ml_error *err)
 {
     ml_program_plan *up = NULL, *down = NULL;
     ml_cost cu = {0}, cd = {0};
     ml_error e2 = {0};
-    if (!s->type || !s->type->targets) return prepare(t, s, P, 1, NULL, NULL, calib, out, err); /* no steps to plan */
+    if (!s->type || !s->type->targets || !s->type->expected_states) /* nothing to compare */
+        return prepare(t, s, P, 1, NULL, NULL, calib, out, err);
     ml_status ru = prepare(t, s, P, 1, NULL, NULL, &cu, &up, err);
     if (ru == ML_ENOMEM) return ru;
     ml_status rd = prepare(t, s, P, -1, NULL, NULL, &cd, &down, ru ? err : &e2);
@@ -247,17 +230,10 @@ static ml_status prepare_auto(const ml_target *t, const ml_scheme *s, int P, ml_
     if (ru && rd) return ru;
     ml_program_plan *keep = ru ? down : rd ? up : NULL;
     if (!keep) {
-        const ml_scheme_type *ty = s->type;
-        double su, sd;
-        if (ty->expected_states) {
-            ml_cost cc = {0};
-            su = ty->expected_states(up, t, &cc);
-            sd = su < 0 ? -1 : ty->expected_states(down, t, &cc);
-            if (calib) ml_cost_add(calib, &cc);
-        } else {
-            su = planned_steps(up);
-            sd = planned_steps(down);
-        }
+        ml_cost cc = {0};
+        double su = s->type->expected_states(up, t, &cc);
+        double sd = su < 0 ? -1 : s->type->expected_states(down, t, &cc);
+        if (calib) ml_cost_add(calib, &cc);
         if (su < 0 || sd < 0) {
             ml_program_plan_free(up);
             ml_program_plan_free(down);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
+#include "core/steps.h"
 #include "memlev/study.h"
 
 void ml_levels_result_free(ml_levels_result *r)
@@ -54,10 +55,7 @@ static double planned_steps(const ml_staircase *st)
     size_t m = 0;
     for (size_t i = 0; i < nd; i++) {
         if (failed(st, i)) continue;
-        const double *gp = st->g_pred + i * np;
-        int c = 0;
-        for (size_t k = 1; k < np; k++) c += gp[k] != gp[k - 1];
-        q[m++] = c;
+        q[m++] = ml__distinct_steps(st->g_pred + i * np, np);
     }
     double r = 0;
     if (m) {
