@@ -49,9 +49,10 @@ static int by_level(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void pulse_and_statistical_modes_agree_in_distribution(void **state)
+/* Pulse-mode and statistical transfer of NW Laplace weights through ls; at least min_tested
+ * levels hold enough devices to be tested. */
+static void modes_agree(ml_levelset *ls, int min_tested)
 {
-    ml_levelset *ls = levels(ml_scheme_feedforward, 64);
     float *w = laplace_weights(NW), *a = malloc(NW * sizeof *a), *b = malloc(NW * sizeof *b);
     double *ga = malloc(NW * sizeof *ga), *gb = malloc(NW * sizeof *gb), *gma = malloc(NW * sizeof *gma), *gmb = malloc(NW * sizeof *gmb);
     ml_transfer_opts o = {ML_TRANSFER_PULSE, 0, 0, 11};
@@ -96,10 +97,33 @@ static void pulse_and_statistical_modes_agree_in_distribution(void **state)
         tested++;
     }
     print_message("%d levels tested, largest D/D_crit %.3f\n", tested, worst);
-    assert_true(tested >= 10);
+    assert_true(tested >= min_tested);
     assert_true(worst < 1);
     free(w); free(a); free(b); free(ga); free(gb); free(gma); free(gmb); free(x); free(y); free(q); free(dv);
     ml_levelset_free(ls);
+}
+
+static void pulse_and_statistical_modes_agree_in_distribution(void **state)
+{
+    (void)state;
+    modes_agree(levels(ml_scheme_feedforward, 64), 10);
+}
+
+/* Verify reads toward each weight's level straight from reset, and lands elsewhere within
+ * its tolerance than along the staircase (on a shared grid, a quarter of a spacing from it):
+ * its level set samples what transfer programs, so the two modes agree here too. */
+static void verify_modes_agree_on_a_shared_grid(void **state)
+{
+    (void)state;
+    ml_device d;
+    ml_device_preset("tio2x", &d, NULL);
+    ml_scheme s;
+    ml_scheme_defaults(&s, ml_scheme_verify);
+    s.calib_per_device = 1;
+    s.grid_common = 1;
+    ml_levelset *ls = NULL;
+    assert_int_equal(ml_levelset_build(&d, &s, 8, 400, 3, &ls, NULL), ML_OK);
+    modes_agree(ls, 3);
 }
 
 static void pulse_mode_does_not_depend_on_threads(void **state)
@@ -226,6 +250,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pulse_and_statistical_modes_agree_in_distribution),
+        cmocka_unit_test(verify_modes_agree_on_a_shared_grid),
         cmocka_unit_test(pulse_mode_does_not_depend_on_threads),
         cmocka_unit_test(quantize_mode_picks_the_nearest_level),
         cmocka_unit_test(transfer_scales_rebuild_the_read_back_weights),

@@ -27,7 +27,9 @@ typedef struct ml_levelset {
     double *target;         /* planned conductance per level (S) */
     double *mean;           /* measured mean per level (S) */
     int nsamp;              /* samples per level */
-    double *samples;        /* [level * nsamp + s], sorted ascending (S) */
+    double *samples;        /* [level * nsamp + s], sorted ascending (S): the sample's reads
+                               along the staircase, or for a closed-loop scheme (verify) after
+                               programming each level straight from reset, as transfer does */
     ml_fit fit, fit_other;  /* shared calibration (staircase polarity, opposite polarity) */
     int states;             /* distinguishable states of this level set (<= n), each device
                                against its own plan */
@@ -53,7 +55,8 @@ typedef struct ml_levelset {
     ml_cost reset_cost, calib_cost;
     double yield;           /* fraction of the sample calibration could program */
     size_t devices_fallback, devices_failed, unconverged; /* of the sample (unconverged: verify
-                               targets of its staircase that did not converge) */
+                               targets that did not converge, programmed straight from reset as
+                               transfer programs them) */
     size_t devices_verify;  /* of the sample: feedforward devices programmed by write-verify */
 } ml_levelset;
 

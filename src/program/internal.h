@@ -177,8 +177,8 @@ struct ml_scheme_type {
     void (*schedule)(const ml_program_plan *pl, const ml_device *d, double *v, double *w);
     /* The states the plan's open-loop staircases are expected to hold, from one check run of
      * every device (reads, never the truth; cost added to calib): what ml_program_plan_new's
-     * direction auto compares. NULL: the planned equal steps are compared instead. Returns
-     * -1 when out of memory. */
+     * direction auto compares. NULL: nothing to compare, auto calibrates potentiation alone.
+     * Returns -1 when out of memory. */
     double (*expected_states)(const ml_program_plan *pl, const ml_target *t, ml_cost *calib);
     /* Candidate values of a free amplitude the levels study sweeps; NULL: none. */
     int (*sweep)(const ml_scheme *s, const ml_device *d, int dir, double *v, int max, double *v_hi);

@@ -88,6 +88,32 @@ void ml_levelset_cost(const ml_levelset *ls, int j, ml_cost *c)
     c->energy_j += a->energy_j + f * (b->energy_j - a->energy_j);
 }
 
+/* A closed-loop scheme programs a weight's device straight from reset to its level, reading
+ * toward it, where the staircase walks through every level below; within its tolerance the
+ * two land differently (on tio2x with a shared grid at 4 levels, a level's mean moves by up
+ * to 0.25 of a spacing and its spread grows 5-10x). So that statistical transfer draws what
+ * pulse-mode transfer programs, the sample is programmed again, level by level, straight from
+ * reset as transfer programs it, and each level's read replaces the staircase's in st
+ * (g_read: what the samples and the state counts take). *unconverged: targets not reached. */
+static ml_status sample_direct(const ml_program_plan *plan, const ml_target *tg, ml_population *pop,
+                               ml_staircase *st, int n, int off, size_t *unconverged, ml_error *err)
+{
+    const size_t m = st->ndev, nst = st->npts;
+    int *lev = ml__malloc(m * sizeof *lev);
+    if (!lev) return ml_error_set(err, ML_ENOMEM, "levels: out of memory");
+    ml_status rc = ML_OK;
+    *unconverged = 0;
+    for (int k = 0; k < n && !rc; k++) {
+        for (size_t i = 0; i < m; i++) lev[i] = k + off;
+        ml_cost c = {0};
+        rc = ml_program_plan_run(plan, tg, lev, &c, err);
+        *unconverged += c.failed;
+        for (size_t i = 0; i < m && !rc; i++) st->g_read[i * nst + (size_t)(k + off)] = ml_read1(pop, i);
+    }
+    ml__free(lev);
+    return rc;
+}
+
 ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size_t m, uint64_t seed,
                             ml_levelset **out, ml_error *err)
 {
@@ -106,7 +132,9 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
         rc = ml_program_plan_new(&tg, &s, n - 1 + off, 1, &calib, &plan, err);
     }
     if (!rc) rc = ml_program_plan_staircase(plan, &tg, &st, err);
-    if (rc) { ml_program_plan_free(plan); ml_population_free(pop); return rc; }
+    size_t unconverged = st ? st->cost.failed : 0;
+    if (!rc && ml_scheme_closed_loop(&s)) rc = sample_direct(plan, &tg, pop, st, n, off, &unconverged, err);
+    if (rc) { ml_staircase_free(st); ml_program_plan_free(plan); ml_population_free(pop); return rc; }
     st->calib_cost = calib;
     ml_levelset *ls = ml__calloc(1, sizeof *ls);
     size_t np = (size_t)n, nst = st->npts; /* levels; staircase points (n + off) */
@@ -176,7 +204,7 @@ ml_status ml_levelset_build(const ml_device *d, const ml_scheme *s0, int n, size
     ls->devices_fallback = nfb;
     ls->devices_verify = nvf;
     ls->yield = (double)(m - nfail) / (double)m;
-    ls->unconverged = st->cost.failed;
+    ls->unconverged = unconverged;
     rc = cost_model(ls, &tg, m, err);
     if (rc) { ml_levelset_free(ls); ml_staircase_free(st); ml_population_free(pop); return rc; }
     ml_staircase_free(st);
