@@ -24,19 +24,22 @@ static float *laplace_weights(size_t n)
     return w;
 }
 
-/* per_device = 0: one calibration for the population (fast enough for large layers) */
-static ml_levelset *levels_cal(const ml_scheme_type *k, int n, int per_device)
+/* per_device = 0: one calibration for the population (fast enough for large layers);
+ * grid_common: one absolute grid for every device (scheme.grid_common) */
+static ml_levelset *levels_grid(const ml_scheme_type *k, int n, int per_device, int grid_common)
 {
     ml_device d;
     ml_device_preset("tio2x", &d, NULL);
     ml_scheme s;
     ml_scheme_defaults(&s, k);
     s.calib_per_device = per_device;
+    s.grid_common = grid_common;
     ml_levelset *ls = NULL;
     assert_int_equal(ml_levelset_build(&d, &s, n, 400, 3, &ls, NULL), ML_OK);
     return ls;
 }
 
+static ml_levelset *levels_cal(const ml_scheme_type *k, int n, int per_device) { return levels_grid(k, n, per_device, 0); }
 static ml_levelset *levels(const ml_scheme_type *k, int n) { return levels_cal(k, n, 0); }
 
 /* one programmed device of a positive weight: its level (quantised weight) and its read
@@ -115,15 +118,7 @@ static void pulse_and_statistical_modes_agree_in_distribution(void **state)
 static void verify_modes_agree_on_a_shared_grid(void **state)
 {
     (void)state;
-    ml_device d;
-    ml_device_preset("tio2x", &d, NULL);
-    ml_scheme s;
-    ml_scheme_defaults(&s, ml_scheme_verify);
-    s.calib_per_device = 1;
-    s.grid_common = 1;
-    ml_levelset *ls = NULL;
-    assert_int_equal(ml_levelset_build(&d, &s, 8, 400, 3, &ls, NULL), ML_OK);
-    modes_agree(ls, 3);
+    modes_agree(levels_grid(ml_scheme_verify, 8, 1, 1), 3);
 }
 
 static void pulse_mode_does_not_depend_on_threads(void **state)
